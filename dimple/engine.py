@@ -1,0 +1,181 @@
+"""The decoding engine: Dimple's confident decoding as a stream of iterations.
+
+Each iteration runs one forward pass over the canvas (prompt + response, or
+with prefilling only the last prompt token + response), shifts the logits so
+that response position i is scored by output i - 1 (as in Dream), picks a
+token and a confidence for every masked position and commits
+
+  * every masked position whose confidence is above `alg_p_threshold`
+    (confident decoding; the last allowed iteration commits everything), or,
+    when none is, or the threshold is off,
+  * the schedule's count of positions (paper's fallback, `sampling.fallback_count`).
+
+Committed and template-fixed tokens are never changed; decoding stops as soon
+as nothing is masked. Every iteration is recorded as a `Step` of a
+`Trajectory` that `stream` yields as it grows.
+
+What the engine does not know: tokenizers, chat formats, images (it takes
+pixel_values as given), the UI. It decodes one request at a time (batch 1);
+the tensors keep a batch axis so that batching can be added without a rewrite.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterator, Optional, Sequence
+
+import torch
+
+from .config import DecodeConfig
+from .kv_cache import PrefixKVCache
+from .sampling import choose_tokens, fallback_count, pick_fallback, schedule_grid
+from .trajectory import Step, Trajectory
+
+N_ALTERNATIVES = 3
+
+
+def _config_ids(value) -> list[int]:
+    if value is None:
+        return []
+    return [int(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+
+
+def end_token_ids_of(model) -> list[int]:
+    """Tokens that end an answer according to the model config (eos and pad)."""
+    cfg = getattr(model, "config", None)
+    ids = _config_ids(getattr(cfg, "eos_token_id", None)) + _config_ids(getattr(cfg, "pad_token_id", None))
+    return sorted(set(ids))
+
+
+def _forward_logits(model, canvas, attention_mask, pixel_values, image_grid_thw, position_ids, cache, prompt_len):
+    """Logits scoring the response positions: (batch, response length, vocab), already shifted."""
+    if cache is not None and cache.filled:
+        fed = canvas[:, cache.offset :]
+        out = model(input_ids=fed, attention_mask=attention_mask, position_ids=position_ids, cache=cache)
+        first = prompt_len - 1 - cache.offset
+    else:
+        kwargs = dict(input_ids=canvas, attention_mask=attention_mask, pixel_values=pixel_values,
+                      image_grid_thw=image_grid_thw)
+        if cache is not None:
+            kwargs.update(position_ids=position_ids, cache=cache)
+        out = model(**kwargs)
+        first = prompt_len - 1
+    logits = out.logits if hasattr(out, "logits") else out[0]
+    response_len = canvas.shape[1] - prompt_len
+    return logits[:, first : first + response_len].float()
+
+
+def stream(
+    model,
+    input_ids: torch.LongTensor,
+    cfg: DecodeConfig,
+    attention_mask: Optional[torch.Tensor] = None,
+    pixel_values: Optional[torch.Tensor] = None,
+    image_grid_thw: Optional[torch.LongTensor] = None,
+    canvas: Optional[Sequence[int]] = None,
+    fixed: Optional[Sequence[bool]] = None,
+    end_token_ids: Optional[Sequence[int]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+) -> Iterator[Trajectory]:
+    """Decode and yield the growing Trajectory: once before any forward pass, then after each iteration.
+
+    canvas/fixed: a response canvas from a structure prior (mask id where the
+    model decides); default: `cfg.max_new_tokens` masks.
+    """
+    cfg.validate()
+    if input_ids.dim() != 2 or input_ids.shape[0] != 1:
+        raise ValueError(f"input_ids must have shape (1, prompt length); batch decoding is not supported, got {tuple(input_ids.shape)}")
+    device = input_ids.device
+    mask_id = cfg.mask_token_id if cfg.mask_token_id is not None else getattr(model.config, "mask_token_id", None)
+    if mask_id is None:
+        raise ValueError("mask_token_id is not set in the DecodeConfig nor in the model config")
+    if bool((input_ids == mask_id).any()):
+        raise ValueError("the prompt contains the mask token; only the response canvas may be masked")
+    if canvas is None:
+        canvas = [mask_id] * cfg.max_new_tokens
+        fixed = [False] * cfg.max_new_tokens
+    canvas, fixed = list(canvas), list(fixed) if fixed is not None else [t != mask_id for t in canvas]
+    if len(canvas) != len(fixed) or not canvas:
+        raise ValueError("canvas and fixed must be non-empty and of equal length")
+    generator = torch.Generator(device="cpu")
+    if cfg.seed is not None:
+        generator.manual_seed(cfg.seed)
+
+    prompt_len = input_ids.shape[1]
+    seq = torch.cat([input_ids, torch.tensor([canvas], dtype=input_ids.dtype, device=device)], dim=1)
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    full_mask = torch.cat([attention_mask, torch.ones(1, len(canvas), dtype=attention_mask.dtype, device=device)], 1)
+
+    traj = Trajectory(
+        prompt_ids=input_ids[0].tolist(), canvas=canvas, fixed=fixed, mask_token_id=int(mask_id),
+        end_token_ids=list(end_token_ids) if end_token_ids is not None else end_token_ids_of(model),
+        config=cfg.to_dict(),
+    )
+    yield traj
+
+    cache = position_ids = None
+    if cfg.prefill:
+        cache = PrefixKVCache(prompt_len - 1)
+        position_ids, _ = model.rope_index(seq, image_grid_thw, full_mask)
+    grid = schedule_grid(cfg.steps, cfg.eps)
+    n_total = sum(1 for t in canvas if t == mask_id)
+    response = seq[0, prompt_len:]  # a view: commits write into seq
+    start = time.perf_counter()
+    for i in range(cfg.steps):
+        masked = (response == mask_id).nonzero(as_tuple=True)[0]
+        if masked.numel() == 0:
+            break
+        if should_stop is not None and should_stop():
+            traj.stopped = True
+            break
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            logits = _forward_logits(model, seq, full_mask, pixel_values, image_grid_thw, position_ids, cache, prompt_len)
+        confidence, x0, probs = choose_tokens(
+            logits[0, masked], cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence, generator
+        )
+        fallback = True
+        if cfg.threshold_on:
+            passing = torch.ones_like(confidence, dtype=torch.bool) if i == cfg.steps - 1 else confidence > cfg.alg_p_threshold
+            if bool(passing.any()):
+                chosen, fallback = passing.nonzero(as_tuple=True)[0], False
+        if fallback:
+            k = fallback_count(masked.numel(), n_total, i, grid)
+            chosen = pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, generator).sort().values
+        positions = masked[chosen]
+        response[positions] = x0[chosen].to(response.dtype)
+        alt = torch.topk(probs[chosen], min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)
+        elapsed = time.perf_counter() - t0
+        traj.steps.append(Step(
+            index=i,
+            positions=positions.tolist(),
+            tokens=x0[chosen].tolist(),
+            confidences=[float(c) for c in confidence[chosen]],
+            fallback=fallback,
+            masked_confidence=[float(c) for c in confidence],
+            alternatives=[list(zip(ix.tolist(), [float(v) for v in vals])) for ix, vals in zip(alt.indices, alt.values)],
+            seconds=elapsed,
+        ))
+        if i == 0:
+            traj.prefill_seconds = elapsed
+        traj.total_seconds = time.perf_counter() - start
+        yield traj
+
+
+def generate(
+    model,
+    input_ids: torch.LongTensor,
+    cfg: Optional[DecodeConfig] = None,
+    attention_mask: Optional[torch.Tensor] = None,
+    pixel_values: Optional[torch.Tensor] = None,
+    image_grid_thw: Optional[torch.LongTensor] = None,
+    on_step: Optional[Callable[[Trajectory], None]] = None,
+    **kwargs,
+) -> Trajectory:
+    """Decode to the end and return the Trajectory; `on_step` sees it after every iteration."""
+    traj = None
+    for traj in stream(model, input_ids, cfg or DecodeConfig(), attention_mask, pixel_values, image_grid_thw, **kwargs):
+        if on_step is not None and traj.steps:
+            on_step(traj)
+    return traj

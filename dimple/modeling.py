@@ -1,0 +1,407 @@
+"""The Dimple architecture: Qwen2.5-VL vision tower + projector + bidirectional Qwen2 LM.
+
+Owns the network and the checkpoint layout of the released Dimple-7B
+(`visual.*`, `img_projector.*`, `model.*`, `lm_head`), the multimodal rotary
+positions (temporal / height / width sections) and the attention masks
+(full by default, causal for the autoregressive training phase). The forward
+returns raw logits: output i predicts token i + 1 (the engine shifts them).
+
+It reuses transformers' Qwen2.5-VL vision tower (same parameter names, window
+and full-attention blocks) and writes the language side here, because Dimple's
+LM attends in both directions and keeps an explicit prefix cache
+(`PrefixKVCache`). It does not know about decoding schedules, tokenizers or
+image files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedConfig, PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
+from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
+from transformers.utils import ModelOutput
+
+from .kv_cache import PrefixKVCache
+
+VISION_KEYS = (
+    "depth", "hidden_size", "hidden_act", "intermediate_size", "num_heads", "in_channels", "patch_size",
+    "spatial_merge_size", "temporal_patch_size", "tokens_per_second", "window_size", "out_hidden_size",
+    "fullatt_block_indexes", "initializer_range",
+)
+
+
+class DimpleConfig(PreTrainedConfig):
+    """Defaults are Dimple-7B's (Dream-7B / Qwen2.5-7B language dimensions)."""
+
+    model_type = "dimple"
+
+    vocab_size: int = 152064
+    hidden_size: int = 3584
+    intermediate_size: int = 18944
+    num_hidden_layers: int = 28
+    num_attention_heads: int = 28
+    num_key_value_heads: int = 4
+    hidden_act: str = "silu"
+    max_position_embeddings: int = 131072
+    initializer_range: float = 0.02
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 1000000.0
+    mrope_section: list | None = None  # rotary pairs given to (temporal, height, width); sums to head_dim / 2
+    attention_dropout: float = 0.0
+    full_attn_mask: bool = True  # bidirectional attention (Dimple); False only for causal experiments
+    tie_word_embeddings: bool = False
+    use_cache: bool = False
+    vision_config: dict | None = None
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
+    pad_token_id: int | None = None
+    mask_token_id: int | None = None
+    image_token_id: int | None = None
+    video_token_id: int | None = None
+    vision_start_token_id: int | None = None
+    vision_end_token_id: int | None = None
+    vision_token_id: int | None = None
+
+    def __post_init__(self, **kwargs):
+        if self.mrope_section is None:
+            self.mrope_section = [16, 24, 24]
+        if self.vision_config is None:
+            self.vision_config = {}
+        elif not isinstance(self.vision_config, dict):
+            self.vision_config = self.vision_config.to_dict()
+        super().__post_init__(**kwargs)
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    def vision(self) -> Qwen2_5_VLVisionConfig:
+        """The vision tower's config in transformers' Qwen2.5-VL form."""
+        known = {k: v for k, v in self.vision_config.items() if k in VISION_KEYS}
+        known.setdefault("out_hidden_size", self.hidden_size)
+        cfg = Qwen2_5_VLVisionConfig(**known)
+        cfg._attn_implementation = "sdpa"
+        return cfg
+
+    def validate_shapes(self) -> None:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError("hidden_size must be divisible by num_attention_heads")
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError("num_attention_heads must be divisible by num_key_value_heads")
+        if 2 * sum(self.mrope_section) != self.head_dim:
+            raise ValueError(f"mrope_section {self.mrope_section} must sum to head_dim / 2 = {self.head_dim // 2}")
+
+
+@dataclass
+class DimpleOutput(ModelOutput):
+    logits: Optional[torch.FloatTensor] = None  # (batch, fed positions, vocab), unshifted
+    position_ids: Optional[torch.LongTensor] = None  # (3, batch, fed positions)
+
+
+# ----- pure helpers ----------------------------------------------------------
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_mrope(q, k, cos, sin, mrope_section):
+    """Rotate q, k (batch, heads, seq, head_dim) with cos/sin of shape (3, batch, seq, head_dim).
+
+    Channel chunks cycle through temporal, height, width (twice, for the two halves).
+    """
+    sections = list(mrope_section) * 2
+    cos = torch.cat([c[i % 3] for i, c in enumerate(cos.split(sections, dim=-1))], dim=-1).unsqueeze(1)
+    sin = torch.cat([s[i % 3] for i, s in enumerate(sin.split(sections, dim=-1))], dim=-1).unsqueeze(1)
+    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+
+def build_attention_mask(
+    attention_mask: Optional[torch.Tensor], causal: bool, q_start: int, total: int, device
+) -> Optional[torch.Tensor]:
+    """Boolean (batch, 1, queries, keys) mask, or None when every pair may attend.
+
+    As in Dimple: a padded position sees nothing but itself; queries are the
+    positions q_start..total-1 of a sequence of `total` positions.
+    """
+    if attention_mask is None or bool(attention_mask.all()):
+        if not causal:
+            return None
+        idx = torch.arange(total, device=device)
+        return (idx[None, :] <= idx[:, None])[None, None, q_start:]
+    valid = attention_mask.bool()
+    mask = valid[:, None, None, :] & valid[:, None, :, None]
+    if causal:
+        idx = torch.arange(total, device=device)
+        mask = mask & (idx[None, :] <= idx[:, None])[None, None]
+    mask = mask | torch.eye(total, dtype=torch.bool, device=device)[None, None]
+    return mask[:, :, q_start:]
+
+
+# ----- language model --------------------------------------------------------
+class DimpleRMSNorm(nn.Module):
+    def __init__(self, hidden_size: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
+        return self.weight * x.to(dtype)
+
+
+class DimpleRotaryEmbedding(nn.Module):
+    def __init__(self, config: DimpleConfig):
+        super().__init__()
+        dim = config.head_dim
+        inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor):
+        # position_ids: (3, batch, seq) -> cos/sin (3, batch, seq, head_dim), computed in float32
+        freqs = position_ids[..., None].float() * self.inv_freq.float().to(x.device)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+
+
+class DimpleMLP(nn.Module):
+    def __init__(self, config: DimpleConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.act_fn = ACT2FN[config.hidden_act]
+
+    def forward(self, x):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DimpleAttention(nn.Module):
+    def __init__(self, config: DimpleConfig, layer_idx: int):
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.num_kv_heads = config.num_key_value_heads
+        self.head_dim = config.head_dim
+        self.mrope_section = config.mrope_section
+        self.dropout = config.attention_dropout
+        self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=True)
+        self.k_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=True)
+        self.v_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=True)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
+
+    def forward(self, x, cos, sin, mask, cache: Optional[PrefixKVCache]):
+        bsz, seq, _ = x.shape
+        q = self.q_proj(x).view(bsz, seq, self.num_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = apply_mrope(q, k, cos, sin, self.mrope_section)
+        if cache is not None:
+            k, v = cache.extend(self.layer_idx, k, v)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+            enable_gqa=self.num_kv_heads != self.num_heads,
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1))
+
+
+class DimpleDecoderLayer(nn.Module):
+    def __init__(self, config: DimpleConfig, layer_idx: int):
+        super().__init__()
+        self.self_attn = DimpleAttention(config, layer_idx)
+        self.mlp = DimpleMLP(config)
+        self.input_layernorm = DimpleRMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.post_attention_layernorm = DimpleRMSNorm(config.hidden_size, config.rms_norm_eps)
+
+    def forward(self, x, cos, sin, mask, cache):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class DimpleTextModel(nn.Module):
+    """The `model.*` part of the checkpoint: embeddings, decoder layers, final norm."""
+
+    def __init__(self, config: DimpleConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
+        self.layers = nn.ModuleList(DimpleDecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.norm = DimpleRMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.rotary_emb = DimpleRotaryEmbedding(config)
+
+    def forward(self, embeds, position_ids, mask, cache):
+        cos, sin = self.rotary_emb(embeds, position_ids)
+        h = embeds
+        for layer in self.layers:
+            h = layer(h, cos, sin, mask, cache)
+        return self.norm(h)
+
+
+class DimpleMultiModalProjector(nn.Module):
+    """The extra 2-layer MLP Dimple puts after the Qwen2.5-VL merger."""
+
+    def __init__(self, config: DimpleConfig):
+        super().__init__()
+        out = config.vision_config.get("out_hidden_size", config.hidden_size)
+        self.linear_1 = nn.Linear(out, config.hidden_size, bias=True)
+        self.act = ACT2FN[config.hidden_act]
+        self.linear_2 = nn.Linear(config.hidden_size, config.hidden_size, bias=True)
+
+    def forward(self, x):
+        return self.linear_2(self.act(self.linear_1(x)))
+
+
+# ----- rotary positions ------------------------------------------------------
+def get_rope_index(
+    input_ids: torch.LongTensor,
+    image_grid_thw: Optional[torch.LongTensor],
+    attention_mask: Optional[torch.Tensor],
+    *,
+    image_token_id: int,
+    vision_start_token_id: int,
+    spatial_merge_size: int,
+) -> tuple[torch.LongTensor, torch.LongTensor]:
+    """Multimodal rotary positions (3, batch, seq) and per-row deltas (batch, 1).
+
+    Text advances all three axes together; an image block takes (t, h, w) grid
+    coordinates offset by the text before it, and the text after an image
+    resumes at the largest position so far + 1. Padded positions get 1.
+    """
+    bsz, seq = input_ids.shape
+    device = input_ids.device
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    positions = torch.ones(3, bsz, seq, dtype=torch.long, device=device)
+    deltas = []
+    image_index = 0
+    for b in range(bsz):
+        keep = attention_mask[b] == 1
+        tokens = input_ids[b][keep].tolist()
+        chunks: list[torch.Tensor] = []
+        next_pos, st = 0, 0
+        starts = [i for i, t in enumerate(tokens[:-1]) if t == vision_start_token_id and tokens[i + 1] == image_token_id]
+        for _ in starts:
+            ed = tokens.index(image_token_id, st)
+            t, h, w = (int(v) for v in image_grid_thw[image_index])
+            image_index += 1
+            h, w = h // spatial_merge_size, w // spatial_merge_size
+            text_len = ed - st
+            chunks.append(torch.arange(text_len).expand(3, -1) + next_pos)
+            grid = torch.stack(torch.meshgrid(torch.arange(t), torch.arange(h), torch.arange(w), indexing="ij"))
+            chunks.append(grid.reshape(3, -1) + text_len + next_pos)
+            next_pos = int(chunks[-1].max()) + 1
+            st = ed + t * h * w
+        if st < len(tokens):
+            chunks.append(torch.arange(len(tokens) - st).expand(3, -1) + next_pos)
+        row = torch.cat(chunks, dim=1) if chunks else torch.zeros(3, 0, dtype=torch.long)
+        positions[:, b, keep] = row.to(device)
+        deltas.append((int(row.max()) + 1 if row.numel() else 0) - seq)
+    return positions, torch.tensor(deltas, device=device).unsqueeze(1)
+
+
+# ----- the whole model -------------------------------------------------------
+class DimplePreTrainedModel(PreTrainedModel):
+    config_class = DimpleConfig
+    config: DimpleConfig
+    base_model_prefix = ""
+    supports_gradient_checkpointing = False
+    _no_split_modules = ["DimpleDecoderLayer", "Qwen2_5_VLVisionBlock"]
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Conv3d)):
+            module.weight.normal_(0.0, std)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(0.0, std)
+        elif hasattr(module, "weight") and isinstance(getattr(module, "weight"), nn.Parameter) and module.weight.dim() == 1:
+            module.weight.fill_(1.0)  # RMSNorm scales
+        if isinstance(module, DimpleRotaryEmbedding):
+            module.inv_freq.copy_(DimpleRotaryEmbedding(self.config).inv_freq)
+
+
+class DimpleModel(DimplePreTrainedModel):
+    """Dimple: discrete diffusion multimodal LM (Yu, Ma, Wang 2025, arXiv 2505.16990)."""
+
+    def __init__(self, config: DimpleConfig):
+        super().__init__(config)
+        config.validate_shapes()
+        self.visual = Qwen2_5_VisionTransformerPretrainedModel._from_config(config.vision())
+        self.model = DimpleTextModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.img_projector = DimpleMultiModalProjector(config)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.model.embed_tokens
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def rope_index(self, input_ids, image_grid_thw=None, attention_mask=None):
+        return get_rope_index(
+            input_ids, image_grid_thw, attention_mask,
+            image_token_id=self.config.image_token_id,
+            vision_start_token_id=self.config.vision_start_token_id,
+            spatial_merge_size=self.config.vision_config.get("spatial_merge_size", 2),
+        )
+
+    def image_features(self, pixel_values: torch.Tensor, image_grid_thw: torch.Tensor) -> torch.Tensor:
+        """(patches, 1176) -> (merged image tokens, hidden): vision tower, merger, projector."""
+        dtype = self.visual.patch_embed.proj.weight.dtype
+        out = self.visual(pixel_values.to(dtype), grid_thw=image_grid_thw)
+        feats = out.pooler_output if hasattr(out, "pooler_output") else out
+        return self.img_projector(feats.to(self.lm_head.weight.dtype))
+
+    def embed(self, input_ids, pixel_values=None, image_grid_thw=None):
+        embeds = self.model.embed_tokens(input_ids)
+        is_image = input_ids == self.config.image_token_id
+        if pixel_values is None or not bool(is_image.any()):
+            return embeds
+        feats = self.image_features(pixel_values, image_grid_thw)
+        if feats.shape[0] != int(is_image.sum()):
+            raise ValueError(f"image features ({feats.shape[0]}) and image tokens ({int(is_image.sum())}) differ")
+        return embeds.masked_scatter(is_image.unsqueeze(-1), feats.to(embeds.dtype))
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        pixel_values: Optional[torch.Tensor] = None,
+        image_grid_thw: Optional[torch.LongTensor] = None,
+        position_ids: Optional[torch.LongTensor] = None,
+        cache: Optional[PrefixKVCache] = None,
+        causal: bool = False,
+        **_ignored,
+    ) -> DimpleOutput:
+        """input_ids: the whole sequence, or with a filled `cache` only positions cache.offset onward.
+
+        attention_mask (batch, total length) and position_ids (3, batch, total
+        length) always describe the whole sequence; positions are computed from
+        input_ids and image_grid_thw when not given (whole sequence only).
+        """
+        offset = cache.offset if cache is not None else 0
+        total = offset + input_ids.shape[1]
+        if position_ids is None:
+            if offset:
+                raise ValueError("pass position_ids for the whole sequence when feeding a cached suffix")
+            position_ids, _ = self.rope_index(input_ids, image_grid_thw, attention_mask)
+        if position_ids.shape[-1] == total:
+            position_ids = position_ids[..., offset:]
+        embeds = self.embed(input_ids, pixel_values, image_grid_thw)
+        causal = causal or not self.config.full_attn_mask
+        mask = build_attention_mask(attention_mask, causal, offset, total, input_ids.device)
+        hidden = self.model(embeds, position_ids, mask, cache)
+        if cache is not None and not cache.filled:
+            cache.mark_filled()
+        return DimpleOutput(logits=self.lm_head(hidden), position_ids=position_ids)

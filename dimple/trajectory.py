@@ -1,0 +1,217 @@
+"""Trajectory: the record of one diffusion decode, from the engine to the UI.
+
+Owns what happened (the starting canvas, which positions each iteration
+committed, with what confidence, whether the schedule fallback fired, how long
+it took) and everything derived from it: the canvas after each iteration, the
+step at which each token was committed, the answer length and tokens per
+forward pass. It round-trips through JSON so an exported run replays without a
+model. It knows nothing of tensors, models, colours or HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Optional
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Step:
+    index: int  # iteration number, from 0; one forward pass each
+    positions: list[int]  # response positions committed in this iteration
+    tokens: list[int]  # the token committed at each of those positions
+    confidences: list[float]  # the algorithm's score of each committed token
+    fallback: bool  # True when the schedule chose the positions (no threshold pass)
+    masked_confidence: list[float] = field(default_factory=list)  # score of every position masked at the start
+    alternatives: list[list[tuple[int, float]]] = field(default_factory=list)  # per committed position: top (token, prob)
+    seconds: float = 0.0  # wall time of this iteration (forward + selection)
+
+
+@dataclass
+class Trajectory:
+    prompt_ids: list[int]  # the prompt, unchanged by decoding
+    canvas: list[int]  # response canvas before decoding: mask ids and fixed template tokens
+    fixed: list[bool]  # True where the template fixed the token (never changed)
+    mask_token_id: int
+    end_token_ids: list[int]  # tokens that end an answer (end-of-answer, end-of-turn, padding)
+    config: dict = field(default_factory=dict)  # the DecodeConfig used, as a dict
+    steps: list[Step] = field(default_factory=list)
+    prefill_seconds: float = 0.0  # the first iteration (full prompt + response forward)
+    total_seconds: float = 0.0  # whole decode, wall clock
+    token_text: dict[int, str] = field(default_factory=dict)  # id -> text, so a replay needs no tokenizer
+    stopped: bool = False  # the caller stopped decoding before the canvas was full
+
+    # ----- derived views -------------------------------------------------
+    @property
+    def length(self) -> int:
+        return len(self.canvas)
+
+    @property
+    def nfe(self) -> int:
+        """Forward passes used: one per iteration."""
+        return len(self.steps)
+
+    def states(self) -> list[list[int]]:
+        """Response tokens after each iteration, mask id where still masked."""
+        current = list(self.canvas)
+        out = []
+        for step in self.steps:
+            for pos, tok in zip(step.positions, step.tokens):
+                current[pos] = tok
+            out.append(list(current))
+        return out
+
+    def state_at(self, n_steps: int) -> list[int]:
+        """Canvas after the first `n_steps` iterations (0 = before decoding)."""
+        current = list(self.canvas)
+        for step in self.steps[:n_steps]:
+            for pos, tok in zip(step.positions, step.tokens):
+                current[pos] = tok
+        return current
+
+    @property
+    def response_ids(self) -> list[int]:
+        return self.state_at(len(self.steps))
+
+    def committed_at(self) -> list[Optional[int]]:
+        """Per position: the iteration that committed it (None: fixed or never committed)."""
+        out: list[Optional[int]] = [None] * self.length
+        for step in self.steps:
+            for pos in step.positions:
+                out[pos] = step.index
+        return out
+
+    def confidence_of(self) -> list[Optional[float]]:
+        """Per position: the score it had when it was committed."""
+        out: list[Optional[float]] = [None] * self.length
+        for step in self.steps:
+            for pos, conf in zip(step.positions, step.confidences):
+                out[pos] = conf
+        return out
+
+    @property
+    def answer_end(self) -> int:
+        """Index of the first end-of-answer token in the final canvas, or the length if none."""
+        ends = set(self.end_token_ids)
+        for i, tok in enumerate(self.response_ids):
+            if tok in ends:
+                return i
+        return self.length
+
+    @property
+    def answer_ids(self) -> list[int]:
+        return self.response_ids[: self.answer_end]
+
+    @property
+    def n_generated(self) -> int:
+        """Tokens the model generated up to and including the end of the answer (fixed tokens excluded)."""
+        stop = min(self.answer_end + 1, self.length)
+        return sum(1 for f in self.fixed[:stop] if not f)
+
+    @property
+    def tokens_per_forward(self) -> float:
+        return self.n_generated / self.nfe if self.nfe else 0.0
+
+    @property
+    def denoise_seconds(self) -> float:
+        return max(self.total_seconds - self.prefill_seconds, 0.0)
+
+    def fallback_steps(self) -> list[int]:
+        return [s.index for s in self.steps if s.fallback]
+
+    def text(self, tokens: Optional[Iterable[int]] = None) -> str:
+        """Join token texts from `token_text` (the UI decodes with its tokenizer where it has one)."""
+        ids = self.answer_ids if tokens is None else tokens
+        return "".join(self.token_text.get(t, "") for t in ids)
+
+    def summary(self) -> dict:
+        return {
+            "tokens": self.n_generated,
+            "answer_length": self.answer_end,
+            "canvas_length": self.length,
+            "nfe": self.nfe,
+            "tokens_per_forward": round(self.tokens_per_forward, 3),
+            "fallback_steps": len(self.fallback_steps()),
+            "prefill_s": round(self.prefill_seconds, 4),
+            "denoise_s": round(self.denoise_seconds, 4),
+            "latency_s": round(self.total_seconds, 4),
+            "tokens_per_s": round(self.n_generated / self.total_seconds, 2) if self.total_seconds > 0 else None,
+        }
+
+    # ----- JSON --------------------------------------------------------------
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["format"] = "dimple-trajectory"
+        data["version"] = FORMAT_VERSION
+        data["token_text"] = {str(k): v for k, v in self.token_text.items()}
+        for step in data["steps"]:
+            step["alternatives"] = [[list(pair) for pair in alts] for alts in step["alternatives"]]
+        data["summary"] = self.summary()
+        return data
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Trajectory":
+        if not isinstance(data, dict) or data.get("format") != "dimple-trajectory":
+            raise ValueError("not a Dimple trajectory export (missing format: dimple-trajectory)")
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported trajectory version {data.get('version')!r}, expected {FORMAT_VERSION}")
+        try:
+            steps = [
+                Step(
+                    index=int(s["index"]),
+                    positions=[int(p) for p in s["positions"]],
+                    tokens=[int(t) for t in s["tokens"]],
+                    confidences=[float(c) for c in s["confidences"]],
+                    fallback=bool(s["fallback"]),
+                    masked_confidence=[float(c) for c in s.get("masked_confidence", [])],
+                    alternatives=[[(int(t), float(p)) for t, p in alts] for alts in s.get("alternatives", [])],
+                    seconds=float(s.get("seconds", 0.0)),
+                )
+                for s in data["steps"]
+            ]
+            traj = cls(
+                prompt_ids=[int(t) for t in data["prompt_ids"]],
+                canvas=[int(t) for t in data["canvas"]],
+                fixed=[bool(f) for f in data["fixed"]],
+                mask_token_id=int(data["mask_token_id"]),
+                end_token_ids=[int(t) for t in data["end_token_ids"]],
+                config=dict(data.get("config", {})),
+                steps=steps,
+                prefill_seconds=float(data.get("prefill_seconds", 0.0)),
+                total_seconds=float(data.get("total_seconds", 0.0)),
+                token_text={int(k): str(v) for k, v in data.get("token_text", {}).items()},
+                stopped=bool(data.get("stopped", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed trajectory export: {exc}") from exc
+        traj.check()
+        return traj
+
+    @classmethod
+    def from_json(cls, text: str) -> "Trajectory":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"trajectory file is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+    def check(self) -> None:
+        """Raise ValueError if the record is internally inconsistent."""
+        n = self.length
+        if len(self.fixed) != n:
+            raise ValueError("fixed and canvas lengths differ")
+        seen = {i for i, tok in enumerate(self.canvas) if tok != self.mask_token_id}
+        for step in self.steps:
+            if not (len(step.positions) == len(step.tokens) == len(step.confidences)):
+                raise ValueError(f"step {step.index}: positions, tokens and confidences differ in length")
+            for pos in step.positions:
+                if not 0 <= pos < n:
+                    raise ValueError(f"step {step.index}: position {pos} outside the canvas of {n}")
+                if pos in seen:
+                    raise ValueError(f"step {step.index}: position {pos} committed twice")
+                seen.add(pos)
