@@ -10,6 +10,12 @@ token and a confidence for every masked position and commits
     when none is, or the threshold is off,
   * the schedule's count of positions (paper's fallback, `sampling.fallback_count`).
 
+Two choices differ from the reference code where it misbehaves, never where
+the reference fixtures tell: the mask token itself is never chosen as an
+answer token (upstream can pick it, which silently re-masks a position), and
+the last allowed iteration commits everything for every algorithm (upstream's
+`autoregressive` can end with masks left).
+
 Committed and template-fixed tokens are never changed; decoding stops as soon
 as nothing is masked. Every iteration is recorded as a `Step` of a
 `Trajectory` that `stream` yields as it grows.
@@ -133,14 +139,17 @@ def stream(
         with torch.no_grad():
             logits = _forward_logits(model, seq, full_mask, pixel_values, image_grid_thw, position_ids, cache, prompt_len)
         confidence, x0, probs = choose_tokens(
-            logits[0, masked], cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence, generator
+            logits[0, masked], cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence,
+            generator, forbid=mask_id,
         )
-        fallback = True
-        if cfg.threshold_on:
-            passing = torch.ones_like(confidence, dtype=torch.bool) if i == cfg.steps - 1 else confidence > cfg.alg_p_threshold
+        chosen, fallback = None, True
+        if i == cfg.steps - 1:
+            chosen = torch.arange(masked.numel())  # the last allowed iteration commits everything
+        elif cfg.threshold_on:
+            passing = confidence > cfg.alg_p_threshold
             if bool(passing.any()):
                 chosen, fallback = passing.nonzero(as_tuple=True)[0], False
-        if fallback:
+        if chosen is None:
             k = fallback_count(masked.numel(), n_total, i, grid)
             chosen = pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, generator).sort().values
         positions = masked[chosen]

@@ -286,7 +286,9 @@ def get_rope_index(
         tokens = input_ids[b][keep].tolist()
         chunks: list[torch.Tensor] = []
         next_pos, st = 0, 0
-        starts = [i for i, t in enumerate(tokens[:-1]) if t == vision_start_token_id and tokens[i + 1] == image_token_id]
+        starts = [] if image_grid_thw is None else [
+            i for i, t in enumerate(tokens[:-1]) if t == vision_start_token_id and tokens[i + 1] == image_token_id
+        ]
         for _ in starts:
             ed = tokens.index(image_token_id, st)
             t, h, w = (int(v) for v in image_grid_thw[image_index])

@@ -63,13 +63,19 @@ def choose_tokens(
     top_k: Optional[int] = None,
     use_original_confidence: bool = True,
     generator: Optional[torch.Generator] = None,
+    forbid: Optional[int] = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pick a token for each row of logits (n, vocab).
 
     Returns (confidence (n,), tokens (n,), scoring probabilities (n, vocab)).
     With use_original_confidence the score reads the unfiltered distribution.
+    `forbid` (the mask id) is never chosen; the reference can pick it, which
+    silently re-masks the position. Scores still read the unfiltered model.
     """
     original = torch.softmax(logits, dim=-1)
+    if forbid is not None:
+        logits = logits.clone()
+        logits[:, forbid] = float("-inf")
     if temperature > 0:
         logits = logits / temperature
     if top_p is not None and top_p < 1:

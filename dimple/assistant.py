@@ -1,0 +1,195 @@
+"""Assistant: one loaded model with its tokenizer, image processor and chat conventions.
+
+Owns turning a user's image, question, history and optional structure
+template into model inputs, running the engine, and giving the growing
+Trajectory token texts so that a UI or an export can show it without a
+tokenizer. It also carries what a user should know about the model (name,
+device, what it was trained on, sensible defaults). It does not draw anything
+and imports no UI library; the model is loaded only by `Assistant.load`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence
+
+import torch
+from PIL import Image
+
+from .config import DecodeConfig
+from .engine import stream as engine_stream
+from .loading import describe_device, load_image_processor, load_model, load_tokenizer, resolve_checkpoint
+from .processing import DimpleImageProcessor, encode_prompt
+from .structure import StructuredCanvas, build_canvas
+from .trajectory import Trajectory
+
+MAX_PROMPT_CHARS = 8000
+TINY_NAMES = ("tiny", "dimple-tiny")
+
+
+@dataclass
+class ModelCard:
+    name: str  # shown in the UI header
+    about: str  # markdown: what the model knows
+    system: Optional[str] = None  # system turn of the chat format (None: no system turn)
+    end_tokens: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")  # tokens that end an answer
+    defaults: dict = field(default_factory=dict)  # DecodeConfig overrides suited to the model
+    max_new_tokens_limit: int = 256
+
+
+def card_for(folder: Path, name: str) -> ModelCard:
+    """Model card from `dimple_studio.json` beside the weights, else by kind (tiny vs 7B)."""
+    extra = folder / "dimple_studio.json"
+    data = json.loads(extra.read_text()) if extra.exists() else {}
+    if name in TINY_NAMES or data.get("kind") == "tiny":
+        from .world import describe_world
+
+        card = ModelCard(
+            name="Dimple-Tiny", about=describe_world(), system=data.get("system"),
+            defaults=dict(max_new_tokens=48, steps=48, alg_p_threshold=0.9), max_new_tokens_limit=128,
+        )
+    else:
+        card = ModelCard(
+            name=data.get("name", "Dimple-7B" if "7b" in name.lower() else Path(name).name),
+            about="Dimple-7B (Yu, Ma, Wang 2025): a discrete diffusion multimodal LLM fine-tuned from Dream-7B "
+                  "with a Qwen2.5-VL vision tower. General images and questions.",
+            system="You are a helpful assistant.",
+            defaults=dict(max_new_tokens=64, steps=64, alg_p_threshold=0.95), max_new_tokens_limit=1024,
+        )
+    for key in ("system", "max_new_tokens_limit"):
+        if key in data:
+            setattr(card, key, data[key])
+    card.defaults.update(data.get("defaults", {}))
+    return card
+
+
+class Assistant:
+    def __init__(self, model, tokenizer, image_processor: DimpleImageProcessor, card: ModelCard):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.card = card
+        self.mask_token_id = int(model.config.mask_token_id)
+        ids = [tokenizer.convert_tokens_to_ids(t) for t in card.end_tokens]
+        unk = tokenizer.unk_token_id
+        self.end_token_ids = sorted({int(i) for i in ids if i is not None and i != unk})
+        if not self.end_token_ids:
+            raise ValueError(f"the tokenizer knows none of the end tokens {card.end_tokens}")
+        self.eos_token_id = self.end_token_ids[0] if ids[0] in (None, unk) else int(ids[0])
+
+    @classmethod
+    def load(cls, name: str = "tiny", device: str = "cpu", dtype=None) -> "Assistant":
+        folder = resolve_checkpoint(name)
+        model = load_model(str(folder), device=device, dtype=dtype)
+        return cls(model, load_tokenizer(folder), load_image_processor(folder), card_for(folder, name))
+
+    # ----- facts for the UI ------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def device(self) -> str:
+        return describe_device(self.model)
+
+    @property
+    def about(self) -> str:
+        return self.card.about
+
+    @property
+    def max_new_tokens_limit(self) -> int:
+        return self.card.max_new_tokens_limit
+
+    @property
+    def default_config(self) -> DecodeConfig:
+        return DecodeConfig(**self.card.defaults)
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.card.name == "Dimple-Tiny"
+
+    # ----- text ----------------------------------------------------------------
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True).strip()
+
+    def token_texts(self, ids: Sequence[int]) -> list[str]:
+        return [self.tokenizer.decode([int(i)]) for i in ids]
+
+    def canvas_for(self, template: str, limit: Optional[int] = None) -> StructuredCanvas:
+        return build_canvas(template, self.tokenizer, self.mask_token_id, self.eos_token_id,
+                            limit or self.max_new_tokens_limit)
+
+    def preview_template(self, template: str, limit: Optional[int] = None) -> StructuredCanvas:
+        """The canvas a template makes: `.pieces` (text, fixed), `.length`, `.warnings`; raises TemplateError."""
+        return self.canvas_for(template, limit)
+
+    # ----- decoding ------------------------------------------------------------
+    def encode(self, image: Optional[Image.Image], prompt: str, history: Sequence[tuple[str, str]] = ()) -> dict:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("the prompt is empty; ask a question about the image")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise ValueError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
+        inputs = encode_prompt(self.tokenizer, self.image_processor, prompt.strip(), image, history, self.card.system)
+        return {k: v.to(self.model.device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+
+    def stream(
+        self,
+        image: Optional[Image.Image],
+        prompt: str,
+        cfg: Optional[DecodeConfig] = None,
+        history: Sequence[tuple[str, str]] = (),
+        template: Optional[str] = None,
+        should_stop: Optional[Callable[[], bool]] = None,
+    ) -> Iterator[Trajectory]:
+        """Yield the growing Trajectory: first the empty canvas, then after every iteration."""
+        cfg = (cfg or self.default_config).validate()
+        if cfg.max_new_tokens > self.max_new_tokens_limit:
+            raise ValueError(f"max_new_tokens must be at most {self.max_new_tokens_limit} for {self.name}, got {cfg.max_new_tokens}")
+        canvas = fixed = None
+        if template and template.strip():
+            structured = self.canvas_for(template)
+            canvas, fixed = structured.ids, structured.fixed
+        inputs = self.encode(image, prompt, history)
+        length = len(canvas) if canvas is not None else cfg.max_new_tokens
+        context = int(getattr(self.model.config, "max_position_embeddings", 10**9))
+        total = inputs["input_ids"].shape[1] + length
+        if total > context:
+            raise ValueError(f"prompt ({inputs['input_ids'].shape[1]} tokens) plus answer ({length}) exceed "
+                             f"the model's context of {context} tokens; shorten the prompt or the history")
+        known: dict[int, str] = {}
+        for traj in engine_stream(
+            self.model, inputs["input_ids"], cfg, inputs["attention_mask"], inputs.get("pixel_values"),
+            inputs.get("image_grid_thw"), canvas=canvas, fixed=fixed, end_token_ids=self.end_token_ids,
+            should_stop=should_stop,
+        ):
+            self._fill_token_text(traj, known)
+            yield traj
+
+    def generate(self, *args, **kwargs) -> Trajectory:
+        traj = None
+        for traj in self.stream(*args, **kwargs):
+            pass
+        return traj
+
+    def _fill_token_text(self, traj: Trajectory, known: dict[int, str]) -> None:
+        new = {traj.mask_token_id, *traj.canvas}
+        if traj.steps:
+            step = traj.steps[-1]
+            new.update(step.tokens)
+            new.update(t for alts in step.alternatives for t, _ in alts)
+        for tok in new - known.keys():
+            known[tok] = self.tokenizer.decode([tok])
+        traj.token_text = known
+
+    def answer_text(self, traj: Trajectory) -> str:
+        return self.decode(traj.answer_ids)
+
+    # ----- Dimple-Tiny's world --------------------------------------------------
+    def random_scene(self, seed: int) -> tuple[Image.Image, str]:
+        """A fresh scene from the world generator (eval split) and a question it can answer."""
+        from .world import make_sample, split_seeds
+
+        sample = make_sample(split_seeds("eval", 1, start=int(seed) % 1_000_000)[0])
+        return sample.image, sample.question

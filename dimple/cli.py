@@ -1,0 +1,118 @@
+"""Command line: `python -m dimple.cli generate | eval | bench`.
+
+Owns argument parsing and the JSON shapes of DESIGN.md's CLI contract. The
+work itself lives in `assistant` (generate), `evaluate` (eval) and `bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Optional, Sequence
+
+from .config import ALGORITHMS, DecodeConfig
+
+
+def _decode_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="tiny", help="'tiny', a checkpoint folder or a hub id")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--alg-p-threshold", type=float, default=0.9, help="confident decoding threshold (0 = off)")
+    p.add_argument("--no-prefill", action="store_true", help="recompute the prompt at every iteration")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--alg", choices=ALGORITHMS, default="maskgit_plus")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeConfig:
+    base = defaults or DecodeConfig()
+    max_new = args.max_new_tokens if args.max_new_tokens is not None else base.max_new_tokens
+    steps = args.steps if args.steps is not None else (max_new if args.max_new_tokens is not None else base.steps)
+    return base.with_(
+        max_new_tokens=max_new, steps=steps, alg=args.alg, alg_p_threshold=args.alg_p_threshold,
+        temperature=args.temperature, prefill=not args.no_prefill, seed=args.seed,
+    ).validate()
+
+
+def generation_result(assistant, traj) -> dict:
+    """The JSON of one generation, shared by the CLI and the web API."""
+    return {
+        "text": assistant.answer_text(traj),
+        "response_ids": traj.response_ids,
+        "nfe": traj.nfe,
+        "tokens_per_forward": round(traj.tokens_per_forward, 4),
+        "latency_s": round(traj.total_seconds, 4),
+        "trajectory": traj.to_dict(),
+    }
+
+
+def cmd_generate(args) -> int:
+    from PIL import Image
+
+    from .assistant import Assistant
+
+    assistant = Assistant.load(args.model, device=args.device)
+    cfg = config_from_args(args, assistant.default_config)
+    image = Image.open(args.image) if args.image else None
+    traj = assistant.generate(image, args.prompt, cfg, template=args.template)
+    result = generation_result(assistant, traj)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        s = traj.summary()
+        print(result["text"])
+        print(f"[{s['tokens']} tokens · {s['nfe']} forwards · {s['tokens_per_forward']} tok/fwd · {s['latency_s']} s]",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .assistant import Assistant
+    from .evaluate import evaluate
+
+    assistant = Assistant.load(args.model, device=args.device)
+    cfg = config_from_args(args, assistant.default_config)
+    result = evaluate(assistant, n=args.limit, cfg=cfg, progress=not args.json)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    result = run_bench(args)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dimple.cli", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="answer one question about one image")
+    g.add_argument("--image", default=None)
+    g.add_argument("--prompt", required=True)
+    g.add_argument("--template", default=None, help="structure prior, e.g. 'Color: <mask:2>.<eos>'")
+    _decode_args(g)
+    e = sub.add_parser("eval", help="exact-match accuracy on the held-out world split")
+    e.add_argument("--limit", type=int, default=200)
+    _decode_args(e)
+    b = sub.add_parser("bench", help="threshold sweep and prefill speedups")
+    b.add_argument("--limit", type=int, default=100)
+    b.add_argument("--plots", default=None, help="folder for matplotlib plots")
+    _decode_args(b)
+    args = parser.parse_args(argv)
+    try:
+        return {"generate": cmd_generate, "eval": cmd_eval, "bench": cmd_bench}[args.command](args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Shared test fixtures: the reference fixture folder and small random Dimple checkpoints."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REFERENCE = FIXTURES / "dimple-reference"
+TOKENIZER_DIR = ROOT / "assets" / "dimple-tiny"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
+
+
+def random_config(tokenizer, hidden: int = 64, layers: int = 2, **overrides):
+    """A small DimpleConfig whose special ids come from `tokenizer`."""
+    from dimple.modeling import DimpleConfig
+
+    ids = tokenizer.convert_tokens_to_ids
+    cfg = dict(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, mrope_section=[2, 3, 3] if hidden == 64 else None,
+        max_position_embeddings=512, rope_theta=10000.0,
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=hidden,
+                           window_size=56, fullatt_block_indexes=[1]),
+        bos_token_id=ids("<|beginoftext|>"), eos_token_id=ids("<|im_end|>"), pad_token_id=ids("<|endoftext|>"),
+        mask_token_id=ids("<|mask|>"), image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
+        vision_token_id=ids("<|vision_pad|>"),
+    )
+    cfg.update(overrides)
+    return DimpleConfig(**cfg)
+
+
+def make_random_checkpoint(folder: Path, seed: int = 0, **overrides) -> Path:
+    """Save a random-weight Dimple with the shipped tokenizer into `folder` (a loadable checkpoint)."""
+    from transformers import AutoTokenizer
+
+    from dimple.modeling import DimpleModel
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(TOKENIZER_DIR))
+    torch.manual_seed(seed)
+    model = DimpleModel(random_config(tokenizer, **overrides))
+    model.save_pretrained(str(folder))
+    for name in TOKENIZER_FILES:
+        if (TOKENIZER_DIR / name).exists():
+            shutil.copy(TOKENIZER_DIR / name, folder / name)
+    (folder / "dimple_studio.json").write_text(json.dumps({"kind": "tiny"}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory) -> Path:
+    return make_random_checkpoint(tmp_path_factory.mktemp("random-dimple"))
+
+
+@pytest.fixture(scope="session")
+def reference_model():
+    from dimple.modeling import DimpleModel
+
+    return DimpleModel.from_pretrained(str(REFERENCE), dtype=torch.float32).eval()
+
+
+@pytest.fixture(scope="session")
+def reference_expected():
+    from safetensors.torch import load_file
+
+    return load_file(str(REFERENCE / "expected.safetensors"))
+
+
+@pytest.fixture(scope="session")
+def reference_cases():
+    return json.loads((REFERENCE / "cases.json").read_text())

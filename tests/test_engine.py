@@ -1,0 +1,136 @@
+"""The engine reproduces the reference histories and keeps its invariants on any setting."""
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dimple
+from dimple.config import ALGORITHMS, DecodeConfig
+from dimple.sampling import fallback_count, schedule_grid
+
+CASE_NAMES = ["maskgit_thr_nocache", "maskgit_thr_prefill", "maskgit_nothr_nocache", "margin_thr_prefill",
+              "entropy_nothr_prefill"]
+
+
+def _inputs(e):
+    return dict(attention_mask=e["attention_mask"], pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
+
+
+def _case_config(case):
+    return DecodeConfig(max_new_tokens=case["max_new_tokens"], steps=case["steps"], alg=case["alg"],
+                        alg_p_threshold=case["alg_p_threshold"], temperature=case["temperature"],
+                        alg_temp=case["alg_temp"], use_original_confidence=case["use_original_confidence"],
+                        prefill=case["use_cache"])
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_reference_history_is_reproduced_token_for_token(name, reference_model, reference_expected, reference_cases):
+    case = next(c for c in reference_cases["cases"] if c["name"] == name)
+    traj = dimple.generate(reference_model, reference_expected["input_ids"], _case_config(case), **_inputs(reference_expected))
+    expected = reference_expected[f"history_{name}"].tolist()
+    assert traj.nfe == case["n_iterations"] == len(expected)
+    assert traj.states() == expected
+    assert traj.response_ids == reference_expected[f"final_{name}"].tolist()
+
+
+def test_fallback_count_follows_the_schedule_grid():
+    grid = schedule_grid(12, 1e-3)
+    assert fallback_count(12, 12, 0, grid) == 1  # 12 * (1 - (11/12 - eps')) floors to 1
+    assert fallback_count(1, 12, 3, grid) == 1
+    assert fallback_count(5, 12, 11, grid) == 5  # the last grid value commits everything
+
+
+def _check_invariants(traj, cfg, fixed_positions=()):
+    mask = traj.mask_token_id
+    states = [traj.canvas] + traj.states()
+    for before, after in zip(states, states[1:]):
+        for b, a in zip(before, after):
+            if b != mask:
+                assert a == b  # committed (or fixed) tokens are never changed
+    for step in traj.steps:
+        assert len(step.positions) >= 1
+        if cfg.alg_p_threshold > 0 and not step.fallback:
+            assert all(c > cfg.alg_p_threshold for c in step.confidences)
+    assert mask not in traj.response_ids
+    for p in fixed_positions:
+        assert traj.response_ids[p] == traj.canvas[p]
+    assert traj.nfe <= cfg.steps
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    alg=st.sampled_from(ALGORITHMS),
+    threshold=st.sampled_from([0.0, 0.05, 0.3, 0.9]),
+    length=st.integers(1, 10),
+    extra_steps=st.integers(-9, 3),
+    temperature=st.sampled_from([0.0, 0.7]),
+    alg_temp=st.sampled_from([0.0, 0.5]),
+    prefill=st.booleans(),
+    top_p=st.sampled_from([None, 0.9]),
+    seed=st.integers(0, 5),
+)
+def test_invariants_hold_for_any_setting(reference_model, reference_expected, alg, threshold, length, extra_steps,
+                                        temperature, alg_temp, prefill, top_p, seed):
+    cfg = DecodeConfig(max_new_tokens=length, steps=max(1, length + extra_steps), alg=alg, alg_p_threshold=threshold,
+                       temperature=temperature, alg_temp=alg_temp, prefill=prefill, top_p=top_p, seed=seed)
+    prompt = reference_expected["input_ids"].clone()
+    traj = dimple.generate(reference_model, prompt, cfg, **_inputs(reference_expected))
+    assert torch.equal(prompt, reference_expected["input_ids"]) and traj.prompt_ids == prompt[0].tolist()
+    _check_invariants(traj, cfg)
+
+
+def test_template_tokens_are_never_changed(reference_model, reference_expected):
+    mask = reference_model.config.mask_token_id
+    canvas = [mask, 17, mask, mask, 42, mask, 1]
+    cfg = DecodeConfig(max_new_tokens=7, steps=7, alg_p_threshold=0.0)
+    traj = dimple.generate(reference_model, reference_expected["input_ids"], cfg, canvas=canvas,
+                           **_inputs(reference_expected))
+    _check_invariants(traj, cfg, fixed_positions=(1, 4, 6))
+    assert traj.fixed == [False, True, False, False, True, False, True]
+    assert all(p not in (1, 4, 6) for s in traj.steps for p in s.positions)
+
+
+def test_same_seed_gives_the_same_sampled_trajectory(reference_model, reference_expected):
+    cfg = DecodeConfig(max_new_tokens=8, steps=8, temperature=1.0, alg_temp=1.0, alg_p_threshold=0.0, seed=3)
+    a = dimple.generate(reference_model, reference_expected["input_ids"], cfg, **_inputs(reference_expected))
+    b = dimple.generate(reference_model, reference_expected["input_ids"], cfg, **_inputs(reference_expected))
+    assert a.states() == b.states()
+
+
+def test_stream_yields_the_empty_canvas_first_and_grows_one_step_at_a_time(reference_model, reference_expected):
+    cfg = DecodeConfig(max_new_tokens=6, steps=6, alg_p_threshold=0.0)
+    seen = [len(t.steps) for t in dimple.stream(reference_model, reference_expected["input_ids"], cfg,
+                                                  **_inputs(reference_expected))]
+    assert seen == list(range(len(seen))) and seen[-1] >= 1
+
+
+def test_should_stop_ends_decoding_and_marks_the_trajectory(reference_model, reference_expected):
+    calls = []
+    cfg = DecodeConfig(max_new_tokens=8, steps=8, alg_p_threshold=0.0)
+    traj = dimple.generate(reference_model, reference_expected["input_ids"], cfg,
+                           should_stop=lambda: calls.append(1) or len(calls) > 2, **_inputs(reference_expected))
+    assert traj.stopped and traj.nfe == 2
+
+
+def test_text_only_model_without_cache_support_decodes_with_prefill_off():
+    class BagOfTokens(torch.nn.Module):
+        config = type("C", (), {"mask_token_id": 9, "eos_token_id": 0, "pad_token_id": 0})()
+
+        def forward(self, input_ids, attention_mask=None, pixel_values=None, image_grid_thw=None):
+            logits = torch.nn.functional.one_hot(input_ids.clamp(max=8) % 8 + 1, 10).float() * 5
+            return type("Out", (), {"logits": logits})()
+
+    traj = dimple.generate(BagOfTokens(), torch.tensor([[1, 2, 3]]), DecodeConfig(max_new_tokens=4, steps=4, prefill=False))
+    assert 9 not in traj.response_ids and traj.nfe >= 1
+
+
+@pytest.mark.parametrize("bad, name", [
+    (dict(max_new_tokens=0), "max_new_tokens"), (dict(steps=-1), "steps"), (dict(alg="greedy"), "alg"),
+    (dict(alg_p_threshold=float("nan")), "alg_p_threshold"), (dict(alg_p_threshold=1.5), "alg_p_threshold"),
+    (dict(temperature=-1.0), "temperature"), (dict(top_p=0.0), "top_p"), (dict(top_k=0), "top_k"),
+    (dict(seed=-3), "seed"), (dict(prefill="yes"), "prefill"), (dict(steps=10**9), "steps"),
+])
+def test_invalid_settings_raise_value_error_naming_the_setting(bad, name, reference_model, reference_expected):
+    with pytest.raises(ValueError, match=name):
+        dimple.generate(reference_model, reference_expected["input_ids"], DecodeConfig(**bad))

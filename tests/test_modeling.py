@@ -1,0 +1,69 @@
+"""The architecture reproduces the reference implementation and the released checkpoint layout."""
+
+import json
+
+import torch
+
+from conftest import FIXTURES
+from dimple.kv_cache import PrefixKVCache
+from dimple.modeling import DimpleConfig, DimpleModel, build_attention_mask
+
+
+def test_rotary_positions_match_reference(reference_model, reference_expected):
+    e = reference_expected
+    positions, _ = reference_model.rope_index(e["canvas_ids"], e["image_grid_thw"], None)
+    assert torch.equal(positions, e["canvas_position_ids"])
+
+
+def test_forward_logits_match_reference(reference_model, reference_expected):
+    e = reference_expected
+    ids = e["canvas_ids"]
+    with torch.no_grad():
+        out = reference_model(ids, attention_mask=torch.ones_like(ids), pixel_values=e["pixel_values"],
+                              image_grid_thw=e["image_grid_thw"])
+    assert out.logits.dtype == torch.float32
+    torch.testing.assert_close(out.logits, e["canvas_logits"], atol=1e-4, rtol=0)
+
+
+def test_parameter_names_and_shapes_match_released_7b_layout():
+    spec = json.loads((FIXTURES / "dimple-7b-parameters.json").read_text())
+    config = DimpleConfig(**{k: v for k, v in spec["config"].items() if not k.startswith("_")})
+    with torch.device("meta"):
+        model = DimpleModel(config)
+    ours = {name: list(p.shape) for name, p in model.named_parameters()}
+    assert ours == {name: list(shape) for name, shape in spec["parameters"].items()}
+    assert sum(torch.Size(s).numel() for s in ours.values()) > 8e9
+
+
+def test_prefix_cache_forward_equals_full_forward_when_prefix_is_unchanged(reference_model, reference_expected):
+    e = reference_expected
+    ids = e["canvas_ids"]
+    kwargs = dict(attention_mask=torch.ones_like(ids), pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
+    positions, _ = reference_model.rope_index(ids, e["image_grid_thw"], None)
+    cache = PrefixKVCache(20)
+    with torch.no_grad():
+        full = reference_model(ids, position_ids=positions, cache=cache, **kwargs).logits
+        suffix = reference_model(ids[:, 20:], attention_mask=kwargs["attention_mask"], position_ids=positions,
+                                 cache=cache).logits
+    assert cache.filled and cache.keys[0].shape[2] == 20
+    torch.testing.assert_close(suffix, full[:, 20:], atol=1e-5, rtol=0)
+
+
+def test_causal_mask_hides_the_future_and_padding_sees_only_itself():
+    causal = build_attention_mask(None, True, 0, 4, "cpu")[0, 0]
+    assert causal.tolist() == [[j <= i for j in range(4)] for i in range(4)]
+    assert build_attention_mask(None, False, 0, 4, "cpu") is None
+    padded = build_attention_mask(torch.tensor([[0, 1, 1]]), False, 0, 3, "cpu")[0, 0]
+    assert padded[0].tolist() == [True, False, False]
+    assert padded[1].tolist() == [False, True, True]
+
+
+def test_causal_forward_does_not_leak_future_tokens(reference_model, reference_expected):
+    ids = reference_expected["input_ids"]
+    other = ids.clone()
+    other[0, -1] = (other[0, -1] + 1) % 200
+    with torch.no_grad():
+        a = reference_model(ids, causal=True).logits
+        b = reference_model(other, causal=True).logits
+    torch.testing.assert_close(a[:, :-1], b[:, :-1])
+    assert not torch.allclose(a[:, -1], b[:, -1])
