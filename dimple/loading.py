@@ -39,6 +39,8 @@ def resolve_checkpoint(name: str) -> Path:
         return folder
     path = Path(name).expanduser()
     if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"folder {path} holds no config.json, so it is not a model checkpoint")
         return path
     if HUB_ID.match(name) and ".." not in name:
         return _download(name)

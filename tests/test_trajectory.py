@@ -1,0 +1,64 @@
+"""The Trajectory record derives states and honest counts, and survives a JSON round trip."""
+
+import pytest
+
+import dimple
+from dimple.trajectory import Step, Trajectory
+
+M = 99
+
+
+def _traj():
+    t = Trajectory(prompt_ids=[1, 2], canvas=[M, M, 7, M, M], fixed=[False, False, True, False, False],
+                   mask_token_id=M, end_token_ids=[0], config={"steps": 3})
+    t.steps = [
+        Step(0, [0, 1], [5, 6], [0.95, 0.97], False, [0.95, 0.97, 0.2, 0.1], [[(5, 0.95)], [(6, 0.97)]], 0.01),
+        Step(1, [3], [0], [0.5], True, [0.5, 0.4], [[(0, 0.5)]], 0.01),
+        Step(2, [4], [0], [0.9], True, [0.9], [[(0, 0.9)]], 0.01),
+    ]
+    t.total_seconds = 0.03
+    t.prefill_seconds = 0.01
+    return t
+
+
+def test_states_replay_commits_step_by_step():
+    t = _traj()
+    assert t.states() == [[5, 6, 7, M, M], [5, 6, 7, 0, M], [5, 6, 7, 0, 0]]
+    assert t.state_at(0) == t.canvas
+    assert t.committed_at() == [0, 0, None, 1, 2]
+
+
+def test_generated_tokens_stop_at_the_end_of_answer_and_exclude_fixed_tokens():
+    t = _traj()
+    assert t.answer_end == 3 and t.answer_ids == [5, 6, 7]
+    assert t.n_generated == 3  # positions 0, 1 and the end token at 3; the fixed 7 is not generated
+    assert t.nfe == 3 and t.tokens_per_forward == pytest.approx(1.0)
+
+
+def test_json_round_trip_keeps_everything(tmp_path):
+    t = _traj()
+    t.token_text = {5: "a", 6: "b", 7: "c", 0: "<end>"}
+    back = Trajectory.from_json(t.to_json())
+    assert back.states() == t.states() and back.steps == t.steps and back.token_text == t.token_text
+    assert back.summary() == t.summary()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(format="other"), "not a Dimple trajectory"),
+    (lambda d: d["steps"][1].update(positions=[0]), "committed twice"),
+    (lambda d: d["steps"][0].update(positions=[0, 50]), "outside the canvas"),
+    (lambda d: d.pop("canvas"), "malformed"),
+])
+def test_corrupt_exports_are_refused(mutate, message):
+    data = _traj().to_dict()
+    mutate(data)
+    with pytest.raises(ValueError, match=message):
+        Trajectory.from_dict(data)
+
+
+def test_engine_trajectory_round_trips(reference_model, reference_expected):
+    e = reference_expected
+    traj = dimple.generate(reference_model, e["input_ids"], dimple.DecodeConfig(max_new_tokens=6, steps=6),
+                           attention_mask=e["attention_mask"], pixel_values=e["pixel_values"],
+                           image_grid_thw=e["image_grid_thw"])
+    assert Trajectory.from_json(traj.to_json()).states() == traj.states()
