@@ -48,6 +48,7 @@ class DecodeConfig:
     mask_token_id: Optional[int] = None  # None: model.config.mask_token_id
     seed: Optional[int] = 0  # None: do not reseed (non-reproducible sampling)
     eps: float = 1e-3  # last value of the schedule grid linspace(1, eps, steps + 1)
+    skip_padding: bool = False  # beyond the paper: once an end token is committed, pad the masked tail at once
 
     def validate(self) -> "DecodeConfig":
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS_LIMIT)
@@ -62,7 +63,7 @@ class DecodeConfig:
             _check_int("top_k", self.top_k, 1, 10_000_000)
         _check_float("alg_temp", self.alg_temp, 0.0, 100.0)
         _check_float("eps", self.eps, 1e-9, 0.5)
-        for name in ("use_original_confidence", "prefill"):
+        for name in ("use_original_confidence", "prefill", "skip_padding"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.mask_token_id is not None:

@@ -71,6 +71,21 @@ def _forward_logits(model, canvas, attention_mask, pixel_values, image_grid_thw,
     return logits[:, first : first + response_len].float()
 
 
+def _pad_after_end(response: torch.Tensor, mask_id: int, end_ids: torch.Tensor, pad_id: int) -> list[int]:
+    """Fill masked positions after the first committed end token with padding; return them.
+
+    Beyond the paper: the answer is cut at its end anyway, so spending forward
+    passes on the tail changes only the context the remaining positions see.
+    """
+    ends = torch.isin(response, end_ids).nonzero(as_tuple=True)[0]
+    if ends.numel() == 0:
+        return []
+    tail = (response == mask_id).nonzero(as_tuple=True)[0]
+    tail = tail[tail > ends[0]]
+    response[tail] = pad_id
+    return tail.tolist()
+
+
 def stream(
     model,
     input_ids: torch.LongTensor,
@@ -118,6 +133,9 @@ def stream(
         end_token_ids=list(end_token_ids) if end_token_ids is not None else end_token_ids_of(model),
         config=cfg.to_dict(),
     )
+    pad_id = getattr(model.config, "pad_token_id", None)
+    traj.pad_token_id = int(pad_id if pad_id is not None else (traj.end_token_ids or [mask_id])[0])
+    end_ids = torch.tensor(traj.end_token_ids, dtype=seq.dtype, device=device)
     yield traj
 
     cache = position_ids = None
@@ -127,6 +145,12 @@ def stream(
     grid = schedule_grid(cfg.steps, cfg.eps)
     n_total = sum(1 for t in canvas if t == mask_id)
     response = seq[0, prompt_len:]  # a view: commits write into seq
+    pending = []  # a template's fixed end pads its tail before the first forward, recorded with step 0
+    if cfg.skip_padding:
+        pending = _pad_after_end(response, mask_id, end_ids, traj.pad_token_id)
+        if not bool((response == mask_id).any()):  # nothing before the end to decode: keep the canvas as given
+            response[pending] = mask_id
+            pending = []
     start = time.perf_counter()
     for i in range(cfg.steps):
         masked = (response == mask_id).nonzero(as_tuple=True)[0]
@@ -154,6 +178,8 @@ def stream(
             chosen = pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, generator).sort().values
         positions = masked[chosen]
         response[positions] = x0[chosen].to(response.dtype)
+        padded = pending + (_pad_after_end(response, mask_id, end_ids, traj.pad_token_id) if cfg.skip_padding else [])
+        pending = []
         alt = torch.topk(probs[chosen], min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)
         elapsed = time.perf_counter() - t0
         traj.steps.append(Step(
@@ -165,6 +191,7 @@ def stream(
             masked_confidence=[float(c) for c in confidence],
             alternatives=[list(zip(ix.tolist(), [float(v) for v in vals])) for ix, vals in zip(alt.indices, alt.values)],
             seconds=elapsed,
+            padded=padded,
         ))
         if i == 0:
             traj.prefill_seconds = elapsed

@@ -27,6 +27,11 @@ class Step:
     masked_confidence: list[float] = field(default_factory=list)  # score of every position masked at the start
     alternatives: list[list[tuple[int, float]]] = field(default_factory=list)  # per committed position: top (token, prob)
     seconds: float = 0.0  # wall time of this iteration (forward + selection)
+    padded: list[int] = field(default_factory=list)  # positions after a committed end filled with padding, no forward
+
+    def writes(self, pad_token_id: int):
+        """(position, token) pairs this iteration put on the canvas."""
+        return list(zip(self.positions, self.tokens)) + [(p, pad_token_id) for p in self.padded]
 
 
 @dataclass
@@ -42,6 +47,7 @@ class Trajectory:
     total_seconds: float = 0.0  # whole decode, wall clock
     token_text: dict[int, str] = field(default_factory=dict)  # id -> text, so a replay needs no tokenizer
     stopped: bool = False  # the caller stopped decoding before the canvas was full
+    pad_token_id: int = -1  # token written at `Step.padded` positions (skip_padding)
 
     # ----- derived views -------------------------------------------------
     @property
@@ -58,7 +64,7 @@ class Trajectory:
         current = list(self.canvas)
         out = []
         for step in self.steps:
-            for pos, tok in zip(step.positions, step.tokens):
+            for pos, tok in step.writes(self.pad_token_id):
                 current[pos] = tok
             out.append(list(current))
         return out
@@ -67,7 +73,7 @@ class Trajectory:
         """Canvas after the first `n_steps` iterations (0 = before decoding)."""
         current = list(self.canvas)
         for step in self.steps[:n_steps]:
-            for pos, tok in zip(step.positions, step.tokens):
+            for pos, tok in step.writes(self.pad_token_id):
                 current[pos] = tok
         return current
 
@@ -79,7 +85,7 @@ class Trajectory:
         """Per position: the iteration that committed it (None: fixed or never committed)."""
         out: list[Optional[int]] = [None] * self.length
         for step in self.steps:
-            for pos in step.positions:
+            for pos in step.positions + step.padded:
                 out[pos] = step.index
         return out
 
@@ -171,6 +177,7 @@ class Trajectory:
                     masked_confidence=[float(c) for c in s.get("masked_confidence", [])],
                     alternatives=[[(int(t), float(p)) for t, p in alts] for alts in s.get("alternatives", [])],
                     seconds=float(s.get("seconds", 0.0)),
+                    padded=[int(p) for p in s.get("padded", [])],
                 )
                 for s in data["steps"]
             ]
@@ -186,6 +193,7 @@ class Trajectory:
                 total_seconds=float(data.get("total_seconds", 0.0)),
                 token_text={int(k): str(v) for k, v in data.get("token_text", {}).items()},
                 stopped=bool(data.get("stopped", False)),
+                pad_token_id=int(data.get("pad_token_id", -1)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed trajectory export: {exc}") from exc
@@ -209,7 +217,7 @@ class Trajectory:
         for step in self.steps:
             if not (len(step.positions) == len(step.tokens) == len(step.confidences)):
                 raise ValueError(f"step {step.index}: positions, tokens and confidences differ in length")
-            for pos in step.positions:
+            for pos in step.positions + step.padded:
                 if not 0 <= pos < n:
                     raise ValueError(f"step {step.index}: position {pos} outside the canvas of {n}")
                 if pos in seen:

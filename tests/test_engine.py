@@ -134,3 +134,17 @@ def test_text_only_model_without_cache_support_decodes_with_prefill_off():
 def test_invalid_settings_raise_value_error_naming_the_setting(bad, name, reference_model, reference_expected):
     with pytest.raises(ValueError, match=name):
         dimple.generate(reference_model, reference_expected["input_ids"], DecodeConfig(**bad))
+
+
+def test_skip_padding_fills_the_tail_after_a_committed_end_without_forwards(reference_model, reference_expected):
+    e = reference_expected
+    end = 7
+    cfg = DecodeConfig(max_new_tokens=10, steps=10, alg_p_threshold=0.0, skip_padding=True)
+    mask = reference_model.config.mask_token_id
+    canvas = [mask, mask, end] + [mask] * 7  # a fixed end at 2: the tail needs no forward at all
+    traj = dimple.generate(reference_model, e["input_ids"], cfg, canvas=canvas, end_token_ids=[end],
+                           **_inputs(e))
+    assert traj.steps[0].padded == list(range(3, 10))
+    assert traj.response_ids[3:] == [traj.pad_token_id] * 7
+    assert traj.nfe <= 2 and mask not in traj.response_ids
+    assert dimple.Trajectory.from_json(traj.to_json()).states() == traj.states()
