@@ -1,0 +1,148 @@
+"""Benchmarks of Dimple's speed claims on Dimple-Tiny: `python -m dimple.cli bench`.
+
+Owns three measurements, each side by side in one run so that machine noise
+cancels in the ratios:
+
+  * threshold sweep: accuracy, tokens per forward pass (generated tokens up to
+    the end of the answer / forward passes) and NFE at several confidence
+    thresholds, against one token per step;
+  * fixed schedules: k tokens per step (threshold off, steps = ceil(L / k)),
+    the matched-NFE comparison for confident decoding;
+  * prefilling: decoding wall clock with and without the prompt cache at
+    several prompt/response length ratios (same inputs, same number of
+    iterations, alternated, median of repeats after a warm-up), next to the
+    analytic ratio (prompt + response) / (response + 1).
+
+It knows nothing of the UI; accuracy comes from `evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from .config import DecodeConfig
+
+THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+FIXED_K = (2, 3, 4, 6, 8)
+IMAGE_SIDES = (112, 168, 224, 336, 448)  # 16, 36, 64, 144, 256 image tokens
+ANSWER_LENGTHS = (8, 16, 32, 64)
+
+
+@dataclass
+class BenchSettings:
+    limit: int = 100  # held-out samples per accuracy point
+    max_new_tokens: int = 48  # response canvas in the accuracy runs
+    repeats: int = 5  # timed repeats per prefill point (median reported)
+    threads: int = 2  # torch threads while timing
+    seed: int = 0
+
+    def validate(self) -> "BenchSettings":
+        for name, low in (("limit", 1), ("max_new_tokens", 1), ("repeats", 1), ("threads", 1)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        return self
+
+
+def _accuracy_point(assistant, settings: BenchSettings, cfg: DecodeConfig, label: str) -> dict:
+    from .evaluate import evaluate
+
+    result = evaluate(assistant, n=settings.limit, cfg=cfg, progress=False)
+    return {
+        "setting": label,
+        "alg_p_threshold": cfg.alg_p_threshold,
+        "steps": cfg.steps,
+        "skip_padding": cfg.skip_padding,
+        "accuracy": result["accuracy"],
+        "tokens_per_forward": result["tokens_per_forward"],
+        "nfe_mean": result["nfe_mean"],
+        "nfe_per_max_new_tokens": round(result["nfe_mean"] / cfg.max_new_tokens, 4),
+    }
+
+
+def threshold_sweep(assistant, settings: BenchSettings) -> dict:
+    L = settings.max_new_tokens
+    base = DecodeConfig(max_new_tokens=L, steps=L, seed=settings.seed)
+    rows = [_accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.0), "one token per step")]
+    for thr in THRESHOLDS:
+        rows.append(_accuracy_point(assistant, settings, base.with_(alg_p_threshold=thr), f"threshold {thr}"))
+    rows.append(_accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.9, skip_padding=True),
+                                "threshold 0.9 + skip padding"))
+    fixed = [
+        _accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.0, steps=math.ceil(L / k)), f"{k} per step")
+        for k in FIXED_K
+    ]
+    return {"threshold_sweep": rows, "fixed_schedule": fixed}
+
+
+def _timed_decode(assistant, image, prompt, cfg: DecodeConfig) -> tuple[float, int]:
+    start = time.perf_counter()
+    traj = assistant.generate(image, prompt, cfg)
+    return time.perf_counter() - start, traj.nfe
+
+
+def prefill_speedups(assistant, settings: BenchSettings) -> list[dict]:
+    """Decode time with/without the prompt cache, same inputs and iterations, alternated."""
+    from .world import make_sample, split_seeds
+
+    torch.set_num_threads(settings.threads)
+    sample = make_sample(split_seeds("eval", 1)[0], category="describe")
+    processor = assistant.image_processor
+    rows = []
+    for side in IMAGE_SIDES:
+        image = sample.image.resize((side, side))
+        saved = processor.max_pixels
+        processor.max_pixels = max(saved, side * side)
+        try:
+            prompt_len = assistant.encode(image, sample.question)["input_ids"].shape[1]
+            for length in ANSWER_LENGTHS:
+                # threshold off: the schedule alone sets the commits, so both runs take the same iterations
+                cfg = DecodeConfig(max_new_tokens=length, steps=length, alg_p_threshold=0.0, seed=settings.seed)
+                times: dict[bool, list[float]] = {True: [], False: []}
+                nfe = {}
+                for prefill in (True, False):  # warm-up
+                    _timed_decode(assistant, image, sample.question, cfg.with_(prefill=prefill))
+                for _ in range(settings.repeats):
+                    for prefill in (True, False):
+                        t, nfe[prefill] = _timed_decode(assistant, image, sample.question, cfg.with_(prefill=prefill))
+                        times[prefill].append(t)
+                on, off = statistics.median(times[True]), statistics.median(times[False])
+                analytic = (prompt_len + length) / (length + 1)
+                rows.append({
+                    "image_tokens": (side // 28) ** 2, "prompt_tokens": prompt_len, "response_tokens": length,
+                    "prompt_over_response": round(prompt_len / length, 3), "nfe": nfe[True], "nfe_no_prefill": nfe[False],
+                    "seconds_prefill": round(on, 4), "seconds_no_prefill": round(off, 4),
+                    "speedup": round(off / on, 3), "analytic_ratio": round(analytic, 3),
+                    "fraction_of_analytic": round((off / on) / analytic, 3),
+                })
+        finally:
+            processor.max_pixels = saved
+    return rows
+
+
+def prefill_accuracy(assistant, settings: BenchSettings) -> dict:
+    L = settings.max_new_tokens
+    cfg = DecodeConfig(max_new_tokens=L, steps=L, alg_p_threshold=0.9, seed=settings.seed)
+    on = _accuracy_point(assistant, settings, cfg, "prefill on")
+    off = _accuracy_point(assistant, settings, cfg.with_(prefill=False), "prefill off")
+    return {"on": on, "off": off, "accuracy_difference": round(on["accuracy"] - off["accuracy"], 4)}
+
+
+def run_bench(args) -> dict:
+    from .assistant import Assistant
+
+    settings = BenchSettings(limit=args.limit, seed=args.seed).validate()
+    assistant = Assistant.load(args.model, device=args.device)
+    result = threshold_sweep(assistant, settings)
+    result["prefill"] = {"timing": prefill_speedups(assistant, settings), "accuracy": prefill_accuracy(assistant, settings)}
+    result["settings"] = settings.__dict__
+    if args.plots:
+        from .bench_plots import save_plots
+
+        result["plots"] = save_plots(result, args.plots)
+    return result

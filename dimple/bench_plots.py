@@ -1,0 +1,95 @@
+"""Plots and a markdown report of a `bench` result (a dict as `dimple.bench.run_bench` returns).
+
+Owns the two figures (accuracy vs tokens per forward; prefill speedup vs
+prompt/response ratio) and the README section made from the numbers. It does
+not run anything: `python -m dimple.bench_plots bench.json [--plots DIR]`
+prints the markdown for a saved result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def save_plots(result: dict, folder: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for key, marker, label in (("threshold_sweep", "o", "confident decoding"), ("fixed_schedule", "s", "fixed k per step")):
+        rows = result.get(key, [])
+        ax.plot([r["tokens_per_forward"] for r in rows], [100 * r["accuracy"] for r in rows], marker=marker, label=label)
+        for r in rows:
+            ax.annotate(r["setting"].replace("threshold ", "τ="), (r["tokens_per_forward"], 100 * r["accuracy"]),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("tokens per forward pass")
+    ax.set_ylabel("exact match (%)")
+    ax.set_title("Accuracy vs parallelism (Dimple-Tiny)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    paths.append(str(out / "accuracy_vs_tokens_per_forward.png"))
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    timing = result.get("prefill", {}).get("timing", [])
+    if timing:
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        ax.scatter([r["prompt_over_response"] for r in timing], [r["speedup"] for r in timing], label="measured")
+        ax.scatter([r["prompt_over_response"] for r in timing], [r["analytic_ratio"] for r in timing], marker="x",
+                   label="analytic (P+R)/(R+1)")
+        ax.set_xscale("log")
+        ax.set_xlabel("prompt / response tokens")
+        ax.set_ylabel("decode speedup with prefilling")
+        ax.set_title("Prefilling speedup (Dimple-Tiny, CPU)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        paths.append(str(out / "prefill_speedup.png"))
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths
+
+
+def markdown(result: dict) -> str:
+    lines = ["| setting | accuracy | tokens / forward | mean NFE | NFE / max new tokens |", "|---|---|---|---|---|"]
+    for r in result.get("threshold_sweep", []) + result.get("fixed_schedule", []):
+        lines.append(f"| {r['setting']} | {100 * r['accuracy']:.1f}% | {r['tokens_per_forward']:.2f} | "
+                     f"{r['nfe_mean']:.1f} | {r['nfe_per_max_new_tokens']:.3f} |")
+    timing = result.get("prefill", {}).get("timing", [])
+    if timing:
+        lines += ["", "| image tokens | prompt | response | prompt/response | speedup | analytic | of analytic |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in timing:
+            lines.append(f"| {r['image_tokens']} | {r['prompt_tokens']} | {r['response_tokens']} | "
+                         f"{r['prompt_over_response']:.2f} | {r['speedup']:.2f}x | {r['analytic_ratio']:.2f}x | "
+                         f"{100 * r['fraction_of_analytic']:.0f}% |")
+    acc = result.get("prefill", {}).get("accuracy")
+    if acc:
+        lines += ["", f"Prefilling at threshold 0.9: accuracy {100 * acc['on']['accuracy']:.1f}% with, "
+                      f"{100 * acc['off']['accuracy']:.1f}% without."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("result", help="JSON written by `python -m dimple.cli bench --json`")
+    p.add_argument("--plots", default=None)
+    args = p.parse_args(argv)
+    result = json.loads(Path(args.result).read_text())
+    if args.plots:
+        save_plots(result, args.plots)
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
