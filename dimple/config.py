@@ -49,6 +49,7 @@ class DecodeConfig:
     seed: Optional[int] = 0  # None: do not reseed (non-reproducible sampling)
     eps: float = 1e-3  # last value of the schedule grid linspace(1, eps, steps + 1)
     skip_padding: bool = False  # beyond the paper: once an end token is committed, pad the masked tail at once
+    response_cache: int = 0  # beyond the paper: reuse committed response keys/values, refresh every N iterations (0 = off)
 
     def validate(self) -> "DecodeConfig":
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS_LIMIT)
@@ -66,6 +67,9 @@ class DecodeConfig:
         for name in ("use_original_confidence", "prefill", "skip_padding"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        _check_int("response_cache", self.response_cache, 0, MAX_STEPS_LIMIT)
+        if self.response_cache and not self.prefill:
+            raise ValueError("response_cache needs prefill on (it extends the prompt cache to the response)")
         if self.mask_token_id is not None:
             _check_int("mask_token_id", self.mask_token_id, 0, 10_000_000)
         if self.seed is not None:

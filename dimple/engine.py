@@ -33,7 +33,7 @@ from typing import Callable, Iterator, Optional, Sequence
 import torch
 
 from .config import DecodeConfig
-from .kv_cache import PrefixKVCache
+from .kv_cache import CanvasKVCache, PrefixKVCache
 from .sampling import choose_tokens, fallback_count, pick_fallback, schedule_grid
 from .trajectory import Step, Trajectory
 
@@ -53,22 +53,32 @@ def end_token_ids_of(model) -> list[int]:
     return sorted(set(ids))
 
 
-def _forward_logits(model, canvas, attention_mask, pixel_values, image_grid_thw, position_ids, cache, prompt_len):
-    """Logits scoring the response positions: (batch, response length, vocab), already shifted."""
-    if cache is not None and cache.filled:
-        fed = canvas[:, cache.offset :]
-        out = model(input_ids=fed, attention_mask=attention_mask, position_ids=position_ids, cache=cache)
-        first = prompt_len - 1 - cache.offset
+def _forward_logits(model, seq, attention_mask, pixel_values, image_grid_thw, position_ids, cache, scored):
+    """Float logits (batch, len(scored), vocab) of the outputs at absolute positions `scored`.
+
+    Output i predicts token i + 1, so the engine asks for (masked position - 1).
+    With a filled cache only the positions the cache asks for are fed.
+    """
+    rows = cache.query_index() if cache is not None else None
+    if rows is not None:
+        out = model(input_ids=seq[:, rows], attention_mask=attention_mask, position_ids=position_ids, cache=cache)
+        scored = torch.searchsorted(rows, scored)
     else:
-        kwargs = dict(input_ids=canvas, attention_mask=attention_mask, pixel_values=pixel_values,
+        kwargs = dict(input_ids=seq, attention_mask=attention_mask, pixel_values=pixel_values,
                       image_grid_thw=image_grid_thw)
         if cache is not None:
             kwargs.update(position_ids=position_ids, cache=cache)
         out = model(**kwargs)
-        first = prompt_len - 1
     logits = out.logits if hasattr(out, "logits") else out[0]
-    response_len = canvas.shape[1] - prompt_len
-    return logits[:, first : first + response_len].float()
+    return logits[:, scored].float()
+
+
+def _canvas_rows(i: int, cfg: DecodeConfig, prompt_len: int, total: int, masked_abs, last_abs) -> torch.Tensor:
+    """Positions a CanvasKVCache forward feeds: all of the response on refresh iterations, else only
+    the masked positions, the outputs that score them, and last iteration's commits (stale keys)."""
+    if i % cfg.response_cache == 0:
+        return torch.arange(prompt_len - 1, total)
+    return torch.unique(torch.cat([masked_abs, masked_abs - 1, last_abs]))
 
 
 def _pad_after_end(response: torch.Tensor, mask_id: int, end_ids: torch.Tensor, pad_id: int) -> list[int]:
@@ -138,9 +148,9 @@ def stream(
     end_ids = torch.tensor(traj.end_token_ids, dtype=seq.dtype, device=device)
     yield traj
 
-    cache = position_ids = None
+    cache = position_ids = last_abs = None
     if cfg.prefill:
-        cache = PrefixKVCache(prompt_len - 1)
+        cache = CanvasKVCache() if cfg.response_cache else PrefixKVCache(prompt_len - 1)
         position_ids, _ = model.rope_index(seq, image_grid_thw, full_mask)
     grid = schedule_grid(cfg.steps, cfg.eps)
     n_total = sum(1 for t in canvas if t == mask_id)
@@ -160,10 +170,14 @@ def stream(
             traj.stopped = True
             break
         t0 = time.perf_counter()
+        masked_abs = masked + prompt_len
+        if isinstance(cache, CanvasKVCache) and cache.filled:
+            cache.select(_canvas_rows(i, cfg, prompt_len, seq.shape[1], masked_abs, last_abs))
         with torch.no_grad():
-            logits = _forward_logits(model, seq, full_mask, pixel_values, image_grid_thw, position_ids, cache, prompt_len)
+            logits = _forward_logits(model, seq, full_mask, pixel_values, image_grid_thw, position_ids, cache,
+                                     masked_abs - 1)
         confidence, x0, probs = choose_tokens(
-            logits[0, masked], cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence,
+            logits[0], cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence,
             generator, forbid=mask_id,
         )
         chosen, fallback = None, True
@@ -178,6 +192,7 @@ def stream(
             chosen = pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, generator).sort().values
         positions = masked[chosen]
         response[positions] = x0[chosen].to(response.dtype)
+        last_abs = positions + prompt_len
         padded = pending + (_pad_after_end(response, mask_id, end_ids, traj.pad_token_id) if cfg.skip_padding else [])
         pending = []
         alt = torch.topk(probs[chosen], min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)

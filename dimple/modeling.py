@@ -122,25 +122,26 @@ def apply_mrope(q, k, cos, sin, mrope_section):
 
 
 def build_attention_mask(
-    attention_mask: Optional[torch.Tensor], causal: bool, q_start: int, total: int, device
+    attention_mask: Optional[torch.Tensor], causal: bool, rows: Optional[torch.Tensor], total: int, device
 ) -> Optional[torch.Tensor]:
     """Boolean (batch, 1, queries, keys) mask, or None when every pair may attend.
 
-    As in Dimple: a padded position sees nothing but itself; queries are the
-    positions q_start..total-1 of a sequence of `total` positions.
+    As in Dimple: a padded position sees nothing but itself. `rows` are the
+    query positions fed in this forward (None: all `total` positions).
     """
     if attention_mask is None or bool(attention_mask.all()):
         if not causal:
             return None
         idx = torch.arange(total, device=device)
-        return (idx[None, :] <= idx[:, None])[None, None, q_start:]
-    valid = attention_mask.bool()
-    mask = valid[:, None, None, :] & valid[:, None, :, None]
-    if causal:
-        idx = torch.arange(total, device=device)
-        mask = mask & (idx[None, :] <= idx[:, None])[None, None]
-    mask = mask | torch.eye(total, dtype=torch.bool, device=device)[None, None]
-    return mask[:, :, q_start:]
+        mask = (idx[None, :] <= idx[:, None])[None, None]
+    else:
+        valid = attention_mask.bool()
+        mask = valid[:, None, None, :] & valid[:, None, :, None]
+        if causal:
+            idx = torch.arange(total, device=device)
+            mask = mask & (idx[None, :] <= idx[:, None])[None, None]
+        mask = mask | torch.eye(total, dtype=torch.bool, device=device)[None, None]
+    return mask if rows is None else mask[:, :, rows]
 
 
 # ----- language model --------------------------------------------------------
@@ -386,24 +387,24 @@ class DimpleModel(DimplePreTrainedModel):
         causal: bool = False,
         **_ignored,
     ) -> DimpleOutput:
-        """input_ids: the whole sequence, or with a filled `cache` only positions cache.offset onward.
+        """input_ids: the whole sequence, or with a filled `cache` only the positions it asks for.
 
         attention_mask (batch, total length) and position_ids (3, batch, total
         length) always describe the whole sequence; positions are computed from
         input_ids and image_grid_thw when not given (whole sequence only).
         """
-        offset = cache.offset if cache is not None else 0
-        total = offset + input_ids.shape[1]
+        rows = cache.query_index() if cache is not None else None
+        total = input_ids.shape[1] if rows is None else cache.total
         if position_ids is None:
-            if offset:
-                raise ValueError("pass position_ids for the whole sequence when feeding a cached suffix")
+            if rows is not None:
+                raise ValueError("pass position_ids for the whole sequence when feeding part of it through a cache")
             position_ids, _ = self.rope_index(input_ids, image_grid_thw, attention_mask)
-        if position_ids.shape[-1] == total:
-            position_ids = position_ids[..., offset:]
+        if rows is not None and position_ids.shape[-1] == total:
+            position_ids = position_ids[..., rows]
         embeds = self.embed(input_ids, pixel_values, image_grid_thw)
         causal = causal or not self.config.full_attn_mask
-        mask = build_attention_mask(attention_mask, causal, offset, total, input_ids.device)
+        mask = build_attention_mask(attention_mask, causal, rows, total, input_ids.device)
         hidden = self.model(embeds, position_ids, mask, cache)
         if cache is not None and not cache.filled:
-            cache.mark_filled()
+            cache.mark_filled(total)
         return DimpleOutput(logits=self.lm_head(hidden), position_ids=position_ids)

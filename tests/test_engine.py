@@ -148,3 +148,19 @@ def test_skip_padding_fills_the_tail_after_a_committed_end_without_forwards(refe
     assert traj.response_ids[3:] == [traj.pad_token_id] * 7
     assert traj.nfe <= 2 and mask not in traj.response_ids
     assert dimple.Trajectory.from_json(traj.to_json()).states() == traj.states()
+
+
+def test_response_cache_decodes_with_the_invariants_and_refresh_every_step_equals_prefill(reference_model,
+                                                                                         reference_expected):
+    e = reference_expected
+    cfg = DecodeConfig(max_new_tokens=12, steps=12, alg_p_threshold=0.6)
+    prefill = dimple.generate(reference_model, e["input_ids"], cfg, **_inputs(e))
+    refresh_always = dimple.generate(reference_model, e["input_ids"], cfg.with_(response_cache=1), **_inputs(e))
+    assert refresh_always.states() == prefill.states()  # a full response refresh each time is prefilling
+    lazy = dimple.generate(reference_model, e["input_ids"], cfg.with_(response_cache=4, alg_p_threshold=0.0), **_inputs(e))
+    _check_invariants(lazy, cfg)
+
+
+def test_response_cache_needs_prefill():
+    with pytest.raises(ValueError, match="response_cache"):
+        DecodeConfig(response_cache=2, prefill=False).validate()

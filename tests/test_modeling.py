@@ -50,10 +50,10 @@ def test_prefix_cache_forward_equals_full_forward_when_prefix_is_unchanged(refer
 
 
 def test_causal_mask_hides_the_future_and_padding_sees_only_itself():
-    causal = build_attention_mask(None, True, 0, 4, "cpu")[0, 0]
+    causal = build_attention_mask(None, True, None, 4, "cpu")[0, 0]
     assert causal.tolist() == [[j <= i for j in range(4)] for i in range(4)]
-    assert build_attention_mask(None, False, 0, 4, "cpu") is None
-    padded = build_attention_mask(torch.tensor([[0, 1, 1]]), False, 0, 3, "cpu")[0, 0]
+    assert build_attention_mask(None, False, None, 4, "cpu") is None
+    padded = build_attention_mask(torch.tensor([[0, 1, 1]]), False, None, 3, "cpu")[0, 0]
     assert padded[0].tolist() == [True, False, False]
     assert padded[1].tolist() == [False, True, True]
 
