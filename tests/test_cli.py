@@ -1,0 +1,60 @@
+"""`python -m dimple.cli generate` keeps its JSON contract and refuses bad input with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from dimple.cli import main
+
+IMAGE = str(ROOT / "tests" / "fixtures" / "dimple-reference" / "image.png")
+
+
+def test_generate_json_has_the_contract_keys(random_checkpoint, capsys):
+    code = main(["generate", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "How many?",
+                 "--max-new-tokens", "8", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"text", "response_ids", "nfe", "tokens_per_forward", "latency_s", "trajectory"}
+    assert len(out["response_ids"]) == 8 and 1 <= out["nfe"] <= 8
+    assert out["trajectory"]["format"] == "dimple-trajectory"
+
+
+def test_generate_with_template_fixes_its_tokens(random_checkpoint, capsys):
+    code = main(["generate", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "Colour?",
+                 "--template", "Color: <mask:2>.<eos>", "--no-prefill", "--json"])
+    assert code == 0
+    traj = json.loads(capsys.readouterr().out)["trajectory"]
+    fixed = [tok for tok, f in zip(traj["canvas"], traj["fixed"]) if f]
+    final = [tok for tok, f in zip(traj["steps"] and _final(traj), traj["fixed"]) if f]
+    assert fixed == final and sum(not f for f in traj["fixed"]) == 2
+
+
+def _final(traj):
+    state = list(traj["canvas"])
+    for step in traj["steps"]:
+        for p, t in zip(step["positions"], step["tokens"]):
+            state[p] = t
+    return state
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--template", "Color: <mask:x>"], "template"),
+    (["--alg-p-threshold", "2"], "alg_p_threshold"),
+    (["--steps", "0"], "steps"),
+    (["--prompt", " "], "prompt"),
+])
+def test_bad_input_exits_with_a_message(random_checkpoint, capsys, args, message):
+    base = ["generate", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "Hi"]
+    assert main(base + args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_in_a_fresh_process(random_checkpoint):
+    proc = subprocess.run([sys.executable, "-m", "dimple.cli", "generate", "--model", str(random_checkpoint),
+                           "--prompt", "Hello", "--max-new-tokens", "4", "--json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["response_ids"]) == 4
