@@ -5,7 +5,7 @@ Public API (stable, see DESIGN.md): `load_model`, `DecodeConfig`, `generate`,
 """
 
 from .config import DecodeConfig
-from .engine import generate, stream
+from .engine import Request, generate, generate_batch, stream, stream_batch
 from .trajectory import Step, Trajectory
 
 
@@ -16,4 +16,5 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None):
     return _load(name, device=device, dtype=dtype)
 
 
-__all__ = ["DecodeConfig", "Step", "Trajectory", "generate", "load_model", "stream"]
+__all__ = ["DecodeConfig", "Request", "Step", "Trajectory", "generate", "generate_batch", "load_model", "stream",
+           "stream_batch"]

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from .config import DecodeConfig
+from .engine import Request, generate_batch
 from .engine import stream as engine_stream
 from .loading import describe_device, load_image_processor, load_model, load_tokenizer, resolve_checkpoint
 from .processing import DimpleImageProcessor, encode_prompt
@@ -167,6 +168,24 @@ class Assistant:
             self._fill_token_text(traj, known)
             yield traj
 
+    def generate_batch(self, items: Sequence[tuple[Optional[Image.Image], str]], cfg: Optional[DecodeConfig] = None,
+                       template: Optional[str] = None) -> list[Trajectory]:
+        """Answer several (image, prompt) pairs in one batch: one forward per iteration for all."""
+        cfg = (cfg or self.default_config).validate()
+        canvas = fixed = None
+        if template and template.strip():
+            structured = self.canvas_for(template)
+            canvas, fixed = structured.ids, structured.fixed
+        requests = []
+        for image, prompt in items:
+            inputs = self.encode(image, prompt)
+            requests.append(Request(inputs["input_ids"], inputs["attention_mask"], inputs.get("pixel_values"),
+                                    inputs.get("image_grid_thw"), canvas, fixed))
+        trajs = generate_batch(self.model, requests, cfg, end_token_ids=self.end_token_ids)
+        for traj in trajs:
+            self._fill_token_text(traj, {})
+        return trajs
+
     def generate(self, *args, **kwargs) -> Trajectory:
         traj = None
         for traj in self.stream(*args, **kwargs):
@@ -174,11 +193,11 @@ class Assistant:
         return traj
 
     def _fill_token_text(self, traj: Trajectory, known: dict[int, str]) -> None:
-        new = {traj.mask_token_id, *traj.canvas}
-        if traj.steps:
-            step = traj.steps[-1]
+        new = {traj.mask_token_id, traj.pad_token_id, *traj.canvas}
+        for step in traj.steps[-1:] if known else traj.steps:
             new.update(step.tokens)
             new.update(t for alts in step.alternatives for t, _ in alts)
+        new.discard(-1)
         for tok in new - known.keys():
             known[tok] = self.tokenizer.decode([tok])
         traj.token_text = known

@@ -133,6 +133,35 @@ def prefill_accuracy(assistant, settings: BenchSettings) -> dict:
     return {"on": on, "off": off, "accuracy_difference": round(on["accuracy"] - off["accuracy"], 4)}
 
 
+def batched_throughput(assistant, settings: BenchSettings, sizes=(4, 8)) -> list[dict]:
+    """Requests per second: B requests one at a time vs in one batch (same inputs, alternated)."""
+    from .world import make_sample, split_seeds
+
+    torch.set_num_threads(settings.threads)
+    cfg = DecodeConfig(max_new_tokens=settings.max_new_tokens, steps=settings.max_new_tokens, alg_p_threshold=0.9,
+                       seed=settings.seed)
+    rows = []
+    for size in sizes:
+        samples = [make_sample(seed) for seed in split_seeds("eval", size, start=500)]
+        items = [(s.image, s.question) for s in samples]
+        assistant.generate_batch(items[:2], cfg)  # warm-up
+        solo, batch = [], []
+        for _ in range(max(1, settings.repeats // 2)):
+            start = time.perf_counter()
+            alone = [assistant.generate(image, q, cfg) for image, q in items]
+            solo.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            together = assistant.generate_batch(items, cfg)
+            batch.append(time.perf_counter() - start)
+        same = sum(a.answer_ids == b.answer_ids for a, b in zip(alone, together))
+        t_solo, t_batch = statistics.median(solo), statistics.median(batch)
+        rows.append({"requests": size, "seconds_one_at_a_time": round(t_solo, 3), "seconds_batched": round(t_batch, 3),
+                     "requests_per_s_one_at_a_time": round(size / t_solo, 3),
+                     "requests_per_s_batched": round(size / t_batch, 3), "speedup": round(t_solo / t_batch, 3),
+                     "same_answers": f"{same}/{size}"})
+    return rows
+
+
 def run_bench(args) -> dict:
     from .assistant import Assistant
 
@@ -140,6 +169,7 @@ def run_bench(args) -> dict:
     assistant = Assistant.load(args.model, device=args.device)
     result = threshold_sweep(assistant, settings)
     result["prefill"] = {"timing": prefill_speedups(assistant, settings), "accuracy": prefill_accuracy(assistant, settings)}
+    result["batched"] = batched_throughput(assistant, settings)
     result["settings"] = settings.__dict__
     if args.plots:
         from .bench_plots import save_plots

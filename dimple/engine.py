@@ -28,6 +28,7 @@ the tensors keep a batch axis so that batching can be added without a rewrite.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence
 
 import torch
@@ -54,7 +55,7 @@ def end_token_ids_of(model) -> list[int]:
 
 
 def _forward_logits(model, seq, attention_mask, pixel_values, image_grid_thw, position_ids, cache, scored):
-    """Float logits (batch, len(scored), vocab) of the outputs at absolute positions `scored`.
+    """Float logits (batch, n, vocab) of the outputs at absolute positions `scored` (batch, n).
 
     Output i predicts token i + 1, so the engine asks for (masked position - 1).
     With a filled cache only the positions the cache asks for are fed.
@@ -70,7 +71,7 @@ def _forward_logits(model, seq, attention_mask, pixel_values, image_grid_thw, po
             kwargs.update(position_ids=position_ids, cache=cache)
         out = model(**kwargs)
     logits = out.logits if hasattr(out, "logits") else out[0]
-    return logits[:, scored].float()
+    return torch.gather(logits, 1, scored[..., None].expand(-1, -1, logits.shape[-1])).float()
 
 
 def _canvas_rows(i: int, cfg: DecodeConfig, prompt_len: int, total: int, masked_abs, last_abs) -> torch.Tensor:
@@ -96,6 +97,183 @@ def _pad_after_end(response: torch.Tensor, mask_id: int, end_ids: torch.Tensor, 
     return tail.tolist()
 
 
+@dataclass
+class Request:
+    input_ids: torch.LongTensor  # (1, prompt length)
+    attention_mask: Optional[torch.Tensor] = None  # (1, prompt length); None: all ones
+    pixel_values: Optional[torch.Tensor] = None  # (patches, 1176) of this request's images
+    image_grid_thw: Optional[torch.LongTensor] = None  # (images, 3)
+    canvas: Optional[Sequence[int]] = None  # response canvas from a structure prior; None: all masks
+    fixed: Optional[Sequence[bool]] = None  # True where the canvas token is fixed
+
+
+@dataclass
+class _Row:
+    """One request's decoding state inside a batch."""
+
+    traj: Trajectory
+    response: torch.Tensor  # view of this row's response in the batch canvas: commits write through it
+    n_total: int  # masked positions at the start (the schedule's denominator)
+    generator: torch.Generator
+    end_ids: torch.Tensor
+    pending: list = field(default_factory=list)  # tail padded before the first forward, recorded with step 0
+    last: Optional[torch.Tensor] = None  # positions committed by the previous iteration
+
+
+def _mask_id(model, cfg: DecodeConfig) -> int:
+    mask_id = cfg.mask_token_id if cfg.mask_token_id is not None else getattr(model.config, "mask_token_id", None)
+    if mask_id is None:
+        raise ValueError("mask_token_id is not set in the DecodeConfig nor in the model config")
+    return int(mask_id)
+
+
+def _new_row(model, cfg, req: Request, response: torch.Tensor, mask_id: int, end_token_ids, pad_id) -> _Row:
+    canvas = list(req.canvas) if req.canvas is not None else [mask_id] * cfg.max_new_tokens
+    fixed = list(req.fixed) if req.fixed is not None else [t != mask_id for t in canvas]
+    traj = Trajectory(
+        prompt_ids=req.input_ids[0].tolist(), canvas=canvas, fixed=fixed, mask_token_id=mask_id,
+        end_token_ids=list(end_token_ids) if end_token_ids is not None else end_token_ids_of(model),
+        config=cfg.to_dict(),
+    )
+    traj.pad_token_id = int(pad_id if pad_id is not None else (traj.end_token_ids or [mask_id])[0])
+    generator = torch.Generator(device="cpu")
+    if cfg.seed is not None:
+        generator.manual_seed(cfg.seed)
+    row = _Row(traj, response, sum(1 for t in canvas if t == mask_id), generator,
+               torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device))
+    if cfg.skip_padding:
+        row.pending = _pad_after_end(response, mask_id, row.end_ids, traj.pad_token_id)
+        if not bool((response == mask_id).any()):  # nothing before the end to decode: keep the canvas as given
+            response[row.pending] = mask_id
+            row.pending = []
+    return row
+
+
+def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: DecodeConfig, grid) -> Step:
+    """One iteration of confident decoding for one row: choose tokens, pick positions, write them."""
+    mask_id = row.traj.mask_token_id
+    confidence, x0, probs = choose_tokens(
+        logits, cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence, row.generator,
+        forbid=mask_id,
+    )
+    chosen, fallback = None, True
+    if i == cfg.steps - 1:
+        chosen = torch.arange(masked.numel())  # the last allowed iteration commits everything
+    elif cfg.threshold_on:
+        passing = confidence > cfg.alg_p_threshold
+        if bool(passing.any()):
+            chosen, fallback = passing.nonzero(as_tuple=True)[0], False
+    if chosen is None:
+        k = fallback_count(masked.numel(), row.n_total, i, grid)
+        chosen = pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, row.generator).sort().values
+    positions = masked[chosen]
+    row.response[positions] = x0[chosen].to(row.response.dtype)
+    row.last = positions
+    padded = row.pending + (_pad_after_end(row.response, mask_id, row.end_ids, row.traj.pad_token_id)
+                            if cfg.skip_padding else [])
+    row.pending = []
+    alt = torch.topk(probs[chosen], min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)
+    return Step(
+        index=i,
+        positions=positions.tolist(),
+        tokens=x0[chosen].tolist(),
+        confidences=[float(c) for c in confidence[chosen]],
+        fallback=fallback,
+        masked_confidence=[float(c) for c in confidence],
+        alternatives=[list(zip(ix.tolist(), [float(v) for v in vals])) for ix, vals in zip(alt.indices, alt.values)],
+        padded=padded,
+    )
+
+
+def _left_pad(requests: Sequence[Request], pad_id: int):
+    """Stack prompts right-aligned, so every response starts at the same index."""
+    width = max(r.input_ids.shape[1] for r in requests)
+    device = requests[0].input_ids.device
+    ids = torch.full((len(requests), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(requests), width), dtype=torch.long, device=device)
+    for b, r in enumerate(requests):
+        n = r.input_ids.shape[1]
+        ids[b, width - n:] = r.input_ids[0]
+        mask[b, width - n:] = r.attention_mask[0] if r.attention_mask is not None else 1
+    return ids, mask
+
+
+def stream_batch(
+    model,
+    requests: Sequence[Request],
+    cfg: DecodeConfig,
+    end_token_ids: Optional[Sequence[int]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+) -> Iterator[list[Trajectory]]:
+    """Decode several requests in one batch (one forward per iteration for all) and yield their
+    Trajectories: once before any forward, then after each iteration. Rows share the config and
+    the response length; each keeps its own seed stream, so a row decodes as it would alone
+    (up to float rounding of batched matmuls)."""
+    cfg.validate()
+    if not requests:
+        raise ValueError("no requests to decode")
+    if cfg.response_cache and len(requests) > 1:
+        raise ValueError("response_cache decodes one request at a time; use prefill for batches")
+    mask_id = _mask_id(model, cfg)
+    for r in requests:
+        if r.input_ids.dim() != 2 or r.input_ids.shape[0] != 1:
+            raise ValueError(f"each request's input_ids must have shape (1, prompt length), got {tuple(r.input_ids.shape)}")
+        if bool((r.input_ids == mask_id).any()):
+            raise ValueError("the prompt contains the mask token; only the response canvas may be masked")
+    lengths = {len(r.canvas) if r.canvas is not None else cfg.max_new_tokens for r in requests}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError("requests in one batch need the same non-zero response length")
+    (length,) = lengths
+    pad_id = getattr(model.config, "pad_token_id", None)
+    prompts, prompt_mask = _left_pad(requests, pad_id if pad_id is not None else 0)
+    prompt_len = prompts.shape[1]
+    canvases = torch.tensor([list(r.canvas) if r.canvas is not None else [mask_id] * length for r in requests],
+                            dtype=torch.long, device=prompts.device)
+    seq = torch.cat([prompts, canvases], dim=1)
+    full_mask = torch.cat([prompt_mask, torch.ones_like(canvases)], dim=1)
+    pixel_values = [r.pixel_values for r in requests if r.pixel_values is not None]
+    pixel_values = torch.cat(pixel_values) if pixel_values else None
+    grids = [r.image_grid_thw for r in requests if r.image_grid_thw is not None]
+    image_grid_thw = torch.cat(grids) if grids else None
+    rows = [_new_row(model, cfg, r, seq[b, prompt_len:], mask_id, end_token_ids, pad_id) for b, r in enumerate(requests)]
+    yield [row.traj for row in rows]
+
+    cache = position_ids = None
+    if cfg.prefill:
+        cache = CanvasKVCache() if cfg.response_cache else PrefixKVCache(prompt_len - 1)
+        position_ids, _ = model.rope_index(seq, image_grid_thw, full_mask)
+    grid = schedule_grid(cfg.steps, cfg.eps)
+    start = time.perf_counter()
+    for i in range(cfg.steps):
+        masked = [(row.response == mask_id).nonzero(as_tuple=True)[0] for row in rows]
+        active = [b for b, m in enumerate(masked) if m.numel()]
+        if not active:
+            break
+        if should_stop is not None and should_stop():
+            for row in rows:
+                row.traj.stopped = True
+            break
+        t0 = time.perf_counter()
+        if isinstance(cache, CanvasKVCache) and cache.filled:
+            cache.select(_canvas_rows(i, cfg, prompt_len, seq.shape[1], masked[0] + prompt_len,
+                                      rows[0].last + prompt_len))
+        # every row asks for the same number of outputs; finished rows repeat a harmless index
+        width = max(m.numel() for m in masked)
+        scored = torch.stack([torch.cat([m, m.new_zeros(width - m.numel())]) if m.numel() else m.new_zeros(width)
+                              for m in masked]) + prompt_len - 1
+        with torch.no_grad():
+            logits = _forward_logits(model, seq, full_mask, pixel_values, image_grid_thw, position_ids, cache, scored)
+        for b in active:
+            step = _commit(rows[b], logits[b, : masked[b].numel()], masked[b], i, cfg, grid)
+            step.seconds = time.perf_counter() - t0
+            rows[b].traj.steps.append(step)
+            if i == 0:
+                rows[b].traj.prefill_seconds = step.seconds
+        for row in rows:
+            row.traj.total_seconds = time.perf_counter() - start
+        yield [row.traj for row in rows]
+
+
 def stream(
     model,
     input_ids: torch.LongTensor,
@@ -108,110 +286,25 @@ def stream(
     end_token_ids: Optional[Sequence[int]] = None,
     should_stop: Optional[Callable[[], bool]] = None,
 ) -> Iterator[Trajectory]:
-    """Decode and yield the growing Trajectory: once before any forward pass, then after each iteration.
-
-    canvas/fixed: a response canvas from a structure prior (mask id where the
-    model decides); default: `cfg.max_new_tokens` masks.
-    """
-    cfg.validate()
+    """Decode one request and yield its growing Trajectory: once before any forward pass, then
+    after each iteration. canvas/fixed: a response canvas from a structure prior (mask id where
+    the model decides); default: `cfg.max_new_tokens` masks."""
     if input_ids.dim() != 2 or input_ids.shape[0] != 1:
-        raise ValueError(f"input_ids must have shape (1, prompt length); batch decoding is not supported, got {tuple(input_ids.shape)}")
-    device = input_ids.device
-    mask_id = cfg.mask_token_id if cfg.mask_token_id is not None else getattr(model.config, "mask_token_id", None)
-    if mask_id is None:
-        raise ValueError("mask_token_id is not set in the DecodeConfig nor in the model config")
-    if bool((input_ids == mask_id).any()):
-        raise ValueError("the prompt contains the mask token; only the response canvas may be masked")
-    if canvas is None:
-        canvas = [mask_id] * cfg.max_new_tokens
-        fixed = [False] * cfg.max_new_tokens
-    canvas, fixed = list(canvas), list(fixed) if fixed is not None else [t != mask_id for t in canvas]
-    if len(canvas) != len(fixed) or not canvas:
-        raise ValueError("canvas and fixed must be non-empty and of equal length")
-    generator = torch.Generator(device="cpu")
-    if cfg.seed is not None:
-        generator.manual_seed(cfg.seed)
+        raise ValueError(f"input_ids must have shape (1, prompt length); use stream_batch for batches, "
+                         f"got {tuple(input_ids.shape)}")
+    if canvas is not None and fixed is not None and len(canvas) != len(fixed):
+        raise ValueError("canvas and fixed must have equal length")
+    request = Request(input_ids, attention_mask, pixel_values, image_grid_thw, canvas, fixed)
+    for trajs in stream_batch(model, [request], cfg, end_token_ids, should_stop):
+        yield trajs[0]
 
-    prompt_len = input_ids.shape[1]
-    seq = torch.cat([input_ids, torch.tensor([canvas], dtype=input_ids.dtype, device=device)], dim=1)
-    if attention_mask is None:
-        attention_mask = torch.ones_like(input_ids)
-    full_mask = torch.cat([attention_mask, torch.ones(1, len(canvas), dtype=attention_mask.dtype, device=device)], 1)
 
-    traj = Trajectory(
-        prompt_ids=input_ids[0].tolist(), canvas=canvas, fixed=fixed, mask_token_id=int(mask_id),
-        end_token_ids=list(end_token_ids) if end_token_ids is not None else end_token_ids_of(model),
-        config=cfg.to_dict(),
-    )
-    pad_id = getattr(model.config, "pad_token_id", None)
-    traj.pad_token_id = int(pad_id if pad_id is not None else (traj.end_token_ids or [mask_id])[0])
-    end_ids = torch.tensor(traj.end_token_ids, dtype=seq.dtype, device=device)
-    yield traj
-
-    cache = position_ids = last_abs = None
-    if cfg.prefill:
-        cache = CanvasKVCache() if cfg.response_cache else PrefixKVCache(prompt_len - 1)
-        position_ids, _ = model.rope_index(seq, image_grid_thw, full_mask)
-    grid = schedule_grid(cfg.steps, cfg.eps)
-    n_total = sum(1 for t in canvas if t == mask_id)
-    response = seq[0, prompt_len:]  # a view: commits write into seq
-    pending = []  # a template's fixed end pads its tail before the first forward, recorded with step 0
-    if cfg.skip_padding:
-        pending = _pad_after_end(response, mask_id, end_ids, traj.pad_token_id)
-        if not bool((response == mask_id).any()):  # nothing before the end to decode: keep the canvas as given
-            response[pending] = mask_id
-            pending = []
-    start = time.perf_counter()
-    for i in range(cfg.steps):
-        masked = (response == mask_id).nonzero(as_tuple=True)[0]
-        if masked.numel() == 0:
-            break
-        if should_stop is not None and should_stop():
-            traj.stopped = True
-            break
-        t0 = time.perf_counter()
-        masked_abs = masked + prompt_len
-        if isinstance(cache, CanvasKVCache) and cache.filled:
-            cache.select(_canvas_rows(i, cfg, prompt_len, seq.shape[1], masked_abs, last_abs))
-        with torch.no_grad():
-            logits = _forward_logits(model, seq, full_mask, pixel_values, image_grid_thw, position_ids, cache,
-                                     masked_abs - 1)
-        confidence, x0, probs = choose_tokens(
-            logits[0], cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence,
-            generator, forbid=mask_id,
-        )
-        chosen, fallback = None, True
-        if i == cfg.steps - 1:
-            chosen = torch.arange(masked.numel())  # the last allowed iteration commits everything
-        elif cfg.threshold_on:
-            passing = confidence > cfg.alg_p_threshold
-            if bool(passing.any()):
-                chosen, fallback = passing.nonzero(as_tuple=True)[0], False
-        if chosen is None:
-            k = fallback_count(masked.numel(), n_total, i, grid)
-            chosen = pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, generator).sort().values
-        positions = masked[chosen]
-        response[positions] = x0[chosen].to(response.dtype)
-        last_abs = positions + prompt_len
-        padded = pending + (_pad_after_end(response, mask_id, end_ids, traj.pad_token_id) if cfg.skip_padding else [])
-        pending = []
-        alt = torch.topk(probs[chosen], min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)
-        elapsed = time.perf_counter() - t0
-        traj.steps.append(Step(
-            index=i,
-            positions=positions.tolist(),
-            tokens=x0[chosen].tolist(),
-            confidences=[float(c) for c in confidence[chosen]],
-            fallback=fallback,
-            masked_confidence=[float(c) for c in confidence],
-            alternatives=[list(zip(ix.tolist(), [float(v) for v in vals])) for ix, vals in zip(alt.indices, alt.values)],
-            seconds=elapsed,
-            padded=padded,
-        ))
-        if i == 0:
-            traj.prefill_seconds = elapsed
-        traj.total_seconds = time.perf_counter() - start
-        yield traj
+def generate_batch(model, requests: Sequence[Request], cfg: Optional[DecodeConfig] = None, **kwargs) -> list[Trajectory]:
+    """Decode several requests together to the end."""
+    trajs: list[Trajectory] = []
+    for trajs in stream_batch(model, requests, cfg or DecodeConfig(), **kwargs):
+        pass
+    return trajs
 
 
 def generate(

@@ -164,3 +164,21 @@ def test_response_cache_decodes_with_the_invariants_and_refresh_every_step_equal
 def test_response_cache_needs_prefill():
     with pytest.raises(ValueError, match="response_cache"):
         DecodeConfig(response_cache=2, prefill=False).validate()
+
+
+def test_batched_requests_decode_as_they_would_alone(reference_model, reference_expected):
+    from dimple.engine import Request, generate_batch
+
+    e = reference_expected
+    long_prompt = e["input_ids"]
+    short_prompt = torch.cat([long_prompt[:, :14], long_prompt[:, -3:]], dim=1)  # image kept, fewer words
+    requests = [Request(p, pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
+                for p in (long_prompt, short_prompt, long_prompt)]
+    for cfg in (DecodeConfig(max_new_tokens=10, steps=10, alg_p_threshold=0.6),
+                DecodeConfig(max_new_tokens=10, steps=10, alg_p_threshold=0.0, prefill=False)):
+        batch = generate_batch(reference_model, requests, cfg)
+        for request, traj in zip(requests, batch):
+            alone = dimple.generate(reference_model, request.input_ids, cfg, pixel_values=e["pixel_values"],
+                                    image_grid_thw=e["image_grid_thw"])
+            assert traj.states() == alone.states()
+            assert traj.prompt_ids == request.input_ids[0].tolist()
