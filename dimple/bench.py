@@ -52,7 +52,7 @@ class BenchSettings:
 def _accuracy_point(assistant, settings: BenchSettings, cfg: DecodeConfig, label: str) -> dict:
     from .evaluate import evaluate
 
-    result = evaluate(assistant, n=settings.limit, cfg=cfg, progress=False)
+    result = evaluate(assistant.model, (assistant.tokenizer, assistant.image_processor), n=settings.limit, cfg=cfg)
     return {
         "setting": label,
         "alg_p_threshold": cfg.alg_p_threshold,

@@ -75,7 +75,7 @@ def cmd_eval(args) -> int:
 
     assistant = Assistant.load(args.model, device=args.device)
     cfg = config_from_args(args, assistant.default_config)
-    result = evaluate(assistant, n=args.limit, cfg=cfg, progress=not args.json)
+    result = evaluate(assistant.model, (assistant.tokenizer, assistant.image_processor), n=args.limit, cfg=cfg)
     if args.json:
         print(json.dumps(result))
     else:
