@@ -20,9 +20,15 @@ Committed and template-fixed tokens are never changed; decoding stops as soon
 as nothing is masked. Every iteration is recorded as a `Step` of a
 `Trajectory` that `stream` yields as it grows.
 
+Two options go beyond the paper (both off by default, both measured by
+`bench`): `skip_padding` writes padding after a committed end token without
+spending forward passes on it, and `response_cache` keeps the response's
+keys/values too (`CanvasKVCache`), feeding only masked positions between full
+refreshes. `stream_batch` decodes several requests with one forward per
+iteration (left-padded prompts, a seed stream per row).
+
 What the engine does not know: tokenizers, chat formats, images (it takes
-pixel_values as given), the UI. It decodes one request at a time (batch 1);
-the tensors keep a batch axis so that batching can be added without a rewrite.
+pixel_values as given), the UI.
 """
 
 from __future__ import annotations
