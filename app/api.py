@@ -1,0 +1,148 @@
+"""The web API: `generate` (DESIGN.md contract), plus `compare`, `preview_template` and `export`.
+
+Owns the endpoints a script reaches with `gradio_client`: their keyword
+parameters, the JSON they return (for `generate`, exactly the CLI's
+{"text", "response_ids", "nfe", "tokens_per_forward", "latency_s",
+"trajectory"}) and turning bad input into a gr.Error with a clear message
+(the server keeps serving). The endpoints are stateless: each call is its own
+run, its exported files go to a fresh private temporary folder.
+
+It knows the assistant's methods, the Trajectory record and app.inputs'
+checks; nothing of the UI's components beyond the hidden ones it wires here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import gradio as gr
+
+from app import export
+from app.inputs import check_prompt, load_image, make_config
+from dimple.trajectory import Trajectory
+
+
+def result_json(traj: Trajectory, text: str, latency_s: float) -> dict:
+    """The CLI's `generate --json` record."""
+    return {
+        "text": text,
+        "response_ids": list(traj.response_ids),
+        "nfe": traj.nfe,
+        "tokens_per_forward": traj.tokens_per_forward,
+        "latency_s": latency_s,
+        "trajectory": traj.to_dict(),
+    }
+
+
+class Api:
+    def __init__(self, assistant: Any) -> None:
+        self.assistant = assistant
+        self._folder = None  # private folder for API exports, pruned as it goes
+
+    def _run(self, image, prompt, template, **controls) -> dict:
+        try:
+            limit = int(self.assistant.max_new_tokens_limit)
+            prompt = check_prompt(prompt)
+            img = load_image(image)
+            cfg = make_config(**controls, max_new_tokens_limit=limit)
+            template = template if isinstance(template, str) and template.strip() else None
+            t0 = time.perf_counter()
+            traj = self.assistant.generate(img, prompt, cfg, template=template)
+            latency = time.perf_counter() - t0
+        except ValueError as exc:
+            raise gr.Error(str(exc), duration=8) from None
+        try:
+            text = self.assistant.decode(traj.answer_ids).strip()
+        except Exception:
+            text = traj.text().strip()
+        return result_json(traj, text, latency)
+
+    def generate(self, image, prompt, alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
+                 alg="maskgit_plus", temperature=0.0, template="", seed=0):
+        """Answer `prompt` about `image` (a file) with Dimple's parallel decoding; returns the CLI's JSON."""
+        return self._run(image, prompt, template, alg_p_threshold=alg_p_threshold, prefill=prefill,
+                         max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature, seed=seed)
+
+    def compare(self, image, prompt, a_alg_p_threshold=0.9, a_prefill=True, b_alg_p_threshold=0.0, b_prefill=True,
+                max_new_tokens=32, steps=32, alg="maskgit_plus", template="", seed=0):
+        """Run the same question under settings A and B; returns both results, the speedup and whether answers differ."""
+        common = dict(max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=0.0, seed=seed)
+        a = self._run(image, prompt, template, alg_p_threshold=a_alg_p_threshold, prefill=a_prefill, **common)
+        b = self._run(image, prompt, template, alg_p_threshold=b_alg_p_threshold, prefill=b_prefill, **common)
+        return {
+            "a": a,
+            "b": b,
+            "speedup_b_over_a": (b["latency_s"] / a["latency_s"]) if a["latency_s"] > 0 else None,
+            "nfe_ratio_b_over_a": b["nfe"] / a["nfe"] if a["nfe"] else None,
+            "same_answer": a["response_ids"][: _end(a)] == b["response_ids"][: _end(b)],
+        }
+
+    def preview_template(self, template):
+        """Tokenise a structure-prior template: pieces (text, fixed), length, warnings; a parse error is a gr.Error."""
+        try:
+            limit = int(self.assistant.max_new_tokens_limit)
+            p = self.assistant.preview_template(template or "", limit)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        return {"pieces": [[t, bool(f)] for t, f in p.pieces], "length": p.length, "warnings": list(p.warnings),
+                "limit": limit}
+
+    def export(self, trajectory_json):
+        """A trajectory (JSON text, as in `generate`'s "trajectory") -> (JSON file, animated GIF)."""
+        try:
+            if isinstance(trajectory_json, dict):
+                traj = Trajectory.from_dict(trajectory_json)
+            else:
+                traj = Trajectory.from_json(str(trajectory_json or ""))
+            if self._folder is None or not os.path.isdir(self._folder):
+                self._folder = export.new_session_dir()
+            export.prune(self._folder)
+            return export.write_json(traj, self._folder), export.write_gif(traj, self._folder)
+        except ValueError as exc:
+            raise gr.Error(f"export: {exc}") from None
+
+
+def _end(result: dict) -> int:
+    traj = result["trajectory"]
+    ends = set(traj["end_token_ids"])
+    ids = result["response_ids"]
+    for i, t in enumerate(ids):
+        if t in ends:
+            return i
+    return len(ids)
+
+
+def register(assistant: Any) -> Api:
+    """Wire the endpoints to hidden components inside the current gr.Blocks (call within its context)."""
+    api = Api(assistant)
+    with gr.Column(visible=False):
+        image = gr.File(label="image", file_types=["image"])
+        prompt = gr.Textbox(label="prompt")
+        thr = gr.Number(label="alg_p_threshold", value=0.9)
+        prefill = gr.Checkbox(label="prefill", value=True)
+        max_new = gr.Number(label="max_new_tokens", value=32, precision=0)
+        steps = gr.Number(label="steps", value=32, precision=0)
+        alg = gr.Textbox(label="alg", value="maskgit_plus")
+        temperature = gr.Number(label="temperature", value=0.0)
+        template = gr.Textbox(label="template", value="")
+        seed = gr.Number(label="seed", value=0, precision=0)
+        a_thr = gr.Number(label="a_alg_p_threshold", value=0.9)
+        a_prefill = gr.Checkbox(label="a_prefill", value=True)
+        b_thr = gr.Number(label="b_alg_p_threshold", value=0.0)
+        b_prefill = gr.Checkbox(label="b_prefill", value=True)
+        traj_json = gr.Textbox(label="trajectory_json")
+        out = gr.JSON(label="result")
+        out_json, out_gif = gr.File(label="json"), gr.File(label="gif")
+        go = gr.Button("generate")
+        go.click(api.generate, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
+                 api_name="generate", concurrency_id="model")
+        gr.Button("compare").click(
+            api.compare, [image, prompt, a_thr, a_prefill, b_thr, b_prefill, max_new, steps, alg, template, seed], out,
+            api_name="compare", concurrency_id="model")
+        gr.Button("preview").click(api.preview_template, [template], out, api_name="preview_template",
+                                   concurrency_limit=None)
+        gr.Button("export").click(api.export, [traj_json], [out_json, out_gif], api_name="export",
+                                  concurrency_id="files", concurrency_limit=4)
+    return api

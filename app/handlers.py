@@ -1,0 +1,349 @@
+"""Event handlers: short named steps that layout.py chains with `.then` / `.success`.
+
+Owns what happens when a person acts: validate a question and add it to the
+chat, stream the decode (one canvas frame per engine iteration, as it
+happens), show the results, replay, compare, export/import, preview a
+structure prior, stop, clear, regenerate, draw a random scene. Every handler
+reads and writes only its own session's `Session` (from gr.State); the model
+(`assistant`) is the only thing shared, and it is read-only.
+
+It knows the assistant's methods and the Trajectory record; the HTML comes
+from render.py, figures from plots.py, files from export.py; component
+wiring (which outputs, in which order) is layout.py's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Optional
+
+import gradio as gr
+
+from app import export, plots, render
+from app.inputs import check_prompt, load_image, make_config
+from app.session import Request, Session
+
+PRESETS = {
+    "(none)": "",
+    "Exact length (6 tokens)": "<mask:6><eos>",
+    "Answer: ... Because: ...": "Answer: <mask:4>. Because: <mask:8>.<eos>",
+    "JSON skeleton": '{"<mask:3>": "<mask:4>"}<eos>',
+    "Numbered list": "1. <mask:3>\n2. <mask:3>\n3. <mask:3><eos>",
+}
+MASK_CHAR = "\u2592"
+
+
+def _session(session: Optional[Session]) -> Session:
+    return session if isinstance(session, Session) else Session()
+
+
+class Studio:
+    """The handlers, bound to one (possibly lazily loaded) assistant."""
+
+    def __init__(self, assistant: Any) -> None:
+        self.assistant = assistant
+
+    # ----- header / startup -------------------------------------------------
+    def header(self) -> tuple[str, str]:
+        """(model line, about markdown) - loads the model if it is not loaded yet."""
+        try:
+            a = self.assistant
+            line = (f"**Model:** {a.name} &nbsp;·&nbsp; **device:** {a.device} &nbsp;·&nbsp; "
+                    f"answers up to {a.max_new_tokens_limit} tokens")
+            return line, f"**What it knows.** {a.about}"
+        except Exception as exc:  # the page still loads and says why the model did not
+            return f"**Model failed to load:** {exc}", ""
+
+    def defaults(self):
+        """Controls set to the model's default decoding config: threshold, prefill, steps, max tokens, alg, temp."""
+        try:
+            cfg, limit = self.assistant.default_config, int(self.assistant.max_new_tokens_limit)
+        except Exception:
+            return tuple(gr.skip() for _ in range(6))
+        return (gr.update(value=cfg.alg_p_threshold), gr.update(value=cfg.prefill),
+                gr.update(value=min(cfg.steps, limit), maximum=limit),
+                gr.update(value=min(cfg.max_new_tokens, limit), maximum=limit),
+                gr.update(value=cfg.alg), gr.update(value=cfg.temperature))
+
+    # ----- asking -------------------------------------------------------------
+    def _request(self, image_path, prompt, template, controls: dict, history) -> Request:
+        try:
+            prompt = check_prompt(prompt)
+            image = load_image(image_path)
+            cfg = make_config(**controls, max_new_tokens_limit=int(self.assistant.max_new_tokens_limit))
+            template = template if isinstance(template, str) and template.strip() else None
+            if template:
+                self.assistant.preview_template(template, int(self.assistant.max_new_tokens_limit))
+        except ValueError as exc:
+            raise gr.Error(str(exc), duration=8) from None
+        return Request(image=image, prompt=prompt, cfg=cfg, template=template, history=list(history))
+
+    def ask(self, image_path, prompt, template, threshold, prefill, steps, max_new, alg, temperature, top_p, top_k,
+            alg_temp, seed, session):
+        """Validate, then decode live. Yields (canvas, chat, status, prompt box, stats, answer-by-step).
+
+        One event from Send to the last frame (no second round trip before the first frame). Bad input raises
+        gr.Error before anything changes.
+        """
+        session = _session(session)
+        controls = dict(alg_p_threshold=threshold, prefill=prefill, steps=steps, max_new_tokens=max_new, alg=alg,
+                        temperature=temperature, top_p=top_p, top_k=top_k, alg_temp=alg_temp, seed=seed)
+        self._check_idle(session)
+        req = self._request(image_path, prompt, template, controls, session.history)
+        yield from self._run(session, req)
+
+    @staticmethod
+    def _check_idle(session: Session) -> None:
+        if session.running:
+            raise gr.Error("The last question is still being answered: wait for it or press Stop.")
+
+    def regenerate(self, image_path, template, threshold, prefill, steps, max_new, alg, temperature, top_p, top_k,
+                   alg_temp, seed, session):
+        """Drop the last answer and ask its question again with the current settings (same outputs as ask)."""
+        session = _session(session)
+        self._check_idle(session)
+        if not session.history:
+            raise gr.Error("Nothing to regenerate yet: ask a question first.")
+        controls = dict(alg_p_threshold=threshold, prefill=prefill, steps=steps, max_new_tokens=max_new, alg=alg,
+                        temperature=temperature, top_p=top_p, top_k=top_k, alg_temp=alg_temp, seed=seed)
+        req = self._request(image_path, session.history[-1][0], template, controls, session.history[:-1])
+        session.history.pop()
+        yield from self._run(session, req)
+
+    def _run(self, session: Session, req: Request):
+        session.running = True
+        session.sent_at = time.perf_counter()
+        session.stop.clear()
+        session.render_seconds, session.first_frame_s = [], None
+        session.question = req.prompt
+        session.chat = _chat(session.history) + [{"role": "user", "content": req.prompt},
+                                                 {"role": "assistant", "content": MASK_CHAR}]
+        waiting = '<div class="dm-note">decoding\u2026</div>'
+        try:
+            yield gr.skip(), session.chat, "starting\u2026", "", waiting, render.render_answer(None)
+            for frame in self._decode(session, req, session.chat):
+                yield (*frame, gr.skip(), gr.skip(), gr.skip())
+        finally:
+            session.running = False
+
+    def _decode(self, session: Session, req: Request, chat: list):
+        traj, epoch = None, session.epoch
+        try:
+            for traj in self.assistant.stream(req.image, req.prompt, req.cfg, history=req.history,
+                                              template=req.template, should_stop=session.stop.is_set):
+                session.trajectory = traj
+                t0 = time.perf_counter()
+                html = render.render_canvas(traj, live=True)
+                chat[-1] = {"role": "assistant", "content": render.canvas_text(traj, mask=MASK_CHAR) or MASK_CHAR}
+                status = f"decoding: step {traj.nfe}"
+                session.render_seconds.append(time.perf_counter() - t0)
+                if session.first_frame_s is None:
+                    session.first_frame_s = time.perf_counter() - (session.sent_at or t0)
+                yield html, chat, status
+        except ValueError as exc:  # bad input the checks above could not see (e.g. prompt too long for the model)
+            chat[-1] = {"role": "assistant", "content": f"\u26a0 {exc}"}
+            session.trajectory = None
+            gr.Warning(str(exc))
+            yield render.empty_canvas(str(exc)), chat, "error"
+            return
+        if traj is None:
+            return
+        answer = self._answer_text(traj)
+        chat[-1] = {"role": "assistant", "content": answer or "(empty answer)"}
+        if session.epoch != epoch:  # Clear was pressed meanwhile: this answer belongs to no conversation
+            yield render.render_canvas(traj), gr.skip(), "cleared"
+            return
+        session.history.append((req.prompt, answer))
+        status = ("stopped" if traj.stopped else "done") + f" after {traj.nfe} steps"
+        yield render.render_canvas(traj), chat, status
+
+    def _answer_text(self, traj) -> str:
+        try:
+            return self.assistant.decode(traj.answer_ids).strip()
+        except Exception:
+            return traj.text().strip()
+
+    def results(self, session):
+        """After a run (or an import): (stats, answer-by-step, replay slider, json file, gif file)."""
+        session = _session(session)
+        traj = session.trajectory
+        if traj is None or not traj.steps:
+            return (render.render_stats(None), render.render_answer(None), gr.update(value=0, maximum=1), None, None)
+        stats = render.render_stats(traj) + self._drawing_note(session, traj)
+        return (stats, render.render_answer(traj), gr.update(value=traj.nfe, maximum=max(traj.nfe, 1)), None, None)
+
+    def plots(self, session):
+        """(tokens per step, cumulative vs forward passes, confidence heatmap) for the last run."""
+        traj = _session(session).trajectory
+        if traj is None or not traj.steps:
+            return plots.empty_figure(), plots.empty_figure(), plots.empty_figure()
+        return plots.commits_per_step(traj), plots.cumulative_vs_forward(traj), plots.confidence_heatmap(traj)
+
+    @staticmethod
+    def _drawing_note(session: Session, traj) -> str:
+        if not session.render_seconds or not traj.steps:
+            return ""
+        draw = sum(session.render_seconds[1:]) / max(len(session.render_seconds) - 1, 1)
+        step = sum(s.seconds for s in traj.steps) / len(traj.steps)
+        share = f" ({draw / step * 100:.1f}% of a step's compute)" if step > 0 else ""
+        first = f"; first frame {session.first_frame_s * 1000:.0f} ms after send" if session.first_frame_s else ""
+        return (f'<div class="dm-note" id="dm-drawing">Drawing a live frame took {draw * 1000:.2f} ms on average'
+                f"{share}; a step computed in {step * 1000:.1f} ms{first}.</div>")
+
+    def stop(self, session):
+        """Ask the running decode to stop after its current step (it then reports "stopped")."""
+        _session(session).stop.set()
+
+    def clear(self, session):
+        """New conversation -> (chat, canvas, status, session)."""
+        session = _session(session)
+        session.stop.set()
+        session.clear()
+        return [], render.empty_canvas(), "", session
+
+    # ----- replay -------------------------------------------------------------
+    def replay_frame(self, n, session):
+        session = _session(session)
+        if session.trajectory is None:
+            return render.empty_canvas("Nothing to replay yet.")
+        return render.render_canvas(session.trajectory, int(n or 0))
+
+    def play(self, session):
+        """Animate the recorded trajectory from step 0: yields (slider value, canvas)."""
+        session = _session(session)
+        traj = session.trajectory
+        if traj is None or not traj.steps:
+            yield gr.skip(), render.empty_canvas("Nothing to replay yet.")
+            return
+        delay = min(0.5, 10.0 / max(traj.nfe, 1))  # a long run plays in about 10 s
+        for n in range(traj.nfe + 1):
+            yield n, render.render_canvas(traj, n)
+            if n < traj.nfe:
+                time.sleep(delay)
+
+    # ----- images ---------------------------------------------------------------
+    def random_scene(self, seed):
+        try:
+            image, question = self.assistant.random_scene(int(seed or 0) if seed is not None else None)
+        except Exception as exc:
+            raise gr.Error(f"Could not draw a scene: {exc}") from None
+        return image, question, int(time.time_ns() % 1_000_000)
+
+    def image_changed(self, session):
+        """A new picture starts a new conversation (earlier turns were about another image)."""
+        session = _session(session)
+        if session.history:
+            session.history, session.chat = [], []
+            gr.Info("New image: the conversation was cleared.")
+            return [], session
+        return gr.skip(), session
+
+    # ----- structure prior --------------------------------------------------------
+    def preset(self, name):
+        return PRESETS.get(name, "")
+
+    def preview(self, template):
+        """(preview html, error html) for the template editor."""
+        if not (template or "").strip():
+            return (render.empty_canvas("No template: the model fills a canvas of max new tokens freely."), "")
+        try:
+            limit = int(self.assistant.max_new_tokens_limit)
+            p = self.assistant.preview_template(template, limit)
+        except ValueError as exc:
+            return gr.skip(), render.render_error(str(exc))
+        except Exception as exc:
+            return gr.skip(), render.render_error(f"preview unavailable: {exc}")
+        return render.render_preview(p.pieces, p.length, limit, p.warnings), ""
+
+    # ----- compare --------------------------------------------------------------
+    def compare(self, image_path, prompt, template, threshold, prefill, steps, max_new, alg, temperature, top_p, top_k,
+                alg_temp, seed, a_threshold, a_prefill, b_threshold, b_prefill, session):
+        """Run A then B (same image, prompt, seed), streaming both: yields (canvas A, canvas B, verdict, plot)."""
+        session = _session(session)
+        self._check_idle(session)
+        prompt = prompt if (prompt or "").strip() else session.question
+        base = dict(alg_p_threshold=threshold, prefill=prefill, steps=steps, max_new_tokens=max_new, alg=alg,
+                    temperature=temperature, top_p=top_p, top_k=top_k, alg_temp=alg_temp, seed=seed)
+        req_a = self._request(image_path, prompt, template, {**base, "alg_p_threshold": a_threshold,
+                                                             "prefill": a_prefill}, [])
+        req_b = self._request(image_path, prompt, template, {**base, "alg_p_threshold": b_threshold,
+                                                             "prefill": b_prefill}, [])
+        session.stop.clear()
+        done = {}
+        wait_b = render.empty_canvas("B runs after A.")
+        for key, req in (("A", req_a), ("B", req_b)):
+            label = _setting_label(req.cfg)
+            try:
+                for traj in self.assistant.stream(req.image, req.prompt, req.cfg, template=req.template,
+                                                  should_stop=session.stop.is_set):
+                    html = render.render_canvas(traj, live=True, title=f"{key}: {label}")
+                    yield (html, wait_b, gr.skip(), gr.skip()) if key == "A" else (gr.skip(), html, gr.skip(), gr.skip())
+            except ValueError as exc:
+                raise gr.Error(str(exc)) from None
+            done[key] = traj
+        a, b = done["A"], done["B"]
+        session.compare = (a, b)
+        yield (render.render_canvas(a, title=f"A: {_setting_label(req_a.cfg)}") + render.render_stats(a),
+               render.render_canvas(b, title=f"B: {_setting_label(req_b.cfg)}") + render.render_stats(b),
+               verdict(a, b, self._answer_text(a), self._answer_text(b)),
+               plots.compare_cumulative(a, b, "A", "B"))
+
+    # ----- export / import -------------------------------------------------------
+    def export_json(self, session):
+        session = _session(session)
+        if session.trajectory is None or not session.trajectory.steps:
+            raise gr.Error("Nothing to export yet: run a question (or import a trajectory) first.")
+        return export.write_json(session.trajectory, session.folder(), extra={"question": session.question})
+
+    def export_gif(self, session):
+        session = _session(session)
+        if session.trajectory is None or not session.trajectory.steps:
+            raise gr.Error("Nothing to export yet: run a question (or import a trajectory) first.")
+        return export.write_gif(session.trajectory, session.folder())
+
+    def import_json(self, path, session):
+        """Load an export -> (canvas, status, session); results() then fills the rest."""
+        session = _session(session)
+        try:
+            traj = export.read_json(path)
+        except ValueError as exc:
+            raise gr.Error(f"Import failed: {exc}", duration=8) from None
+        session.trajectory, session.render_seconds, session.first_frame_s = traj, [], None
+        try:
+            with open(path, encoding="utf-8") as fh:
+                session.question = str(json.load(fh).get("studio", {}).get("question", ""))
+        except Exception:
+            session.question = ""
+        return render.render_canvas(traj), f"imported a run of {traj.nfe} steps", session
+
+
+def _chat(history) -> list[dict]:
+    out = []
+    for user, answer in history:
+        out += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+    return out
+
+
+def _setting_label(cfg) -> str:
+    thr = f"threshold {cfg.alg_p_threshold:g}" if cfg.alg_p_threshold > 0 else "threshold off"
+    return f"{thr}, prefilling {'on' if cfg.prefill else 'off'}"
+
+
+def verdict(a, b, text_a: str, text_b: str) -> str:
+    """Markdown: who was faster and by how much, in time and in forward passes; do the answers differ?"""
+    def ratio(x, y):
+        return x / y if y > 0 else float("inf")
+
+    t = ratio(b.total_seconds, a.total_seconds)
+    n = ratio(b.nfe, a.nfe)
+    faster = "A" if t >= 1 else "B"
+    speed = t if t >= 1 else ratio(a.total_seconds, b.total_seconds)
+    same = a.answer_ids == b.answer_ids
+    lines = [
+        f"**{faster} is {speed:.2f}x faster** (latency A {a.total_seconds * 1000:.0f} ms vs B {b.total_seconds * 1000:.0f} ms).",
+        f"Forward passes: A {a.nfe}, B {b.nfe} (B/A = {n:.2f}); tokens per forward: A {a.tokens_per_forward:.2f}, "
+        f"B {b.tokens_per_forward:.2f}.",
+        "**Answers are identical.**" if same else f"**Answers differ:** A: `{text_a}` · B: `{text_b}`",
+    ]
+    return "\n\n".join(lines)

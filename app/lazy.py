@@ -1,0 +1,72 @@
+"""A stand-in for the Assistant that loads the model on first use.
+
+Owns when the model is loaded: not at import (so `import app` and building the
+UI are cheap, and a module-level `demo` costs no weights), but on the first
+attribute access, once, under a lock, from whichever thread gets there first.
+`warm_up()` starts loading in the background so the first person does not
+wait. It knows nothing of Gradio or of what the model does.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Optional
+
+
+def _default_loader(name: str, device: str):
+    from dimple.assistant import Assistant
+
+    return Assistant.load(name, device=device)
+
+
+class LazyAssistant:
+    def __init__(self, name: str = "tiny", device: str = "cpu",
+                 loader: Optional[Callable[[str, str], Any]] = None) -> None:
+        self.__dict__["_name"] = name
+        self.__dict__["_device"] = device
+        self.__dict__["_loader"] = loader or _default_loader
+        self.__dict__["_lock"] = threading.Lock()
+        self.__dict__["_real"] = None
+        self.__dict__["_error"] = None
+
+    def configure(self, name: str, device: str) -> None:
+        """Change what will be loaded; only allowed before the first load."""
+        if self.__dict__["_real"] is not None:
+            raise RuntimeError("the model is already loaded")
+        self.__dict__["_name"], self.__dict__["_device"] = name, device
+
+    @property
+    def loaded(self) -> bool:
+        return self.__dict__["_real"] is not None
+
+    @property
+    def planned(self) -> tuple[str, str]:
+        return self.__dict__["_name"], self.__dict__["_device"]
+
+    def get(self):
+        real = self.__dict__["_real"]
+        if real is not None:
+            return real
+        with self.__dict__["_lock"]:
+            if self.__dict__["_real"] is None:
+                try:
+                    self.__dict__["_real"] = self.__dict__["_loader"](self.__dict__["_name"], self.__dict__["_device"])
+                    self.__dict__["_error"] = None
+                except Exception as exc:  # remembered, so the UI can say why; retried on the next use
+                    self.__dict__["_error"] = exc
+                    raise
+            return self.__dict__["_real"]
+
+    def warm_up(self) -> threading.Thread:
+        def run():
+            try:
+                self.get()
+            except Exception as exc:  # reported again to the first user
+                print(f"[dimple studio] model load failed: {exc}", flush=True)
+
+        t = threading.Thread(target=run, name="dimple-warm-up", daemon=True)
+        t.start()
+        return t
+
+    def __getattr__(self, item: str):
+        return getattr(self.get(), item)

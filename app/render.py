@@ -1,0 +1,378 @@
+"""Draw a Trajectory as HTML: the live response canvas and the finished answer.
+
+Owns the visual language of the studio: how a masked slot, a token committed
+in this step (coloured by its confidence), an earlier token, a structure-prior
+(locked) token and an end/padding token look; the legend; the step counter;
+the answer coloured by the step that committed each token, with hover titles
+giving step, confidence and the top alternatives. Also the small stats cards.
+
+It reads only the Trajectory record (and its `token_text`); it knows nothing of
+tokenizers, tensors or Gradio. Every function returns a self-contained HTML
+string; the CSS lives in CANVAS_CSS (installed on the HTML components).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Optional
+
+MASK_GLYPH = "\u2591\u2591"  # the look of a masked slot
+ALG_LABEL = {
+    "maskgit_plus": "probability",
+    "topk_margin": "top1-top2 margin",
+    "entropy": "exp(-entropy)",
+    "origin": "probability",
+    "autoregressive": "probability",
+}
+
+CANVAS_CSS = """
+.dm-card { font-family: ui-sans-serif, system-ui, sans-serif; background: #fbfbfd; border: 1px solid #e3e5ec;
+  border-radius: 12px; padding: 12px 14px; color: #1f2330; }
+.dm-head { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-bottom: 8px; font-size: 13px; color: #4b5160; }
+.dm-badge { background: #eef0f6; border-radius: 999px; padding: 2px 10px; font-weight: 600; color: #2b3140; }
+.dm-badge.dm-step { background: #3b4cca; color: #fff; }
+.dm-badge.dm-warn { background: #ffe8c2; color: #8a4b00; }
+.dm-badge.dm-done { background: #d7f5e3; color: #106b3a; }
+.dm-tokens { line-height: 2.1; font-size: 17px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+.dm-tok { display: inline-block; padding: 0 3px; margin: 1px 1px; border-radius: 5px; white-space: pre;
+  border: 1px solid transparent; min-width: 0.6em; text-align: center; vertical-align: middle; line-height: 1.6; }
+.dm-mask { background: #e6e8ef; color: #9aa0b2; border: 1px dashed #b9bfd0; letter-spacing: -2px; }
+.dm-new { color: #101010; font-weight: 700; border: 1px solid #3b3b3b55; box-shadow: 0 0 0 2px #ffffffaa inset; }
+.dm-old { background: #ffffff; color: #30343f; border: 1px solid #dfe2ea; }
+.dm-lock { background: #e9e3ff; color: #4a2fb3; border: 1px solid #b6a6f5; font-weight: 600; }
+.dm-end { background: #f1f1f1; color: #9a9a9a; border: 1px dotted #c9c9c9; font-size: 12px; font-style: italic; }
+.dm-end.dm-new { outline: 2px solid #3b4cca55; }
+.dm-legend { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 10px; font-size: 12px; color: #5a6070; align-items: center; }
+.dm-legend .dm-tok { font-size: 12px; line-height: 1.4; }
+.dm-li { display: inline-flex; gap: 5px; align-items: center; white-space: nowrap; }
+.dm-ramp { display: inline-block; width: 90px; height: 12px; border-radius: 4px; vertical-align: middle; }
+.dm-empty { color: #8a90a0; font-style: italic; padding: 18px 4px; }
+.dm-stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(110px, 1fr)); gap: 8px; }
+.dm-stat { background: #fbfbfd; border: 1px solid #e3e5ec; border-radius: 10px; padding: 8px 10px; }
+.dm-stat b { display: block; font-size: 20px; color: #1f2330; font-family: ui-sans-serif, system-ui, sans-serif; }
+.dm-stat span { font-size: 11px; color: #6a7080; text-transform: uppercase; letter-spacing: .04em; }
+.dm-note { font-size: 12px; color: #6a7080; margin-top: 6px; }
+.dm-preview .dm-tok { font-size: 14px; }
+.dm-error { color: #b00020; background: #fff0f2; border: 1px solid #f3b8c2; border-radius: 8px; padding: 6px 10px; font-size: 13px; }
+.dm-warnings { color: #8a4b00; font-size: 12px; margin-top: 4px; }
+"""
+
+# A perceptual sequential ramp (dark blue -> teal -> yellow), used for "which step committed this".
+_STEP_RAMP = ["#30123b", "#4145ab", "#4675ed", "#39a2fc", "#1bcfd4", "#24eca6", "#61fc6c", "#a4fc3b", "#d1e834", "#f3c63a"]
+
+
+# ----- small helpers ---------------------------------------------------------
+def confidence_unit(conf: Optional[float], alg: str = "maskgit_plus") -> float:
+    """Map an algorithm's confidence score into [0, 1] for colouring."""
+    if conf is None or not isinstance(conf, (int, float)) or math.isnan(conf):
+        return 0.0
+    if alg == "entropy":  # the score is -entropy (<= 0); exp maps it into (0, 1]
+        conf = math.exp(max(conf, -50.0))
+    return min(max(float(conf), 0.0), 1.0)
+
+
+def confidence_colour(unit: float) -> str:
+    """Red (unsure) -> amber -> green (confident), pastel so the text stays readable."""
+    hue = 4 + 126 * min(max(unit, 0.0), 1.0)
+    return f"hsl({hue:.0f},78%,72%)"
+
+
+def _hex(c: str) -> tuple[int, int, int]:
+    return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+
+
+def step_colour(step: int, n_steps: int) -> tuple[str, str]:
+    """(background, text colour) for a token committed at `step` of `n_steps`."""
+    frac = 0.0 if n_steps <= 1 else step / (n_steps - 1)
+    x = frac * (len(_STEP_RAMP) - 1)
+    i = min(int(x), len(_STEP_RAMP) - 2)
+    t = x - i
+    a, b = _hex(_STEP_RAMP[i]), _hex(_STEP_RAMP[i + 1])
+    rgb = tuple(round(a[k] + (b[k] - a[k]) * t) for k in range(3))
+    luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    return "#%02x%02x%02x" % rgb, ("#ffffff" if luma < 140 else "#111111")
+
+
+def step_ramp_css(n: int = 10) -> str:
+    stops = ", ".join(step_colour(i, n)[0] for i in range(n))
+    return f"linear-gradient(90deg, {stops})"
+
+
+def confidence_ramp_css() -> str:
+    return "linear-gradient(90deg, " + ", ".join(confidence_colour(u / 4) for u in range(5)) + ")"
+
+
+def token_label(text: Optional[str], is_end: bool = False, after_end: bool = False) -> str:
+    """Visible text of a token: whitespace made visible, special tokens shortened.
+
+    End-of-answer tokens read "end"; those after the answer's first end token read "pad".
+    """
+    if text is None:
+        return "?"
+    if is_end:
+        return "pad" if after_end or "pad" in text.lower() else "end"
+    if text.startswith("<|") and text.endswith("|>") and len(text) > 4:
+        inner = text[2:-2].lower()
+        return "pad" if "pad" in inner else "end" if "end" in inner else text[2:-2]
+    if text == "":
+        return "\u2205"
+    if text.strip() == "":
+        return text.replace("\n", "\u21b5").replace("\t", "\u21e5") or " "
+    return text.replace("\n", "\u21b5")
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _alt_text(traj, alts) -> str:
+    parts = []
+    for tok, prob in alts[:5]:
+        parts.append(f"{traj.token_text.get(tok, f'<{tok}>')!r} {prob:.2f}")
+    return " | ".join(parts)
+
+
+class _Index:
+    """Per-position lookups (commit step, confidence, alternatives) built once per trajectory length."""
+
+    def __init__(self, traj):
+        n = traj.length
+        self.step: list[Optional[int]] = [None] * n
+        self.conf: list[Optional[float]] = [None] * n
+        self.alts: list[list] = [[] for _ in range(n)]
+        self.fallback: list[bool] = [False] * n
+        for s in traj.steps:
+            for j, pos in enumerate(s.positions):
+                self.step[pos] = s.index
+                self.conf[pos] = s.confidences[j] if j < len(s.confidences) else None
+                self.alts[pos] = s.alternatives[j] if j < len(s.alternatives) else []
+                self.fallback[pos] = s.fallback
+
+
+def _title(traj, idx: _Index, pos: int, alg: str, alternatives: bool = True) -> str:
+    step = idx.step[pos]
+    if traj.fixed[pos]:
+        return f"position {pos} - fixed by the structure prior (never changed)"
+    if step is None:
+        return f"position {pos} - masked"
+    text = f"position {pos} - committed at step {step + 1}"
+    if idx.conf[pos] is not None:
+        text += f" - {ALG_LABEL.get(alg, 'confidence')} {idx.conf[pos]:.3f}"
+    text += " (schedule fallback)" if idx.fallback[pos] else ""
+    if alternatives and idx.alts[pos]:
+        text += " - top: " + _alt_text(traj, idx.alts[pos])
+    return text
+
+
+def _item(swatch: str, label: str) -> str:
+    return f'<span class="dm-li">{swatch}<span>{label}</span></span>'
+
+
+def legend_html(kind: str = "canvas") -> str:
+    if kind == "answer":
+        return (
+            '<div class="dm-legend">'
+            + _item(f'<span class="dm-ramp" style="background:{step_ramp_css()}"></span>', "committed at step: first \u2192 last")
+            + _item('<span class="dm-tok dm-lock">locked</span>', "structure prior")
+            + _item('<span class="dm-tok dm-end">end</span>', "end of answer")
+            + "<span>hover a token for its step, confidence and alternatives</span></div>"
+        )
+    return (
+        '<div class="dm-legend">'
+        + _item(f'<span class="dm-tok dm-mask">{MASK_GLYPH}</span>', "masked")
+        + _item(f'<span class="dm-ramp" style="background:{confidence_ramp_css()}"></span>',
+                "new this step, by confidence (low \u2192 high)")
+        + _item('<span class="dm-tok dm-old">abc</span>', "earlier step")
+        + _item('<span class="dm-tok dm-lock">abc</span>', "structure prior (locked)")
+        + _item('<span class="dm-tok dm-end">end</span>', "end / padding")
+        + "</div>"
+    )
+
+
+# ----- the canvas -----------------------------------------------------------
+def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live: bool = False) -> str:
+    """The response canvas after `n_steps` iterations (default: all recorded so far)."""
+    if traj is None:
+        return empty_canvas()
+    total = len(traj.steps)
+    n = total if n_steps is None else max(0, min(int(n_steps), total))
+    alg = str(traj.config.get("alg", "maskgit_plus"))
+    state = traj.state_at(n)
+    idx = _Index(traj)
+    mask_id = traj.mask_token_id
+    ends = set(traj.end_token_ids)
+    this_step = traj.steps[n - 1] if n > 0 else None
+    new_conf = {}
+    if this_step is not None:
+        new_conf = {p: (this_step.confidences[j] if j < len(this_step.confidences) else None)
+                    for j, p in enumerate(this_step.positions)}
+    # masked positions at the start of the *next* step carry scores in that step's masked_confidence
+    masked_scores = {}
+    if n < total:
+        nxt = traj.steps[n]
+        masked_now = [i for i, t in enumerate(state) if t == mask_id and not traj.fixed[i]]
+        if len(nxt.masked_confidence) == len(masked_now):
+            masked_scores = dict(zip(masked_now, nxt.masked_confidence))
+
+    first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
+    pieces = []
+    for pos, tok in enumerate(state):
+        if traj.fixed[pos]:
+            label = token_label(traj.token_text.get(tok), tok in ends, pos > first_end)
+            cls, style = "dm-tok dm-lock" + (" dm-end" if tok in ends else ""), ""
+        elif tok == mask_id:
+            label, cls, style = MASK_GLYPH, "dm-tok dm-mask", ""
+            if pos in masked_scores:
+                pieces.append(f'<span class="{cls}" title="position {pos} - masked - next-step score '
+                              f'{masked_scores[pos]:.3f}">{label}</span>')
+                continue
+        else:
+            is_end = tok in ends
+            label = token_label(traj.token_text.get(tok), is_end, pos > first_end)
+            if pos in new_conf:
+                cls = "dm-tok dm-new" + (" dm-end" if is_end else "")
+                style = "" if is_end else f"background:{confidence_colour(confidence_unit(new_conf[pos], alg))}"
+            else:
+                cls, style = "dm-tok " + ("dm-end" if is_end else "dm-old"), ""
+        style_attr = f' style="{style}"' if style else ""
+        hover = _esc(_title(traj, idx, pos, alg, alternatives=not live))  # live frames: lighter titles
+        pieces.append(f'<span class="{cls}"{style_attr} title="{hover}">{_esc(label)}</span>')
+        if "\n" in (traj.token_text.get(tok) or "") and tok != mask_id:
+            pieces.append("<br>")
+
+    masked_left = sum(1 for i, t in enumerate(state) if t == mask_id and not traj.fixed[i])
+    max_steps = traj.config.get("steps")
+    head = [f'<span class="dm-badge dm-step">step {n}' + (f" / max {max_steps}" if max_steps else "") + "</span>"]
+    head.append(f'<span class="dm-badge">{masked_left} masked</span>')
+    if this_step is not None:
+        head.append(f'<span class="dm-badge">+{len(this_step.positions)} this step</span>')
+        if this_step.fallback:
+            head.append('<span class="dm-badge dm-warn" title="no masked position passed the threshold; '
+                        'the schedule chose the top-k">fallback</span>')
+    if masked_left == 0 and n > 0:
+        head.append('<span class="dm-badge dm-done">done</span>')
+    elif traj.stopped and n == total:
+        head.append('<span class="dm-badge dm-warn">stopped</span>')
+    elif live:
+        head.append('<span class="dm-badge">decoding\u2026</span>')
+    if title:
+        head.insert(0, f"<b>{_esc(title)}</b>")
+    return (f'<div class="dm-card"><div class="dm-head">{"".join(head)}</div>'
+            f'<div class="dm-tokens">{"".join(pieces)}</div>{legend_html()}</div>')
+
+
+def render_answer(traj, *, title: str = "Answer by commit step") -> str:
+    """The finished answer, each token coloured by the step that committed it (hover for details)."""
+    if traj is None or not traj.steps:
+        return empty_canvas("The answer, coloured by the step that committed each token, appears here.")
+    alg = str(traj.config.get("alg", "maskgit_plus"))
+    idx = _Index(traj)
+    final = traj.response_ids
+    ends = set(traj.end_token_ids)
+    stop = min(traj.answer_end + 1, traj.length)  # include the end token, then stop
+    n_steps = max(traj.nfe, 1)
+    pieces = []
+    for pos in range(stop):
+        tok = final[pos]
+        is_end = tok in ends
+        label = _esc(token_label(traj.token_text.get(tok), is_end))
+        hover = _esc(_title(traj, idx, pos, alg))
+        if traj.fixed[pos]:
+            pieces.append(f'<span class="dm-tok dm-lock" title="{hover}">{label}</span>')
+        elif is_end or idx.step[pos] is None:
+            pieces.append(f'<span class="dm-tok dm-end" title="{hover}">{label}</span>')
+        else:
+            bg, fg = step_colour(idx.step[pos], n_steps)
+            pieces.append(f'<span class="dm-tok" style="background:{bg};color:{fg}" title="{hover}">{label}</span>')
+    hidden = traj.length - stop
+    note = f'<div class="dm-note">{hidden} padding position(s) after the end are hidden.</div>' if hidden > 0 else ""
+    head = (f'<div class="dm-head"><b>{_esc(title)}</b><span class="dm-badge">{traj.nfe} steps</span>'
+            f'<span class="dm-badge">{traj.n_generated} tokens</span></div>')
+    return f'<div class="dm-card">{head}<div class="dm-tokens">{"".join(pieces)}</div>{legend_html("answer")}{note}</div>'
+
+
+def canvas_text(traj, n_steps: Optional[int] = None, mask: str = "\u2592") -> str:
+    """Plain-text view of the canvas (for the chat bubble while decoding): masks as a shade glyph."""
+    n = len(traj.steps) if n_steps is None else n_steps
+    state = traj.state_at(n)
+    ends = set(traj.end_token_ids)
+    out = []
+    for tok in state:
+        if tok == traj.mask_token_id:
+            out.append(mask)
+        elif tok in ends:
+            break
+        else:
+            out.append(traj.token_text.get(tok, ""))
+    return "".join(out).strip()
+
+
+def empty_canvas(message: str = "Ask a question: the response canvas starts as masked slots and fills in step by step.") -> str:
+    return f'<div class="dm-card"><div class="dm-empty">{_esc(message)}</div>{legend_html()}</div>'
+
+
+# ----- numbers ----------------------------------------------------------------
+def _fmt_s(x: Optional[float]) -> str:
+    if x is None:
+        return "-"
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def render_stats(traj, *, label: str = "") -> str:
+    """Honest numbers: tokens up to the end of the answer, NFE, tokens/forward, prefill vs denoise, latency."""
+    if traj is None or not traj.steps:
+        return '<div class="dm-note">Numbers for the run appear here.</div>'
+    s = traj.summary()
+    if traj.stopped:  # count only what was actually committed, not the slots left masked
+        end = traj.answer_end
+        s["tokens"] = sum(1 for st in traj.steps for p in st.positions if p <= end)
+        s["tokens_per_forward"] = s["tokens"] / traj.nfe if traj.nfe else 0.0
+        s["tokens_per_s"] = s["tokens"] / traj.total_seconds if traj.total_seconds > 0 else None
+    tps = s["tokens_per_s"]
+    cards = [
+        (str(s["tokens"]), "tokens generated"),
+        (str(s["nfe"]), "forward passes (NFE)"),
+        (f"{s['tokens_per_forward']:.2f}", "tokens / forward"),
+        (_fmt_s(s["prefill_s"]), "first pass (prefill)"),
+        (_fmt_s(s["denoise_s"]), "denoising"),
+        (_fmt_s(s["latency_s"]), "latency"),
+        ("-" if tps is None else f"{tps:.1f}", "tokens / s"),
+        (str(s["fallback_steps"]), "fallback steps"),
+    ]
+    body = "".join(f'<div class="dm-stat"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for v, k in cards)
+    cfg = traj.config or {}
+    desc = []
+    if cfg:
+        thr = cfg.get("alg_p_threshold")
+        desc.append(f"threshold {thr:g}" if thr else "threshold off")
+        desc.append("prefilling on" if cfg.get("prefill") else "prefilling off")
+        desc.append(f"alg {cfg.get('alg')}")
+        desc.append(f"canvas {traj.length}")
+    prefix = f"<b>{_esc(label)}</b> - " if label else ""
+    note = (f'<div class="dm-note">{prefix}{_esc(", ".join(desc))}. Tokens are counted up to and including '
+            "the end of the answer, fixed template tokens excluded"
+            + ("; stopped early" if traj.stopped else "") + ".</div>")
+    return f'<div class="dm-stats">{body}</div>{note}'
+
+
+# ----- the structure-prior preview --------------------------------------------
+def render_preview(pieces, length: int, limit: int, warnings=()) -> str:
+    """Template preview: fixed tokens (locked style) and mask slots, total length and warnings."""
+    spans = []
+    for text, fixed in pieces:
+        if fixed:
+            spans.append(f'<span class="dm-tok dm-lock">{_esc(token_label(text))}</span>')
+        else:
+            spans.append(f'<span class="dm-tok dm-mask">{MASK_GLYPH}</span>')
+    n_fixed = sum(1 for _, f in pieces if f)
+    head = (f'<div class="dm-head"><span class="dm-badge">{length} tokens</span>'
+            f'<span class="dm-badge">{n_fixed} fixed</span><span class="dm-badge">{length - n_fixed} to fill</span>'
+            f'<span class="dm-badge">limit {limit}</span></div>')
+    warn = "".join(f"<div>\u26a0 {_esc(w)}</div>" for w in warnings)
+    warn_html = f'<div class="dm-warnings">{warn}</div>' if warn else ""
+    return f'<div class="dm-card dm-preview">{head}<div class="dm-tokens">{"".join(spans)}</div>{warn_html}</div>'
+
+
+def render_error(message: str) -> str:
+    return f'<div class="dm-error">\u26a0 {_esc(message)}</div>'

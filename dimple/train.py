@@ -1,0 +1,709 @@
+"""Training Dimple-Tiny on the drawn world with the paper's recipe.
+
+    python -m dimple.train [--steps N] [--recipe ar-then-diffusion|diffusion-only|ar-only] [--name RUN]
+    python -m dimple.train --resume --name RUN          # continue from runs/RUN/last.pt
+    python -m dimple.train --export assets/dimple-tiny --name RUN   # 16-bit safetensors + config + tokenizer
+    accelerate launch -m dimple.train ...                # same script on one or more GPUs
+
+Owns the training configuration (`TrainConfig`), the data pipeline (a pool of
+pre-rendered scenes held as uint8 tensors, questions drawn per step, batches
+patchified in one vectorised call), the stages (a dense vision warm-up, a
+one-or-two-object curriculum, then the whole world), the two training phases
+of Dimple (autoregressive: causal attention and next-token loss on the answer;
+diffusion: full attention, each answer token masked with probability
+t ~ U(eps, 1), loss on masked positions weighted by 1/t), checkpoints/resume
+and export. Answers are followed by `<|im_end|>` and a random number of
+`<|endoftext|>` pads, all supervised: that is what teaches where an answer ends.
+
+It does not decode (see `engine.py`) nor score answers (see `evaluate.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from . import world
+from .tokenizer import IMAGE_PAD, VISION_END, VISION_START, build_tokenizer, special_ids
+
+RECIPES = ("ar-then-diffusion", "diffusion-only", "ar-only")
+MERGED_SIDE = world.MODEL_IMAGE_SIZE // 28  # 3 merged image tokens per side: one per cell
+N_IMAGE_TOKENS = MERGED_SIDE * MERGED_SIDE
+
+
+@dataclass
+class TrainConfig:
+    # --- run ---
+    name: str = "tiny"  # run name: log and checkpoints go to <out_root>/<name>/
+    out_root: str = "runs"  # folder of runs (gitignored)
+    recipe: str = "ar-then-diffusion"  # one of RECIPES
+    seed: int = 0  # seeds torch, Python and the scene pool
+    threads: int = 2  # torch CPU threads (0: leave torch's default)
+    tokenizer_dir: str = "assets/dimple-tiny"  # tokenizer to train with (built there if missing)
+    # --- schedule ---
+    steps: int = 3600  # optimizer steps in all
+    batch_size: int = 48  # samples per step (per process)
+    lr: float = 2e-3  # peak AdamW learning rate
+    min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 100  # linear learning-rate warm-up
+    weight_decay: float = 0.01  # AdamW weight decay (not on norms, biases, embeddings)
+    grad_clip: float = 1.0  # gradient norm clip (0: off)
+    time_budget_minutes: float = 0.0  # > 0: the schedule runs on max(step/steps, train time/budget) and stops at 1
+    ar_fraction: float = 0.4  # ar-then-diffusion: share of the steps trained autoregressively, before diffusion
+    # --- stages / curriculum ---
+    vision_warmup_steps: int = 150  # dense per-row captions, words and charts read out in full
+    curriculum_steps: int = 600  # until then objects scenes have at most `curriculum_objects` objects, no words/charts
+    curriculum_objects: int = 2  # most objects per scene during the curriculum stage
+    # --- sequences ---
+    max_pad: int = 6  # supervised <|endoftext|> pads after <|im_end|>: uniform in [0, max_pad]
+    long_pad_prob: float = 0.15  # chance that the pads instead fill the response up to canvas_len
+    canvas_len: int = 36  # response length the long pads fill (the decode canvas used in evaluation)
+    mask_eps: float = 1e-3  # diffusion: t ~ U(mask_eps, 1)
+    max_loss_weight: float = 10.0  # diffusion: the 1/t weight is clipped at this
+    # --- data pool ---
+    pool_per_kind: int = 3000  # pre-rendered scenes per pool (objects with n = 1..6 objects, text, chart)
+    pool_refresh_every: int = 50  # steps between replacing part of the pool with fresh scenes
+    pool_refresh_count: int = 64  # scenes replaced per pool at each refresh
+    # --- checkpoints / logging ---
+    checkpoint_minutes: float = 5.0  # save runs/<name>/last.pt this often (and at the end)
+    log_every: int = 25  # steps between log lines
+    eval_every: int = 0  # steps between quick held-out evaluations (0: off)
+    eval_n: int = 64  # samples in each quick evaluation
+    # --- model size ---
+    hidden_size: int = 128  # language model width
+    num_layers: int = 4  # language model layers
+    num_heads: int = 4  # attention heads
+    num_kv_heads: int = 2  # key/value heads (grouped-query attention)
+    intermediate_size: int = 384  # language model MLP width
+    mrope_section: list = field(default_factory=lambda: [4, 6, 6])  # rotary pairs (t, h, w); sums to head_dim/2
+    rope_theta: float = 10000.0  # rotary base; small values give the height/width sections usable frequencies
+    vision_hidden: int = 64  # vision tower width
+    vision_depth: int = 2  # vision blocks
+    vision_heads: int = 2  # vision attention heads
+    vision_intermediate: int = 128  # vision MLP width
+    vision_window: int = 28  # window attention size in pixels: one cell (the last block attends fully)
+
+    def validate(self) -> "TrainConfig":
+        def need(cond, name, allowed):
+            if not cond:
+                raise ValueError(f"{name} must be {allowed}, got {getattr(self, name)!r}")
+
+        need(self.recipe in RECIPES, "recipe", f"one of {', '.join(RECIPES)}")
+        need(isinstance(self.name, str) and self.name and "/" not in self.name, "name", "a non-empty name without '/'")
+        need(self.steps >= 1, "steps", ">= 1")
+        need(self.batch_size >= 1, "batch_size", ">= 1")
+        need(0 < self.lr <= 1, "lr", "in (0, 1]")
+        need(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]")
+        need(self.warmup_steps >= 0, "warmup_steps", ">= 0")
+        need(self.weight_decay >= 0, "weight_decay", ">= 0")
+        need(self.grad_clip >= 0, "grad_clip", ">= 0")
+        need(self.time_budget_minutes >= 0, "time_budget_minutes", ">= 0")
+        need(0 <= self.ar_fraction <= 1, "ar_fraction", "in [0, 1]")
+        need(self.vision_warmup_steps >= 0, "vision_warmup_steps", ">= 0")
+        need(self.curriculum_steps >= 0, "curriculum_steps", ">= 0")
+        need(1 <= self.curriculum_objects <= world.MAX_OBJECTS, "curriculum_objects", f"in [1, {world.MAX_OBJECTS}]")
+        need(0 <= self.max_pad <= 64, "max_pad", "in [0, 64]")
+        need(0 <= self.long_pad_prob <= 1, "long_pad_prob", "in [0, 1]")
+        need(8 <= self.canvas_len <= 256, "canvas_len", "in [8, 256]")
+        need(0 < self.mask_eps < 1, "mask_eps", "in (0, 1)")
+        need(self.max_loss_weight >= 1, "max_loss_weight", ">= 1")
+        need(self.pool_per_kind >= 8, "pool_per_kind", ">= 8")
+        need(self.pool_refresh_every >= 0, "pool_refresh_every", ">= 0")
+        need(0 <= self.pool_refresh_count <= self.pool_per_kind, "pool_refresh_count", "in [0, pool_per_kind]")
+        need(self.checkpoint_minutes > 0, "checkpoint_minutes", "> 0")
+        need(self.log_every >= 1, "log_every", ">= 1")
+        need(self.eval_every >= 0, "eval_every", ">= 0")
+        need(self.hidden_size % self.num_heads == 0, "hidden_size", "divisible by num_heads")
+        need(self.num_heads % self.num_kv_heads == 0, "num_heads", "divisible by num_kv_heads")
+        need(len(self.mrope_section) == 3 and 2 * sum(self.mrope_section) == self.hidden_size // self.num_heads,
+             "mrope_section", "three numbers summing to head_dim / 2")
+        need(self.rope_theta > 1, "rope_theta", "> 1")
+        need(self.vision_hidden % self.vision_heads == 0, "vision_hidden", "divisible by vision_heads")
+        need(self.vision_window % 28 == 0, "vision_window", "a multiple of 28")
+        return self
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.out_root, self.name)
+
+    def progress(self, step: int, train_seconds: float = 0.0) -> float:
+        """Share of the run done, in [0, 1]: by steps, or by training time when a time budget is set."""
+        p = step / self.steps
+        if self.time_budget_minutes > 0:
+            p = max(p, train_seconds / (60 * self.time_budget_minutes))
+        return min(1.0, p)
+
+    def phase(self, progress: float) -> str:
+        """'ar' or 'diffusion' at this point of the run."""
+        if self.recipe == "ar-only":
+            return "ar"
+        if self.recipe == "diffusion-only":
+            return "diffusion"
+        return "ar" if progress < self.ar_fraction else "diffusion"
+
+    def lr_at(self, step: int, progress: Optional[float] = None) -> float:
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        p = self.progress(step) if progress is None else progress
+        w = self.warmup_steps / self.steps
+        p = min(1.0, max(0.0, (p - w) / max(1e-9, 1 - w)))
+        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+# ------------------------------------------------------------------ model
+def model_config(cfg: TrainConfig, tokenizer):
+    from .modeling import DimpleConfig
+
+    ids = special_ids(tokenizer)
+    return DimpleConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads,
+        max_position_embeddings=512,
+        rope_theta=float(cfg.rope_theta),
+        mrope_section=list(cfg.mrope_section),
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=False,
+        bos_token_id=ids["bos"],
+        eos_token_id=ids["eos"],
+        pad_token_id=ids["pad"],
+        mask_token_id=ids["mask"],
+        image_token_id=ids["image"],
+        video_token_id=ids["video"],
+        vision_start_token_id=ids["vision_start"],
+        vision_end_token_id=ids["vision_end"],
+        vision_token_id=ids["vision"],
+        vision_config=dict(
+            depth=cfg.vision_depth,
+            hidden_size=cfg.vision_hidden,
+            intermediate_size=cfg.vision_intermediate,
+            num_heads=cfg.vision_heads,
+            out_hidden_size=cfg.hidden_size,
+            window_size=cfg.vision_window,
+            fullatt_block_indexes=[cfg.vision_depth - 1],
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            in_channels=3,
+            hidden_act="silu",
+        ),
+    )
+
+
+def build_model(cfg: TrainConfig, tokenizer):
+    from .modeling import DimpleModel
+
+    torch.manual_seed(cfg.seed)
+    return DimpleModel(model_config(cfg, tokenizer))
+
+
+def speed_up(model) -> None:
+    """Training-speed patches that compute the same function (checked in tests/test_train.py):
+    the vision tower's per-window attention loop becomes one batched attention call when all windows
+    have the same length (they do for 168x168 images with 56 px windows), and the language model's
+    rotary tables are assembled once per forward instead of once per layer."""
+    import types
+
+    from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qv
+
+    from . import modeling
+
+    def vision_attn_forward(self, hidden_states, cu_seqlens, position_embeddings=None, max_seqlen=None, **kwargs):
+        lengths = cu_seqlens[1:] - cu_seqlens[:-1]
+        n, size = lengths.numel(), int(lengths[0])
+        if not bool((lengths == size).all()):
+            return type(self).forward(self, hidden_states, cu_seqlens, position_embeddings, max_seqlen, **kwargs)
+        seq = hidden_states.shape[0]
+        q, k, v = self.qkv(hidden_states).reshape(seq, 3, self.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
+        cos, sin = position_embeddings
+        q, k = qv.apply_rotary_pos_emb_vision(q, k, cos, sin)
+        q, k, v = (x.reshape(n, size, self.num_heads, -1).transpose(1, 2) for x in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v, scale=self.scaling)
+        return self.proj(out.transpose(1, 2).reshape(seq, -1))
+
+    for module in model.modules():
+        if isinstance(module, qv.Qwen2_5_VLVisionAttention):
+            module.forward = types.MethodType(vision_attn_forward, module)
+
+    if not getattr(modeling, "_train_mrope_memo", False):
+        original = modeling.apply_mrope
+        memo: dict = {}
+
+        def apply_mrope_memo(q, k, cos, sin, mrope_section):
+            key = (id(cos), id(sin), tuple(mrope_section))
+            if memo.get("key") != key or memo.get("ref") is not cos:
+                sections = list(mrope_section) * 2
+                c = torch.cat([x[i % 3] for i, x in enumerate(cos.split(sections, dim=-1))], dim=-1).unsqueeze(1)
+                s_ = torch.cat([x[i % 3] for i, x in enumerate(sin.split(sections, dim=-1))], dim=-1).unsqueeze(1)
+                memo.update(key=key, ref=cos, c=c, s=s_)
+            c, s_ = memo["c"], memo["s"]
+            return q * c + modeling.rotate_half(q) * s_, k * c + modeling.rotate_half(k) * s_
+
+        apply_mrope_memo.original = original
+        modeling.apply_mrope = apply_mrope_memo
+        modeling._train_mrope_memo = True
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    if not os.path.exists(os.path.join(path, "tokenizer.json")):
+        build_tokenizer(path)
+    return AutoTokenizer.from_pretrained(path)
+
+
+# ------------------------------------------------------------------ data
+def image_to_uint8(img) -> torch.Tensor:
+    import numpy as np
+
+    return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1).copy())
+
+
+def pixels_of(images_uint8: torch.Tensor):
+    """uint8 (B, 3, 84, 84) -> pixel_values (B*36, 1176), image_grid_thw (B, 3), as the processor makes them."""
+    from .processing import normalize_uint8, patchify
+
+    pv, (gh, gw) = patchify(normalize_uint8(images_uint8))
+    grid = torch.tensor([[1, gh, gw]], dtype=torch.long).expand(images_uint8.shape[0], 3).contiguous()
+    return pv, grid
+
+
+class ScenePool:
+    """Pre-rendered scenes of one kind as a uint8 tensor, part replaced by fresh ones now and then."""
+
+    def __init__(self, make, size: int, rng: random.Random):
+        self.make, self.rng = make, rng
+        self.scenes = [make(rng) for _ in range(size)]
+        self.images = torch.stack([image_to_uint8(world.model_view(world.render(s))) for s in self.scenes])
+
+    def refresh(self, count: int) -> None:
+        for _ in range(count):
+            i = self.rng.randrange(len(self.scenes))
+            self.scenes[i] = self.make(self.rng)
+            self.images[i] = image_to_uint8(world.model_view(world.render(self.scenes[i])))
+
+    def pick(self, rng: random.Random) -> int:
+        return rng.randrange(len(self.scenes))
+
+
+class WorldData:
+    """Batches of (image, prompt, answer) drawn from scene pools, as training tensors."""
+
+    # Category weights after the curriculum (long, exact answers and binding questions get more).
+    MIX = {"describe": 1.5, "count": 1.0, "exists": 1.0, "attribute": 1.5, "position": 1.5, "ocr": 1.0,
+           "chart": 1.5, "structured": 1.5, "cells": 0.5}
+
+    def __init__(self, cfg: TrainConfig, tokenizer, seed: Optional[int] = None):
+        self.cfg = cfg
+        self.tok = tokenizer
+        self.ids = special_ids(tokenizer)
+        self.rng = random.Random(cfg.seed if seed is None else seed)
+        pool_rng = random.Random((cfg.seed if seed is None else seed) + 12345)
+        n = cfg.pool_per_kind
+        self.pools = {f"objects{k}": ScenePool(lambda r, k=k: world.random_objects_scene(r, n_objects=k), n, pool_rng)
+                      for k in range(1, world.MAX_OBJECTS + 1)}
+        self.pools["text"] = ScenePool(world.random_text_scene, n, pool_rng)
+        self.pools["chart"] = ScenePool(world.random_chart_scene, n, pool_rng)
+        enc = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa: E731
+        self._enc = enc
+        self.prefix = enc("<|im_start|>user\n") + [self.ids["vision_start"]] + [self.ids["image"]] * N_IMAGE_TOKENS + [self.ids["vision_end"]]
+        self.suffix = enc("<|im_end|>\n<|im_start|>assistant\n")
+        self._cache: dict[str, list[int]] = {}
+        self.steps_since_refresh = 0
+        self.bucket = 4  # batches drawn at once and grouped by length
+        self._queue: list = []
+
+    def encode(self, text: str) -> list[int]:
+        ids = self._cache.get(text)
+        if ids is None:
+            ids = self._cache[text] = self._enc(text)
+        return ids
+
+    # --- stage logic
+    def stage(self, step: int) -> str:
+        if step < self.cfg.vision_warmup_steps:
+            return "warmup"
+        if step < self.cfg.curriculum_steps:
+            return "curriculum"
+        return "full"
+
+    def draw(self, step: int) -> tuple[str, str, str, torch.Tensor]:
+        """(category, question, answer, image uint8) for one training sample at `step`."""
+        rng, stage = self.rng, self.stage(step)
+        if stage == "warmup":
+            r = rng.random()
+            if r < 0.6:
+                cat, kind = "cells", f"objects{rng.randint(1, world.MAX_OBJECTS)}"
+            elif r < 0.8:
+                cat, kind = "ocr", "text"
+            else:
+                cat, kind = "chart", "chart"
+        else:
+            cats = [c for c in self.MIX if stage == "full" or c not in ("ocr", "chart")]
+            cat = rng.choices(cats, weights=[self.MIX[c] for c in cats])[0]
+            if cat == "ocr":
+                kind = "text"
+            elif cat == "chart":
+                kind = "chart"
+            else:
+                top = self.cfg.curriculum_objects if stage == "curriculum" else world.MAX_OBJECTS
+                if cat in ("describe", "structured"):
+                    top = min(top, world.MAX_LIST_OBJECTS)
+                kind = f"objects{rng.randint(1, top)}"
+        pool = self.pools[kind]
+        i = pool.pick(rng)
+        scene = pool.scenes[i]
+        if stage == "warmup" and cat != "cells":
+            q, a = ("Read the text.", " ".join(w for _, w, _ in scene.words)) if cat == "ocr" else (
+                "Describe the chart.", ", ".join(f"{lb}: {v}" for lb, v, _ in scene.bars))
+        else:
+            q, a = world.ask(scene, cat, rng)
+        return cat, q, a, pool.images[i]
+
+    def maybe_refresh(self) -> None:
+        self.steps_since_refresh += 1
+        if self.cfg.pool_refresh_every and self.steps_since_refresh >= self.cfg.pool_refresh_every:
+            self.steps_since_refresh = 0
+            for pool in self.pools.values():
+                pool.refresh(self.cfg.pool_refresh_count)
+
+    def sample(self, step: int) -> tuple[list[int], int, torch.Tensor, str]:
+        """(token ids of prompt + answer + end + pads, response start, image uint8, category)."""
+        cfg, rng = self.cfg, self.rng
+        cat, q, a, img = self.draw(step)
+        prompt = self.prefix + self.encode(q) + self.suffix
+        answer = self.encode(a) + [self.ids["eos"]]
+        if rng.random() < cfg.long_pad_prob:
+            n_pad = max(0, cfg.canvas_len - len(answer))
+        else:
+            n_pad = rng.randint(0, cfg.max_pad)
+        return prompt + answer + [self.ids["pad"]] * n_pad, len(prompt), img, cat
+
+    def batch(self, step: int, batch_size: Optional[int] = None) -> dict:
+        """Right-padded batch: input_ids, attention_mask, labels_mask (supervised response positions),
+        pixel_values, image_grid_thw, position_ids, categories. Samples are drawn `bucket` batches at a
+        time and grouped by length, so that short answers are not padded to the longest ones."""
+        b = batch_size or self.cfg.batch_size
+        if not self._queue or len(self._queue[0]) != b:
+            pool = [self.sample(step) for _ in range(b * self.bucket)]
+            pool.sort(key=lambda x: len(x[0]))
+            self._queue = [pool[i * b:(i + 1) * b] for i in range(self.bucket)]
+            self.rng.shuffle(self._queue)
+        return self.collate(self._queue.pop())
+
+    def collate(self, items) -> dict:
+        b = len(items)
+        length = max(len(x[0]) for x in items)
+        input_ids = torch.full((b, length), self.ids["pad"], dtype=torch.long)
+        attention_mask = torch.zeros((b, length), dtype=torch.long)
+        labels_mask = torch.zeros((b, length), dtype=torch.bool)
+        for r, (seq, start, _, _) in enumerate(items):
+            input_ids[r, : len(seq)] = torch.tensor(seq)
+            attention_mask[r, : len(seq)] = 1
+            labels_mask[r, start : len(seq)] = True
+        pv, grid = pixels_of(torch.stack([x[2] for x in items]))
+        return dict(input_ids=input_ids, attention_mask=attention_mask, labels_mask=labels_mask,
+                    pixel_values=pv, image_grid_thw=grid, position_ids=self.position_ids(b, length),
+                    categories=[x[3] for x in items])
+
+    def position_ids(self, b: int, length: int) -> torch.Tensor:
+        """Multimodal rotary positions for the shared layout (text, 6x6 image, text), (3, b, length)."""
+        n_before = len(self.prefix) - N_IMAGE_TOKENS - 1  # text tokens up to and including <|vision_start|>
+        pos = torch.arange(length).repeat(3, 1)
+        hh, ww = torch.meshgrid(torch.arange(MERGED_SIDE), torch.arange(MERGED_SIDE), indexing="ij")
+        img = slice(n_before, n_before + N_IMAGE_TOKENS)
+        pos[0, img] = n_before
+        pos[1, img] = n_before + hh.reshape(-1)
+        pos[2, img] = n_before + ww.reshape(-1)
+        after = n_before + N_IMAGE_TOKENS
+        pos[:, after:] = torch.arange(length - after) + n_before + MERGED_SIDE
+        return pos[:, None, :].expand(3, b, length).contiguous()
+
+
+# ------------------------------------------------------------------ loss
+def compute_loss(model, batch: dict, phase: str, cfg: TrainConfig, mask_id: int, generator: torch.Generator):
+    """Dimple's loss for one batch. ar: causal, next-token CE on every supervised response position.
+    diffusion: full attention; each supervised position masked with prob t ~ U(eps, 1) (t per sample);
+    CE on masked positions weighted by 1/t, averaged over supervised positions."""
+    input_ids = batch["input_ids"]
+    sup = batch["labels_mask"]
+    b, length = input_ids.shape
+    if phase == "ar":
+        fed = input_ids
+        target_mask = sup
+        weight = torch.ones(b, 1)
+    else:
+        t = cfg.mask_eps + (1 - cfg.mask_eps) * torch.rand(b, 1, generator=generator)
+        masked = (torch.rand(b, length, generator=generator) < t) & sup
+        # every sample contributes: if nothing got masked, mask one supervised position
+        none = ~masked.any(1)
+        if bool(none.any()):
+            rows = none.nonzero(as_tuple=True)[0]
+            for r in rows.tolist():
+                cand = sup[r].nonzero(as_tuple=True)[0]
+                masked[r, cand[torch.randint(len(cand), (1,), generator=generator)]] = True
+        fed = torch.where(masked, torch.full_like(input_ids, mask_id), input_ids)
+        target_mask = masked
+        weight = (1.0 / t).clamp(max=cfg.max_loss_weight)
+    out = model(input_ids=fed, attention_mask=batch["attention_mask"], pixel_values=batch["pixel_values"],
+                image_grid_thw=batch["image_grid_thw"], position_ids=batch["position_ids"], causal=(phase == "ar"))
+    logits = out.logits[:, :-1]  # output i predicts token i + 1
+    targets = input_ids[:, 1:]
+    tmask = target_mask[:, 1:]
+    ce = F.cross_entropy(logits[tmask].float(), targets[tmask], reduction="none")
+    per_pos = torch.zeros(b, length - 1, device=ce.device, dtype=ce.dtype)
+    per_pos[tmask] = ce
+    n_sup = sup[:, 1:].sum(1).clamp(min=1)
+    per_sample = per_pos.sum(1) / n_sup * weight.squeeze(1).to(ce.device)
+    loss = per_sample.mean()
+    with torch.no_grad():
+        acc = (logits[tmask].argmax(-1) == targets[tmask]).float().mean()
+    return loss, {"loss": float(loss.detach()), "tok_acc": float(acc), "ce": float(ce.detach().mean())}
+
+
+# ------------------------------------------------------------------ checkpoints
+def param_groups(model, weight_decay: float):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.dim() < 2 or "embed" in name or "norm" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, data: WorldData, extra: dict) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "config": asdict(cfg),
+        "python_rng": data.rng.getstate(),
+        "torch_rng": torch.get_rng_state(),
+        "extra": extra,
+    }
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str):
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) -> str:
+    """Write the model in 16-bit safetensors + config.json + tokenizer + image settings into out_dir."""
+    import copy
+
+    os.makedirs(out_dir, exist_ok=True)
+    m = copy.deepcopy(model).to(dtype)
+    m.config.torch_dtype = str(dtype).replace("torch.", "")
+    m.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
+        json.dump({"image_processor_type": "DimpleImageProcessor", "min_pixels": 3136,
+                   "max_pixels": world.MODEL_IMAGE_SIZE ** 2, "patch_size": 14, "merge_size": 2,
+                   "temporal_patch_size": 2, "image_mean": [0.48145466, 0.4578275, 0.40821073],
+                   "image_std": [0.26862954, 0.26130258, 0.27577711]}, f, indent=1)
+    return out_dir
+
+
+# ------------------------------------------------------------------ loop
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_seconds: Optional[float] = None) -> dict:
+    """Run (or continue) training; returns the last logged stats and the model."""
+    from accelerate import Accelerator
+
+    cfg.validate()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    accelerator = Accelerator()
+    tokenizer = load_tokenizer(cfg.tokenizer_dir)
+    model = build_model(cfg, tokenizer)
+    speed_up(model)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
+    data = WorldData(cfg, tokenizer, seed=cfg.seed + 1000 * accelerator.process_index)
+    start_step = 0
+    state: dict = {"extra": {}}
+    ckpt_path = os.path.join(cfg.run_dir, "last.pt")
+    if resume and os.path.exists(ckpt_path):
+        state = load_checkpoint(ckpt_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_step = int(state["step"])
+        data.rng.setstate(state["python_rng"])
+        torch.set_rng_state(state["torch_rng"])
+    model, optimizer = accelerator.prepare(model, optimizer)
+    raw = accelerator.unwrap_model(model)
+    mask_id = raw.config.mask_token_id
+    gen = torch.Generator().manual_seed(cfg.seed * 7 + start_step + accelerator.process_index)
+    main = accelerator.is_main_process
+    log_path = os.path.join(cfg.run_dir, "log.txt")
+    if main:
+        os.makedirs(cfg.run_dir, exist_ok=True)
+        with open(os.path.join(cfg.run_dir, "config.json"), "w") as f:
+            json.dump(asdict(cfg), f, indent=1)
+        n_params = sum(p.numel() for p in raw.parameters())
+        _log(log_path, f"start step {start_step}/{cfg.steps} recipe {cfg.recipe} params {n_params} resume={resume}")
+    bar = None
+    if progress and main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start_step, dynamic_ncols=True, mininterval=2.0)
+    last_save = time.time()
+    t_start = time.time()
+    stats: dict = {}
+    running: dict = {}
+    model.train()
+    step = start_step
+    train_seconds = float(state["extra"].get("train_seconds", 0.0)) if resume and start_step else 0.0
+    t_last = time.time()
+    while step < cfg.steps and cfg.progress(step, train_seconds) < 1.0:
+        progress = cfg.progress(step, train_seconds)
+        phase = cfg.phase(progress)
+        for g in optimizer.param_groups:
+            g["lr"] = cfg.lr_at(step, progress)
+        batch = data.batch(step)
+        batch = {k: (v.to(accelerator.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+        loss, st = compute_loss(model, batch, phase, cfg, mask_id, gen)
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        if cfg.grad_clip:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        data.maybe_refresh()
+        step += 1
+        now = time.time()
+        train_seconds += now - t_last
+        t_last = now
+        for k, v in st.items():
+            running[k] = running.get(k, 0.0) * 0.9 + v * 0.1 if k in running else v
+        if bar is not None:
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{running['loss']:.3f}", acc=f"{running['tok_acc']:.3f}", phase=phase,
+                                stage=data.stage(step), progress=f"{progress:.3f}")
+        if main and (step % cfg.log_every == 0 or step == cfg.steps):
+            elapsed = time.time() - t_start
+            stats = dict(step=step, phase=phase, stage=data.stage(step), lr=round(cfg.lr_at(step, progress), 6),
+                         progress=round(progress, 4), train_seconds=round(train_seconds, 1),
+                         loss=round(running["loss"], 4), tok_acc=round(running["tok_acc"], 4),
+                         steps_per_s=round((step - start_step) / max(elapsed, 1e-9), 3))
+            _log(log_path, json.dumps(stats))
+        if main and cfg.eval_every and step % cfg.eval_every == 0:
+            _quick_eval(raw, tokenizer, cfg, log_path, step)
+            model.train()
+        if main and (time.time() - last_save > cfg.checkpoint_minutes * 60 or step == cfg.steps):
+            save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds))
+            last_save = time.time()
+            t_last = time.time()
+        if max_seconds is not None and time.time() - t_start > max_seconds:
+            break
+    if bar is not None:
+        bar.close()
+    if main:
+        save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds))
+        _log(log_path, f"end step {step} train_seconds {train_seconds:.0f}")
+    return {"stats": stats, "model": raw, "tokenizer": tokenizer, "step": step}
+
+
+def _log(path: str, line: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    with open(path, "a") as f:
+        f.write(f"{stamp} {line}\n")
+
+
+def _quick_eval(model, tokenizer, cfg: TrainConfig, log_path: str, step: int) -> None:
+    from .config import DecodeConfig
+    from .evaluate import evaluate
+    from .processing import DimpleImageProcessor
+
+    model.eval()
+    proc = DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2)
+    dcfg = DecodeConfig(max_new_tokens=cfg.canvas_len, steps=cfg.canvas_len, alg_p_threshold=0.9, prefill=True)
+    res = evaluate(model, (tokenizer, proc), cfg.eval_n, dcfg)
+    _log(log_path, "eval " + json.dumps({"step": step, **{k: v for k, v in res.items() if k != "samples"}}))
+
+
+def model_from_checkpoint(path: str):
+    """(model, tokenizer, TrainConfig) from a runs/<name>/last.pt checkpoint."""
+    state = load_checkpoint(path)
+    known = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
+    tokenizer = load_tokenizer(cfg.tokenizer_dir)
+    model = build_model(cfg, tokenizer)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, tokenizer, cfg, state
+
+
+def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
+    p = argparse.ArgumentParser(prog="python -m dimple.train", description=__doc__.split("\n\n")[0])
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "mrope_section":
+            p.add_argument(flag, type=int, nargs=3, default=None)
+        elif f.type in ("int", int):
+            p.add_argument(flag, type=int, default=None)
+        elif f.type in ("float", float):
+            p.add_argument(flag, type=float, default=None)
+        else:
+            p.add_argument(flag, type=str, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from <run>/last.pt")
+    p.add_argument("--export", metavar="DIR", help="write the run's last checkpoint as 16-bit safetensors to DIR and exit")
+    p.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"], help="export precision")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop (and checkpoint) after this much wall time")
+    args = p.parse_args(argv)
+    cfg = TrainConfig()
+    if args.resume or args.export:
+        saved = os.path.join(cfg.out_root if args.out_root is None else args.out_root,
+                             args.name or cfg.name, "config.json")
+        if os.path.exists(saved):
+            with open(saved) as f:
+                known = {f_.name for f_ in fields(TrainConfig)}
+                cfg = TrainConfig(**{k: v for k, v in json.load(f).items() if k in known})
+    for f in fields(TrainConfig):
+        v = getattr(args, f.name)
+        if v is not None:
+            setattr(cfg, f.name, list(v) if f.name == "mrope_section" else v)
+    return cfg, args
+
+
+def main(argv=None) -> int:
+    cfg, args = parse_args(argv)
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.export:
+        path = os.path.join(cfg.run_dir, "last.pt")
+        if not os.path.exists(path):
+            print(f"error: no checkpoint at {path}", file=sys.stderr)
+            return 2
+        model, tokenizer, _, state = model_from_checkpoint(path)
+        export(model, tokenizer, args.export, torch.bfloat16 if args.dtype == "bf16" else torch.float16)
+        print(f"exported step {state['step']} of {path} to {args.export}")
+        return 0
+    out = train(cfg, resume=args.resume, progress=not args.no_progress, max_seconds=args.max_seconds)
+    print(json.dumps(out["stats"]))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

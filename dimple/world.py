@@ -1,0 +1,450 @@
+"""The visual world Dimple-Tiny lives in: seeded scenes, words, bar charts and their questions.
+
+Owns the closed vocabulary (shapes, colours, sizes, positions, words), how a
+scene is drawn (PIL, 168x168, a 3x3 layout of 56 px cells; the model sees it
+at 84x84, where each cell is exactly one merged image token), and the
+question/answer pairs each category asks of a scene. Everything is a pure
+function of an integer seed; the train and eval splits use disjoint seed
+ranges. It knows nothing of tokenizers, tensors or models.
+
+The background is a faint two-way gradient (red falls from top to bottom, blue
+from left to right), so that every image patch can tell where it sits; objects
+are large and saturated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
+
+from PIL import Image, ImageDraw, ImageFont
+
+IMAGE_SIZE = 168  # drawn size (what people see)
+GRID = 3
+CELL = IMAGE_SIZE // GRID  # 56 px
+# What Dimple-Tiny sees: the image processor (max_pixels = MODEL_IMAGE_SIZE**2) halves 168 to 84 px,
+# 6x6 patches of 14 px, 3x3 merged image tokens: exactly one merged token per cell.
+MODEL_IMAGE_SIZE = 84
+
+SHAPES = ("circle", "square", "triangle", "star")
+COLORS = {
+    "red": (220, 30, 30),
+    "orange": (245, 140, 0),
+    "yellow": (230, 205, 0),
+    "green": (30, 160, 50),
+    "blue": (30, 80, 225),
+    "purple": (140, 50, 185),
+    "pink": (250, 110, 200),
+    "black": (25, 25, 25),
+}
+COLOR_NAMES = tuple(COLORS)
+SIZES = ("big", "small")
+# Cells in reading order (row-major); the name of cell r*3+c.
+POSITIONS = (
+    "top left", "top center", "top right",
+    "middle left", "center", "middle right",
+    "bottom left", "bottom center", "bottom right",
+)
+ROWS = ("top", "middle", "bottom")
+WORDS = ("cat", "dog", "sun", "tree", "fish", "bird", "car", "boat",
+         "moon", "cake", "book", "hat", "key", "cup", "bus", "frog")
+BAR_LABELS = ("A", "B", "C", "D", "E", "F")
+TEXT_COLORS = ("red", "green", "blue", "purple", "black")
+
+# Evaluation categories (each question kind is its own category).
+CATEGORIES = ("describe", "count", "exists", "attribute", "position", "ocr", "chart", "structured")
+# Dense "what is in each row / everything" supervision for the vision warm-up stage.
+WARMUP_CATEGORIES = ("cells",)
+ALL_CATEGORIES = CATEGORIES + WARMUP_CATEGORIES
+SCENE_CATEGORIES = ("describe", "count", "exists", "attribute", "position", "structured", "cells")
+
+MAX_OBJECTS = 6
+MAX_LIST_OBJECTS = 4  # describe / structured answers list at most this many objects
+MAX_ANSWER_WORDS = 40
+
+# Disjoint seed ranges for the splits.
+SPLIT_BASE = {"train": 0, "eval": 1_000_000_000}
+SPLIT_SIZE = 1_000_000_000
+
+
+@dataclass
+class Obj:
+    shape: str
+    color: str
+    size: str
+    cell: int  # 0..8, reading order
+
+    @property
+    def position(self) -> str:
+        return POSITIONS[self.cell]
+
+    def name(self, size: bool = False) -> str:
+        return f"{self.size} {self.color} {self.shape}" if size else f"{self.color} {self.shape}"
+
+
+@dataclass
+class Scene:
+    kind: str  # "objects" | "text" | "chart"
+    objects: list[Obj] = field(default_factory=list)  # kind objects, sorted by cell
+    words: list[tuple[int, str, str]] = field(default_factory=list)  # kind text: (row, word, colour)
+    bars: list[tuple[str, int, str]] = field(default_factory=list)  # kind chart: (label, value, colour), left to right
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "objects": [vars(o) for o in self.objects],
+            "words": [list(w) for w in self.words],
+            "bars": [list(b) for b in self.bars],
+        }
+
+
+@dataclass
+class Sample:
+    image: Image.Image
+    question: str
+    answer: str
+    category: str
+    seed: int = -1
+    scene: Optional[Scene] = None
+
+
+# --------------------------------------------------------------------- scenes
+def random_objects_scene(rng: random.Random, n_objects: Optional[int] = None, max_objects: int = MAX_OBJECTS) -> Scene:
+    n = n_objects if n_objects is not None else rng.randint(1, max_objects)
+    if not 1 <= n <= 9:
+        raise ValueError(f"n_objects must be in [1, 9], got {n}")
+    cells = sorted(rng.sample(range(9), n))
+    objs = [Obj(rng.choice(SHAPES), rng.choice(COLOR_NAMES), rng.choice(SIZES), c) for c in cells]
+    return Scene("objects", objects=objs)
+
+
+def random_text_scene(rng: random.Random) -> Scene:
+    n = rng.randint(1, 3)
+    rows = sorted(rng.sample(range(3), n))
+    words = rng.sample(WORDS, n)
+    return Scene("text", words=[(r, w, rng.choice(TEXT_COLORS)) for r, w in zip(rows, words)])
+
+
+def random_chart_scene(rng: random.Random) -> Scene:
+    labels = sorted(rng.sample(BAR_LABELS, 3))
+    values = rng.sample(range(1, 10), 3)  # distinct, so tallest / shortest are unique
+    colors = [rng.choice(("red", "orange", "green", "blue", "purple")) for _ in labels]
+    return Scene("chart", bars=list(zip(labels, values, colors)))
+
+
+# ------------------------------------------------------------------ drawing
+def _background() -> Image.Image:
+    return _background_cached().copy()
+
+
+@lru_cache(maxsize=1)
+def _background_cached() -> Image.Image:
+    img = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE))
+    px = img.load()
+    for y in range(IMAGE_SIZE):
+        for x in range(IMAGE_SIZE):
+            px[x, y] = (250 - (45 * y) // IMAGE_SIZE, 246, 250 - (45 * x) // IMAGE_SIZE)
+    return img
+
+
+@lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.ImageFont:
+    for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+                 "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"):
+        if os.path.exists(path):
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)
+
+
+def _star(cx: float, cy: float, r: float) -> list[tuple[float, float]]:
+    import math
+
+    pts = []
+    for i in range(10):
+        ang = -math.pi / 2 + i * math.pi / 5
+        rad = r if i % 2 == 0 else r * 0.45
+        pts.append((cx + rad * math.cos(ang), cy + rad * math.sin(ang)))
+    return pts
+
+
+def _draw_object(draw: ImageDraw.ImageDraw, o: Obj) -> None:
+    r, c = divmod(o.cell, GRID)
+    cx, cy = c * CELL + CELL / 2, r * CELL + CELL / 2
+    half = 25 if o.size == "big" else 14
+    fill = COLORS[o.color]
+    if o.shape == "circle":
+        draw.ellipse([cx - half, cy - half, cx + half, cy + half], fill=fill)
+    elif o.shape == "square":
+        h = half * 0.9
+        draw.rectangle([cx - h, cy - h, cx + h, cy + h], fill=fill)
+    elif o.shape == "triangle":
+        draw.polygon([(cx, cy - half), (cx - half, cy + half * 0.85), (cx + half, cy + half * 0.85)], fill=fill)
+    elif o.shape == "star":
+        draw.polygon(_star(cx, cy + 1, half * 1.1), fill=fill)
+    else:  # pragma: no cover - closed vocabulary
+        raise ValueError(o.shape)
+
+
+def model_view(image: Image.Image) -> Image.Image:
+    """The image as Dimple-Tiny's processor resizes it (bicubic, to MODEL_IMAGE_SIZE)."""
+    image = image.convert("RGB")
+    if image.size != (MODEL_IMAGE_SIZE, MODEL_IMAGE_SIZE):
+        image = image.resize((MODEL_IMAGE_SIZE, MODEL_IMAGE_SIZE), Image.BICUBIC)
+    return image
+
+
+def render(scene: Scene) -> Image.Image:
+    img = _background()
+    draw = ImageDraw.Draw(img)
+    if scene.kind == "objects":
+        for o in scene.objects:
+            _draw_object(draw, o)
+    elif scene.kind == "text":
+        font = _font(46)
+        for row, word, color in scene.words:
+            cy = row * CELL + CELL / 2
+            draw.text((IMAGE_SIZE / 2, cy), word, fill=COLORS[color], font=font, anchor="mm")
+    elif scene.kind == "chart":
+        base = 2 * CELL + 28  # bars stand on this line; labels below it
+        draw.line([(4, base), (IMAGE_SIZE - 4, base)], fill=(60, 60, 60), width=3)
+        vfont, lfont = _font(24), _font(26)
+        for i, (label, value, color) in enumerate(scene.bars):
+            cx = i * CELL + CELL / 2
+            top = base - 10 * value
+            draw.rectangle([cx - 18, top, cx + 18, base - 1], fill=COLORS[color])
+            draw.text((cx, top - 1), str(value), fill=(20, 20, 20), font=vfont, anchor="mb")
+            draw.text((cx, base + 2), label, fill=(20, 20, 20), font=lfont, anchor="mt")
+    else:
+        raise ValueError(f"unknown scene kind {scene.kind!r}")
+    return img
+
+
+# ----------------------------------------------------------------- questions
+def _a(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _plural(shape: str) -> str:
+    return shape + "s"
+
+
+def _list_answer(objs: list[Obj]) -> str:
+    return ", ".join(f"{o.position}: {o.name(size=True)}" for o in objs)
+
+
+def _structured_answer(objs: list[Obj]) -> str:
+    return json.dumps({o.position: o.name() for o in objs})
+
+
+def ask(scene: Scene, category: str, rng: random.Random) -> tuple[str, str]:
+    """One (question, answer) pair of `category` about `scene` (which must be of the matching kind)."""
+    if category not in ALL_CATEGORIES:
+        raise ValueError(f"category must be one of {', '.join(ALL_CATEGORIES)}, got {category!r}")
+    if category == "ocr":
+        if scene.kind != "text":
+            raise ValueError("ocr questions need a text scene")
+        return _ask_ocr(scene, rng)
+    if category == "chart":
+        if scene.kind != "chart":
+            raise ValueError("chart questions need a chart scene")
+        return _ask_chart(scene, rng)
+    if scene.kind != "objects":
+        raise ValueError(f"{category} questions need an objects scene")
+    objs = scene.objects
+    if category == "describe":
+        return "Describe the image.", _list_answer(objs)
+    if category == "structured":
+        return "List the objects as JSON.", _structured_answer(objs)
+    if category == "cells":
+        row = rng.randrange(3)
+        parts = []
+        for c in range(row * 3, row * 3 + 3):
+            o = next((o for o in objs if o.cell == c), None)
+            parts.append(o.name(size=True) if o else "nothing")
+        return f"What is in the {ROWS[row]} row?", ", ".join(parts)
+    if category == "count":
+        kind = rng.randrange(3)
+        if kind == 0:
+            return "How many objects are there?", str(len(objs))
+        if kind == 1:
+            shape = rng.choice(SHAPES)
+            return f"How many {_plural(shape)} are there?", str(sum(o.shape == shape for o in objs))
+        color = rng.choice(COLOR_NAMES)
+        return f"How many {color} objects are there?", str(sum(o.color == color for o in objs))
+    if category == "exists":
+        present = {(o.color, o.shape) for o in objs}
+        if rng.random() < 0.5:
+            color, shape = rng.choice(sorted(present))
+            return f"Is there {_a(color)} {color} {shape}?", "yes"
+        # POPE-style absent objects: random, or adversarial (a present colour or shape).
+        absent = [(c, s) for c in COLOR_NAMES for s in SHAPES if (c, s) not in present]
+        near = [(c, s) for (c, s) in absent if any(c == pc or s == ps for pc, ps in present)]
+        pool = near if near and rng.random() < 0.5 else absent
+        color, shape = rng.choice(pool)
+        return f"Is there {_a(color)} {color} {shape}?", "no"
+    if category == "attribute":
+        options = []
+        shapes = [o.shape for o in objs]
+        colors = [o.color for o in objs]
+        for o in objs:
+            if shapes.count(o.shape) == 1:
+                options.append((f"What color is the {o.shape}?", o.color))
+            if colors.count(o.color) == 1:
+                options.append((f"What shape is the {o.color} object?", o.shape))
+            options.append((f"What color is the object at the {o.position}?", o.color))
+            options.append((f"What shape is at the {o.position}?", o.shape))
+            if sum(p.color == o.color and p.shape == o.shape for p in objs) == 1:
+                options.append((f"What size is the {o.color} {o.shape}?", o.size))
+        return rng.choice(options)
+    if category == "position":
+        options = []
+        for o in objs:
+            if sum(p.color == o.color and p.shape == o.shape for p in objs) == 1:
+                options.append((f"Where is the {o.color} {o.shape}?", o.position))
+        if not options:  # every object has a twin: ask for the first one of them
+            o = objs[0]
+            options.append((f"Where is the first {o.color} {o.shape}?", o.position))
+        return rng.choice(options)
+    raise AssertionError(category)  # pragma: no cover
+
+
+def _ask_ocr(scene: Scene, rng: random.Random) -> tuple[str, str]:
+    words = scene.words
+    if len(words) == 1:
+        if rng.random() < 0.5:
+            return "What word is written?", words[0][1]
+        return "Read the text.", words[0][1]
+    kind = rng.randrange(3)
+    if kind == 0:
+        return "Read the text.", " ".join(w for _, w, _ in words)
+    if kind == 1:
+        row, word, _ = rng.choice(words)
+        return f"What word is written at the {ROWS[row]}?", word
+    return "How many words are written?", str(len(words))
+
+
+def _ask_chart(scene: Scene, rng: random.Random) -> tuple[str, str]:
+    bars = scene.bars
+    kind = rng.randrange(4)
+    if kind == 0:
+        label, value, _ = rng.choice(bars)
+        return f"What is the value of {label}?", str(value)
+    if kind == 1:
+        return "Which bar is the tallest?", max(bars, key=lambda b: b[1])[0]
+    if kind == 2:
+        return "Which bar is the shortest?", min(bars, key=lambda b: b[1])[0]
+    return "Describe the chart.", ", ".join(f"{label}: {value}" for label, value, _ in bars)
+
+
+# ------------------------------------------------------------------ samples
+SCENE_KIND = {c: "objects" for c in SCENE_CATEGORIES}
+SCENE_KIND.update({"ocr": "text", "chart": "chart"})
+
+
+def make_scene(rng: random.Random, category: str, n_objects: Optional[int] = None) -> Scene:
+    kind = SCENE_KIND[category]
+    if kind == "text":
+        return random_text_scene(rng)
+    if kind == "chart":
+        return random_chart_scene(rng)
+    limit = MAX_LIST_OBJECTS if category in ("describe", "structured") else MAX_OBJECTS
+    if n_objects is not None:
+        n_objects = min(n_objects, limit)
+    return random_objects_scene(rng, n_objects=n_objects, max_objects=limit)
+
+
+def make_sample(seed: int, category: Optional[str] = None, n_objects: Optional[int] = None) -> Sample:
+    """The sample of `seed` (deterministic). `category` None: drawn from CATEGORIES by the seed."""
+    if category is not None and category not in ALL_CATEGORIES:
+        raise ValueError(f"category must be one of {', '.join(ALL_CATEGORIES)}, got {category!r}")
+    rng = random.Random(int(seed) * 1_000_003 + 17)
+    if category is None:
+        category = rng.choice(CATEGORIES)
+    scene = make_scene(rng, category, n_objects)
+    question, answer = ask(scene, category, rng)
+    return Sample(render(scene), question, answer, category, int(seed), scene)
+
+
+def split_seeds(split: str, n: int, start: int = 0) -> list[int]:
+    """`n` seeds of `split` ("train" or "eval"); the ranges never overlap."""
+    if split not in SPLIT_BASE:
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    if not 0 <= start and start + n <= SPLIT_SIZE:
+        raise ValueError("seed range outside the split")
+    base = SPLIT_BASE[split]
+    return list(range(base + start, base + start + n))
+
+
+def split_of(seed: int) -> str:
+    for name, base in SPLIT_BASE.items():
+        if base <= seed < base + SPLIT_SIZE:
+            return name
+    raise ValueError(f"seed {seed} is in no split")
+
+
+def corpus(n: int = 4000, seed: int = 0) -> list[str]:
+    """Text of the world (questions, answers and the closed vocabulary) for training a tokenizer."""
+    lines = []
+    for s in range(seed, seed + n):
+        for cat in ALL_CATEGORIES:
+            rng = random.Random(s * 7919 + ALL_CATEGORIES.index(cat))
+            scene = make_scene(rng, cat)
+            q, a = ask(scene, cat, rng)
+            lines.append(q)
+            lines.append(a)
+    vocab = list(SHAPES) + [_plural(s) for s in SHAPES] + list(COLOR_NAMES) + list(SIZES) + list(POSITIONS)
+    vocab += list(ROWS) + list(WORDS) + list(BAR_LABELS) + [str(i) for i in range(10)] + ["yes", "no", "nothing"]
+    lines.append(" ".join(vocab))
+    return lines
+
+
+def describe_world() -> str:
+    """One paragraph on what Dimple-Tiny knows (for the UI)."""
+    return (
+        f"Dimple-Tiny knows a small drawn world: {IMAGE_SIZE}x{IMAGE_SIZE} images with 1-{MAX_OBJECTS} objects "
+        f"({', '.join(SHAPES)}; {', '.join(COLOR_NAMES)}; big or small) on a 3x3 grid "
+        f"({', '.join(POSITIONS)}), short words ({', '.join(WORDS)}) and bar charts of three bars. "
+        "Ask it to describe the image, count, check whether an object is there, name a colour, shape or "
+        "position, read the words, read the chart, or list the objects as JSON."
+    )
+
+
+EXAMPLE_QUESTIONS = {
+    "describe": "Describe the image.",
+    "count": "How many objects are there?",
+    "exists": "Is there a red circle?",
+    "attribute": "What color is the object at the center?",
+    "position": "Where is the blue star?",
+    "ocr": "Read the text.",
+    "chart": "What is the value of B?",
+    "structured": "List the objects as JSON.",
+}
+
+
+def write_examples(folder: str = "assets/examples", n_per_kind: int = 3) -> list[str]:
+    """Save example PNGs (scenes, words, charts) and an index.json of their questions; returns the paths."""
+    os.makedirs(folder, exist_ok=True)
+    paths, index = [], []
+    plan = [("describe", 2), ("count", 5), ("position", 3), ("exists", 1), ("ocr", None), ("ocr", None),
+            ("chart", None), ("chart", None)]
+    for i, (cat, n_obj) in enumerate(plan):
+        seed = SPLIT_BASE["eval"] + SPLIT_SIZE - 1 - i  # far from the seeds evaluation uses
+        s = make_sample(seed, cat, n_objects=n_obj)
+        name = f"{s.scene.kind}_{i}.png"
+        path = os.path.join(folder, name)
+        s.image.save(path)
+        paths.append(path)
+        index.append({"file": name, "category": cat, "question": s.question, "answer": s.answer})
+    with open(os.path.join(folder, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+    return paths
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    print("\n".join(write_examples(sys.argv[1] if len(sys.argv) > 1 else "assets/examples")))

@@ -1,0 +1,60 @@
+"""Start Dimple Studio on a free loopback port inside the test process (for API and browser tests).
+
+Owns choosing the model for UI tests: the shipped Dimple-Tiny when its weights
+are present, otherwise a random-weight checkpoint of the same architecture
+(the real Assistant and engine, only the answers are nonsense), so the app is
+always tested end to end against the real library.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for p in (str(ROOT), str(HERE)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load_assistant(tmp_dir: Path):
+    """(assistant, kind): Dimple-Tiny if shipped, else a random-weight checkpoint."""
+    from dimple.assistant import Assistant
+
+    try:
+        return Assistant.load("tiny", device="cpu"), "tiny"
+    except Exception as exc:  # weights not trained/exported yet
+        from conftest import make_random_checkpoint
+
+        print(f"[studio tests] Dimple-Tiny unavailable ({exc}); using a random-weight checkpoint", flush=True)
+        folder = make_random_checkpoint(Path(tmp_dir) / "random-dimple")
+        return Assistant.load(str(folder), device="cpu"), "random"
+
+
+def start(assistant, concurrency: int = 2):
+    """Launch the studio; returns (demo, url). Call demo.close() when done."""
+    from app.layout import build_demo, launch_options
+
+    demo = build_demo(assistant)
+    demo.queue(default_concurrency_limit=concurrency, max_size=32)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_options())
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    return demo, url

@@ -1,0 +1,103 @@
+"""app.handlers without a server: the Send path streams frame by frame, sessions stay apart, Stop/Clear/regenerate."""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+import pytest
+
+from app.handlers import Studio
+from app.session import Session
+from fake_assistant import FakeAssistant
+
+CONTROLS = (0.9, True, 16, 16, "maskgit_plus", 0.0, 1.0, 0, 0.0, 0)
+
+
+def _ask(studio, session, prompt="Where is the red circle?", template=""):
+    return studio.ask(None, prompt, template, *CONTROLS, session)
+
+
+def test_ask_streams_one_frame_per_step_and_records_the_turn():
+    studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
+    outputs = list(_ask(studio, session))
+    canvases = [o[0] for o in outputs if isinstance(o[0], str)]
+    traj = session.trajectory
+    assert len(canvases) == traj.nfe + 2  # empty canvas, one per step, the final frame
+    assert "step 0" in canvases[0] and "dm-mask" in canvases[0]
+    assert outputs[0][1][-1]["role"] == "assistant"  # the question shows at once, before any frame
+    assert session.history == [("Where is the red circle?", "The red circle is left of the blue square.")]
+    assert len(session.render_seconds) == traj.nfe + 1 and not session.running
+
+
+def test_bad_input_raises_before_anything_changes():
+    studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
+    with pytest.raises(gr.Error, match="prompt"):
+        list(_ask(studio, session, prompt="  "))
+    with pytest.raises(gr.Error, match="character"):
+        list(_ask(studio, session, template="Color <mask:2> <oops"))
+    assert session.chat == [] and session.history == [] and not session.running
+
+
+def test_regenerate_replaces_the_last_turn_and_sessions_are_separate():
+    studio = Studio(FakeAssistant(step_seconds=0.0))
+    a, b = Session(), Session()
+    list(_ask(studio, a, "first?"))
+    list(_ask(studio, b, "other?"))
+    list(studio.regenerate(None, "", *CONTROLS, a))
+    assert [q for q, _ in a.history] == ["first?"] and [q for q, _ in b.history] == ["other?"]
+    assert a.trajectory is not b.trajectory
+
+
+def test_stop_and_clear_during_a_run():
+    studio, session = Studio(FakeAssistant(step_seconds=0.01)), Session()
+    run = _ask(studio, session)
+    next(run), next(run), next(run)  # the question, the empty canvas, the first step
+    assert session.running
+    with pytest.raises(gr.Error, match="still being answered"):
+        list(_ask(studio, session, "again?"))
+    studio.stop(session)
+    last = list(run)[-1]
+    assert "stopped" in last[2] and session.trajectory.stopped and not session.running
+    # Clear while a run is going: its answer does not leak into the new conversation
+    run = _ask(studio, session, "second?")
+    next(run), next(run)
+    studio.clear(session)
+    list(run)
+    assert session.history == [] and session.chat == []
+
+
+def test_compare_streams_a_then_b_and_reports():
+    studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
+    outs = list(studio.compare(None, "Describe it.", "", *CONTROLS, 0.9, True, 0.0, False, session))
+    verdict = outs[-1][2]
+    assert "faster" in verdict and ("identical" in verdict or "differ" in verdict)
+    a, b = session.compare
+    assert a.config["alg_p_threshold"] == 0.9 and b.config["prefill"] is False
+
+
+def test_replay_frames_and_preview():
+    studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
+    assert "Nothing to replay" in studio.replay_frame(0, session)
+    list(_ask(studio, session))
+    assert "step 1 " in studio.replay_frame(1, session)
+    frames = list(studio.play(session))
+    assert [n for n, _ in frames] == list(range(session.trajectory.nfe + 1))
+    preview, error = studio.preview("The<mask:3>.<eos>")
+    assert preview.count("dm-mask") == 3 and error == ""
+    _, error = studio.preview("The <mask:x>")
+    assert "dm-error" in error
+
+
+def test_many_sessions_at_once_keep_their_own_trajectories():
+    studio = Studio(FakeAssistant(step_seconds=0.001))
+    sessions = [Session() for _ in range(6)]
+    threads = [threading.Thread(target=lambda s=s, i=i: list(_ask(studio, s, f"question {i}?")))
+               for i, s in enumerate(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, s in enumerate(sessions):
+        assert s.history[0][0] == f"question {i}?" and s.trajectory is not None
+    assert len({id(s.trajectory) for s in sessions}) == 6
