@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .processing import chat_prompt
+
 PAD = "<|endoftext|>"
 EOS = "<|im_end|>"  # end of an answer / of a turn
 BOS = "<|beginoftext|>"
@@ -60,13 +62,6 @@ def train_bpe(texts: list[str], vocab_size: int = DEFAULT_VOCAB_SIZE):
     )
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
-
-
-def chat_prompt(question: str, system: str | None = None, image: bool = True) -> str:
-    """The prompt text the chat template makes of one user question (one image placeholder)."""
-    text = f"{IM_START}system\n{system}{EOS}\n" if system else ""
-    vision = f"{VISION_START}{IMAGE_PAD}{VISION_END}" if image else ""
-    return f"{text}{IM_START}user\n{vision}{question}{EOS}\n{IM_START}assistant\n"
 
 
 def build_tokenizer(out_dir: str | None = None, vocab_size: int = DEFAULT_VOCAB_SIZE, n_corpus: int = 3000):

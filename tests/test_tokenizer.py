@@ -41,7 +41,7 @@ def test_chat_template_matches_processor(tok):
 
     msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "How many objects are there?"}]}]
     text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-    assert text == chat_prompt("How many objects are there?") == T.chat_prompt("How many objects are there?")
+    assert text == chat_prompt("How many objects are there?")
 
 
 def test_saved_tokenizer_loads(tmp_path):
