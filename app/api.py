@@ -21,19 +21,13 @@ import gradio as gr
 
 from app import export
 from app.inputs import check_prompt, load_image, make_config
+from dimple.cli import generation_record
 from dimple.trajectory import Trajectory
 
 
 def result_json(traj: Trajectory, text: str, latency_s: float) -> dict:
     """The CLI's `generate --json` record."""
-    return {
-        "text": text,
-        "response_ids": list(traj.response_ids),
-        "nfe": traj.nfe,
-        "tokens_per_forward": traj.tokens_per_forward,
-        "latency_s": latency_s,
-        "trajectory": traj.to_dict(),
-    }
+    return generation_record(traj, text, latency_s)
 
 
 class Api:

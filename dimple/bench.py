@@ -62,6 +62,7 @@ def _accuracy_point(assistant, settings: BenchSettings, cfg: DecodeConfig, label
         "tokens_per_forward": result["tokens_per_forward"],
         "nfe_mean": result["nfe_mean"],
         "nfe_per_max_new_tokens": round(result["nfe_mean"] / cfg.max_new_tokens, 4),
+        "seconds": round(result.get("seconds", 0.0), 3),
     }
 
 
@@ -73,11 +74,15 @@ def threshold_sweep(assistant, settings: BenchSettings) -> dict:
         rows.append(_accuracy_point(assistant, settings, base.with_(alg_p_threshold=thr), f"threshold {thr}"))
     rows.append(_accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.9, skip_padding=True),
                                 "threshold 0.9 + skip padding"))
+    rows.append(_accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.9, skip_padding=True, response_cache=4),
+                                "threshold 0.9 + skip padding + response cache"))
+    baseline = _accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.0, prefill=False),
+                               "baseline: one token per step, no cache")
     fixed = [
         _accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.0, steps=math.ceil(L / k)), f"{k} per step")
         for k in FIXED_K
     ]
-    return {"threshold_sweep": rows, "fixed_schedule": fixed}
+    return {"threshold_sweep": rows, "fixed_schedule": fixed, "baseline_no_cache": baseline}
 
 
 def _timed_decode(assistant, image, prompt, cfg: DecodeConfig) -> tuple[float, int]:

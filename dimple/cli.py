@@ -37,16 +37,20 @@ def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeCon
     ).validate()
 
 
-def generation_result(assistant, traj) -> dict:
-    """The JSON of one generation, shared by the CLI and the web API."""
+def generation_record(traj, text: str, latency_s: float) -> dict:
+    """The JSON of one generation, shared by the CLI and the web API (DESIGN.md contract)."""
     return {
-        "text": assistant.answer_text(traj),
+        "text": text,
         "response_ids": traj.response_ids,
         "nfe": traj.nfe,
         "tokens_per_forward": round(traj.tokens_per_forward, 4),
-        "latency_s": round(traj.total_seconds, 4),
+        "latency_s": round(latency_s, 4),
         "trajectory": traj.to_dict(),
     }
+
+
+def generation_result(assistant, traj) -> dict:
+    return generation_record(traj, assistant.answer_text(traj), traj.total_seconds)
 
 
 def cmd_generate(args) -> int:

@@ -114,7 +114,8 @@ class Trajectory:
     def n_generated(self) -> int:
         """Tokens the model generated up to and including the end of the answer (fixed tokens excluded)."""
         stop = min(self.answer_end + 1, self.length)
-        return sum(1 for f in self.fixed[:stop] if not f)
+        final = self.response_ids
+        return sum(1 for f, tok in zip(self.fixed[:stop], final[:stop]) if not f and tok != self.mask_token_id)
 
     @property
     def tokens_per_forward(self) -> float:
