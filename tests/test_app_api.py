@@ -185,3 +185,12 @@ def test_lazy_assistant_loads_once_on_first_use():
     for t in threads:
         t.join()
     assert lazy.name == "m" and calls == [("x", "cpu")]
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/work/main/app.py", "../../etc/passwd"])
+def test_arbitrary_server_paths_are_refused(server, path):
+    import httpx
+
+    response = httpx.get(f"{server[0].rstrip('/')}/gradio_api/file={path}", timeout=10)
+    assert response.status_code == 403
+    assert "root:" not in response.text
