@@ -192,5 +192,5 @@ def test_arbitrary_server_paths_are_refused(server, path):
     import httpx
 
     response = httpx.get(f"{server[0].rstrip('/')}/gradio_api/file={path}", timeout=10)
-    assert response.status_code == 403
+    assert response.status_code in (403, 404)  # refused, or normalised out of the file route
     assert "root:" not in response.text
