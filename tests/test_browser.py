@@ -85,6 +85,12 @@ def _set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
+def _wait_replay_loaded(page) -> None:
+    """The results handler runs after the canvas/status update: wait until it has set the replay slider."""
+    page.wait_for_function("(() => { const b = document.querySelector('#dm-replay input[type=number]');"
+                           " return b && Number(b.value) > 0; })()", timeout=30_000)
+
+
 def test_live_trajectory_then_replay(page, shots):
     page.set_input_files("#dm-image input[type=file]", EXAMPLE)
     page.wait_for_selector("#dm-image img", timeout=20_000)
@@ -175,6 +181,7 @@ def test_compare_export_import_and_stop(page, shots, tmp_path):
     page.set_input_files("#dm-import input[type=file]", str(saved))
     page.wait_for_function("document.querySelector('#dm-status').innerText.includes('imported')", timeout=30_000)
     assert page.locator("#dm-canvas .dm-done").count() == 1
+    _wait_replay_loaded(page)
     _set_number(page, "dm-replay", 0)
     page.wait_for_function("document.querySelector('#dm-canvas .dm-step').textContent.startsWith('step 0 ')",
                            timeout=10_000)
