@@ -13,6 +13,7 @@ checks; nothing of the UI's components beyond the hidden ones it wires here.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -23,6 +24,8 @@ from app import export
 from app.inputs import check_prompt, load_image, make_config
 from dimple.cli import generation_record
 from dimple.trajectory import Trajectory
+
+log = logging.getLogger("dimple.studio")
 
 
 def result_json(traj: Trajectory, text: str, latency_s: float) -> dict:
@@ -47,6 +50,9 @@ class Api:
             latency = time.perf_counter() - t0
         except ValueError as exc:
             raise gr.Error(str(exc), duration=8) from None
+        except Exception as exc:  # noqa: BLE001 - this caller gets a clear message; the server keeps serving
+            log.exception("generation failed")
+            raise gr.Error(f"generation failed ({type(exc).__name__}: {exc})", duration=8) from None
         try:
             text = self.assistant.decode(traj.answer_ids).strip()
         except Exception:

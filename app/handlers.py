@@ -15,6 +15,7 @@ wiring (which outputs, in which order) is layout.py's.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any, Optional
 
@@ -32,6 +33,7 @@ PRESETS = {
     "Numbered list": "1. <mask:3>\n2. <mask:3>\n3. <mask:3><eos>",
 }
 MASK_CHAR = "\u2592"
+log = logging.getLogger("dimple.studio")
 
 
 def _session(session: Optional[Session]) -> Session:
@@ -89,6 +91,9 @@ class Studio:
         session = _session(session)
         controls = dict(alg_p_threshold=threshold, prefill=prefill, steps=steps, max_new_tokens=max_new, alg=alg,
                         temperature=temperature, top_p=top_p, top_k=top_k, alg_temp=alg_temp, seed=seed)
+        if self._dropped(session):
+            yield gr.skip(), gr.skip(), "stopped before it started", gr.skip(), gr.skip(), gr.skip()
+            return
         self._check_idle(session)
         req = self._request(image_path, prompt, template, controls, session.history)
         yield from self._run(session, req)
@@ -102,6 +107,9 @@ class Studio:
                    alg_temp, seed, session):
         """Drop the last answer and ask its question again with the current settings (same outputs as ask)."""
         session = _session(session)
+        if self._dropped(session):
+            yield gr.skip(), gr.skip(), "stopped before it started", gr.skip(), gr.skip(), gr.skip()
+            return
         self._check_idle(session)
         if not session.history:
             raise gr.Error("Nothing to regenerate yet: ask a question first.")
@@ -110,6 +118,19 @@ class Studio:
         req = self._request(image_path, session.history[-1][0], template, controls, session.history[:-1])
         session.history.pop()
         yield from self._run(session, req)
+
+    def sent(self, session):
+        """Runs unqueued at the click: count the question as waiting, so Stop can drop it before it starts."""
+        session = _session(session)
+        session.waiting += 1
+        session.drop_waiting = False
+
+    @staticmethod
+    def _dropped(session: Session) -> bool:
+        """At the start of a queued question: True if Stop was pressed while it waited (it then does not run)."""
+        session.waiting = max(0, session.waiting - 1)
+        dropped, session.drop_waiting = session.drop_waiting, False
+        return dropped and not session.running
 
     def _run(self, session: Session, req: Request):
         session.running = True
@@ -141,11 +162,15 @@ class Studio:
                 if session.first_frame_s is None:
                     session.first_frame_s = time.perf_counter() - (session.sent_at or t0)
                 yield html, chat, status
-        except ValueError as exc:  # bad input the checks above could not see (e.g. prompt too long for the model)
-            chat[-1] = {"role": "assistant", "content": f"\u26a0 {exc}"}
+        except Exception as exc:  # noqa: BLE001 - reported to this user only; the server keeps serving others
+            # ValueError: bad input the checks above could not see (e.g. a prompt too long for the model)
+            message = str(exc) if isinstance(exc, ValueError) else f"generation failed ({type(exc).__name__}: {exc})"
+            if not isinstance(exc, ValueError):
+                log.exception("generation failed")
+            chat[-1] = {"role": "assistant", "content": f"\u26a0 {message}"}
             session.trajectory = None
-            gr.Warning(str(exc))
-            yield render.empty_canvas(str(exc)), chat, "error"
+            gr.Warning(message)
+            yield render.empty_canvas(message), chat, "error"
             return
         if traj is None:
             return
@@ -192,8 +217,12 @@ class Studio:
                 f"{share}; a step computed in {step * 1000:.1f} ms{first}.</div>")
 
     def stop(self, session):
-        """Ask the running decode to stop after its current step (it then reports "stopped")."""
-        _session(session).stop.set()
+        """Stop the running decode after its current step (it reports "stopped"), or drop a question still queued."""
+        session = _session(session)
+        if session.running:
+            session.stop.set()
+        elif session.waiting:
+            session.drop_waiting = True
 
     def clear(self, session):
         """New conversation -> (chat, canvas, status, session)."""

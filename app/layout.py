@@ -190,6 +190,8 @@ def build_demo(assistant: Any, *, title: str = "Dimple Studio") -> gr.Blocks:
         live = dict(show_progress="minimal", api_visibility="private")
 
         ask_outputs = [canvas, chat, status, prompt, stats, answer]
+        for trigger in (send.click, prompt.submit, regen.click):
+            trigger(studio.sent, [session], None, queue=False, api_visibility="private", show_progress="hidden")
         for trigger in (send.click, prompt.submit):
             (trigger(studio.ask, [image, prompt, template, *controls, session], ask_outputs,
                      concurrency_id="model", **live)

@@ -41,6 +41,8 @@ class Session:
         self.running = False  # a decode of this session is streaming now
         self.epoch = 0  # bumped by Clear: a run that started before it must not write into the new conversation
         self.sent_at: Optional[float] = None  # perf_counter() when the last question was accepted
+        self.waiting = 0  # questions sent but not started yet (queued behind other users)
+        self.drop_waiting = False  # Stop was pressed while a question waited: it must not run
         self._folder: Optional[str] = None
 
     # gr.State deep-copies its initial value; a session is created fresh instead (gr.State(Session)).

@@ -501,7 +501,8 @@ def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, da
 
 
 def load_checkpoint(path: str):
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """A training checkpoint, read with torch's restricted unpickler (tensors and plain containers only)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) -> str:

@@ -80,8 +80,9 @@ class FakeAssistant:
     about = "A **fake** model for tests: it always talks about a red circle left of a blue square."
     max_new_tokens_limit = 64
 
-    def __init__(self, step_seconds: float = 0.02):
+    def __init__(self, step_seconds: float = 0.02, fail_on: str | None = None):
         self.step_seconds = step_seconds
+        self.fail_on = fail_on  # a prompt containing this fails mid-decode (a fault inside one generation)
         self.default_config = DecodeConfig(max_new_tokens=16, steps=16)
 
     @classmethod
@@ -129,6 +130,8 @@ class FakeAssistant:
                 traj.stopped = True
                 break
             time.sleep(self.step_seconds * (3 if step.index == 0 and cfg.prefill else 1))
+            if self.fail_on and self.fail_on in prompt and step.index == 1:
+                raise RuntimeError("injected fault")
             step.seconds = self.step_seconds
             traj.steps.append(step)
             if step.index == 0:

@@ -67,6 +67,30 @@ def test_stop_and_clear_during_a_run():
     assert session.history == [] and session.chat == []
 
 
+def test_stop_pressed_while_queued_drops_the_question():
+    studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
+    studio.sent(session)  # the click registers at once; the decode waits in the queue
+    studio.stop(session)
+    outputs = list(_ask(studio, session))
+    assert outputs[-1][2] == "stopped before it started" and session.trajectory is None and session.history == []
+    # Stop while idle does not swallow the next question
+    studio.stop(session)
+    studio.sent(session)
+    list(_ask(studio, session))
+    assert len(session.history) == 1
+
+
+def test_a_fault_inside_one_generation_is_reported_to_that_user_only():
+    studio = Studio(FakeAssistant(step_seconds=0.0, fail_on="boom"))
+    hit, other = Session(), Session()
+    last = list(_ask(studio, hit, "boom?"))[-1]
+    assert last[2] == "error" and "injected fault" in last[1][-1]["content"] and not hit.running
+    list(_ask(studio, other))
+    assert other.history and not other.trajectory.stopped
+    list(_ask(studio, hit))  # the same user can go on
+    assert len(hit.history) == 1
+
+
 def test_compare_streams_a_then_b_and_reports():
     studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
     outs = list(studio.compare(None, "Describe it.", "", *CONTROLS, 0.9, True, 0.0, False, session))
