@@ -38,7 +38,8 @@ class Api:
         self.assistant = assistant
         self._folder = None  # private folder for API exports, pruned as it goes
 
-    def _run(self, image, prompt, template, **controls) -> dict:
+    def _steps(self, image, prompt, template, **controls):
+        """Decode, yielding None after every iteration (a point where a cancelled request stops), then the record."""
         try:
             limit = int(self.assistant.max_new_tokens_limit)
             prompt = check_prompt(prompt)
@@ -46,10 +47,12 @@ class Api:
             cfg = make_config(**controls, max_new_tokens_limit=limit)
             template = template if isinstance(template, str) and template.strip() else None
             t0 = time.perf_counter()
-            traj = self.assistant.generate(img, prompt, cfg, template=template)
+            traj = None
+            for traj in self.assistant.stream(img, prompt, cfg, template=template):
+                yield None
             latency = time.perf_counter() - t0
         except ValueError as exc:
-            raise gr.Error(str(exc), duration=8) from None
+            raise gr.Error(str(exc), duration=8, print_exception=False) from None
         except Exception as exc:  # noqa: BLE001 - this caller gets a clear message; the server keeps serving
             log.exception("generation failed")
             raise gr.Error(f"generation failed ({type(exc).__name__}: {exc})", duration=8) from None
@@ -57,13 +60,25 @@ class Api:
             text = self.assistant.decode(traj.answer_ids).strip()
         except Exception:
             text = traj.text().strip()
-        return result_json(traj, text, latency)
+        yield result_json(traj, text, latency)
+
+    def _run(self, image, prompt, template, **controls) -> dict:
+        out = None
+        for out in self._steps(image, prompt, template, **controls):
+            pass
+        return out
 
     def generate(self, image, prompt, alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
                  alg="maskgit_plus", temperature=0.0, template="", seed=0):
-        """Answer `prompt` about `image` (a file) with Dimple's parallel decoding; returns the CLI's JSON."""
-        return self._run(image, prompt, template, alg_p_threshold=alg_p_threshold, prefill=prefill,
-                         max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature, seed=seed)
+        """Answer `prompt` about `image` (a file) with Dimple's parallel decoding; returns the CLI's JSON.
+
+        A generator underneath: Gradio stops iterating it when the client cancels or disconnects, so an
+        abandoned request frees its slot (and the CPU) after the current iteration.
+        """
+        for out in self._steps(image, prompt, template, alg_p_threshold=alg_p_threshold, prefill=prefill,
+                               max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature,
+                               seed=seed):
+            yield gr.skip() if out is None else out
 
     def compare(self, image, prompt, a_alg_p_threshold=0.9, a_prefill=True, b_alg_p_threshold=0.0, b_prefill=True,
                 max_new_tokens=32, steps=32, alg="maskgit_plus", template="", seed=0):
@@ -85,7 +100,7 @@ class Api:
             limit = int(self.assistant.max_new_tokens_limit)
             p = self.assistant.preview_template(template or "", limit)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         return {"pieces": [[t, bool(f)] for t, f in p.pieces], "length": p.length, "warnings": list(p.warnings),
                 "limit": limit}
 
@@ -101,7 +116,7 @@ class Api:
             export.prune(self._folder)
             return export.write_json(traj, self._folder), export.write_gif(traj, self._folder)
         except ValueError as exc:
-            raise gr.Error(f"export: {exc}") from None
+            raise gr.Error(f"export: {exc}", print_exception=False) from None
 
 
 def _end(result: dict) -> int:

@@ -78,7 +78,7 @@ class Studio:
             if template:
                 self.assistant.preview_template(template, int(self.assistant.max_new_tokens_limit))
         except ValueError as exc:
-            raise gr.Error(str(exc), duration=8) from None
+            raise gr.Error(str(exc), duration=8, print_exception=False) from None
         return Request(image=image, prompt=prompt, cfg=cfg, template=template, history=list(history))
 
     def ask(self, image_path, prompt, template, threshold, prefill, steps, max_new, alg, temperature, top_p, top_k,
@@ -101,7 +101,7 @@ class Studio:
     @staticmethod
     def _check_idle(session: Session) -> None:
         if session.running:
-            raise gr.Error("The last question is still being answered: wait for it or press Stop.")
+            raise gr.Error("The last question is still being answered: wait for it or press Stop.", print_exception=False)
 
     def regenerate(self, image_path, template, threshold, prefill, steps, max_new, alg, temperature, top_p, top_k,
                    alg_temp, seed, session):
@@ -112,7 +112,7 @@ class Studio:
             return
         self._check_idle(session)
         if not session.history:
-            raise gr.Error("Nothing to regenerate yet: ask a question first.")
+            raise gr.Error("Nothing to regenerate yet: ask a question first.", print_exception=False)
         controls = dict(alg_p_threshold=threshold, prefill=prefill, steps=steps, max_new_tokens=max_new, alg=alg,
                         temperature=temperature, top_p=top_p, top_k=top_k, alg_temp=alg_temp, seed=seed)
         req = self._request(image_path, session.history[-1][0], template, controls, session.history[:-1])
@@ -256,7 +256,7 @@ class Studio:
         try:
             image, question = self.assistant.random_scene(int(seed or 0) if seed is not None else None)
         except Exception as exc:
-            raise gr.Error(f"Could not draw a scene: {exc}") from None
+            raise gr.Error(f"Could not draw a scene: {exc}", print_exception=False) from None
         return image, question, int(time.time_ns() % 1_000_000)
 
     def image_changed(self, session):
@@ -309,7 +309,7 @@ class Studio:
                     html = render.render_canvas(traj, live=True, title=f"{key}: {label}")
                     yield (html, wait_b, gr.skip(), gr.skip()) if key == "A" else (gr.skip(), html, gr.skip(), gr.skip())
             except ValueError as exc:
-                raise gr.Error(str(exc)) from None
+                raise gr.Error(str(exc), print_exception=False) from None
             done[key] = traj
         a, b = done["A"], done["B"]
         session.compare = (a, b)
@@ -322,13 +322,13 @@ class Studio:
     def export_json(self, session):
         session = _session(session)
         if session.trajectory is None or not session.trajectory.steps:
-            raise gr.Error("Nothing to export yet: run a question (or import a trajectory) first.")
+            raise gr.Error("Nothing to export yet: run a question (or import a trajectory) first.", print_exception=False)
         return export.write_json(session.trajectory, session.folder(), extra={"question": session.question})
 
     def export_gif(self, session):
         session = _session(session)
         if session.trajectory is None or not session.trajectory.steps:
-            raise gr.Error("Nothing to export yet: run a question (or import a trajectory) first.")
+            raise gr.Error("Nothing to export yet: run a question (or import a trajectory) first.", print_exception=False)
         return export.write_gif(session.trajectory, session.folder())
 
     def import_json(self, path, session):
@@ -337,7 +337,7 @@ class Studio:
         try:
             traj = export.read_json(path)
         except ValueError as exc:
-            raise gr.Error(f"Import failed: {exc}", duration=8) from None
+            raise gr.Error(f"Import failed: {exc}", duration=8, print_exception=False) from None
         session.trajectory, session.render_seconds, session.first_frame_s = traj, [], None
         try:
             with open(path, encoding="utf-8") as fh:

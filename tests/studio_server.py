@@ -40,12 +40,12 @@ def load_assistant(tmp_dir: Path):
         return Assistant.load(str(folder), device="cpu"), "random"
 
 
-def start(assistant, concurrency: int = 2):
+def start(assistant, concurrency: int = 2, max_size: int = 32):
     """Launch the studio; returns (demo, url). Call demo.close() when done."""
     from app.layout import build_demo, launch_options
 
     demo = build_demo(assistant)
-    demo.queue(default_concurrency_limit=concurrency, max_size=32)
+    demo.queue(default_concurrency_limit=concurrency, max_size=max_size)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **launch_options())
