@@ -591,6 +591,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
         now = time.time()
         train_seconds += now - t_last
         t_last = now
+        # time-based decisions (schedule, phase, stop) must agree across processes, or DDP would hang
+        train_seconds, elapsed = _from_main(accelerator, train_seconds, now - t_start)
         for k, v in st.items():
             running[k] = running.get(k, 0.0) * 0.9 + v * 0.1 if k in running else v
         if bar is not None:
@@ -612,7 +614,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
             save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds))
             last_save = time.time()
             t_last = time.time()
-        if max_seconds is not None and time.time() - t_start > max_seconds:
+        if max_seconds is not None and elapsed > max_seconds:
             break
     if bar is not None:
         bar.close()
@@ -620,6 +622,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
         save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds))
         _log(log_path, f"end step {step} train_seconds {train_seconds:.0f}")
     return {"stats": stats, "model": raw, "tokenizer": tokenizer, "step": step}
+
+
+def _from_main(accelerator, *values: float) -> tuple:
+    """The main process's values on every process (a no-op for a single process)."""
+    if accelerator.num_processes == 1:
+        return values
+    from accelerate.utils import broadcast
+
+    t = broadcast(torch.tensor(values, dtype=torch.float64, device=accelerator.device), from_process=0)
+    return tuple(float(v) for v in t.tolist())
 
 
 def _log(path: str, line: str) -> None:
@@ -702,7 +714,8 @@ def main(argv=None) -> int:
         print(f"exported step {state['step']} of {path} to {args.export}")
         return 0
     out = train(cfg, resume=args.resume, progress=not args.no_progress, max_seconds=args.max_seconds)
-    print(json.dumps(out["stats"]))
+    if out["stats"]:  # the main process's last stats (other processes log nothing)
+        print(json.dumps(out["stats"]))
     return 0
 
 

@@ -153,3 +153,26 @@ def test_shipped_model_answers_world_questions():
         if text != s.answer:
             wrong.append((s.question, s.answer, text))
     assert len(SHIPPED_CASES) - len(wrong) >= MIN_CORRECT, wrong
+
+
+def test_two_processes_train_in_step_under_a_time_budget(tmp_path):
+    """The `accelerate launch` path: torchrun + Accelerate's MULTI_CPU (gloo) is the same DDP code as multi-GPU.
+
+    A time budget makes each process's stop decision depend on its clock; they must still stop together.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("torchrun") is None:
+        pytest.skip("torchrun not installed")
+    flags = [f"--{k.replace('_', '-')}={' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY.items()
+             if k != "mrope_section"] + ["--mrope-section", "2", "3", "3"]
+    cmd = ["torchrun", "--nproc_per_node", "2", "-m", "dimple.train", "--name", "ddp", "--out-root", str(tmp_path),
+           "--steps", "100000", "--time-budget-minutes", "0.1", "--log-every", "1", "--no-progress", *flags]
+    env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1")
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = open(tmp_path / "ddp" / "log.txt").read()
+    assert "end step" in log and log.count("start step") == 1
