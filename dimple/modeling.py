@@ -110,14 +110,20 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def apply_mrope(q, k, cos, sin, mrope_section):
-    """Rotate q, k (batch, heads, seq, head_dim) with cos/sin of shape (3, batch, seq, head_dim).
+def mrope_cos_sin(cos, sin, mrope_section):
+    """(3, batch, seq, head_dim) cos/sin -> (batch, 1, seq, head_dim): each channel chunk takes its axis.
 
-    Channel chunks cycle through temporal, height, width (twice, for the two halves).
+    Chunks cycle through temporal, height, width (twice, for the two halves). Done once per forward,
+    not per layer: every layer rotates with the same angles.
     """
     sections = list(mrope_section) * 2
     cos = torch.cat([c[i % 3] for i, c in enumerate(cos.split(sections, dim=-1))], dim=-1).unsqueeze(1)
     sin = torch.cat([s[i % 3] for i, s in enumerate(sin.split(sections, dim=-1))], dim=-1).unsqueeze(1)
+    return cos, sin
+
+
+def apply_rotary(q, k, cos, sin):
+    """Rotate q, k (batch, heads, seq, head_dim) by angles whose cos/sin are (batch, 1, seq, head_dim)."""
     return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
 
 
@@ -192,7 +198,6 @@ class DimpleAttention(nn.Module):
         self.num_heads = config.num_attention_heads
         self.num_kv_heads = config.num_key_value_heads
         self.head_dim = config.head_dim
-        self.mrope_section = config.mrope_section
         self.dropout = config.attention_dropout
         self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=True)
         self.k_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=True)
@@ -204,7 +209,7 @@ class DimpleAttention(nn.Module):
         q = self.q_proj(x).view(bsz, seq, self.num_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        q, k = apply_mrope(q, k, cos, sin, self.mrope_section)
+        q, k = apply_rotary(q, k, cos, sin)
         if cache is not None:
             k, v = cache.extend(self.layer_idx, k, v)
         out = F.scaled_dot_product_attention(
@@ -236,9 +241,10 @@ class DimpleTextModel(nn.Module):
         self.layers = nn.ModuleList(DimpleDecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = DimpleRMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary_emb = DimpleRotaryEmbedding(config)
+        self.mrope_section = config.mrope_section
 
     def forward(self, embeds, position_ids, mask, cache):
-        cos, sin = self.rotary_emb(embeds, position_ids)
+        cos, sin = mrope_cos_sin(*self.rotary_emb(embeds, position_ids), self.mrope_section)
         h = embeds
         for layer in self.layers:
             h = layer(h, cos, sin, mask, cache)
