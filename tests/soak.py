@@ -13,7 +13,7 @@ when the weights are missing), then:
 3. a full queue: more requests than a tiny queue holds get Gradio's "Queue is
    full" reply while the rest are answered;
 4. a cancelled request frees its slot: the next request is served;
-5. memory: resident set size growth over many generations in a row.
+5. memory: resident set size growth over many generations in a row through the API.
 
 It prints one table; `tests/test_soak.py` runs the fast variant in CI and
 asserts on the same numbers. It knows the app's public API and handlers only.
@@ -312,18 +312,21 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def run_memory(assistant, n: int, warmup: int = 20) -> dict:
-    from PIL import Image
+def run_memory(url: str, n: int, warmup: int = 20) -> dict:
+    """Resident memory of this process (the server and the model) over n generations through the API."""
+    from gradio_client import Client, handle_file
 
-    from dimple.config import DecodeConfig
+    client = Client(url, verbose=False)
+    image = handle_file(str(EXAMPLES / "objects_1.png"))
 
-    image = Image.open(EXAMPLES / "objects_1.png").convert("RGB")
-    cfg = DecodeConfig(max_new_tokens=16, steps=16)
+    def ask(i: int, prompt: str) -> None:
+        client.predict(image=image, prompt=prompt, **dict(BASE, seed=i), api_name="/generate")
+
     for i in range(warmup):
-        assistant.generate(image, "Describe the image.", cfg.with_(seed=i))
+        ask(i, "Describe the image.")
     before = rss_mb()
     for i in range(n):
-        assistant.generate(image, "How many blue objects are there?", cfg.with_(seed=i))
+        ask(i, "How many blue objects are there?")
     after = rss_mb()
     return {"generations": n, "rss_before_mb": before, "rss_after_mb": after,
             "growth_pct": 100 * (after - before) / before}
@@ -355,7 +358,7 @@ def soak(fast: bool = False, tmp: Path | None = None) -> dict:
         report["load"] = run_load(url, *((4, 2) if fast else (8, 5)))
         report["cancel"] = run_cancel(url)
         report["busy"] = run_busy(assistant)
-        report["memory"] = run_memory(assistant, 40 if fast else 200)
+        report["memory"] = run_memory(url, 40 if fast else 200)
         report["alive_at_end"] = alive()
         return report
     finally:
