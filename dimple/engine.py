@@ -33,6 +33,8 @@ pixel_values as given), the UI.
 
 from __future__ import annotations
 
+import inspect
+
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence
@@ -68,16 +70,26 @@ def _forward_logits(model, seq, attention_mask, pixel_values, image_grid_thw, po
     """
     rows = cache.query_index() if cache is not None else None
     if rows is not None:
-        out = model(input_ids=seq[:, rows], attention_mask=attention_mask, position_ids=position_ids, cache=cache)
+        kwargs = dict(input_ids=seq[:, rows], attention_mask=attention_mask, position_ids=position_ids, cache=cache)
         scored = torch.searchsorted(rows, scored)
     else:
         kwargs = dict(input_ids=seq, attention_mask=attention_mask, pixel_values=pixel_values,
                       image_grid_thw=image_grid_thw)
         if cache is not None:
             kwargs.update(position_ids=position_ids, cache=cache)
-        out = model(**kwargs)
+    if _takes_logits_index(model):  # project only the scored rows onto the vocabulary
+        out = model(**kwargs, logits_index=scored)
+        return (out.logits if hasattr(out, "logits") else out[0]).float()
+    out = model(**kwargs)
     logits = out.logits if hasattr(out, "logits") else out[0]
     return torch.gather(logits, 1, scored[..., None].expand(-1, -1, logits.shape[-1])).float()
+
+
+def _takes_logits_index(model) -> bool:
+    try:
+        return "logits_index" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _canvas_rows(i: int, cfg: DecodeConfig, prompt_len: int, total: int, masked_abs, last_abs) -> torch.Tensor:

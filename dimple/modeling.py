@@ -100,7 +100,7 @@ class DimpleConfig(PreTrainedConfig):
 
 @dataclass
 class DimpleOutput(ModelOutput):
-    logits: Optional[torch.FloatTensor] = None  # (batch, fed positions, vocab), unshifted
+    logits: Optional[torch.FloatTensor] = None  # (batch, fed positions or logits_index, vocab), unshifted
     position_ids: Optional[torch.LongTensor] = None  # (3, batch, fed positions)
 
 
@@ -391,6 +391,7 @@ class DimpleModel(DimplePreTrainedModel):
         position_ids: Optional[torch.LongTensor] = None,
         cache: Optional[PrefixKVCache] = None,
         causal: bool = False,
+        logits_index: Optional[torch.LongTensor] = None,
         **_ignored,
     ) -> DimpleOutput:
         """input_ids: the whole sequence, or with a filled `cache` only the positions it asks for.
@@ -398,6 +399,8 @@ class DimpleModel(DimplePreTrainedModel):
         attention_mask (batch, total length) and position_ids (3, batch, total
         length) always describe the whole sequence; positions are computed from
         input_ids and image_grid_thw when not given (whole sequence only).
+        logits_index (batch, n): compute logits only at these fed positions (the
+        vocabulary projection is the widest matrix; a decoder needs a few rows).
         """
         rows = cache.query_index() if cache is not None else None
         total = input_ids.shape[1] if rows is None else cache.total
@@ -413,4 +416,6 @@ class DimpleModel(DimplePreTrainedModel):
         hidden = self.model(embeds, position_ids, mask, cache)
         if cache is not None and not cache.filled:
             cache.mark_filled(total)
+        if logits_index is not None:
+            hidden = torch.gather(hidden, 1, logits_index[..., None].expand(-1, -1, hidden.shape[-1]))
         return DimpleOutput(logits=self.lm_head(hidden), position_ids=position_ids)

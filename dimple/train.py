@@ -213,13 +213,10 @@ def build_model(cfg: TrainConfig, tokenizer):
 def speed_up(model) -> None:
     """Training-speed patches that compute the same function (checked in tests/test_train.py):
     the vision tower's per-window attention loop becomes one batched attention call when all windows
-    have the same length (they do for 168x168 images with 56 px windows), and the language model's
-    rotary tables are assembled once per forward instead of once per layer."""
+    have the same length (they do for 168x168 images with 56 px windows)."""
     import types
 
     from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qv
-
-    from . import modeling
 
     def vision_attn_forward(self, hidden_states, cu_seqlens, position_embeddings=None, max_seqlen=None, **kwargs):
         lengths = cu_seqlens[1:] - cu_seqlens[:-1]
@@ -237,24 +234,6 @@ def speed_up(model) -> None:
     for module in model.modules():
         if isinstance(module, qv.Qwen2_5_VLVisionAttention):
             module.forward = types.MethodType(vision_attn_forward, module)
-
-    if not getattr(modeling, "_train_mrope_memo", False):
-        original = modeling.apply_mrope
-        memo: dict = {}
-
-        def apply_mrope_memo(q, k, cos, sin, mrope_section):
-            key = (id(cos), id(sin), tuple(mrope_section))
-            if memo.get("key") != key or memo.get("ref") is not cos:
-                sections = list(mrope_section) * 2
-                c = torch.cat([x[i % 3] for i, x in enumerate(cos.split(sections, dim=-1))], dim=-1).unsqueeze(1)
-                s_ = torch.cat([x[i % 3] for i, x in enumerate(sin.split(sections, dim=-1))], dim=-1).unsqueeze(1)
-                memo.update(key=key, ref=cos, c=c, s=s_)
-            c, s_ = memo["c"], memo["s"]
-            return q * c + modeling.rotate_half(q) * s_, k * c + modeling.rotate_half(k) * s_
-
-        apply_mrope_memo.original = original
-        modeling.apply_mrope = apply_mrope_memo
-        modeling._train_mrope_memo = True
 
 
 def load_tokenizer(path: str):
