@@ -1,11 +1,12 @@
-"""The web API: `generate` (DESIGN.md contract), plus `compare`, `preview_template` and `export`.
+"""The web API: `generate` (DESIGN.md contract), plus `generate_batch`, `compare`, `preview_template`, `export`.
 
 Owns the endpoints a script reaches with `gradio_client`: their keyword
 parameters, the JSON they return (for `generate`, exactly the CLI's
 {"text", "response_ids", "nfe", "tokens_per_forward", "latency_s",
 "trajectory"}) and turning bad input into a gr.Error with a clear message
 (the server keeps serving). The endpoints are stateless: each call is its own
-run, its exported files go to a fresh private temporary folder.
+run (or, for `generate_batch`, a row of a batch the queue assembled), its
+exported files go to a fresh private temporary folder.
 
 It knows the assistant's methods, the Trajectory record and app.inputs'
 checks; nothing of the UI's components beyond the hidden ones it wires here.
@@ -26,6 +27,7 @@ from dimple.cli import generation_record
 from dimple.trajectory import Trajectory
 
 log = logging.getLogger("dimple.studio")
+MAX_BATCH = 8  # generate_batch: most waiting requests Gradio's queue hands over at once
 
 
 def result_json(traj: Trajectory, text: str, latency_s: float) -> dict:
@@ -56,11 +58,7 @@ class Api:
         except Exception as exc:  # noqa: BLE001 - this caller gets a clear message; the server keeps serving
             log.exception("generation failed")
             raise gr.Error(f"generation failed ({type(exc).__name__}: {exc})", duration=8) from None
-        try:
-            text = self.assistant.decode(traj.answer_ids).strip()
-        except Exception:
-            text = traj.text().strip()
-        yield result_json(traj, text, latency)
+        yield result_json(traj, self._text(traj), latency)
 
     def _run(self, image, prompt, template, **controls) -> dict:
         out = None
@@ -79,6 +77,49 @@ class Api:
                                max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature,
                                seed=seed):
             yield gr.skip() if out is None else out
+
+    def generate_batch(self, image, prompt, alg_p_threshold, prefill, max_new_tokens, steps, alg, temperature,
+                       template, seed):
+        """Gradio's queue batches waiting `generate_batch` calls (up to 8): each argument is a list, one item per
+        caller. Callers with the same settings share one batched decode (one forward per iteration for all);
+        each gets the CLI's JSON, or {"error": message} for bad input (one bad request must not fail the others).
+        """
+        # same parameter names as `generate` (the API's keywords); each is a list, one item per caller
+        out: list = [None] * len(prompt)
+        groups: dict = {}
+        rows = zip(image, prompt, alg_p_threshold, prefill, max_new_tokens, steps, alg, temperature, template, seed)
+        for i, (img, text, thr, pre, n_new, n_steps, kind, temp, tmpl, sd) in enumerate(rows):
+            try:
+                limit = int(self.assistant.max_new_tokens_limit)
+                cfg = make_config(alg_p_threshold=thr, prefill=pre, max_new_tokens=n_new, steps=n_steps, alg=kind,
+                                  temperature=temp, seed=sd, max_new_tokens_limit=limit)
+                item = (load_image(img), check_prompt(text))
+                tmpl = tmpl if isinstance(tmpl, str) and tmpl.strip() else None
+                if tmpl:
+                    self.assistant.preview_template(tmpl, limit)
+            except ValueError as exc:
+                out[i] = {"error": str(exc)}
+                continue
+            groups.setdefault((cfg, tmpl), []).append((i, item))
+        for (cfg, template), members in groups.items():
+            t0 = time.perf_counter()
+            try:
+                trajs = self.assistant.generate_batch([item for _, item in members], cfg, template=template)
+            except Exception as exc:  # noqa: BLE001 - reported to this group's callers only
+                log.exception("batched generation failed")
+                for i, _ in members:
+                    out[i] = {"error": f"generation failed ({type(exc).__name__}: {exc})"}
+                continue
+            latency = time.perf_counter() - t0  # the batch's wall clock: each caller waited this long
+            for (i, _), traj in zip(members, trajs):
+                out[i] = result_json(traj, self._text(traj), latency)
+        return [out]
+
+    def _text(self, traj: Trajectory) -> str:
+        try:
+            return self.assistant.decode(traj.answer_ids).strip()
+        except Exception:
+            return traj.text().strip()
 
     def compare(self, image, prompt, a_alg_p_threshold=0.9, a_prefill=True, b_alg_p_threshold=0.0, b_prefill=True,
                 max_new_tokens=32, steps=32, alg="maskgit_plus", template="", seed=0):
@@ -153,6 +194,10 @@ def register(assistant: Any) -> Api:
         go = gr.Button("generate")
         go.click(api.generate, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
                  api_name="generate", concurrency_id="model")
+        gr.Button("generate_batch").click(
+            api.generate_batch, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
+            api_name="generate_batch", batch=True, max_batch_size=MAX_BATCH, concurrency_id="batch",
+            concurrency_limit=1)  # one batch at a time, so that waiting requests gather into the next one
         gr.Button("compare").click(
             api.compare, [image, prompt, a_thr, a_prefill, b_thr, b_prefill, max_new, steps, alg, template, seed], out,
             api_name="compare", concurrency_id="model")

@@ -146,19 +146,7 @@ class Assistant:
     ) -> Iterator[Trajectory]:
         """Yield the growing Trajectory: first the empty canvas, then after every iteration."""
         cfg = (cfg or self.default_config).validate()
-        if cfg.max_new_tokens > self.max_new_tokens_limit:
-            raise ValueError(f"max_new_tokens must be at most {self.max_new_tokens_limit} for {self.name}, got {cfg.max_new_tokens}")
-        canvas = fixed = None
-        if template and template.strip():
-            structured = self.canvas_for(template)
-            canvas, fixed = structured.ids, structured.fixed
-        inputs = self.encode(image, prompt, history)
-        length = len(canvas) if canvas is not None else cfg.max_new_tokens
-        context = int(getattr(self.model.config, "max_position_embeddings", 10**9))
-        total = inputs["input_ids"].shape[1] + length
-        if total > context:
-            raise ValueError(f"prompt ({inputs['input_ids'].shape[1]} tokens) plus answer ({length}) exceed "
-                             f"the model's context of {context} tokens; shorten the prompt or the history")
+        inputs, canvas, fixed = self._prepare(image, prompt, cfg, history, template)
         known: dict[int, str] = {}
         for traj in engine_stream(
             self.model, inputs["input_ids"], cfg, inputs["attention_mask"], inputs.get("pixel_values"),
@@ -172,19 +160,31 @@ class Assistant:
                        template: Optional[str] = None) -> list[Trajectory]:
         """Answer several (image, prompt) pairs in one batch: one forward per iteration for all."""
         cfg = (cfg or self.default_config).validate()
-        canvas = fixed = None
-        if template and template.strip():
-            structured = self.canvas_for(template)
-            canvas, fixed = structured.ids, structured.fixed
         requests = []
         for image, prompt in items:
-            inputs = self.encode(image, prompt)
+            inputs, canvas, fixed = self._prepare(image, prompt, cfg, (), template)
             requests.append(Request(inputs["input_ids"], inputs["attention_mask"], inputs.get("pixel_values"),
                                     inputs.get("image_grid_thw"), canvas, fixed))
         trajs = generate_batch(self.model, requests, cfg, end_token_ids=self.end_token_ids)
         for traj in trajs:
             self._fill_token_text(traj, {})
         return trajs
+
+    def _prepare(self, image, prompt, cfg: DecodeConfig, history, template):
+        """(model inputs, template canvas or None, fixed flags or None), with the model's limits checked."""
+        if cfg.max_new_tokens > self.max_new_tokens_limit:
+            raise ValueError(f"max_new_tokens must be at most {self.max_new_tokens_limit} for {self.name}, got {cfg.max_new_tokens}")
+        canvas = fixed = None
+        if template and template.strip():
+            structured = self.canvas_for(template)
+            canvas, fixed = structured.ids, structured.fixed
+        inputs = self.encode(image, prompt, history)
+        length = len(canvas) if canvas is not None else cfg.max_new_tokens
+        context = int(getattr(self.model.config, "max_position_embeddings", 10**9))
+        if inputs["input_ids"].shape[1] + length > context:
+            raise ValueError(f"prompt ({inputs['input_ids'].shape[1]} tokens) plus answer ({length}) exceed "
+                             f"the model's context of {context} tokens; shorten the prompt or the history")
+        return inputs, canvas, fixed
 
     def generate(self, *args, **kwargs) -> Trajectory:
         traj = None

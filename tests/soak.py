@@ -9,7 +9,8 @@ when the weights are missing), then:
    naming the problem, a sensible answer, or a crash (anything else, or a
    server that stops answering);
 2. load: N clients x M requests at once; every request must be answered and
-   equal the same request run alone (same seed); latency percentiles;
+   equal the same request run alone (same seed); latency percentiles; and the
+   throughput of the queue-batched `generate_batch` against `generate`;
 3. a full queue: more requests than a tiny queue holds get Gradio's "Queue is
    full" reply while the rest are answered;
 4. a cancelled request frees its slot: the next request is served;
@@ -258,6 +259,37 @@ def run_load(url: str, clients: int, per_client: int) -> dict:
             "p50_s": _pct(latencies, 0.5), "p95_s": _pct(latencies, 0.95), "alone_p50_s": _pct(alone_latency, 0.5)}
 
 
+def run_batching(url: str, clients: int = 8, rounds: int = 2) -> dict:
+    """Throughput of `clients` simultaneous callers with the same settings: /generate vs /generate_batch
+    (the queue hands waiting requests over together), alternated; answers must agree."""
+    from gradio_client import Client, handle_file
+
+    items = json.loads((EXAMPLES / "index.json").read_text())
+    conns = [Client(url, verbose=False) for _ in range(clients)]
+    seconds: dict[str, list[float]] = {"/generate": [], "/generate_batch": []}
+    answers: dict[str, dict] = {"/generate": {}, "/generate_batch": {}}
+
+    def one(endpoint: str, c: int) -> None:
+        item = items[c % len(items)]
+        out = conns[c].predict(image=handle_file(str(EXAMPLES / item["file"])), prompt=item["question"],
+                               **dict(BASE, max_new_tokens=24, steps=24), api_name=endpoint)
+        answers[endpoint][c] = out.get("response_ids", out.get("error"))
+
+    for _ in range(rounds):
+        for endpoint in seconds:
+            threads = [threading.Thread(target=one, args=(endpoint, c)) for c in range(clients)]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            seconds[endpoint].append(time.perf_counter() - t0)
+    solo, batched = statistics.median(seconds["/generate"]), statistics.median(seconds["/generate_batch"])
+    same = sum(answers["/generate"].get(c) == answers["/generate_batch"].get(c) for c in range(clients))
+    return {"clients": clients, "generate_s": solo, "generate_batch_s": batched, "speedup": solo / batched,
+            "same_answers": same}
+
+
 def run_busy(assistant, n: int = 6) -> dict:
     """A queue of size 1 with one worker: of n simultaneous requests, the overflow hears 'Queue is full'."""
     from gradio_client import Client, handle_file
@@ -356,6 +388,7 @@ def soak(fast: bool = False, tmp: Path | None = None) -> dict:
         report["bad_input"] = run_bad_inputs(client, Studio(assistant), bad_input_cases(make_files(tmp / "files")),
                                              handle_file, alive)
         report["load"] = run_load(url, *((4, 2) if fast else (8, 5)))
+        report["batching"] = run_batching(url, 4 if fast else 8, 1 if fast else 3)
         report["cancel"] = run_cancel(url)
         report["busy"] = run_busy(assistant)
         report["memory"] = run_memory(url, 40 if fast else 200)
@@ -366,7 +399,7 @@ def soak(fast: bool = False, tmp: Path | None = None) -> dict:
 
 
 def table(report: dict) -> str:
-    b, ld, c, bu, m = (report[k] for k in ("bad_input", "load", "cancel", "busy", "memory"))
+    b, ld, c, bu, m, bt = (report[k] for k in ("bad_input", "load", "cancel", "busy", "memory", "batching"))
     rows = [
         ("model", report["model"]),
         ("bad inputs tried (API + UI)", b["tried"]),
@@ -377,6 +410,9 @@ def table(report: dict) -> str:
         ("  lost / wrong answers (vs alone, same seed)", f"{ld['lost']} / {ld['wrong']}"),
         ("  latency p50 / p95 under load", f"{ld['p50_s']:.2f} s / {ld['p95_s']:.2f} s"),
         ("  latency p50 alone", f"{ld['alone_p50_s']:.2f} s"),
+        (f"{bt['clients']} callers, same settings: /generate_batch",
+         f"{bt['speedup']:.2f}x the throughput of /generate ({bt['generate_s']:.2f} s -> {bt['generate_batch_s']:.2f} s), "
+         f"{bt['same_answers']}/{bt['clients']} same answers"),
         ("2 long requests cancelled -> next request", f"answered in {c['next_latency_s']:.2f} s "
                                                       f"(a long one takes {c['long_request_s']:.2f} s)"),
         (f"full queue (size 1): {bu['sent']} at once", f"{bu['answered']} answered, {bu['busy']} 'queue is full', "

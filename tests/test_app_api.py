@@ -194,3 +194,23 @@ def test_arbitrary_server_paths_are_refused(server, path):
     response = httpx.get(f"{server[0].rstrip('/')}/gradio_api/file={path}", timeout=10)
     assert response.status_code in (403, 404)  # refused, or normalised out of the file route
     assert "root:" not in response.text
+
+
+def test_generate_batch_answers_each_caller_and_isolates_bad_input(server):
+    url = server[0]
+    good = dict(image=handle_file(EXAMPLE), prompt="How many blue objects are there?", alg_p_threshold=0.9,
+                prefill=True, max_new_tokens=16, steps=16, alg="maskgit_plus", temperature=0.0, template="", seed=0)
+    alone = Client(url, verbose=False).predict(**good, api_name="/generate")
+    results: dict = {}
+
+    def call(i: int, **kw) -> None:
+        results[i] = Client(url, verbose=False).predict(**dict(good, **kw), api_name="/generate_batch")
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(3)]
+    threads.append(threading.Thread(target=call, args=(3,), kwargs={"steps": -1}))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[i]["response_ids"] == alone["response_ids"] for i in range(3))
+    assert "steps" in results[3]["error"]

@@ -32,6 +32,11 @@ def test_concurrent_clients_get_every_answer_equal_to_running_alone(report):
     assert load["lost"] == 0 and load["wrong"] == 0 and load["requests"] >= 8
 
 
+def test_the_queue_batched_endpoint_gives_the_same_answers(report):
+    batching = report["batching"]
+    assert batching["same_answers"] == batching["clients"]
+
+
 def test_a_cancelled_request_frees_its_slot(report):
     cancel = report["cancel"]
     # had the two long decodes kept their slots, the next request would wait for one of them to finish
