@@ -86,8 +86,9 @@ def _forward_logits(model, seq, attention_mask, pixel_values, image_grid_thw, po
 
 
 def _takes_logits_index(model) -> bool:
+    """Whether model(...) accepts `logits_index` (DimpleModel does; wrappers and other models may not)."""
     try:
-        return "logits_index" in inspect.signature(model.forward).parameters
+        return "logits_index" in inspect.signature(getattr(model, "forward", model)).parameters
     except (TypeError, ValueError):
         return False
 

@@ -2,7 +2,7 @@
 
     python -m dimple.evaluate [--model assets/dimple-tiny | --checkpoint runs/tiny/last.pt] [--n 240]
                               [--alg-p-threshold 0.9] [--no-prefill] [--json]
-    python -m dimple.evaluate --recipes [--steps N]   # train the three recipes on one budget and compare
+    python -m dimple.evaluate --recipes [--steps N | --minutes M]   # train the three recipes on one budget, compare
 
 Owns the metrics: exact-match accuracy overall and per category on the eval
 split (disjoint seeds from training), tokens per forward pass (sum of
@@ -179,6 +179,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-prefill", action="store_true")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--recipes", action="store_true", help="train and compare the three recipes on one budget")
+    p.add_argument("--minutes", type=float, default=0.0,
+                   help="with --recipes: the budget is this much training time per recipe (the schedule follows it)")
     p.add_argument("--examples", action="store_true", help="include every decoded answer in the output")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
@@ -190,7 +192,8 @@ def main(argv=None) -> int:
         cfg = DecodeConfig(max_new_tokens=args.max_new_tokens, steps=args.max_new_tokens if args.recipes or args.steps is None else args.steps,
                            alg=args.alg, alg_p_threshold=args.alg_p_threshold, prefill=not args.no_prefill).validate()
         if args.recipes:
-            res = compare_recipes(args.steps or 2000, args.n, cfg)
+            budget = dict(time_budget_minutes=args.minutes) if args.minutes > 0 else {}
+            res = compare_recipes(args.steps or (10**6 if budget else 2000), args.n, cfg, **budget)
             print(json.dumps(res) if args.json else recipes_table(res))
             return 0
         model, proc = load(args.model, args.checkpoint)
