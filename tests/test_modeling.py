@@ -25,6 +25,17 @@ def test_forward_logits_match_reference(reference_model, reference_expected):
     torch.testing.assert_close(out.logits, e["canvas_logits"], atol=1e-4, rtol=0)
 
 
+def test_logits_index_projects_only_the_asked_rows(reference_model, reference_expected):
+    e = reference_expected
+    ids = e["canvas_ids"]
+    rows = torch.tensor([[ids.shape[1] - 1, 0, 3]])
+    kw = dict(attention_mask=torch.ones_like(ids), pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
+    with torch.no_grad():
+        some = reference_model(ids, logits_index=rows, **kw).logits
+    assert some.shape[:2] == (1, 3)
+    torch.testing.assert_close(some, e["canvas_logits"][:, rows[0]], atol=1e-4, rtol=0)
+
+
 def test_parameter_names_and_shapes_match_released_7b_layout():
     spec = json.loads((FIXTURES / "dimple-7b-parameters.json").read_text())
     config = DimpleConfig(**{k: v for k, v in spec["config"].items() if not k.startswith("_")})
