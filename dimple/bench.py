@@ -1,6 +1,6 @@
 """Benchmarks of Dimple's speed claims on Dimple-Tiny: `python -m dimple.cli bench`.
 
-Owns three measurements, each side by side in one run so that machine noise
+Owns these measurements, each side by side in one run so that machine noise
 cancels in the ratios:
 
   * threshold sweep: accuracy, tokens per forward pass (generated tokens up to
@@ -11,7 +11,9 @@ cancels in the ratios:
   * prefilling: decoding wall clock with and without the prompt cache at
     several prompt/response length ratios (same inputs, same number of
     iterations, alternated, median of repeats after a warm-up), next to the
-    analytic ratio (prompt + response) / (response + 1).
+    analytic ratio (prompt + response) / (response + 1);
+  * end to end: the wall clock of each accuracy run against the baseline (one
+    token per step, no cache), and batched decoding's throughput.
 
 It knows nothing of the UI; accuracy comes from `evaluate`.
 """
@@ -74,8 +76,10 @@ def threshold_sweep(assistant, settings: BenchSettings) -> dict:
         rows.append(_accuracy_point(assistant, settings, base.with_(alg_p_threshold=thr), f"threshold {thr}"))
     rows.append(_accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.9, skip_padding=True),
                                 "threshold 0.9 + skip padding"))
-    rows.append(_accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.9, skip_padding=True, response_cache=4),
-                                "threshold 0.9 + skip padding + response cache"))
+    for thr in (0.9, 0.7, 0.5):
+        rows.append(_accuracy_point(assistant, settings,
+                                    base.with_(alg_p_threshold=thr, skip_padding=True, response_cache=4),
+                                    f"threshold {thr} + skip padding + response cache"))
     baseline = _accuracy_point(assistant, settings, base.with_(alg_p_threshold=0.0, prefill=False),
                                "baseline: one token per step, no cache")
     fixed = [
@@ -83,6 +87,19 @@ def threshold_sweep(assistant, settings: BenchSettings) -> dict:
         for k in FIXED_K
     ]
     return {"threshold_sweep": rows, "fixed_schedule": fixed, "baseline_no_cache": baseline}
+
+
+def end_to_end(result: dict) -> list[dict]:
+    """Wall clock of each accuracy run (the same samples, one run after another) against the baseline
+    (one token per step, no cache): the end-to-end speedup of each setting."""
+    base = result["baseline_no_cache"]
+    rows = []
+    for row in [base] + result["threshold_sweep"]:
+        if row["seconds"] > 0:
+            rows.append({"setting": row["setting"], "accuracy": row["accuracy"],
+                         "tokens_per_forward": row["tokens_per_forward"], "nfe_mean": row["nfe_mean"],
+                         "seconds": row["seconds"], "speedup_over_baseline": round(base["seconds"] / row["seconds"], 2)})
+    return rows
 
 
 def _timed_decode(assistant, image, prompt, cfg: DecodeConfig) -> tuple[float, int]:
@@ -174,6 +191,7 @@ def run_bench(args) -> dict:
     assistant = Assistant.load(args.model, device=args.device)
     result = threshold_sweep(assistant, settings)
     result["prefill"] = {"timing": prefill_speedups(assistant, settings), "accuracy": prefill_accuracy(assistant, settings)}
+    result["end_to_end"] = end_to_end(result)
     result["batched"] = batched_throughput(assistant, settings)
     result["settings"] = settings.__dict__
     if args.plots:

@@ -72,6 +72,20 @@ def markdown(result: dict) -> str:
             lines.append(f"| {r['image_tokens']} | {r['prompt_tokens']} | {r['response_tokens']} | "
                          f"{r['prompt_over_response']:.2f} | {r['speedup']:.2f}x | {r['analytic_ratio']:.2f}x | "
                          f"{100 * r['fraction_of_analytic']:.0f}% |")
+    e2e = result.get("end_to_end", [])
+    if e2e:
+        lines += ["", "| end to end (same samples, one run after another) | accuracy | tokens / forward | seconds | "
+                      "speedup over baseline |", "|---|---|---|---|---|"]
+        for r in e2e:
+            lines.append(f"| {r['setting']} | {100 * r['accuracy']:.1f}% | {r['tokens_per_forward']:.2f} | "
+                         f"{r['seconds']:.2f} | {r['speedup_over_baseline']:.1f}x |")
+    batched = result.get("batched", [])
+    if batched:
+        lines += ["", "| requests at once | one at a time (req/s) | one batch (req/s) | throughput | same answers |",
+                  "|---|---|---|---|---|"]
+        for r in batched:
+            lines.append(f"| {r['requests']} | {r['requests_per_s_one_at_a_time']:.1f} | "
+                         f"{r['requests_per_s_batched']:.1f} | {r['speedup']:.2f}x | {r['same_answers']} |")
     acc = result.get("prefill", {}).get("accuracy")
     if acc:
         lines += ["", f"Prefilling at threshold 0.9: accuracy {100 * acc['on']['accuracy']:.1f}% with, "
