@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from dimple import world
-from dimple.train import (RECIPES, TrainConfig, WorldData, build_model, compute_loss, export, load_tokenizer,
+from dimple.train import (RECIPES, TrainConfig, build_model, compute_loss, export, load_tokenizer,
                           main as train_main, speed_up, train)
+from dimple.train_data import WorldData
 
 TINY = dict(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64, mrope_section=[2, 3, 3],
             vision_hidden=16, vision_depth=1, vision_heads=1, vision_intermediate=32, pool_per_kind=8,
@@ -41,7 +42,7 @@ def test_batch_matches_inference_path(tok):
     proc = DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2)
     enc = encode_prompt(tok, proc, s.question, s.image)
     assert enc["input_ids"][0].tolist() == data.prefix + data.encode(s.question) + data.suffix
-    from dimple.train import image_to_uint8, pixels_of
+    from dimple.train_data import image_to_uint8, pixels_of
 
     pv, grid = pixels_of(image_to_uint8(world.model_view(s.image))[None])
     assert torch.allclose(pv, enc["pixel_values"]) and torch.equal(grid, enc["image_grid_thw"])
