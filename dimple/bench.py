@@ -11,7 +11,9 @@ cancels in the ratios:
   * prefilling: decoding wall clock with and without the prompt cache at
     several prompt/response length ratios (same inputs, same number of
     iterations, alternated, median of repeats after a warm-up), next to the
-    analytic ratio (prompt + response) / (response + 1);
+    analytic ratio (prompt + response) / (response + 1) of one pass, and the
+    ratio of tokens all passes of the run feed (the cached run's first pass
+    still feeds the whole prompt, so short decodes cannot reach the former);
   * end to end: the wall clock of each accuracy run against the baseline (one
     token per step, no cache), and batched decoding's throughput.
 
@@ -102,6 +104,14 @@ def end_to_end(result: dict) -> list[dict]:
     return rows
 
 
+def fed_tokens(prompt_len: int, response_len: int, nfe: int, prefill: bool) -> int:
+    """Tokens the forward passes of one decode feed: without the prompt cache every pass feeds the whole
+    sequence; with it the first pass fills the cache with the whole sequence, later ones feed the response."""
+    if not prefill:
+        return nfe * (prompt_len + response_len)
+    return (prompt_len + response_len) + max(nfe - 1, 0) * response_len
+
+
 def _timed_decode(assistant, image, prompt, cfg: DecodeConfig) -> tuple[float, int]:
     start = time.perf_counter()
     traj = assistant.generate(image, prompt, cfg)
@@ -135,12 +145,16 @@ def prefill_speedups(assistant, settings: BenchSettings) -> list[dict]:
                         times[prefill].append(t)
                 on, off = statistics.median(times[True]), statistics.median(times[False])
                 analytic = (prompt_len + length) / (length + 1)
+                fed_off = fed_tokens(prompt_len, length, nfe[False], prefill=False)
+                fed_on = fed_tokens(prompt_len, length, nfe[True], prefill=True)
                 rows.append({
                     "image_tokens": (side // 28) ** 2, "prompt_tokens": prompt_len, "response_tokens": length,
                     "prompt_over_response": round(prompt_len / length, 3), "nfe": nfe[True], "nfe_no_prefill": nfe[False],
                     "seconds_prefill": round(on, 4), "seconds_no_prefill": round(off, 4),
                     "speedup": round(off / on, 3), "analytic_ratio": round(analytic, 3),
                     "fraction_of_analytic": round((off / on) / analytic, 3),
+                    "fed_token_ratio": round(fed_off / fed_on, 3),
+                    "fraction_of_fed_token_ratio": round((off / on) / (fed_off / fed_on), 3),
                 })
         finally:
             processor.max_pixels = saved

@@ -46,7 +46,12 @@ def save_plots(result: dict, folder: str) -> list[str]:
         ax.scatter([r["prompt_over_response"] for r in timing], [r["speedup"] for r in timing], label="measured")
         ax.scatter([r["prompt_over_response"] for r in timing], [r["analytic_ratio"] for r in timing], marker="x",
                    label="analytic (P+R)/(R+1)")
+        fed = [r for r in timing if "fed_token_ratio" in r]
+        if fed:
+            ax.scatter([r["prompt_over_response"] for r in fed], [r["fed_token_ratio"] for r in fed], marker="+",
+                       label="ratio of tokens the passes feed")
         ax.set_xscale("log")
+        ax.set_yscale("log")
         ax.set_xlabel("prompt / response tokens")
         ax.set_ylabel("decode speedup with prefilling")
         ax.set_title("Prefilling speedup (Dimple-Tiny, CPU)")
@@ -66,12 +71,14 @@ def markdown(result: dict) -> str:
                      f"{r['nfe_mean']:.1f} | {r['nfe_per_max_new_tokens']:.3f} |")
     timing = result.get("prefill", {}).get("timing", [])
     if timing:
-        lines += ["", "| image tokens | prompt | response | prompt/response | speedup | analytic | of analytic |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["", "| image tokens | prompt | response | prompt/response | speedup | analytic | of analytic "
+                      "| fed-token ratio | of it |", "|---|---|---|---|---|---|---|---|---|"]
         for r in timing:
+            fed = (f"{r['fed_token_ratio']:.2f}x | {100 * r['fraction_of_fed_token_ratio']:.0f}%"
+                   if "fed_token_ratio" in r else "- | -")  # results from before the column existed
             lines.append(f"| {r['image_tokens']} | {r['prompt_tokens']} | {r['response_tokens']} | "
                          f"{r['prompt_over_response']:.2f} | {r['speedup']:.2f}x | {r['analytic_ratio']:.2f}x | "
-                         f"{100 * r['fraction_of_analytic']:.0f}% |")
+                         f"{100 * r['fraction_of_analytic']:.0f}% | {fed} |")
     e2e = result.get("end_to_end", [])
     if e2e:
         lines += ["", "| end to end (same samples, one run after another) | accuracy | tokens / forward | seconds | "

@@ -192,14 +192,15 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
                             if cfg.skip_padding else [])
     row.pending = []
     alt = torch.topk(probs[chosen], min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)
+    # one .tolist() per tensor: element-wise float() calls cost more than a tiny model's step
     return Step(
         index=i,
         positions=positions.tolist(),
         tokens=x0[chosen].tolist(),
-        confidences=[float(c) for c in confidence[chosen]],
+        confidences=confidence[chosen].tolist(),
         fallback=fallback,
-        masked_confidence=[float(c) for c in confidence],
-        alternatives=[list(zip(ix.tolist(), [float(v) for v in vals])) for ix, vals in zip(alt.indices, alt.values)],
+        masked_confidence=confidence.tolist(),
+        alternatives=[list(zip(ix, vals)) for ix, vals in zip(alt.indices.tolist(), alt.values.tolist())],
         padded=padded,
     )
 

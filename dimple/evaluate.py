@@ -108,7 +108,7 @@ def load(model: Optional[str] = None, checkpoint: Optional[str] = None):
     from .processing import DimpleImageProcessor
 
     if checkpoint:
-        from .train import model_from_checkpoint, speed_up
+        from .train import model_from_checkpoint
 
         m, tok, _, _ = model_from_checkpoint(checkpoint)
         return m, (tok, DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2))

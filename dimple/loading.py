@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from .modeling import DimpleConfig, DimpleModel
+from .modeling import DimpleConfig, DimpleModel, batch_vision_windows
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ALIASES = {"tiny": ASSETS / "dimple-tiny", "dimple-tiny": ASSETS / "dimple-tiny"}
@@ -141,6 +141,7 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None) -> DimpleMod
     if "device_map" not in kwargs:
         model = model.to(device)
     model.eval()
+    batch_vision_windows(model)
     model.checkpoint_folder = str(folder)
     return model
 

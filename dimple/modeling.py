@@ -419,3 +419,33 @@ class DimpleModel(DimplePreTrainedModel):
         if logits_index is not None:
             hidden = torch.gather(hidden, 1, logits_index[..., None].expand(-1, -1, hidden.shape[-1]))
         return DimpleOutput(logits=self.lm_head(hidden), position_ids=position_ids)
+
+
+def batch_vision_windows(model) -> None:
+    """Run the vision tower's window attention as one batched call instead of transformers' loop over
+    windows, when all windows have the same length (images whose sides are multiples of the window, as
+    in the drawn world); otherwise the original loop runs. Same function, checked in
+    tests/test_modeling.py; on a CPU the loop's per-window calls cost more than the tiny model's steps."""
+    import types
+
+    from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qv
+
+    if getattr(model, "hf_device_map", None):  # accelerate's dispatch hooks wrap `forward`; leave them be
+        return
+
+    def vision_attn_forward(self, hidden_states, cu_seqlens, position_embeddings=None, max_seqlen=None, **kwargs):
+        lengths = cu_seqlens[1:] - cu_seqlens[:-1]
+        n, size = lengths.numel(), int(lengths[0])
+        if not bool((lengths == size).all()):
+            return type(self).forward(self, hidden_states, cu_seqlens, position_embeddings, max_seqlen, **kwargs)
+        seq = hidden_states.shape[0]
+        q, k, v = self.qkv(hidden_states).reshape(seq, 3, self.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
+        cos, sin = position_embeddings
+        q, k = qv.apply_rotary_pos_emb_vision(q, k, cos, sin)
+        q, k, v = (x.reshape(n, size, self.num_heads, -1).transpose(1, 2) for x in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v, scale=self.scaling)
+        return self.proj(out.transpose(1, 2).reshape(seq, -1))
+
+    for module in model.modules():
+        if isinstance(module, qv.Qwen2_5_VLVisionAttention):
+            module.forward = types.MethodType(vision_attn_forward, module)

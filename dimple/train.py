@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from . import world
 from .tokenizer import build_tokenizer, special_ids
 from .train_data import WorldData
+from .train_vision import DenseVisionHeads, ImageTokenTap
 
 RECIPES = ("ar-then-diffusion", "diffusion-only", "ar-only")
 
@@ -46,6 +47,7 @@ class TrainConfig:
     seed: int = 0  # seeds torch, Python and the scene pool
     threads: int = 2  # torch CPU threads (0: leave torch's default)
     tokenizer_dir: str = "assets/dimple-tiny"  # tokenizer to train with (built there if missing)
+    init_from: str = ""  # start from the weights of this checkpoint (runs/<name>/last.pt); the schedule starts at 0
     # --- schedule ---
     steps: int = 3600  # optimizer steps in all
     batch_size: int = 48  # samples per step (per process)
@@ -66,6 +68,7 @@ class TrainConfig:
     canvas_len: int = 36  # response length the long pads fill (the decode canvas used in evaluation)
     mask_eps: float = 1e-3  # diffusion: t ~ U(mask_eps, 1)
     max_loss_weight: float = 10.0  # diffusion: the 1/t weight is clipped at this
+    vision_aux_weight: float = 1.0  # weight of the dense per-cell/row/column vision loss (train_vision.py; 0: off)
     # --- data pool ---
     pool_per_kind: int = 3000  # pre-rendered scenes per pool (objects with n = 1..6 objects, text, chart)
     pool_refresh_every: int = 50  # steps between replacing part of the pool with fresh scenes
@@ -113,6 +116,8 @@ class TrainConfig:
         need(8 <= self.canvas_len <= 256, "canvas_len", "in [8, 256]")
         need(0 < self.mask_eps < 1, "mask_eps", "in (0, 1)")
         need(self.max_loss_weight >= 1, "max_loss_weight", ">= 1")
+        need(self.vision_aux_weight >= 0, "vision_aux_weight", ">= 0")
+        need(not self.init_from or os.path.isfile(self.init_from), "init_from", "empty or an existing checkpoint file")
         need(self.pool_per_kind >= 8, "pool_per_kind", ">= 8")
         need(self.pool_refresh_every >= 0, "pool_refresh_every", ">= 0")
         need(0 <= self.pool_refresh_count <= self.pool_per_kind, "pool_refresh_count", "in [0, pool_per_kind]")
@@ -200,36 +205,12 @@ def model_config(cfg: TrainConfig, tokenizer):
 
 
 def build_model(cfg: TrainConfig, tokenizer):
-    from .modeling import DimpleModel
+    from .modeling import DimpleModel, batch_vision_windows
 
     torch.manual_seed(cfg.seed)
-    return DimpleModel(model_config(cfg, tokenizer))
-
-
-def speed_up(model) -> None:
-    """Training-speed patches that compute the same function (checked in tests/test_train.py):
-    the vision tower's per-window attention loop becomes one batched attention call when all windows
-    have the same length (they do for 168x168 images with 56 px windows)."""
-    import types
-
-    from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qv
-
-    def vision_attn_forward(self, hidden_states, cu_seqlens, position_embeddings=None, max_seqlen=None, **kwargs):
-        lengths = cu_seqlens[1:] - cu_seqlens[:-1]
-        n, size = lengths.numel(), int(lengths[0])
-        if not bool((lengths == size).all()):
-            return type(self).forward(self, hidden_states, cu_seqlens, position_embeddings, max_seqlen, **kwargs)
-        seq = hidden_states.shape[0]
-        q, k, v = self.qkv(hidden_states).reshape(seq, 3, self.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
-        cos, sin = position_embeddings
-        q, k = qv.apply_rotary_pos_emb_vision(q, k, cos, sin)
-        q, k, v = (x.reshape(n, size, self.num_heads, -1).transpose(1, 2) for x in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, scale=self.scaling)
-        return self.proj(out.transpose(1, 2).reshape(seq, -1))
-
-    for module in model.modules():
-        if isinstance(module, qv.Qwen2_5_VLVisionAttention):
-            module.forward = types.MethodType(vision_attn_forward, module)
+    model = DimpleModel(model_config(cfg, tokenizer))
+    batch_vision_windows(model)
+    return model
 
 
 def load_tokenizer(path: str):
@@ -291,7 +272,9 @@ def param_groups(model, weight_decay: float):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, data: WorldData, extra: dict) -> None:
+def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, data: WorldData, extra: dict,
+                    vision=None) -> None:
+    """vision: (DenseVisionHeads, their optimizer) when the auxiliary vision loss is on."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     state = {
         "model": model.state_dict(),
@@ -302,6 +285,8 @@ def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, da
         "torch_rng": torch.get_rng_state(),
         "extra": extra,
     }
+    if vision is not None:
+        state["vision_heads"], state["vision_heads_optimizer"] = vision[0].state_dict(), vision[1].state_dict()
     tmp = path + ".tmp"
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -342,9 +327,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
     accelerator = Accelerator()
     tokenizer = load_tokenizer(cfg.tokenizer_dir)
     model = build_model(cfg, tokenizer)
-    speed_up(model)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
     data = WorldData(cfg, tokenizer, seed=cfg.seed + 1000 * accelerator.process_index)
+    vision = tap = None
+    if cfg.vision_aux_weight > 0:
+        heads = DenseVisionHeads(cfg.hidden_size)
+        vision = (heads, torch.optim.AdamW(heads.parameters(), lr=cfg.lr, weight_decay=0.0))
     start_step = 0
     state: dict = {"extra": {}}
     ckpt_path = os.path.join(cfg.run_dir, "last.pt")
@@ -355,7 +343,17 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
         start_step = int(state["step"])
         data.rng.setstate(state["python_rng"])
         torch.set_rng_state(state["torch_rng"])
+    elif cfg.init_from:
+        state = {"extra": {}, **{k: v for k, v in load_checkpoint(cfg.init_from).items() if k.startswith("vision_heads")}}
+        model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
+    if vision is not None and "vision_heads" in state:  # heads a checkpoint lacks start fresh
+        missing, _ = vision[0].load_state_dict(state["vision_heads"], strict=False)
+        if resume and not missing:
+            vision[1].load_state_dict(state["vision_heads_optimizer"])
     model, optimizer = accelerator.prepare(model, optimizer)
+    if vision is not None:
+        vision = accelerator.prepare(*vision)
+        tap = ImageTokenTap(accelerator.unwrap_model(model))
     raw = accelerator.unwrap_model(model)
     mask_id = raw.config.mask_token_id
     gen = torch.Generator().manual_seed(cfg.seed * 7 + start_step + accelerator.process_index)
@@ -389,10 +387,19 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
         batch = {k: (v.to(accelerator.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
         loss, st = compute_loss(model, batch, phase, cfg, mask_id, gen)
         optimizer.zero_grad(set_to_none=True)
+        if vision is not None:
+            aux, aux_st = vision[0](tap.take(), batch["scene_targets"])
+            loss = loss + cfg.vision_aux_weight * aux
+            st.update(aux_st)
+            vision[1].zero_grad(set_to_none=True)
+            for g in vision[1].param_groups:
+                g["lr"] = cfg.lr_at(step, progress)
         accelerator.backward(loss)
         if cfg.grad_clip:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
+        if vision is not None:
+            vision[1].step()
         data.maybe_refresh()
         step += 1
         now = time.time()
@@ -412,13 +419,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
             stats = dict(step=step, phase=phase, stage=data.stage(step), lr=round(cfg.lr_at(step, progress), 6),
                          progress=round(progress, 4), train_seconds=round(train_seconds, 1),
                          loss=round(running["loss"], 4), tok_acc=round(running["tok_acc"], 4),
+                         **{k: round(v, 3) for k, v in running.items() if k.startswith("aux_")},
                          steps_per_s=round((step - start_step) / max(elapsed, 1e-9), 3))
             _log(log_path, json.dumps(stats))
         if main and cfg.eval_every and step % cfg.eval_every == 0:
             _quick_eval(raw, tokenizer, cfg, log_path, step)
             model.train()
         if main and (time.time() - last_save > cfg.checkpoint_minutes * 60 or step == cfg.steps):
-            save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds))
+            save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds),
+                            _unwrapped(accelerator, vision))
             last_save = time.time()
             t_last = time.time()
         if max_seconds is not None and elapsed > max_seconds:
@@ -426,9 +435,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
     if bar is not None:
         bar.close()
     if main:
-        save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds))
+        save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds),
+                        _unwrapped(accelerator, vision))
         _log(log_path, f"end step {step} train_seconds {train_seconds:.0f}")
     return {"stats": stats, "model": raw, "tokenizer": tokenizer, "step": step}
+
+
+def _unwrapped(accelerator, vision):
+    return None if vision is None else (accelerator.unwrap_model(vision[0]), vision[1])
 
 
 def _from_main(accelerator, *values: float) -> tuple:

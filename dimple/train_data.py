@@ -21,6 +21,7 @@ import torch
 
 from . import world
 from .tokenizer import special_ids
+from .train_vision import scene_targets
 
 MERGED_SIDE = world.MODEL_IMAGE_SIZE // 28  # 3 merged image tokens per side: one per cell
 N_IMAGE_TOKENS = MERGED_SIDE * MERGED_SIDE
@@ -100,8 +101,8 @@ class WorldData:
             return "curriculum"
         return "full"
 
-    def draw(self, step: int) -> tuple[str, str, str, torch.Tensor]:
-        """(category, question, answer, image uint8) for one training sample at `step`."""
+    def draw(self, step: int) -> tuple[str, str, str, torch.Tensor, world.Scene]:
+        """(category, question, answer, image uint8, scene) for one training sample at `step`."""
         rng, stage = self.rng, self.stage(step)
         if stage == "warmup":
             r = rng.random()
@@ -131,7 +132,7 @@ class WorldData:
                 "Describe the chart.", ", ".join(f"{lb}: {v}" for lb, v, _ in scene.bars))
         else:
             q, a = world.ask(scene, cat, rng)
-        return cat, q, a, pool.images[i]
+        return cat, q, a, pool.images[i], scene
 
     def maybe_refresh(self) -> None:
         self.steps_since_refresh += 1
@@ -140,21 +141,22 @@ class WorldData:
             for pool in self.pools.values():
                 pool.refresh(self.cfg.pool_refresh_count)
 
-    def sample(self, step: int) -> tuple[list[int], int, torch.Tensor, str]:
-        """(token ids of prompt + answer + end + pads, response start, image uint8, category)."""
+    def sample(self, step: int) -> tuple[list[int], int, torch.Tensor, str, list[int]]:
+        """(token ids of prompt + answer + end + pads, response start, image uint8, category,
+        what the image tokens should reveal: `train_vision.scene_targets`)."""
         cfg, rng = self.cfg, self.rng
-        cat, q, a, img = self.draw(step)
+        cat, q, a, img, scene = self.draw(step)
         prompt = self.prefix + self.encode(q) + self.suffix
         answer = self.encode(a) + [self.ids["eos"]]
         if rng.random() < cfg.long_pad_prob:
             n_pad = max(0, cfg.canvas_len - len(answer))
         else:
             n_pad = rng.randint(0, cfg.max_pad)
-        return prompt + answer + [self.ids["pad"]] * n_pad, len(prompt), img, cat
+        return prompt + answer + [self.ids["pad"]] * n_pad, len(prompt), img, cat, scene_targets(scene)
 
     def batch(self, step: int, batch_size: Optional[int] = None) -> dict:
         """Right-padded batch: input_ids, attention_mask, labels_mask (supervised response positions),
-        pixel_values, image_grid_thw, position_ids, categories. Samples are drawn `bucket` batches at a
+        pixel_values, image_grid_thw, position_ids, categories, scene_targets (batch, N_TARGETS). Samples are drawn `bucket` batches at a
         time and grouped by length, so that short answers are not padded to the longest ones."""
         b = batch_size or self.cfg.batch_size
         if not self._queue or len(self._queue[0]) != b:
@@ -170,14 +172,14 @@ class WorldData:
         input_ids = torch.full((b, length), self.ids["pad"], dtype=torch.long)
         attention_mask = torch.zeros((b, length), dtype=torch.long)
         labels_mask = torch.zeros((b, length), dtype=torch.bool)
-        for r, (seq, start, _, _) in enumerate(items):
+        for r, (seq, start, *_rest) in enumerate(items):
             input_ids[r, : len(seq)] = torch.tensor(seq)
             attention_mask[r, : len(seq)] = 1
             labels_mask[r, start : len(seq)] = True
         pv, grid = pixels_of(torch.stack([x[2] for x in items]))
         return dict(input_ids=input_ids, attention_mask=attention_mask, labels_mask=labels_mask,
                     pixel_values=pv, image_grid_thw=grid, position_ids=self.position_ids(b, length),
-                    categories=[x[3] for x in items])
+                    categories=[x[3] for x in items], scene_targets=torch.tensor([x[4] for x in items]))
 
     def position_ids(self, b: int, length: int) -> torch.Tensor:
         """Multimodal rotary positions for the shared layout (text, 6x6 image, text), (3, b, length)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dimple.bench import end_to_end
+from dimple.bench import end_to_end, fed_tokens
 from dimple.bench_plots import markdown
 
 
@@ -27,3 +27,17 @@ def test_markdown_has_the_sweep_end_to_end_and_batched_tables():
     text = markdown(result)
     assert "| thr 0.9 | 50.0% |" in text and "| 8 per step |" in text
     assert "5.0x" in text and "| 4 | 2.0 | 3.5 | 1.75x | 4/4 |" in text
+
+
+def test_cached_passes_after_the_first_feed_only_the_response():
+    assert fed_tokens(50, 8, 8, prefill=False) == 8 * 58
+    assert fed_tokens(50, 8, 8, prefill=True) == 58 + 7 * 8
+    assert fed_tokens(50, 8, 1, prefill=True) == fed_tokens(50, 8, 1, prefill=False)
+
+
+def test_prefill_table_shows_both_ratios_and_reads_older_results():
+    row = {"image_tokens": 36, "prompt_tokens": 50, "response_tokens": 8, "prompt_over_response": 6.25,
+           "speedup": 2.0, "analytic_ratio": 6.44, "fraction_of_analytic": 0.31}
+    old = markdown({"prefill": {"timing": [row]}})
+    new = markdown({"prefill": {"timing": [dict(row, fed_token_ratio=4.07, fraction_of_fed_token_ratio=0.49)]}})
+    assert "| 31% | - | - |" in old and "| 31% | 4.07x | 49% |" in new

@@ -6,7 +6,7 @@ import torch
 
 from conftest import FIXTURES
 from dimple.kv_cache import PrefixKVCache
-from dimple.modeling import DimpleConfig, DimpleModel, build_attention_mask
+from dimple.modeling import DimpleConfig, DimpleModel, batch_vision_windows, build_attention_mask
 
 
 def test_rotary_positions_match_reference(reference_model, reference_expected):
@@ -34,6 +34,21 @@ def test_logits_index_projects_only_the_asked_rows(reference_model, reference_ex
         some = reference_model(ids, logits_index=rows, **kw).logits
     assert some.shape[:2] == (1, 3)
     torch.testing.assert_close(some, e["canvas_logits"][:, rows[0]], atol=1e-4, rtol=0)
+
+
+def test_batched_vision_windows_compute_the_same_image_tokens(reference_model, reference_expected):
+    import copy
+
+    from dimple import world
+    from dimple.train_data import image_to_uint8, pixels_of
+
+    fast = copy.deepcopy(reference_model)
+    batch_vision_windows(fast)
+    image = image_to_uint8(world.make_sample(3, "count").image.resize((336, 336)))[None]  # 9 equal 112 px windows
+    for pixel_values, grid in (pixels_of(image), (reference_expected["pixel_values"], reference_expected["image_grid_thw"])):
+        with torch.no_grad():
+            torch.testing.assert_close(fast.image_features(pixel_values, grid),
+                                       reference_model.image_features(pixel_values, grid), atol=1e-5, rtol=0)
 
 
 def test_parameter_names_and_shapes_match_released_7b_layout():

@@ -7,7 +7,7 @@ import torch
 
 from dimple import world
 from dimple.train import (RECIPES, TrainConfig, build_model, compute_loss, export, load_tokenizer,
-                          main as train_main, speed_up, train)
+                          main as train_main, train)
 from dimple.train_data import WorldData
 
 TINY = dict(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64, mrope_section=[2, 3, 3],
@@ -51,19 +51,6 @@ def test_batch_matches_inference_path(tok):
     for row in range(6):
         sup = batch["input_ids"][row][batch["labels_mask"][row]].tolist()
         assert ids["eos"] in sup and ids["image"] not in sup
-
-
-def test_speed_up_computes_the_same(tok):
-    cfg = TrainConfig(**dict(TINY, vision_depth=2))
-    data = WorldData(cfg, tok)
-    model = build_model(cfg, tok).eval()
-    b = data.batch(100, 4)
-    kw = {k: b[k] for k in ("input_ids", "attention_mask", "pixel_values", "image_grid_thw", "position_ids")}
-    with torch.no_grad():
-        ref = model(**kw).logits
-        speed_up(model)
-        new = model(**kw).logits
-    assert torch.allclose(ref, new, atol=1e-5)
 
 
 @pytest.mark.parametrize("phase", ["ar", "diffusion"])
