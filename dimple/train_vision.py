@@ -15,7 +15,9 @@ tokens (the output of `DimpleModel.image_features`) during training:
 - text scenes: per row (its three tokens side by side), the word or "none".
 
 The heads live only here and in training checkpoints; the exported model is
-the plain Dimple architecture. It knows the world's vocabulary and the 3x3
+the plain Dimple architecture. The same heads, trained on a model's frozen
+image tokens, are a probe of what its vision tower encodes:
+`python -m dimple.train_vision --model tiny`. It knows the world's vocabulary and the 3x3
 token layout; nothing of the language model, the tokenizer or the optimiser.
 """
 
@@ -121,3 +123,52 @@ class ImageTokenTap:
 
     def close(self) -> None:
         self._handle.remove()
+
+
+def probe(model, n_train: int = 3000, n_test: int = 600, steps: int = 400, seed: int = 0) -> dict:
+    """How well linear heads read each group from a model's frozen image tokens: the heads are trained on
+    `n_train` fresh scenes (objects, charts and words in turn) and scored on `n_test` others."""
+    import random
+
+    from .train_data import image_to_uint8, pixels_of
+
+    makers = (world.random_objects_scene, world.random_chart_scene, world.random_text_scene)
+    rng = random.Random(seed)
+    scenes = [makers[i % 3](rng) for i in range(n_train + n_test)]
+    images = torch.stack([image_to_uint8(world.model_view(world.render(s))) for s in scenes])
+    targets = torch.tensor([scene_targets(s) for s in scenes])
+    with torch.no_grad():
+        tokens = torch.cat([model.image_features(*pixels_of(images[i:i + 256])).float()
+                            for i in range(0, len(scenes), 256)]).reshape(len(scenes), SIDE * SIDE, -1)
+    torch.manual_seed(seed)
+    heads = DenseVisionHeads(tokens.shape[-1])
+    opt = torch.optim.AdamW(heads.parameters(), lr=3e-3)
+    for _ in range(steps):
+        idx = torch.randint(0, n_train, (256,))
+        loss, _ = heads(tokens[idx].reshape(-1, tokens.shape[-1]), targets[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        _, stats = heads(tokens[n_train:].reshape(-1, tokens.shape[-1]), targets[n_train:])
+    return {k.removeprefix("aux_"): round(v, 3) for k, v in stats.items()}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(prog="python -m dimple.train_vision",
+                                description="Linear probes of a model's image tokens (what its vision tower encodes).")
+    p.add_argument("--model", default="tiny", help="'tiny', a model folder, or a training checkpoint (.pt)")
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    if args.model.endswith(".pt"):
+        from .train import model_from_checkpoint
+
+        net = model_from_checkpoint(args.model)[0]
+    else:
+        from .loading import load_model
+
+        net = load_model(args.model)
+    print(json.dumps(probe(net.float().eval())))

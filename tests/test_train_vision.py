@@ -105,3 +105,24 @@ def test_tap_keeps_the_image_tokens_of_the_last_forward():
     tap.close()
     model.image_features(pv, grid)
     assert tap.tokens is None
+
+
+class _Tokens:
+    """A stand-in vision side: image tokens that carry their cell index (or nothing)."""
+
+    def __init__(self, knows_cell: bool):
+        self.knows_cell = knows_cell
+
+    def image_features(self, pixel_values, grid):
+        n = int(grid.shape[0])
+        cell = torch.eye(9).repeat(n, 1) if self.knows_cell else torch.zeros(9 * n, 9)
+        return torch.cat([cell, torch.zeros(9 * n, 7)], dim=1)
+
+
+def test_probe_reads_what_the_image_tokens_encode_and_nothing_else():
+    from dimple.train_vision import probe
+
+    knows = probe(_Tokens(True), n_train=60, n_test=30, steps=150)
+    blind = probe(_Tokens(False), n_train=60, n_test=30, steps=150)
+    assert knows["where"] == 1.0 and blind["where"] < 0.2
+    assert set(knows) == {name for name, *_ in GROUPS}
