@@ -10,10 +10,11 @@ cancels in the ratios:
     the matched-NFE comparison for confident decoding;
   * prefilling: decoding wall clock with and without the prompt cache at
     several prompt/response length ratios (same inputs, same number of
-    iterations, alternated, median of repeats after a warm-up), next to the
-    analytic ratio (prompt + response) / (response + 1) of one pass, and the
-    ratio of tokens all passes of the run feed (the cached run's first pass
-    still feeds the whole prompt, so short decodes cannot reach the former);
+    iterations, alternated, median of repeats after a warm-up). The whole
+    decode is set against the ratio of tokens all its passes feed (the cached
+    run's first pass still feeds the whole prompt), one iteration after the
+    first against the analytic ratio (prompt + response) / (response + 1) of
+    the tokens one pass feeds;
   * end to end: the wall clock of each accuracy run against the baseline (one
     token per step, no cache), and batched decoding's throughput.
 
@@ -22,6 +23,7 @@ It knows nothing of the UI; accuracy comes from `evaluate`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
@@ -41,7 +43,7 @@ ANSWER_LENGTHS = (8, 16, 32, 64)
 @dataclass
 class BenchSettings:
     limit: int = 100  # held-out samples per accuracy point
-    max_new_tokens: int = 48  # response canvas in the accuracy runs
+    max_new_tokens: int = 36  # response canvas in the accuracy runs: the longest world answer + end fits (as in eval and training)
     repeats: int = 5  # timed repeats per prefill point (median reported)
     threads: int = 2  # torch threads while timing
     seed: int = 0
@@ -112,17 +114,32 @@ def fed_tokens(prompt_len: int, response_len: int, nfe: int, prefill: bool) -> i
     return (prompt_len + response_len) + max(nfe - 1, 0) * response_len
 
 
-def _timed_decode(assistant, image, prompt, cfg: DecodeConfig) -> tuple[float, int]:
+def _timed_decode(assistant, image, prompt, cfg: DecodeConfig) -> tuple[float, int, list[float]]:
+    """(seconds of the whole call, forward passes, seconds of each iteration after the first)."""
     start = time.perf_counter()
     traj = assistant.generate(image, prompt, cfg)
-    return time.perf_counter() - start, traj.nfe
+    return time.perf_counter() - start, traj.nfe, [s.seconds for s in traj.steps[1:]]
+
+
+@contextlib.contextmanager
+def _pinned_threads(n: int):
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def prefill_speedups(assistant, settings: BenchSettings) -> list[dict]:
     """Decode time with/without the prompt cache, same inputs and iterations, alternated."""
+    with _pinned_threads(settings.threads):
+        return _prefill_rows(assistant, settings)
+
+
+def _prefill_rows(assistant, settings: BenchSettings) -> list[dict]:
     from .world import make_sample, split_seeds
 
-    torch.set_num_threads(settings.threads)
     sample = make_sample(split_seeds("eval", 1)[0], category="describe")
     processor = assistant.image_processor
     rows = []
@@ -136,14 +153,19 @@ def prefill_speedups(assistant, settings: BenchSettings) -> list[dict]:
                 # threshold off: the schedule alone sets the commits, so both runs take the same iterations
                 cfg = DecodeConfig(max_new_tokens=length, steps=length, alg_p_threshold=0.0, seed=settings.seed)
                 times: dict[bool, list[float]] = {True: [], False: []}
+                later: dict[bool, list[float]] = {True: [], False: []}
                 nfe = {}
                 for prefill in (True, False):  # warm-up
                     _timed_decode(assistant, image, sample.question, cfg.with_(prefill=prefill))
                 for _ in range(settings.repeats):
                     for prefill in (True, False):
-                        t, nfe[prefill] = _timed_decode(assistant, image, sample.question, cfg.with_(prefill=prefill))
+                        t, nfe[prefill], steps = _timed_decode(assistant, image, sample.question,
+                                                               cfg.with_(prefill=prefill))
                         times[prefill].append(t)
+                        later[prefill] += steps
                 on, off = statistics.median(times[True]), statistics.median(times[False])
+                # one iteration after the first: what the analytic ratio describes (fed P+R vs R+1 tokens)
+                step_ratio = statistics.median(later[False]) / statistics.median(later[True]) if later[True] else None
                 analytic = (prompt_len + length) / (length + 1)
                 fed_off = fed_tokens(prompt_len, length, nfe[False], prefill=False)
                 fed_on = fed_tokens(prompt_len, length, nfe[True], prefill=True)
@@ -153,6 +175,8 @@ def prefill_speedups(assistant, settings: BenchSettings) -> list[dict]:
                     "seconds_prefill": round(on, 4), "seconds_no_prefill": round(off, 4),
                     "speedup": round(off / on, 3), "analytic_ratio": round(analytic, 3),
                     "fraction_of_analytic": round((off / on) / analytic, 3),
+                    "iteration_speedup": round(step_ratio, 3) if step_ratio else None,
+                    "iteration_fraction_of_analytic": round(step_ratio / analytic, 3) if step_ratio else None,
                     "fed_token_ratio": round(fed_off / fed_on, 3),
                     "fraction_of_fed_token_ratio": round((off / on) / (fed_off / fed_on), 3),
                 })
@@ -171,9 +195,13 @@ def prefill_accuracy(assistant, settings: BenchSettings) -> dict:
 
 def batched_throughput(assistant, settings: BenchSettings, sizes=(4, 8)) -> list[dict]:
     """Requests per second: B requests one at a time vs in one batch (same inputs, alternated)."""
+    with _pinned_threads(settings.threads):
+        return _batched_rows(assistant, settings, sizes)
+
+
+def _batched_rows(assistant, settings: BenchSettings, sizes) -> list[dict]:
     from .world import make_sample, split_seeds
 
-    torch.set_num_threads(settings.threads)
     cfg = DecodeConfig(max_new_tokens=settings.max_new_tokens, steps=settings.max_new_tokens, alg_p_threshold=0.9,
                        seed=settings.seed)
     rows = []

@@ -43,13 +43,18 @@ def save_plots(result: dict, folder: str) -> list[str]:
     timing = result.get("prefill", {}).get("timing", [])
     if timing:
         fig, ax = plt.subplots(figsize=(5.5, 4))
-        ax.scatter([r["prompt_over_response"] for r in timing], [r["speedup"] for r in timing], label="measured")
+        ax.scatter([r["prompt_over_response"] for r in timing], [r["speedup"] for r in timing],
+                   label="measured, whole decode")
+        per_step = [r for r in timing if r.get("iteration_speedup")]
+        if per_step:
+            ax.scatter([r["prompt_over_response"] for r in per_step], [r["iteration_speedup"] for r in per_step],
+                       marker="s", facecolors="none", edgecolors="C3", label="measured, one later iteration")
         ax.scatter([r["prompt_over_response"] for r in timing], [r["analytic_ratio"] for r in timing], marker="x",
-                   label="analytic (P+R)/(R+1)")
+                   label="analytic (P+R)/(R+1), one iteration")
         fed = [r for r in timing if "fed_token_ratio" in r]
         if fed:
             ax.scatter([r["prompt_over_response"] for r in fed], [r["fed_token_ratio"] for r in fed], marker="+",
-                       label="ratio of tokens the passes feed")
+                       label="tokens all passes feed, whole decode")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("prompt / response tokens")
@@ -71,14 +76,16 @@ def markdown(result: dict) -> str:
                      f"{r['nfe_mean']:.1f} | {r['nfe_per_max_new_tokens']:.3f} |")
     timing = result.get("prefill", {}).get("timing", [])
     if timing:
-        lines += ["", "| image tokens | prompt | response | prompt/response | speedup | analytic | of analytic "
-                      "| fed-token ratio | of it |", "|---|---|---|---|---|---|---|---|---|"]
-        for r in timing:
+        lines += ["", "| image tokens | prompt | response | prompt/response | decode speedup | fed-token ratio | of it "
+                      "| per-iteration speedup | analytic (P+R)/(R+1) | of it |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in timing:  # results from before a column existed show "-"
             fed = (f"{r['fed_token_ratio']:.2f}x | {100 * r['fraction_of_fed_token_ratio']:.0f}%"
-                   if "fed_token_ratio" in r else "- | -")  # results from before the column existed
+                   if "fed_token_ratio" in r else "- | -")
+            per_step = (f"{r['iteration_speedup']:.2f}x" if r.get("iteration_speedup") else "-")
+            of_analytic = r.get("iteration_fraction_of_analytic")
             lines.append(f"| {r['image_tokens']} | {r['prompt_tokens']} | {r['response_tokens']} | "
-                         f"{r['prompt_over_response']:.2f} | {r['speedup']:.2f}x | {r['analytic_ratio']:.2f}x | "
-                         f"{100 * r['fraction_of_analytic']:.0f}% | {fed} |")
+                         f"{r['prompt_over_response']:.2f} | {r['speedup']:.2f}x | {fed} | {per_step} | "
+                         f"{r['analytic_ratio']:.2f}x | {f'{100 * of_analytic:.0f}%' if of_analytic else '-'} |")
     e2e = result.get("end_to_end", [])
     if e2e:
         lines += ["", "| end to end (same samples, one run after another) | accuracy | tokens / forward | seconds | "

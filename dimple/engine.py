@@ -33,8 +33,8 @@ pixel_values as given), the UI.
 
 from __future__ import annotations
 
+import functools
 import inspect
-
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence
@@ -87,8 +87,15 @@ def _forward_logits(model, seq, attention_mask, pixel_values, image_grid_thw, po
 
 def _takes_logits_index(model) -> bool:
     """Whether model(...) accepts `logits_index` (DimpleModel does; wrappers and other models may not)."""
+    forward = getattr(model, "forward", model)
+    return _accepts_logits_index(getattr(forward, "__func__", forward))
+
+
+@functools.lru_cache(maxsize=64)
+def _accepts_logits_index(function) -> bool:
+    # one signature inspection per function: it costs about a tenth of a tiny model's cached forward
     try:
-        return "logits_index" in inspect.signature(getattr(model, "forward", model)).parameters
+        return "logits_index" in inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -102,17 +103,20 @@ def fallback_count(n_masked: int, n_total: int, iteration: int, grid: torch.Tens
     t = n_masked / n_total; start at the first grid index whose value is below t
     (but not before iteration + 1) and walk forward until
     floor(n_masked * (1 - s / t)) >= 1; the last grid value commits everything.
+    Arithmetic in float32 scalars, as the reference does it on tensors (numpy's
+    float32 rounds the same way, without a tensor per operation).
     """
-    n = torch.tensor(n_masked)
-    t = n / torch.tensor(n_total)  # float32, as the reference divides long tensors
-    if t <= grid[-1]:
-        raise ValueError(f"masked ratio {float(t)} is not above the schedule's end {float(grid[-1])}")
-    below = (grid < t).nonzero(as_tuple=True)[0]
-    start = max(int(below.min()), iteration + 1)
+    f32 = np.float32
+    values = [f32(v) for v in grid.tolist()]  # exact: the grid is float32
+    n = f32(n_masked)
+    t = n / f32(n_total)
+    end = values[-1]
+    if t <= end:
+        raise ValueError(f"masked ratio {float(t)} is not above the schedule's end {float(end)}")
+    start = max(next(j for j, v in enumerate(values) if v < t), iteration + 1)
     k = n_masked
-    for j in range(start, len(grid)):
-        s = grid[j]
-        k = int(n * (1 - s / t)) if s > grid[-1] else n_masked
+    for s in values[start:]:
+        k = int(n * (f32(1) - s / t)) if s > end else n_masked
         if k >= 1:
             break
     return k

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from . import world
 from .tokenizer import build_tokenizer, special_ids
-from .train_data import WorldData
+from .train_data import WorldData, parse_mix
 from .train_vision import DenseVisionHeads, ImageTokenTap
 
 RECIPES = ("ar-then-diffusion", "diffusion-only", "ar-only")
@@ -73,6 +73,7 @@ class TrainConfig:
     pool_per_kind: int = 3000  # pre-rendered scenes per pool (objects with n = 1..6 objects, text, chart)
     pool_refresh_every: int = 50  # steps between replacing part of the pool with fresh scenes
     pool_refresh_count: int = 64  # scenes replaced per pool at each refresh
+    mix: str = ""  # category weight overrides after the curriculum, "exists=3,position=3" (train_data.WorldData.MIX)
     # --- checkpoints / logging ---
     checkpoint_minutes: float = 5.0  # save runs/<name>/last.pt this often (and at the end)
     log_every: int = 25  # steps between log lines
@@ -121,6 +122,13 @@ class TrainConfig:
         need(self.pool_per_kind >= 8, "pool_per_kind", ">= 8")
         need(self.pool_refresh_every >= 0, "pool_refresh_every", ">= 0")
         need(0 <= self.pool_refresh_count <= self.pool_per_kind, "pool_refresh_count", "in [0, pool_per_kind]")
+        try:
+            mix = parse_mix(self.mix)
+        except ValueError:
+            mix = None
+        need(mix is not None, "mix", "empty or comma-separated category=weight with weights >= 0")
+        need(sum(w for c, w in {**WorldData.MIX, **(mix or {})}.items() if c not in ("ocr", "chart")) > 0,
+             "mix", "weights that leave some scene category (the curriculum draws no words or charts)")
         need(self.checkpoint_minutes > 0, "checkpoint_minutes", "> 0")
         need(self.log_every >= 1, "log_every", ">= 1")
         need(self.eval_every >= 0, "eval_every", ">= 0")

@@ -42,6 +42,20 @@ def pixels_of(images_uint8: torch.Tensor):
     return pv, grid
 
 
+def parse_mix(text: str) -> dict[str, float]:
+    """"exists=3,position=2.5" -> {"exists": 3.0, "position": 2.5}; names from WorldData.MIX, weights >= 0."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, weight = part.partition("=")
+        name = name.strip()
+        if not sep or name not in WorldData.MIX:
+            raise ValueError(f"mix entries are category=weight with a category of {', '.join(WorldData.MIX)}: {part!r}")
+        out[name] = float(weight)
+        if not out[name] >= 0:
+            raise ValueError(f"mix weights must be >= 0: {part!r}")
+    return out
+
+
 class ScenePool:
     """Pre-rendered scenes of one kind as a uint8 tensor, part replaced by fresh ones now and then."""
 
@@ -69,6 +83,7 @@ class WorldData:
 
     def __init__(self, cfg, tokenizer, seed: Optional[int] = None):  # cfg: train.TrainConfig
         self.cfg = cfg
+        self.mix = {**self.MIX, **parse_mix(getattr(cfg, "mix", ""))}
         self.tok = tokenizer
         self.ids = special_ids(tokenizer)
         self.rng = random.Random(cfg.seed if seed is None else seed)
@@ -113,8 +128,8 @@ class WorldData:
             else:
                 cat, kind = "chart", "chart"
         else:
-            cats = [c for c in self.MIX if stage == "full" or c not in ("ocr", "chart")]
-            cat = rng.choices(cats, weights=[self.MIX[c] for c in cats])[0]
+            cats = [c for c, w in self.mix.items() if w > 0 and (stage == "full" or c not in ("ocr", "chart"))]
+            cat = rng.choices(cats, weights=[self.mix[c] for c in cats])[0]
             if cat == "ocr":
                 kind = "text"
             elif cat == "chart":

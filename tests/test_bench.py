@@ -35,9 +35,32 @@ def test_cached_passes_after_the_first_feed_only_the_response():
     assert fed_tokens(50, 8, 1, prefill=True) == fed_tokens(50, 8, 1, prefill=False)
 
 
-def test_prefill_table_shows_both_ratios_and_reads_older_results():
+def test_prefill_table_sets_the_decode_against_fed_tokens_and_one_iteration_against_analytic():
     row = {"image_tokens": 36, "prompt_tokens": 50, "response_tokens": 8, "prompt_over_response": 6.25,
            "speedup": 2.0, "analytic_ratio": 6.44, "fraction_of_analytic": 0.31}
     old = markdown({"prefill": {"timing": [row]}})
-    new = markdown({"prefill": {"timing": [dict(row, fed_token_ratio=4.07, fraction_of_fed_token_ratio=0.49)]}})
-    assert "| 31% | - | - |" in old and "| 31% | 4.07x | 49% |" in new
+    new = markdown({"prefill": {"timing": [dict(row, fed_token_ratio=4.07, fraction_of_fed_token_ratio=0.49,
+                                                iteration_speedup=4.5, iteration_fraction_of_analytic=0.699)]}})
+    assert "| 2.00x | - | - | - | 6.44x | - |" in old  # results from before the columns existed
+    assert "| 2.00x | 4.07x | 49% | 4.50x | 6.44x | 70% |" in new
+
+
+def test_prefill_timing_reports_one_iteration_and_the_whole_decode():
+    import torch
+
+    import dimple.bench as bench
+    from dimple.assistant import Assistant
+    from dimple.bench import BenchSettings, prefill_speedups
+
+    threads = torch.get_num_threads()
+    saved = bench.IMAGE_SIDES, bench.ANSWER_LENGTHS
+    bench.IMAGE_SIDES, bench.ANSWER_LENGTHS = (112,), (4,)
+    try:
+        (row,) = prefill_speedups(Assistant.load("tiny"), BenchSettings(repeats=1, threads=1))
+    finally:
+        bench.IMAGE_SIDES, bench.ANSWER_LENGTHS = saved
+    assert torch.get_num_threads() == threads  # the timing's thread pin does not leak
+    assert row["nfe"] == row["nfe_no_prefill"] >= 2  # same iterations with and without the cache
+    assert row["iteration_speedup"] > 0 and row["speedup"] > 0
+    assert row["analytic_ratio"] == round((row["prompt_tokens"] + 4) / 5, 3)
+    assert row["iteration_fraction_of_analytic"] == round(row["iteration_speedup"] / row["analytic_ratio"], 3)
