@@ -15,7 +15,8 @@ engine refreshes the whole response.
 Both hold tensors per layer, after rotary, and nothing else: they do not know
 how positions or masks are built; the model asks them which positions a
 forward feeds (`query_index`) and hands each layer's new keys/values to
-`extend`.
+`extend`. A prefix cache also keeps the rotary angles the model computed for
+the fed positions (`angles`), which never change once it is filled.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class _LayerCache:
         self.values: list[torch.Tensor] = []
         self.filled = False  # False until one full forward has recorded the keys/values
         self.total = 0  # sequence length of the full forward that filled the cache
+        self.angles: Optional[tuple] = None  # (cos, sin) of the fed positions, where they stay the same
 
     def mark_filled(self, total: int) -> None:
         if not self.filled:
@@ -42,6 +44,7 @@ class _LayerCache:
     def reorder(self, index: Optional[torch.Tensor]) -> None:
         """Select batch rows (for batched decoding that drops finished requests)."""
         if index is not None:
+            self.angles = None
             self.keys = [k.index_select(0, index) for k in self.keys]
             self.values = [v.index_select(0, index) for v in self.values]
 
@@ -53,6 +56,8 @@ class _LayerCache:
 
 
 class PrefixKVCache(_LayerCache):
+    keeps_angles = True  # once filled, every forward feeds the same positions
+
     def __init__(self, n_keep: int):
         super().__init__()
         if n_keep < 0:
@@ -78,6 +83,8 @@ class PrefixKVCache(_LayerCache):
 
 
 class CanvasKVCache(_LayerCache):
+    keeps_angles = False  # the fed positions change with every selection
+
     def __init__(self) -> None:
         super().__init__()
         self.index: Optional[torch.Tensor] = None  # positions the next forward feeds (sorted), None: all

@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from .modeling import DimpleConfig, DimpleModel, batch_vision_windows
+from .modeling import DimpleConfig, DimpleModel, batch_vision_windows, fuse_projections
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ALIASES = {"tiny": ASSETS / "dimple-tiny", "dimple-tiny": ASSETS / "dimple-tiny"}
@@ -142,6 +142,7 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None) -> DimpleMod
         model = model.to(device)
     model.eval()
     batch_vision_windows(model)
+    fuse_projections(model)
     model.checkpoint_folder = str(folder)
     return model
 

@@ -127,6 +127,18 @@ def apply_rotary(q, k, cos, sin):
     return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
 
 
+def stacked_weights(params, memo: dict) -> torch.Tensor:
+    """torch.cat(params) along the output dimension, for one matmul in place of several. Without autograd
+    the result is kept in `memo` until a parameter is changed in place (an optimizer step, load_state_dict)
+    or replaced (a move to another device or dtype)."""
+    if torch.is_grad_enabled():
+        return torch.cat(list(params))
+    key = tuple((p.data_ptr(), p._version) for p in params)
+    if memo.get("key") != key:
+        memo["key"], memo["value"] = key, torch.cat([p.detach() for p in params])
+    return memo["value"]
+
+
 def build_attention_mask(
     attention_mask: Optional[torch.Tensor], causal: bool, rows: Optional[torch.Tensor], total: int, device
 ) -> Optional[torch.Tensor]:
@@ -158,10 +170,9 @@ class DimpleRMSNorm(nn.Module):
         self.variance_epsilon = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
-        return self.weight * x.to(dtype)
+        # x * rsqrt(mean(x^2) + eps) in float32, as one fused op
+        normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.variance_epsilon)
+        return self.weight * normed.to(x.dtype)
 
 
 class DimpleRotaryEmbedding(nn.Module):
@@ -186,9 +197,13 @@ class DimpleMLP(nn.Module):
         self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
         self.act_fn = ACT2FN[config.hidden_act]
+        self.fused: Optional[dict] = None  # set by fuse_projections: gate and up as one matmul
 
     def forward(self, x):
-        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+        if self.fused is None:
+            return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = F.linear(x, stacked_weights((self.gate_proj.weight, self.up_proj.weight), self.fused)).chunk(2, -1)
+        return self.down_proj(self.act_fn(gate) * up)
 
 
 class DimpleAttention(nn.Module):
@@ -203,12 +218,23 @@ class DimpleAttention(nn.Module):
         self.k_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=True)
         self.v_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=True)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
+        self.fused: Optional[dict] = None  # set by fuse_projections: q, k and v as one matmul
+
+    def project(self, x):
+        """x (batch, seq, hidden) -> q, k, v (batch, seq, out features of each projection)."""
+        if self.fused is None:
+            return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        w = stacked_weights((self.q_proj.weight, self.k_proj.weight, self.v_proj.weight), self.fused)
+        b = stacked_weights((self.q_proj.bias, self.k_proj.bias, self.v_proj.bias), self.fused.setdefault("bias", {}))
+        kv = self.num_kv_heads * self.head_dim
+        return F.linear(x, w, b).split([self.num_heads * self.head_dim, kv, kv], dim=-1)
 
     def forward(self, x, cos, sin, mask, cache: Optional[PrefixKVCache]):
         bsz, seq, _ = x.shape
-        q = self.q_proj(x).view(bsz, seq, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(x).view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k, v = self.project(x)
+        q = q.reshape(bsz, seq, self.num_heads, self.head_dim).transpose(1, 2)
+        k = k.reshape(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        v = v.reshape(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rotary(q, k, cos, sin)
         if cache is not None:
             k, v = cache.extend(self.layer_idx, k, v)
@@ -244,7 +270,13 @@ class DimpleTextModel(nn.Module):
         self.mrope_section = config.mrope_section
 
     def forward(self, embeds, position_ids, mask, cache):
-        cos, sin = mrope_cos_sin(*self.rotary_emb(embeds, position_ids), self.mrope_section)
+        reuse = cache is not None and cache.filled and cache.keeps_angles
+        if reuse and cache.angles is not None:
+            cos, sin = cache.angles
+        else:
+            cos, sin = mrope_cos_sin(*self.rotary_emb(embeds, position_ids), self.mrope_section)
+            if reuse:
+                cache.angles = (cos, sin)
         h = embeds
         for layer in self.layers:
             h = layer(h, cos, sin, mask, cache)
@@ -419,6 +451,18 @@ class DimpleModel(DimplePreTrainedModel):
         if logits_index is not None:
             hidden = torch.gather(hidden, 1, logits_index[..., None].expand(-1, -1, hidden.shape[-1]))
         return DimpleOutput(logits=self.lm_head(hidden), position_ids=position_ids)
+
+
+def fuse_projections(model, max_parameters: int = 50_000_000) -> bool:
+    """Compute q/k/v and gate/up as one matmul each (same function, fewer calls) in models small enough
+    that per-call costs dominate, as Dimple-Tiny on a CPU. The stacked copies of the weights are kept while
+    decoding, which is why a 7B model (about 4B parameters more) is left as it is. Returns whether it fused."""
+    if sum(p.numel() for p in model.parameters()) > max_parameters:
+        return False
+    for module in model.modules():
+        if isinstance(module, (DimpleAttention, DimpleMLP)):
+            module.fused = {}
+    return True
 
 
 def batch_vision_windows(model) -> None:

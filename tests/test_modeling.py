@@ -6,7 +6,7 @@ import torch
 
 from conftest import FIXTURES
 from dimple.kv_cache import PrefixKVCache
-from dimple.modeling import DimpleConfig, DimpleModel, batch_vision_windows, build_attention_mask
+from dimple.modeling import DimpleConfig, DimpleModel, batch_vision_windows, build_attention_mask, fuse_projections
 
 
 def test_rotary_positions_match_reference(reference_model, reference_expected):
@@ -49,6 +49,28 @@ def test_batched_vision_windows_compute_the_same_image_tokens(reference_model, r
         with torch.no_grad():
             torch.testing.assert_close(fast.image_features(pixel_values, grid),
                                        reference_model.image_features(pixel_values, grid), atol=1e-5, rtol=0)
+
+
+def test_fused_projections_compute_the_same_logits_and_follow_weight_changes(reference_model, reference_expected):
+    import copy
+
+    e = reference_expected
+    inputs = dict(input_ids=e["canvas_ids"], pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
+    plain, fast = copy.deepcopy(reference_model), copy.deepcopy(reference_model)
+    assert fuse_projections(fast)
+    assert fast.state_dict().keys() == plain.state_dict().keys()  # the checkpoint layout is untouched
+    with torch.no_grad():
+        torch.testing.assert_close(fast(**inputs).logits, plain(**inputs).logits, atol=1e-5, rtol=0)
+        for model in (fast, plain):  # an in-place change (as an optimizer step) reaches the fused copy
+            model.model.layers[0].self_attn.k_proj.weight.mul_(0.5)
+            model.model.layers[0].mlp.up_proj.weight.mul_(2.0)
+        torch.testing.assert_close(fast(**inputs).logits, plain(**inputs).logits, atol=1e-5, rtol=0)
+    fast.train()
+    loss = fast(**inputs).logits.float().square().mean()  # with autograd the projections still get gradients
+    loss.backward()
+    assert fast.model.layers[0].self_attn.v_proj.weight.grad is not None
+    assert fast.model.layers[0].mlp.gate_proj.weight.grad is not None
+    assert not fuse_projections(copy.deepcopy(reference_model), max_parameters=1000)  # large models: left alone
 
 
 def test_parameter_names_and_shapes_match_released_7b_layout():

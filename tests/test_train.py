@@ -27,6 +27,18 @@ def test_config_validation():
             TrainConfig(**bad).validate()
 
 
+def test_mix_reweights_the_categories_a_step_draws(tok):
+    from dimple.train_data import parse_mix
+
+    assert parse_mix(" exists=3, position=2.5 ") == {"exists": 3.0, "position": 2.5} and parse_mix("") == {}
+    for bad in ("bogus=1", "exists", "exists=-1", "exists=x", ",".join(f"{c}=0" for c in WorldData.MIX)):
+        with pytest.raises(ValueError):
+            TrainConfig(mix=bad).validate()
+    only = "describe=0,count=0,attribute=0,position=0,ocr=0,chart=0,structured=0,cells=0"
+    data = WorldData(TrainConfig(**dict(TINY, mix=only)).validate(), tok)
+    assert {data.draw(10)[0] for _ in range(40)} == {"exists"}  # after the curriculum (step 2)
+
+
 def test_batch_matches_inference_path(tok):
     from dimple.processing import DimpleImageProcessor, encode_prompt
 
