@@ -28,7 +28,7 @@ import torch
 
 class _LayerCache:
     def __init__(self) -> None:
-        self.keys: list[torch.Tensor] = []  # per layer: (batch, kv_heads, kept positions, head_dim)
+        self.keys: list[torch.Tensor] = []  # per layer: (batch, kv_heads, positions, head_dim)
         self.values: list[torch.Tensor] = []
         self.filled = False  # False until one full forward has recorded the keys/values
         self.total = 0  # sequence length of the full forward that filled the cache
@@ -75,11 +75,18 @@ class PrefixKVCache(_LayerCache):
         return torch.arange(self.n_keep, self.total, device=self.keys[0].device if self.keys else None)
 
     def extend(self, layer_idx: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """key, value: (batch, kv_heads, fed positions, head_dim) -> what the layer attends to."""
+        """key, value: (batch, kv_heads, fed positions, head_dim) -> what the layer attends to.
+
+        The filling forward's keys/values are kept whole: later forwards feed the same positions after
+        the prefix, so they overwrite that tail in place (a copy, not a concatenation per layer).
+        """
         if not self.filled:
-            self._record(layer_idx, key[:, :, : self.n_keep], value[:, :, : self.n_keep])
+            self._record(layer_idx, key.contiguous(), value.contiguous())
             return key, value
-        return torch.cat([self.keys[layer_idx], key], dim=2), torch.cat([self.values[layer_idx], value], dim=2)
+        keys, values = self.keys[layer_idx], self.values[layer_idx]
+        keys[:, :, self.n_keep:] = key
+        values[:, :, self.n_keep:] = value
+        return keys, values
 
 
 class CanvasKVCache(_LayerCache):

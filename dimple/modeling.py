@@ -110,21 +110,35 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def swap_halves(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2) -> (x2, x1) along the last dim: rotate_half(x) * sin == swap_halves(x) * signed_sin."""
+    return x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)
+
+
+def signed_sin(sin: torch.Tensor) -> torch.Tensor:
+    """(sin1, sin2) -> (-sin1, sin2), the sin that pairs with swap_halves (one op fewer per rotation)."""
+    half = sin.shape[-1] // 2
+    return torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
+
+
 def mrope_cos_sin(cos, sin, mrope_section):
-    """(3, batch, seq, head_dim) cos/sin -> (batch, 1, seq, head_dim): each channel chunk takes its axis.
+    """(3, batch, seq, head_dim) cos/sin -> cos, signed sin (batch, seq, 1, head_dim): each channel chunk
+    takes its axis.
 
     Chunks cycle through temporal, height, width (twice, for the two halves). Done once per forward,
-    not per layer: every layer rotates with the same angles.
+    not per layer: every layer rotates with the same angles. The head axis is 1 so that queries and keys
+    (batch, seq, heads, head_dim) rotate before the transpose to attention layout, in one call.
     """
     sections = list(mrope_section) * 2
-    cos = torch.cat([c[i % 3] for i, c in enumerate(cos.split(sections, dim=-1))], dim=-1).unsqueeze(1)
-    sin = torch.cat([s[i % 3] for i, s in enumerate(sin.split(sections, dim=-1))], dim=-1).unsqueeze(1)
-    return cos, sin
+    cos = torch.cat([c[i % 3] for i, c in enumerate(cos.split(sections, dim=-1))], dim=-1).unsqueeze(2)
+    sin = torch.cat([s[i % 3] for i, s in enumerate(sin.split(sections, dim=-1))], dim=-1).unsqueeze(2)
+    return cos, signed_sin(sin)
 
 
-def apply_rotary(q, k, cos, sin):
-    """Rotate q, k (batch, heads, seq, head_dim) by angles whose cos/sin are (batch, 1, seq, head_dim)."""
-    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+def apply_rotary(x, cos, signed_sin):
+    """Rotate x (..., head_dim) by angles given as cos and signed_sin (broadcast to x):
+    x * cos + rotate_half(x) * sin, written with one swap in place of rotate_half's negate and concat."""
+    return x * cos + swap_halves(x) * signed_sin
 
 
 def stacked_weights(params, memo: dict) -> torch.Tensor:
@@ -170,7 +184,9 @@ class DimpleRMSNorm(nn.Module):
         self.variance_epsilon = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x * rsqrt(mean(x^2) + eps) in float32, as one fused op
+        # x * rsqrt(mean(x^2) + eps) in float32, as one fused op (with the scale, where that is float32 too)
+        if x.dtype == self.weight.dtype == torch.float32:
+            return F.rms_norm(x, (x.shape[-1],), self.weight, self.variance_epsilon)
         normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.variance_epsilon)
         return self.weight * normed.to(x.dtype)
 
@@ -221,21 +237,22 @@ class DimpleAttention(nn.Module):
         self.fused: Optional[dict] = None  # set by fuse_projections: q, k and v as one matmul
 
     def project(self, x):
-        """x (batch, seq, hidden) -> q, k, v (batch, seq, out features of each projection)."""
+        """x (batch, seq, hidden) -> queries and keys together (batch, seq, heads + kv_heads, head_dim),
+        values (batch, seq, kv_heads, head_dim). Queries and keys side by side rotate in one call."""
         if self.fused is None:
-            return self.q_proj(x), self.k_proj(x), self.v_proj(x)
-        w = stacked_weights((self.q_proj.weight, self.k_proj.weight, self.v_proj.weight), self.fused)
-        b = stacked_weights((self.q_proj.bias, self.k_proj.bias, self.v_proj.bias), self.fused.setdefault("bias", {}))
-        kv = self.num_kv_heads * self.head_dim
-        return F.linear(x, w, b).split([self.num_heads * self.head_dim, kv, kv], dim=-1)
+            qk, v = torch.cat([self.q_proj(x), self.k_proj(x)], dim=-1), self.v_proj(x)
+        else:
+            w = stacked_weights((self.q_proj.weight, self.k_proj.weight, self.v_proj.weight), self.fused)
+            b = stacked_weights((self.q_proj.bias, self.k_proj.bias, self.v_proj.bias), self.fused.setdefault("bias", {}))
+            qk, v = F.linear(x, w, b).split([(self.num_heads + self.num_kv_heads) * self.head_dim,
+                                              self.num_kv_heads * self.head_dim], dim=-1)
+        return qk.unflatten(-1, (-1, self.head_dim)), v.unflatten(-1, (-1, self.head_dim))
 
     def forward(self, x, cos, sin, mask, cache: Optional[PrefixKVCache]):
         bsz, seq, _ = x.shape
-        q, k, v = self.project(x)
-        q = q.reshape(bsz, seq, self.num_heads, self.head_dim).transpose(1, 2)
-        k = k.reshape(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = v.reshape(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        q, k = apply_rotary(q, k, cos, sin)
+        qk, v = self.project(x)
+        q, k = apply_rotary(qk, cos, sin).split([self.num_heads, self.num_kv_heads], dim=2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (batch, heads, seq, head_dim)
         if cache is not None:
             k, v = cache.extend(self.layer_idx, k, v)
         out = F.scaled_dot_product_attention(

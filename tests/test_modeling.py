@@ -93,10 +93,26 @@ def test_prefix_cache_forward_equals_full_forward_when_prefix_is_unchanged(refer
         full = reference_model(ids, position_ids=positions, cache=cache, **kwargs).logits
         suffix = reference_model(ids[:, 20:], attention_mask=kwargs["attention_mask"], position_ids=positions,
                                  cache=cache).logits
-    assert cache.filled and cache.keys[0].shape[2] == 20
+    assert cache.filled and cache.query_index().tolist() == list(range(20, ids.shape[1]))
     # float32 logits up to ~17: the suffix's matmuls have other shapes, so sums run in another order
     # (1.0e-5 apart single-threaded); 1e-4 is the tolerance the reference comparison uses
     torch.testing.assert_close(suffix, full[:, 20:], atol=1e-4, rtol=0)
+
+
+def test_prefix_cache_keeps_the_prefix_while_later_forwards_feed_other_tokens(reference_model, reference_expected):
+    e = reference_expected
+    ids = e["canvas_ids"]
+    mask = torch.ones_like(ids)
+    positions, _ = reference_model.rope_index(ids, e["image_grid_thw"], None)
+    cache = PrefixKVCache(20)
+    with torch.no_grad():
+        reference_model(ids, attention_mask=mask, pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"],
+                        position_ids=positions, cache=cache)
+        prefix = [k[:, :, :20].clone() for k in cache.keys]
+        for shift in (1, 2):
+            other = (ids[:, 20:] + shift) % reference_model.config.vocab_size
+            reference_model(other, attention_mask=mask, position_ids=positions, cache=cache)
+    assert all(torch.equal(k[:, :, :20], p) for k, p in zip(cache.keys, prefix))
 
 
 def test_causal_mask_hides_the_future_and_padding_sees_only_itself():
