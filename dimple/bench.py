@@ -189,6 +189,31 @@ def _prefill_rows(assistant, settings: BenchSettings) -> list[dict]:
     return rows
 
 
+MATMUL_ROWS = (1, 9, 17, 33, 58, 78, 158, 278)  # tokens one pass feeds: cached (R + 1) to uncached (P + R)
+
+
+def matmul_rates(model, settings: BenchSettings, rows=MATMUL_ROWS, repeats: int = 200) -> list[dict]:
+    """Time and GFLOP/s of the language model's widest per-layer matmul (hidden -> intermediate) at
+    several row counts. The analytic prefill ratio assumes a pass costs in proportion to the tokens it
+    feeds; on a CPU a matmul of a few rows runs far below the rate of a long one."""
+    weight = model.model.layers[0].mlp.gate_proj.weight.detach()
+    out = []
+    with _pinned_threads(settings.threads), torch.no_grad():
+        for n in rows:
+            x = torch.randn(n, weight.shape[1], dtype=weight.dtype, device=weight.device)
+            for _ in range(repeats // 10):  # warm-up
+                torch.nn.functional.linear(x, weight)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                torch.nn.functional.linear(x, weight)
+                times.append(time.perf_counter() - start)
+            seconds = statistics.median(times)
+            out.append({"rows": n, "microseconds": round(seconds * 1e6, 2),
+                        "gflops": round(2 * n * weight.numel() / seconds / 1e9, 2)})
+    return out
+
+
 def prefill_accuracy(assistant, settings: BenchSettings) -> dict:
     L = settings.max_new_tokens
     cfg = DecodeConfig(max_new_tokens=L, steps=L, alg_p_threshold=0.9, seed=settings.seed)
@@ -236,7 +261,8 @@ def run_bench(args) -> dict:
     settings = BenchSettings(limit=args.limit, seed=args.seed).validate()
     assistant = Assistant.load(args.model, device=args.device)
     result = threshold_sweep(assistant, settings)
-    result["prefill"] = {"timing": prefill_speedups(assistant, settings), "accuracy": prefill_accuracy(assistant, settings)}
+    result["prefill"] = {"timing": prefill_speedups(assistant, settings), "accuracy": prefill_accuracy(assistant, settings),
+                         "matmul": matmul_rates(assistant.model, settings)}
     result["end_to_end"] = end_to_end(result)
     result["batched"] = batched_throughput(assistant, settings)
     result["settings"] = settings.__dict__

@@ -76,16 +76,24 @@ def markdown(result: dict) -> str:
                      f"{r['nfe_mean']:.1f} | {r['nfe_per_max_new_tokens']:.3f} |")
     timing = result.get("prefill", {}).get("timing", [])
     if timing:
-        lines += ["", "| image tokens | prompt | response | prompt/response | decode speedup | fed-token ratio | of it "
-                      "| per-iteration speedup | analytic (P+R)/(R+1) | of it |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["", "| image tokens | prompt | response | prompt/response | decode speedup | whole call | fed-token ratio "
+                      "| of it | per-iteration speedup | analytic (P+R)/(R+1) | of it |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in timing:  # results from before a column existed show "-"
             fed = (f"{r['fed_token_ratio']:.2f}x | {100 * r['fraction_of_fed_token_ratio']:.0f}%"
                    if "fed_token_ratio" in r else "- | -")
             per_step = (f"{r['iteration_speedup']:.2f}x" if r.get("iteration_speedup") else "-")
+            call = f"{r['call_speedup']:.2f}x" if r.get("call_speedup") else "-"
             of_analytic = r.get("iteration_fraction_of_analytic")
             lines.append(f"| {r['image_tokens']} | {r['prompt_tokens']} | {r['response_tokens']} | "
-                         f"{r['prompt_over_response']:.2f} | {r['speedup']:.2f}x | {fed} | {per_step} | "
+                         f"{r['prompt_over_response']:.2f} | {r['speedup']:.2f}x | {call} | {fed} | {per_step} | "
                          f"{r['analytic_ratio']:.2f}x | {f'{100 * of_analytic:.0f}%' if of_analytic else '-'} |")
+    matmul = result.get("prefill", {}).get("matmul", [])
+    if matmul:
+        lines += ["", "| rows fed (tokens) | " + " | ".join(str(r["rows"]) for r in matmul) + " |",
+                  "|---|" + "---|" * len(matmul),
+                  "| widest matmul, µs | " + " | ".join(f"{r['microseconds']:.0f}" for r in matmul) + " |",
+                  "| GFLOP/s | " + " | ".join(f"{r['gflops']:.1f}" for r in matmul) + " |"]
     e2e = result.get("end_to_end", [])
     if e2e:
         lines += ["", "| end to end (same samples, one run after another) | accuracy | tokens / forward | seconds | "

@@ -40,9 +40,25 @@ def test_prefill_table_sets_the_decode_against_fed_tokens_and_one_iteration_agai
            "speedup": 2.0, "analytic_ratio": 6.44, "fraction_of_analytic": 0.31}
     old = markdown({"prefill": {"timing": [row]}})
     new = markdown({"prefill": {"timing": [dict(row, fed_token_ratio=4.07, fraction_of_fed_token_ratio=0.49,
-                                                iteration_speedup=4.5, iteration_fraction_of_analytic=0.699)]}})
-    assert "| 2.00x | - | - | - | 6.44x | - |" in old  # results from before the columns existed
-    assert "| 2.00x | 4.07x | 49% | 4.50x | 6.44x | 70% |" in new
+                                                iteration_speedup=4.5, iteration_fraction_of_analytic=0.699,
+                                                call_speedup=1.8)]}})
+    assert "| 2.00x | - | - | - | - | 6.44x | - |" in old  # results from before the columns existed
+    assert "| 2.00x | 1.80x | 4.07x | 49% | 4.50x | 6.44x | 70% |" in new
+
+
+def test_matmul_rates_cover_each_row_count_and_show_in_the_table():
+    from dimple.assistant import Assistant
+    from dimple.bench import BenchSettings, matmul_rates
+
+    model = Assistant.load("tiny").model
+    rows = matmul_rates(model, BenchSettings(threads=1), rows=(1, 9), repeats=10)
+    assert [r["rows"] for r in rows] == [1, 9]
+    weight = model.model.layers[0].mlp.gate_proj.weight
+    for r in rows:  # the rate is the work of the timed matmul over its (rounded) time
+        work = 2 * r["rows"] * weight.numel()
+        assert abs(r["gflops"] - work / (r["microseconds"] * 1e-6) / 1e9) < 0.01 * r["gflops"] + 0.01
+    text = markdown({"prefill": {"matmul": rows}})
+    assert "| rows fed (tokens) | 1 | 9 |" in text and "| GFLOP/s |" in text
 
 
 def test_prefill_timing_reports_one_iteration_and_the_whole_decode():
@@ -60,7 +76,7 @@ def test_prefill_timing_reports_one_iteration_and_the_whole_decode():
     finally:
         bench.IMAGE_SIDES, bench.ANSWER_LENGTHS = saved
     assert torch.get_num_threads() == threads  # the timing's thread pin does not leak
-    assert row["nfe"] == row["nfe_no_prefill"] >= 2  # same iterations with and without the cache
+    assert row["nfe"] == row["nfe_no_prefill"] >= 2, row  # same iterations with and without the cache
     assert row["iteration_speedup"] > 0 and row["speedup"] > 0
     assert row["analytic_ratio"] == round((row["prompt_tokens"] + 4) / 5, 3)
     assert row["iteration_fraction_of_analytic"] == round(row["iteration_speedup"] / row["analytic_ratio"], 3)
