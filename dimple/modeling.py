@@ -105,13 +105,9 @@ class DimpleOutput(ModelOutput):
 
 
 # ----- pure helpers ----------------------------------------------------------
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 def swap_halves(x: torch.Tensor) -> torch.Tensor:
-    """(x1, x2) -> (x2, x1) along the last dim: rotate_half(x) * sin == swap_halves(x) * signed_sin."""
+    """(x1, x2) -> (x2, x1) along the last dim. Rotary's usual rotate_half(x) = (-x2, x1), so
+    rotate_half(x) * sin == swap_halves(x) * signed_sin(sin), exactly."""
     return x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)
 
 

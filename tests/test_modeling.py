@@ -6,7 +6,9 @@ import torch
 
 from conftest import FIXTURES
 from dimple.kv_cache import PrefixKVCache
-from dimple.modeling import DimpleConfig, DimpleModel, batch_vision_windows, build_attention_mask, fuse_projections
+from dimple.modeling import (
+    DimpleConfig, DimpleModel, apply_rotary, batch_vision_windows, build_attention_mask, fuse_projections, signed_sin,
+)
 
 
 def test_rotary_positions_match_reference(reference_model, reference_expected):
@@ -113,6 +115,16 @@ def test_prefix_cache_keeps_the_prefix_while_later_forwards_feed_other_tokens(re
             other = (ids[:, 20:] + shift) % reference_model.config.vocab_size
             reference_model(other, attention_mask=mask, position_ids=positions, cache=cache)
     assert all(torch.equal(k[:, :, :20], p) for k, p in zip(cache.keys, prefix))
+
+
+def test_rotary_with_swapped_halves_equals_the_rotate_half_form_bit_for_bit():
+    def rotate_half(x):  # the usual form (transformers' Qwen2): (x1, x2) -> (-x2, x1)
+        half = x.shape[-1] // 2
+        return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+    g = torch.Generator().manual_seed(0)
+    x, cos, sin = (torch.randn(shape, generator=g) for shape in ((2, 7, 6, 32), (2, 7, 1, 32), (2, 7, 1, 32)))
+    assert torch.equal(apply_rotary(x, cos, signed_sin(sin)), x * cos + rotate_half(x) * sin)
 
 
 def test_causal_mask_hides_the_future_and_padding_sees_only_itself():
