@@ -10,11 +10,14 @@ cancels in the ratios:
     the matched-NFE comparison for confident decoding;
   * prefilling: decoding wall clock with and without the prompt cache at
     several prompt/response length ratios (same inputs, same number of
-    iterations, alternated, median of repeats after a warm-up). The whole
-    decode is set against the ratio of tokens all its passes feed (the cached
-    run's first pass still feeds the whole prompt), one iteration after the
-    first against the analytic ratio (prompt + response) / (response + 1) of
-    the tokens one pass feeds;
+    iterations, alternated, median of repeats after a warm-up). A decode's
+    time is its iterations (the vision tower runs in the first, or in every
+    one without the cache); the whole call, which also prepares the image and
+    the prompt, is reported beside it. The decode is set against the ratio of
+    tokens all its passes feed (the cached run's first pass still feeds the
+    whole prompt), one iteration after the first against the analytic ratio
+    (prompt + response) / (response + 1) of the tokens one pass feeds; the
+    rate of the widest matmul at those row counts shows what the CPU allows;
   * end to end: the wall clock of each accuracy run against the baseline (one
     token per step, no cache), and batched decoding's throughput.
 

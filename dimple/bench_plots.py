@@ -23,18 +23,30 @@ def save_plots(result: dict, folder: str) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for key, marker, label in (("threshold_sweep", "o", "confident decoding"), ("fixed_schedule", "s", "fixed k per step")):
-        rows = result.get(key, [])
-        ax.plot([r["tokens_per_forward"] for r in rows], [100 * r["accuracy"] for r in rows], marker=marker, label=label)
-        for r in rows:
-            ax.annotate(r["setting"].replace("threshold ", "τ="), (r["tokens_per_forward"], 100 * r["accuracy"]),
-                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    sweep = result.get("threshold_sweep", [])
+    groups = (  # (rows, marker, legend, line?, point label)
+        ([r for r in sweep if r["setting"].startswith("threshold") and " + " not in r["setting"]], "o",
+         "confident decoding (threshold τ)", True, lambda r: r["setting"].replace("threshold ", "τ=")),
+        ([r for r in sweep if " + " in r["setting"]], "^", "τ + skip padding (+ response cache)", False, None),
+        ([r for r in sweep if not r["setting"].startswith("threshold")], "*", "one token per step", False, None),
+        (result.get("fixed_schedule", []), "s", "fixed k per step", True, lambda r: r["setting"].split()[0]),
+    )
+    for rows, marker, label, line, name in groups:
+        if not rows:
+            continue
+        rows = sorted(rows, key=lambda r: r["tokens_per_forward"])
+        xs, ys = [r["tokens_per_forward"] for r in rows], [100 * r["accuracy"] for r in rows]
+        ax.plot(xs, ys, marker=marker, linestyle="-" if line else "none", markersize=9 if marker == "*" else 6,
+                fillstyle="none" if marker == "^" else "full", label=label)
+        for r in rows if name else []:
+            ax.annotate(name(r), (r["tokens_per_forward"], 100 * r["accuracy"]), fontsize=7, xytext=(4, -9),
+                        textcoords="offset points")
     ax.set_xlabel("tokens per forward pass")
     ax.set_ylabel("exact match (%)")
     ax.set_title("Accuracy vs parallelism (Dimple-Tiny)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8, loc="lower center")
     fig.tight_layout()
     paths.append(str(out / "accuracy_vs_tokens_per_forward.png"))
     fig.savefig(paths[-1], dpi=120)

@@ -32,7 +32,7 @@ class _LayerCache:
         self.values: list[torch.Tensor] = []
         self.filled = False  # False until one full forward has recorded the keys/values
         self.total = 0  # sequence length of the full forward that filled the cache
-        self.angles: Optional[tuple] = None  # (cos, sin) of the fed positions, where they stay the same
+        self.angles: Optional[tuple] = None  # (cos, signed sin) of the fed positions, where they stay the same
 
     def mark_filled(self, total: int) -> None:
         if not self.filled:
