@@ -80,3 +80,16 @@ def test_prefill_timing_reports_one_iteration_and_the_whole_decode():
     assert row["iteration_speedup"] > 0 and row["speedup"] > 0
     assert row["analytic_ratio"] == round((row["prompt_tokens"] + 4) / 5, 3)
     assert row["iteration_fraction_of_analytic"] == round(row["iteration_speedup"] / row["analytic_ratio"], 3)
+
+
+def test_save_plots_draws_the_sweep_its_options_and_the_prefill_figure(tmp_path):
+    from dimple.bench_plots import save_plots
+
+    timing = [{"prompt_over_response": 6.25, "speedup": 2.0, "iteration_speedup": 2.7, "analytic_ratio": 6.44,
+               "fed_token_ratio": 3.83}]
+    result = {"threshold_sweep": [_row("one token per step", 10.0, tpf=0.2, nfe=35), _row("threshold 0.9", 1.0, tpf=5.2),
+                                  _row("threshold 0.9 + skip padding", 1.0, tpf=5.3)],
+              "fixed_schedule": [_row("8 per step", 2.0, tpf=1.3, nfe=5)], "prefill": {"timing": timing}}
+    paths = save_plots(result, str(tmp_path))
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["accuracy_vs_tokens_per_forward.png", "prefill_speedup.png"]
+    assert all((tmp_path / p.rsplit("/", 1)[-1]).stat().st_size > 10_000 for p in paths)
