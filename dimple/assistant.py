@@ -146,16 +146,19 @@ class Assistant:
         should_stop: Optional[Callable[[], bool]] = None,
     ) -> Iterator[Trajectory]:
         """Yield the growing Trajectory: first the empty canvas, then after every iteration."""
+        known: dict[int, str] = {}
+        for traj in self._decode(image, prompt, cfg, history, template, should_stop):
+            self._fill_token_text(traj, known)
+            yield traj
+
+    def _decode(self, image, prompt, cfg, history, template, should_stop) -> Iterator[Trajectory]:
         cfg = (cfg or self.default_config).validate()
         inputs, canvas, fixed = self._prepare(image, prompt, cfg, history, template)
-        known: dict[int, str] = {}
-        for traj in engine_stream(
+        yield from engine_stream(
             self.model, inputs["input_ids"], cfg, inputs["attention_mask"], inputs.get("pixel_values"),
             inputs.get("image_grid_thw"), canvas=canvas, fixed=fixed, end_token_ids=self.end_token_ids,
             should_stop=should_stop,
-        ):
-            self._fill_token_text(traj, known)
-            yield traj
+        )
 
     def generate_batch(self, items: Sequence[tuple[Optional[Image.Image], str]], cfg: Optional[DecodeConfig] = None,
                        template: Optional[str] = None) -> list[Trajectory]:
@@ -187,10 +190,20 @@ class Assistant:
                              f"the model's context of {context} tokens; shorten the prompt or the history")
         return inputs, canvas, fixed
 
-    def generate(self, *args, **kwargs) -> Trajectory:
+    def generate(
+        self,
+        image: Optional[Image.Image],
+        prompt: str,
+        cfg: Optional[DecodeConfig] = None,
+        history: Sequence[tuple[str, str]] = (),
+        template: Optional[str] = None,
+        should_stop: Optional[Callable[[], bool]] = None,
+    ) -> Trajectory:
+        """Decode to the end; token texts are looked up once, not after every iteration as `stream` does."""
         traj = None
-        for traj in self.stream(*args, **kwargs):
+        for traj in self._decode(image, prompt, cfg, history, template, should_stop):
             pass
+        self._fill_token_text(traj, {})
         return traj
 
     def _fill_token_text(self, traj: Trajectory, known: dict[int, str]) -> None:

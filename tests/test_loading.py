@@ -15,6 +15,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 import dimple
 from conftest import REFERENCE
 from dimple.assistant import Assistant
+from dimple.config import DecodeConfig
 from dimple.loading import CheckpointError, checkpoint_files, load_model, resolve_checkpoint
 
 QWEN_SPECIALS = {0: "<|endoftext|>", 1: "<|im_end|>", 2: "<|im_start|>", 247: "<|vision_pad|>",
@@ -106,3 +107,15 @@ def test_unreachable_hub_id_gives_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(CheckpointError, match="could not fetch"):
         resolve_checkpoint("rp-yu/Dimple-7B-does-not-exist")
+
+
+def test_generate_ends_where_stream_ends_with_the_same_token_texts():
+    from dimple.world import make_sample, split_seeds
+
+    assistant = Assistant.load("tiny")
+    sample = make_sample(split_seeds("eval", 1)[0], category="describe")
+    cfg = DecodeConfig(max_new_tokens=12, steps=6, alg_p_threshold=0.0, seed=0)
+    *_, streamed = assistant.stream(sample.image, sample.question, cfg)
+    generated = assistant.generate(sample.image, sample.question, cfg)
+    assert generated.states() == streamed.states()
+    assert generated.token_text == streamed.token_text and generated.token_text
