@@ -151,7 +151,7 @@ class Assistant:
             self._fill_token_text(traj, known)
             yield traj
 
-    def _decode(self, image, prompt, cfg, history, template, should_stop) -> Iterator[Trajectory]:
+    def _decode(self, image, prompt, cfg=None, history=(), template=None, should_stop=None) -> Iterator[Trajectory]:
         cfg = (cfg or self.default_config).validate()
         inputs, canvas, fixed = self._prepare(image, prompt, cfg, history, template)
         yield from engine_stream(
@@ -190,18 +190,11 @@ class Assistant:
                              f"the model's context of {context} tokens; shorten the prompt or the history")
         return inputs, canvas, fixed
 
-    def generate(
-        self,
-        image: Optional[Image.Image],
-        prompt: str,
-        cfg: Optional[DecodeConfig] = None,
-        history: Sequence[tuple[str, str]] = (),
-        template: Optional[str] = None,
-        should_stop: Optional[Callable[[], bool]] = None,
-    ) -> Trajectory:
-        """Decode to the end; token texts are looked up once, not after every iteration as `stream` does."""
+    def generate(self, *args, **kwargs) -> Trajectory:
+        """Decode to the end (the arguments of `stream`); token texts are looked up once, not after every
+        iteration as `stream` does for the UI."""
         traj = None
-        for traj in self._decode(image, prompt, cfg, history, template, should_stop):
+        for traj in self._decode(*args, **kwargs):
             pass
         self._fill_token_text(traj, {})
         return traj
