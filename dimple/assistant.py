@@ -45,7 +45,7 @@ def card_for(folder: Path, name: str) -> ModelCard:
     extra = folder / "dimple_studio.json"
     data = json.loads(extra.read_text()) if extra.exists() else {}
     if name in TINY_NAMES or data.get("kind") == "tiny":
-        from .world import describe_world
+        from .tiny.world import describe_world
 
         card = ModelCard(
             name="Dimple-Tiny", about=describe_world(), system=data.get("system"),
@@ -215,7 +215,7 @@ class Assistant:
     # ----- Dimple-Tiny's world --------------------------------------------------
     def random_scene(self, seed: int) -> tuple[Image.Image, str]:
         """A fresh scene from the world generator (eval split) and a question it can answer."""
-        from .world import make_sample, split_seeds
+        from .tiny.world import make_sample, split_seeds
 
         sample = make_sample(split_seeds("eval", 1, start=int(seed) % 1_000_000)[0])
         return sample.image, sample.question

@@ -59,7 +59,7 @@ class BenchSettings:
 
 
 def _accuracy_point(assistant, settings: BenchSettings, cfg: DecodeConfig, label: str) -> dict:
-    from .evaluate import evaluate
+    from .tiny.evaluate import evaluate
 
     result = evaluate(assistant.model, (assistant.tokenizer, assistant.image_processor), n=settings.limit, cfg=cfg)
     return {
@@ -142,7 +142,7 @@ def prefill_speedups(assistant, settings: BenchSettings) -> list[dict]:
 
 
 def _prefill_rows(assistant, settings: BenchSettings) -> list[dict]:
-    from .world import make_sample, split_seeds
+    from .tiny.world import make_sample, split_seeds
 
     sample = make_sample(split_seeds("eval", 1)[0], category="describe")
     processor = assistant.image_processor
@@ -232,7 +232,7 @@ def batched_throughput(assistant, settings: BenchSettings, sizes=(4, 8)) -> list
 
 
 def _batched_rows(assistant, settings: BenchSettings, sizes) -> list[dict]:
-    from .world import make_sample, split_seeds
+    from .tiny.world import make_sample, split_seeds
 
     cfg = DecodeConfig(max_new_tokens=settings.max_new_tokens, steps=settings.max_new_tokens, alg_p_threshold=0.9,
                        seed=settings.seed)

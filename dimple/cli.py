@@ -75,7 +75,7 @@ def cmd_generate(args) -> int:
 
 def cmd_eval(args) -> int:
     from .assistant import Assistant
-    from .evaluate import evaluate
+    from .tiny.evaluate import evaluate
 
     assistant = Assistant.load(args.model, device=args.device)
     cfg = config_from_args(args, assistant.default_config)

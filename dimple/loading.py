@@ -35,7 +35,7 @@ def resolve_checkpoint(name: str) -> Path:
     if name in ALIASES:
         folder = ALIASES[name]
         if not (folder / "config.json").exists():
-            raise CheckpointError(f"Dimple-Tiny weights are missing from {folder}; run `python -m dimple.train --export {folder}`")
+            raise CheckpointError(f"Dimple-Tiny weights are missing from {folder}; run `python -m dimple.tiny.train --export {folder}`")
         return folder
     path = Path(name).expanduser()
     if path.is_dir():

@@ -1,13 +1,13 @@
-"""dimple.evaluate: the metrics are well-formed and honest, and the three-recipe comparison runs."""
+"""dimple.tiny.evaluate: the metrics are well-formed and honest, and the three-recipe comparison runs."""
 
 from __future__ import annotations
 
 import pytest
 
-from dimple import world
+from dimple.tiny import world
 from dimple.config import DecodeConfig
-from dimple.evaluate import compare_recipes, eval_samples, evaluate, recipes_table
-from dimple.train import TrainConfig, build_model, load_tokenizer
+from dimple.tiny.evaluate import compare_recipes, eval_samples, evaluate, recipes_table
+from dimple.tiny.train import TrainConfig, build_model, load_tokenizer
 
 TINY = dict(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64, mrope_section=[2, 3, 3],
             vision_hidden=16, vision_depth=1, vision_heads=1, vision_intermediate=32, pool_per_kind=8,

@@ -110,7 +110,7 @@ def test_unreachable_hub_id_gives_a_clear_error(monkeypatch):
 
 
 def test_generate_ends_where_stream_ends_with_the_same_token_texts():
-    from dimple.world import make_sample, split_seeds
+    from dimple.tiny.world import make_sample, split_seeds
 
     assistant = Assistant.load("tiny")
     sample = make_sample(split_seeds("eval", 1)[0], category="describe")

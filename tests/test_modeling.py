@@ -41,8 +41,8 @@ def test_logits_index_projects_only_the_asked_rows(reference_model, reference_ex
 def test_batched_vision_windows_compute_the_same_image_tokens(reference_model, reference_expected):
     import copy
 
-    from dimple import world
-    from dimple.train_data import image_to_uint8, pixels_of
+    from dimple.tiny import world
+    from dimple.tiny.data import image_to_uint8, pixels_of
 
     fast = copy.deepcopy(reference_model)
     batch_vision_windows(fast)

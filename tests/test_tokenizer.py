@@ -2,8 +2,8 @@
 
 import pytest
 
-from dimple import tokenizer as T
-from dimple import world
+from dimple.tiny import tokenizer as T
+from dimple.tiny import world
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ import os
 import pytest
 import torch
 
-from dimple import world
-from dimple.train import (RECIPES, TrainConfig, build_model, compute_loss, export, load_tokenizer,
+from dimple.tiny import world
+from dimple.tiny.train import (RECIPES, TrainConfig, build_model, compute_loss, export, load_tokenizer,
                           main as train_main, train)
-from dimple.train_data import WorldData
+from dimple.tiny.data import WorldData
 
 TINY = dict(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=64, mrope_section=[2, 3, 3],
             vision_hidden=16, vision_depth=1, vision_heads=1, vision_intermediate=32, pool_per_kind=8,
@@ -28,7 +28,7 @@ def test_config_validation():
 
 
 def test_mix_reweights_the_categories_a_step_draws(tok):
-    from dimple.train_data import parse_mix
+    from dimple.tiny.data import parse_mix
 
     assert parse_mix(" exists=3, position=2.5 ") == {"exists": 3.0, "position": 2.5} and parse_mix("") == {}
     for bad in ("bogus=1", "exists", "exists=-1", "exists=x", ",".join(f"{c}=0" for c in WorldData.MIX)):
@@ -54,7 +54,7 @@ def test_batch_matches_inference_path(tok):
     proc = DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2)
     enc = encode_prompt(tok, proc, s.question, s.image)
     assert enc["input_ids"][0].tolist() == data.prefix + data.encode(s.question) + data.suffix
-    from dimple.train_data import image_to_uint8, pixels_of
+    from dimple.tiny.data import image_to_uint8, pixels_of
 
     pv, grid = pixels_of(image_to_uint8(world.model_view(s.image))[None])
     assert torch.allclose(pv, enc["pixel_values"]) and torch.equal(grid, enc["image_grid_thw"])
@@ -171,7 +171,7 @@ def test_two_processes_train_in_step_under_a_time_budget(tmp_path):
         pytest.skip("torchrun not installed")
     flags = [f"--{k.replace('_', '-')}={' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in TINY.items()
              if k != "mrope_section"] + ["--mrope-section", "2", "3", "3"]
-    cmd = ["torchrun", "--nproc_per_node", "2", "-m", "dimple.train", "--name", "ddp", "--out-root", str(tmp_path),
+    cmd = ["torchrun", "--nproc_per_node", "2", "-m", "dimple.tiny.train", "--name", "ddp", "--out-root", str(tmp_path),
            "--steps", "100000", "--time-budget-minutes", "0.1", "--log-every", "1", "--no-progress", *flags]
     env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1")
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240,

@@ -4,10 +4,10 @@ import random
 
 import torch
 
-from dimple import world
-from dimple.train import TrainConfig, build_model, load_checkpoint, load_tokenizer, train
-from dimple.train_data import image_to_uint8, pixels_of
-from dimple.train_vision import GROUPS, IGNORE, N_TARGETS, DenseVisionHeads, ImageTokenTap, scene_targets
+from dimple.tiny import world
+from dimple.tiny.train import TrainConfig, build_model, load_checkpoint, load_tokenizer, train
+from dimple.tiny.data import image_to_uint8, pixels_of
+from dimple.tiny.vision_heads import GROUPS, IGNORE, N_TARGETS, DenseVisionHeads, ImageTokenTap, scene_targets
 
 from test_train import TINY  # noqa: E402  (tests/ is on the path: rootdir-relative imports)
 
@@ -120,7 +120,7 @@ class _Tokens:
 
 
 def test_probe_reads_what_the_image_tokens_encode_and_nothing_else():
-    from dimple.train_vision import probe
+    from dimple.tiny.vision_heads import probe
 
     knows = probe(_Tokens(True), n_train=60, n_test=30, steps=150)
     blind = probe(_Tokens(False), n_train=60, n_test=30, steps=150)

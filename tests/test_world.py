@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from dimple import world
+from dimple.tiny import world
 
 
 def test_same_seed_same_sample():

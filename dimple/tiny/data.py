@@ -1,6 +1,6 @@
 """Training batches for Dimple-Tiny: scene pools, stages and the answer padding Dimple supervises.
 
-Owns the data pipeline of `python -m dimple.train`: a pool of pre-rendered
+Owns the data pipeline of `python -m dimple.tiny.train`: a pool of pre-rendered
 scenes per kind held as uint8 tensors (part replaced by fresh scenes now and
 then), questions drawn per step, the stages (a dense vision warm-up, a
 one-or-two-object curriculum, then the whole world), batches grouped by length
@@ -21,7 +21,7 @@ import torch
 
 from . import world
 from .tokenizer import special_ids
-from .train_vision import scene_targets
+from .vision_heads import scene_targets
 
 MERGED_SIDE = world.MODEL_IMAGE_SIZE // 28  # 3 merged image tokens per side: one per cell
 N_IMAGE_TOKENS = MERGED_SIDE * MERGED_SIDE
@@ -35,7 +35,7 @@ def image_to_uint8(img) -> torch.Tensor:
 
 def pixels_of(images_uint8: torch.Tensor):
     """uint8 (B, 3, 84, 84) -> pixel_values (B*36, 1176), image_grid_thw (B, 3), as the processor makes them."""
-    from .processing import normalize_uint8, patchify
+    from ..processing import normalize_uint8, patchify
 
     pv, (gh, gw) = patchify(normalize_uint8(images_uint8))
     grid = torch.tensor([[1, gh, gw]], dtype=torch.long).expand(images_uint8.shape[0], 3).contiguous()
@@ -158,7 +158,7 @@ class WorldData:
 
     def sample(self, step: int) -> tuple[list[int], int, torch.Tensor, str, list[int]]:
         """(token ids of prompt + answer + end + pads, response start, image uint8, category,
-        what the image tokens should reveal: `train_vision.scene_targets`)."""
+        what the image tokens should reveal: `vision_heads.scene_targets`)."""
         cfg, rng = self.cfg, self.rng
         cat, q, a, img, scene = self.draw(step)
         prompt = self.prefix + self.encode(q) + self.suffix

@@ -5,7 +5,7 @@ and building / saving a transformers `PreTrainedTokenizerFast`. Token ids are
 whatever training assigns; everything else looks them up by name (the
 `SPECIALS` names below), never by number.
 
-    python -m dimple.tokenizer assets/dimple-tiny
+    python -m dimple.tiny.tokenizer assets/dimple-tiny
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .processing import chat_prompt
+from ..processing import chat_prompt
 
 PAD = "<|endoftext|>"
 EOS = "<|im_end|>"  # end of an answer / of a turn

@@ -17,7 +17,7 @@ tokens (the output of `DimpleModel.image_features`) during training:
 The heads live only here and in training checkpoints; the exported model is
 the plain Dimple architecture. The same heads, trained on a model's frozen
 image tokens, are a probe of what its vision tower encodes:
-`python -m dimple.train_vision --model tiny`. It knows the world's vocabulary and the 3x3
+`python -m dimple.tiny.vision_heads --model tiny`. It knows the world's vocabulary and the 3x3
 token layout; nothing of the language model, the tokenizer or the optimiser.
 """
 
@@ -130,7 +130,7 @@ def probe(model, n_train: int = 3000, n_test: int = 600, steps: int = 400, seed:
     `n_train` fresh scenes (objects, charts and words in turn) and scored on `n_test` others."""
     import random
 
-    from .train_data import image_to_uint8, pixels_of
+    from .data import image_to_uint8, pixels_of
 
     makers = (world.random_objects_scene, world.random_chart_scene, world.random_text_scene)
     rng = random.Random(seed)
@@ -158,7 +158,7 @@ if __name__ == "__main__":  # pragma: no cover
     import argparse
     import json
 
-    p = argparse.ArgumentParser(prog="python -m dimple.train_vision",
+    p = argparse.ArgumentParser(prog="python -m dimple.tiny.vision_heads",
                                 description="Linear probes of a model's image tokens (what its vision tower encodes).")
     p.add_argument("--model", default="tiny", help="'tiny', a model folder, or a training checkpoint (.pt)")
     args = p.parse_args()
@@ -168,7 +168,7 @@ if __name__ == "__main__":  # pragma: no cover
 
         net = model_from_checkpoint(args.model)[0]
     else:
-        from .loading import load_model
+        from ..loading import load_model
 
         net = load_model(args.model)
     print(json.dumps(probe(net.float().eval())))

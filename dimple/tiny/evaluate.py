@@ -1,8 +1,8 @@
 """Held-out evaluation of a Dimple model on the drawn world.
 
-    python -m dimple.evaluate [--model assets/dimple-tiny | --checkpoint runs/tiny/last.pt] [--n 240]
+    python -m dimple.tiny.evaluate [--model assets/dimple-tiny | --checkpoint runs/tiny/last.pt] [--n 240]
                               [--alg-p-threshold 0.9] [--no-prefill] [--json]
-    python -m dimple.evaluate --recipes [--steps N | --minutes M]   # train the three recipes on one budget, compare
+    python -m dimple.tiny.evaluate --recipes [--steps N | --minutes M]   # train the three recipes on one budget, compare
 
 Owns the metrics: exact-match accuracy overall and per category on the eval
 split (disjoint seeds from training), tokens per forward pass (sum of
@@ -22,14 +22,14 @@ import time
 from typing import Optional
 
 from . import world
-from .config import DecodeConfig
+from ..config import DecodeConfig
 
 DEFAULT_DECODE = dict(max_new_tokens=36, steps=36, alg="maskgit_plus", alg_p_threshold=0.9, prefill=True)
 
 
 def _split_processor(processor):
     """(tokenizer, image processor) from a tuple, an object holding both, or a bare tokenizer."""
-    from .processing import DimpleImageProcessor
+    from ..processing import DimpleImageProcessor
 
     if isinstance(processor, (tuple, list)) and len(processor) == 2:
         return processor[0], processor[1]
@@ -51,8 +51,8 @@ def evaluate(model, processor, n: int = 240, cfg: Optional[DecodeConfig] = None,
     """Decode `n` held-out samples and score them. processor: (tokenizer, image processor) or a tokenizer."""
     import torch
 
-    from .engine import generate
-    from .processing import encode_prompt
+    from ..engine import generate
+    from ..processing import encode_prompt
 
     cfg = (cfg or DecodeConfig(**DEFAULT_DECODE)).validate()
     if not isinstance(n, int) or n < 1:
@@ -105,14 +105,14 @@ def load(model: Optional[str] = None, checkpoint: Optional[str] = None):
     """(model, (tokenizer, image processor)) from a checkpoint file of a training run or a model folder."""
     from pathlib import Path
 
-    from .processing import DimpleImageProcessor
+    from ..processing import DimpleImageProcessor
 
     if checkpoint:
         from .train import model_from_checkpoint
 
         m, tok, _, _ = model_from_checkpoint(checkpoint)
         return m, (tok, DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2))
-    from .loading import load_image_processor, load_model, load_tokenizer, resolve_checkpoint
+    from ..loading import load_image_processor, load_model, load_tokenizer, resolve_checkpoint
 
     folder = resolve_checkpoint(model or "tiny")
     m = load_model(str(folder))
@@ -168,7 +168,7 @@ def recipes_table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dimple.evaluate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m dimple.tiny.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=None, help="model folder or 'tiny' (default)")
     p.add_argument("--checkpoint", default=None, help="a training checkpoint (runs/NAME/last.pt) instead of --model")
     p.add_argument("--n", "--limit", dest="n", type=int, default=240, help="held-out samples (categories in turn)")

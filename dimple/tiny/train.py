@@ -1,16 +1,16 @@
 """Training Dimple-Tiny on the drawn world with the paper's recipe.
 
-    python -m dimple.train [--steps N] [--recipe ar-then-diffusion|diffusion-only|ar-only] [--name RUN]
-    python -m dimple.train --resume --name RUN          # continue from runs/RUN/last.pt
-    python -m dimple.train --export assets/dimple-tiny --name RUN   # 16-bit safetensors + config + tokenizer
-    accelerate launch -m dimple.train ...                # same script on one or more GPUs
+    python -m dimple.tiny.train [--steps N] [--recipe ar-then-diffusion|diffusion-only|ar-only] [--name RUN]
+    python -m dimple.tiny.train --resume --name RUN          # continue from runs/RUN/last.pt
+    python -m dimple.tiny.train --export assets/dimple-tiny --name RUN   # 16-bit safetensors + config + tokenizer
+    accelerate launch -m dimple.tiny.train ...                # same script on one or more GPUs
 
 Owns the training configuration (`TrainConfig`), the two training phases
 of Dimple (autoregressive: causal attention and next-token loss on the answer;
 diffusion: full attention, each answer token masked with probability
 t ~ U(eps, 1), loss on masked positions weighted by 1/t), checkpoints/resume
 and export. The batches (scene pools, stages, padding) come from
-`train_data.py`.
+`data.py`.
 
 It does not decode (see `engine.py`) nor score answers (see `evaluate.py`).
 """
@@ -32,8 +32,8 @@ import torch.nn.functional as F
 
 from . import world
 from .tokenizer import build_tokenizer, special_ids
-from .train_data import WorldData, parse_mix
-from .train_vision import DenseVisionHeads, ImageTokenTap
+from .data import WorldData, parse_mix
+from .vision_heads import DenseVisionHeads, ImageTokenTap
 
 RECIPES = ("ar-then-diffusion", "diffusion-only", "ar-only")
 
@@ -68,12 +68,12 @@ class TrainConfig:
     canvas_len: int = 36  # response length the long pads fill (the decode canvas used in evaluation)
     mask_eps: float = 1e-3  # diffusion: t ~ U(mask_eps, 1)
     max_loss_weight: float = 10.0  # diffusion: the 1/t weight is clipped at this
-    vision_aux_weight: float = 1.0  # weight of the dense per-cell/row/column vision loss (train_vision.py; 0: off)
+    vision_aux_weight: float = 1.0  # weight of the dense per-cell/row/column vision loss (vision_heads.py; 0: off)
     # --- data pool ---
     pool_per_kind: int = 3000  # pre-rendered scenes per pool (objects with n = 1..6 objects, text, chart)
     pool_refresh_every: int = 50  # steps between replacing part of the pool with fresh scenes
     pool_refresh_count: int = 64  # scenes replaced per pool at each refresh
-    mix: str = ""  # category weight overrides after the curriculum, "exists=3,position=3" (train_data.WorldData.MIX)
+    mix: str = ""  # category weight overrides after the curriculum, "exists=3,position=3" (data.WorldData.MIX)
     # --- checkpoints / logging ---
     checkpoint_minutes: float = 5.0  # save runs/<name>/last.pt this often (and at the end)
     log_every: int = 25  # steps between log lines
@@ -171,7 +171,7 @@ class TrainConfig:
 
 # ------------------------------------------------------------------ model
 def model_config(cfg: TrainConfig, tokenizer):
-    from .modeling import DimpleConfig
+    from ..modeling import DimpleConfig
 
     ids = special_ids(tokenizer)
     return DimpleConfig(
@@ -213,7 +213,7 @@ def model_config(cfg: TrainConfig, tokenizer):
 
 
 def build_model(cfg: TrainConfig, tokenizer):
-    from .modeling import DimpleModel, batch_vision_windows
+    from ..modeling import DimpleModel, batch_vision_windows
 
     torch.manual_seed(cfg.seed)
     model = DimpleModel(model_config(cfg, tokenizer))
@@ -470,9 +470,9 @@ def _log(path: str, line: str) -> None:
 
 
 def _quick_eval(model, tokenizer, cfg: TrainConfig, log_path: str, step: int) -> None:
-    from .config import DecodeConfig
+    from ..config import DecodeConfig
     from .evaluate import evaluate
-    from .processing import DimpleImageProcessor
+    from ..processing import DimpleImageProcessor
 
     model.eval()
     proc = DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2)
@@ -494,7 +494,7 @@ def model_from_checkpoint(path: str):
 
 
 def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
-    p = argparse.ArgumentParser(prog="python -m dimple.train", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m dimple.tiny.train", description=__doc__.split("\n\n")[0])
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.name == "mrope_section":
