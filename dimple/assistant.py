@@ -45,12 +45,13 @@ def card_for(folder: Path, name: str) -> ModelCard:
     extra = folder / "dimple_studio.json"
     data = json.loads(extra.read_text()) if extra.exists() else {}
     if name in TINY_NAMES or data.get("kind") == "tiny":
+        from .tiny.settings import TINY
         from .tiny.world import describe_world
 
         card = ModelCard(
             name="Dimple-Tiny", about=describe_world(), system=data.get("system"),
             # the canvas Dimple-Tiny was trained with: the longest world answer (32 tokens) and its end fit
-            defaults=dict(max_new_tokens=36, steps=36, alg_p_threshold=0.9), max_new_tokens_limit=128,
+            defaults=TINY.decode_defaults(), max_new_tokens_limit=TINY.max_new_tokens_limit,
         )
     else:
         card = ModelCard(

@@ -19,7 +19,10 @@ from typing import Optional
 
 import torch
 
-from . import world
+from dimple.processing import IMAGE_PLACEHOLDER, chat_prompt
+from dimple.structure import build_canvas
+
+from . import dialogue, nonworld, presets, replies, world
 from .tokenizer import special_ids
 from .vision_heads import scene_targets
 
@@ -57,29 +60,37 @@ def parse_mix(text: str) -> dict[str, float]:
 
 
 class ScenePool:
-    """Pre-rendered scenes of one kind as a uint8 tensor, part replaced by fresh ones now and then."""
+    """Pre-rendered scenes of one kind as a uint8 tensor, part replaced by fresh ones now and then.
+    `draw(scene, rng)` makes the picture (the world's renderer unless given)."""
 
-    def __init__(self, make, size: int, rng: random.Random):
+    def __init__(self, make, size: int, rng: random.Random, draw=None):
         self.make, self.rng = make, rng
+        self.draw = draw or (lambda scene, _rng: world.render(scene))
         self.scenes = [make(rng) for _ in range(size)]
-        self.images = torch.stack([image_to_uint8(world.model_view(world.render(s))) for s in self.scenes])
+        self.images = torch.stack([self._image(s) for s in self.scenes])
+
+    def _image(self, scene) -> torch.Tensor:
+        return image_to_uint8(world.model_view(self.draw(scene, self.rng)))
 
     def refresh(self, count: int) -> None:
         for _ in range(count):
             i = self.rng.randrange(len(self.scenes))
             self.scenes[i] = self.make(self.rng)
-            self.images[i] = image_to_uint8(world.model_view(world.render(self.scenes[i])))
+            self.images[i] = self._image(self.scenes[i])
 
     def pick(self, rng: random.Random) -> int:
         return rng.randrange(len(self.scenes))
 
 
 class WorldData:
-    """Batches of (image, prompt, answer) drawn from scene pools, as training tensors."""
+    """Batches of (image, conversation, answer) drawn from scene pools, as training tensors."""
 
-    # Category weights after the curriculum (long, exact answers and binding questions get more).
-    MIX = {"describe": 1.5, "count": 1.0, "exists": 1.0, "attribute": 1.5, "position": 1.5, "ocr": 1.0,
-           "chart": 1.5, "structured": 1.5, "cells": 0.5}
+    # Category weights after the curriculum. The canonical templates (world.ask) keep the evaluation's
+    # questions; visitor phrasings, conversations, replies outside the world and presets are Tiny 2's.
+    MIX = {"describe": 1.0, "count": 0.8, "exists": 0.8, "attribute": 1.0, "position": 1.0, "ocr": 0.6,
+           "chart": 0.8, "structured": 1.0, "cells": 0.2, "visitor": 4.0, "conversation": 2.5, "offworld": 0.8,
+           "nonworld": 1.0, "preset": 1.6}
+    VISITOR_CATEGORIES = ("visitor", "conversation", "offworld", "nonworld", "preset")
 
     def __init__(self, cfg, tokenizer, seed: Optional[int] = None):  # cfg: train.TrainConfig
         self.cfg = cfg
@@ -93,10 +104,11 @@ class WorldData:
                       for k in range(1, world.MAX_OBJECTS + 1)}
         self.pools["text"] = ScenePool(world.random_text_scene, n, pool_rng)
         self.pools["chart"] = ScenePool(world.random_chart_scene, n, pool_rng)
-        enc = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa: E731
-        self._enc = enc
-        self.prefix = enc("<|im_start|>user\n") + [self.ids["vision_start"]] + [self.ids["image"]] * N_IMAGE_TOKENS + [self.ids["vision_end"]]
-        self.suffix = enc("<|im_end|>\n<|im_start|>assistant\n")
+        self.pools["nonworld"] = ScenePool(lambda r: world.Scene("nonworld"), max(8, n // 4), pool_rng,
+                                           draw=lambda scene, r: nonworld.image(r, "train"))
+        self._enc = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa: E731
+        self.user_open = "<|im_start|>user\n" + IMAGE_PLACEHOLDER
+        self.prefix = self._enc(self.user_open)
         self._cache: dict[str, list[int]] = {}
         self.steps_since_refresh = 0
         self.bucket = 4  # batches drawn at once and grouped by length
@@ -108,6 +120,12 @@ class WorldData:
             ids = self._cache[text] = self._enc(text)
         return ids
 
+    def prompt_ids(self, question: str, history=()) -> list[int]:
+        """The chat format of `processing.chat_prompt`, image first, tokenised as a whole after the image."""
+        text = chat_prompt(question, history)
+        return self.prefix[:-2] + [self.ids["image"]] * N_IMAGE_TOKENS + self.prefix[-1:] + \
+            self._enc(text[len(self.user_open):])
+
     # --- stage logic
     def stage(self, step: int) -> str:
         if step < self.cfg.vision_warmup_steps:
@@ -116,63 +134,119 @@ class WorldData:
             return "curriculum"
         return "full"
 
-    def draw(self, step: int) -> tuple[str, str, str, torch.Tensor, world.Scene]:
-        """(category, question, answer, image uint8, scene) for one training sample at `step`."""
-        rng, stage = self.rng, self.stage(step)
+    def _category(self, stage: str) -> tuple[str, str]:
+        rng = self.rng
         if stage == "warmup":
             r = rng.random()
-            if r < 0.6:
-                cat, kind = "cells", f"objects{rng.randint(1, world.MAX_OBJECTS)}"
-            elif r < 0.8:
-                cat, kind = "ocr", "text"
-            else:
-                cat, kind = "chart", "chart"
-        else:
-            cats = [c for c, w in self.mix.items() if w > 0 and (stage == "full" or c not in ("ocr", "chart"))]
-            cat = rng.choices(cats, weights=[self.mix[c] for c in cats])[0]
-            if cat == "ocr":
-                kind = "text"
-            elif cat == "chart":
-                kind = "chart"
-            else:
-                top = self.cfg.curriculum_objects if stage == "curriculum" else world.MAX_OBJECTS
-                if cat in ("describe", "structured"):
-                    top = min(top, world.MAX_LIST_OBJECTS)
-                kind = f"objects{rng.randint(1, top)}"
-        pool = self.pools[kind]
-        i = pool.pick(rng)
-        scene = pool.scenes[i]
+            return ("cells", f"objects{rng.randint(1, world.MAX_OBJECTS)}") if r < 0.6 else (
+                ("ocr", "text") if r < 0.8 else ("chart", "chart"))
+        skip = ("ocr", "chart") + self.VISITOR_CATEGORIES if stage == "curriculum" else ()
+        cats = [c for c, w in self.mix.items() if w > 0 and c not in skip]
+        cat = rng.choices(cats, weights=[self.mix[c] for c in cats])[0]
+        if cat == "nonworld":
+            return cat, "nonworld"
+        kind = world.SCENE_KIND.get(cat) or rng.choice(("objects", "objects", "objects", "text", "chart"))
+        if kind != "objects":
+            return cat, kind
+        top = self.cfg.curriculum_objects if stage == "curriculum" else world.MAX_OBJECTS
+        return cat, f"objects{rng.randint(1, top)}"
+
+    def draw(self, step: int):
+        """(category, history, question, answer, image uint8, scene) for one sample at `step`; the answer is a
+        string, or (template, fillings) for a structure-prior preset."""
+        rng, stage = self.rng, self.stage(step)
+        for _ in range(20):
+            cat, pool_name = self._category(stage)
+            pool = self.pools[pool_name]
+            i = pool.pick(rng)
+            scene = pool.scenes[i]
+            got = self._ask(cat, scene, stage)
+            if got is not None:
+                return (cat, *got, pool.images[i], scene)
+        raise RuntimeError("no question fits the drawn scenes")
+
+    def _ask(self, cat: str, scene: world.Scene, stage: str):
+        rng = self.rng
         if stage == "warmup" and cat != "cells":
-            q, a = ("Read the text.", " ".join(w for _, w, _ in scene.words)) if cat == "ocr" else (
-                "Describe the chart.", ", ".join(f"{lb}: {v}" for lb, v, _ in scene.bars))
-        else:
-            q, a = world.ask(scene, cat, rng)
-        return cat, q, a, pool.images[i], scene
+            return (), *(("Read the text.", " ".join(w for _, w, _ in scene.words)) if cat == "ocr" else (
+                "Describe the chart.", world.chart_answer(scene.bars)))
+        if cat == "nonworld":
+            if rng.random() < 0.3:
+                kind = rng.choice(replies.KINDS)
+                return (), replies.text_of(kind, rng), replies.REPLIES[kind]
+            fake = world.random_objects_scene(rng) if rng.random() < 0.7 else world.random_chart_scene(rng)
+            question = dialogue.ask_any(fake, rng).question if rng.random() < 0.7 else world.ask(
+                fake, rng.choice(("describe", "count", "exists", "position")) if fake.kind == "objects" else "chart",
+                rng)[0]
+            return (), question, replies.NONWORLD_IMAGE
+        if cat == "offworld":
+            kind = rng.choice(replies.KINDS)
+            history = [(t.question, t.answer) for t in dialogue.conversation(scene, rng)[:rng.randint(0, 2)]]
+            return history, replies.text_of(kind, rng), replies.REPLIES[kind]
+        if cat == "visitor":
+            turn = dialogue.ask_any(scene, rng)
+            return (), turn.question, turn.answer
+        if cat == "conversation":
+            turns = dialogue.conversation(scene, rng, last=rng.choice(("follow_up", "any")))
+            return [(t.question, t.answer) for t in turns[:-1]], turns[-1].question, turns[-1].answer
+        if cat == "preset":
+            got = presets.sample(scene, rng)
+            if got is None:
+                return None
+            _, template, turn, fills = got
+            return (), turn.question, (template, fills)
+        return (), *world.ask(scene, cat, rng)
 
     def maybe_refresh(self) -> None:
         self.steps_since_refresh += 1
         if self.cfg.pool_refresh_every and self.steps_since_refresh >= self.cfg.pool_refresh_every:
             self.steps_since_refresh = 0
             for pool in self.pools.values():
-                pool.refresh(self.cfg.pool_refresh_count)
+                pool.refresh(min(self.cfg.pool_refresh_count, len(pool.scenes)))
 
-    def sample(self, step: int) -> tuple[list[int], int, torch.Tensor, str, list[int]]:
+    def template_response(self, template: str, fills: list[str]) -> tuple[list[int], list[int]]:
+        """(response ids, fixed positions) of a preset: half the time its own slot lengths, else slots of
+        random spare room; each slot holds its filling, then pads (the elastic slots)."""
+        rng = self.rng
+        fill_ids = [self.encode(f) for f in fills]
+        if rng.random() < 0.5:
+            template = presets.with_slot_lengths(template, [len(f) + rng.randint(0, 4) for f in fill_ids])
+        canvas = build_canvas(template, self.tok, self.ids["mask"], self.ids["eos"], 4 * self.cfg.canvas_len)
+        ids, slot = list(canvas.ids), 0
+        i = 0
+        while i < len(ids):
+            if canvas.fixed[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(ids) and not canvas.fixed[j]:
+                j += 1
+            filling = fill_ids[slot][: j - i]
+            ids[i:j] = filling + [self.ids["pad"]] * (j - i - len(filling))
+            slot, i = slot + 1, j
+        return ids, [k for k, f in enumerate(canvas.fixed) if f]
+
+    def sample(self, step: int) -> tuple:
         """(token ids of prompt + answer + end + pads, response start, image uint8, category,
-        what the image tokens should reveal: `vision_heads.scene_targets`)."""
+        what the image tokens should reveal: `vision_heads.scene_targets`, fixed response positions)."""
         cfg, rng = self.cfg, self.rng
-        cat, q, a, img, scene = self.draw(step)
-        prompt = self.prefix + self.encode(q) + self.suffix
+        cat, history, q, a, img, scene = self.draw(step)
+        prompt = self.prompt_ids(q, history)
+        if isinstance(a, tuple):
+            answer, fixed = self.template_response(*a)
+            return prompt + answer, len(prompt), img, cat, scene_targets(scene), fixed
         answer = self.encode(a) + [self.ids["eos"]]
         if rng.random() < cfg.long_pad_prob:
             n_pad = max(0, cfg.canvas_len - len(answer))
         else:
             n_pad = rng.randint(0, cfg.max_pad)
-        return prompt + answer + [self.ids["pad"]] * n_pad, len(prompt), img, cat, scene_targets(scene)
+        return prompt + answer + [self.ids["pad"]] * n_pad, len(prompt), img, cat, scene_targets(scene), []
 
     def batch(self, step: int, batch_size: Optional[int] = None) -> dict:
-        """Right-padded batch: input_ids, attention_mask, labels_mask (supervised response positions),
-        pixel_values, image_grid_thw, position_ids, categories, scene_targets (batch, N_TARGETS). Samples are drawn `bucket` batches at a
-        time and grouped by length, so that short answers are not padded to the longest ones."""
+        """Right-padded batch: input_ids, attention_mask, labels_mask (supervised response positions: a
+        template's fixed tokens are given, not supervised), pixel_values, image_grid_thw, position_ids,
+        categories, scene_targets (batch, N_TARGETS). Samples are drawn `bucket` batches at a time and
+        grouped by length, so that short answers are not padded to the longest ones."""
         b = batch_size or self.cfg.batch_size
         if not self._queue or len(self._queue[0]) != b:
             pool = [self.sample(step) for _ in range(b * self.bucket)]
@@ -187,10 +261,11 @@ class WorldData:
         input_ids = torch.full((b, length), self.ids["pad"], dtype=torch.long)
         attention_mask = torch.zeros((b, length), dtype=torch.long)
         labels_mask = torch.zeros((b, length), dtype=torch.bool)
-        for r, (seq, start, *_rest) in enumerate(items):
+        for r, (seq, start, _img, _cat, _targets, fixed) in enumerate(items):
             input_ids[r, : len(seq)] = torch.tensor(seq)
             attention_mask[r, : len(seq)] = 1
             labels_mask[r, start : len(seq)] = True
+            labels_mask[r, [start + k for k in fixed]] = False
         pv, grid = pixels_of(torch.stack([x[2] for x in items]))
         return dict(input_ids=input_ids, attention_mask=attention_mask, labels_mask=labels_mask,
                     pixel_values=pv, image_grid_thw=grid, position_ids=self.position_ids(b, length),
@@ -198,7 +273,7 @@ class WorldData:
 
     def position_ids(self, b: int, length: int) -> torch.Tensor:
         """Multimodal rotary positions for the shared layout (text, 6x6 image, text), (3, b, length)."""
-        n_before = len(self.prefix) - N_IMAGE_TOKENS - 1  # text tokens up to and including <|vision_start|>
+        n_before = len(self.prefix) - 2  # text tokens up to and including <|vision_start|>
         pos = torch.arange(length).repeat(3, 1)
         hh, ww = torch.meshgrid(torch.arange(MERGED_SIDE), torch.arange(MERGED_SIDE), indexing="ij")
         img = slice(n_before, n_before + N_IMAGE_TOKENS)

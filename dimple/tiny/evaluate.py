@@ -22,9 +22,10 @@ import time
 from typing import Optional
 
 from . import world
+from .settings import TINY, image_processor
 from ..config import DecodeConfig
 
-DEFAULT_DECODE = dict(max_new_tokens=36, steps=36, alg="maskgit_plus", alg_p_threshold=0.9, prefill=True)
+DEFAULT_DECODE = dict(**TINY.decode_defaults(), alg="maskgit_plus", prefill=True)
 
 
 def _split_processor(processor):
@@ -37,7 +38,7 @@ def _split_processor(processor):
     img = getattr(processor, "image_processor", None)
     if tok is not None and img is not None:
         return tok, img
-    return processor, DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2)
+    return processor, image_processor()
 
 
 def eval_samples(n: int, start: int = 0) -> list[world.Sample]:
@@ -111,7 +112,7 @@ def load(model: Optional[str] = None, checkpoint: Optional[str] = None):
         from .train import model_from_checkpoint
 
         m, tok, _, _ = model_from_checkpoint(checkpoint)
-        return m, (tok, DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2))
+        return m, (tok, image_processor())
     from ..loading import load_image_processor, load_model, load_tokenizer, resolve_checkpoint
 
     folder = resolve_checkpoint(model or "tiny")

@@ -28,7 +28,7 @@ MASK = "<|mask|>"
 # Order fixes their ids (0, 1, 2, ...), like the reference layout: pad 0, eos 1, bos 2.
 SPECIALS = (PAD, EOS, BOS, IM_START, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD, VISION_PAD, MASK)
 
-DEFAULT_VOCAB_SIZE = 640
+DEFAULT_VOCAB_SIZE = 768
 
 # Qwen2-VL style: an optional system turn, user turns whose content may hold an image,
 # assistant turns; `add_generation_prompt` opens the assistant turn.
@@ -64,13 +64,31 @@ def train_bpe(texts: list[str], vocab_size: int = DEFAULT_VOCAB_SIZE):
     return tok
 
 
+def visitor_corpus(n: int, seed: int = 0) -> list[str]:
+    """Training-split text of Tiny 2's language: phrasings, conversations, replies and filled presets."""
+    import random
+
+    from . import dialogue, presets, replies, world
+
+    rng = random.Random(seed)
+    lines = [t for kind in replies.TEXTS for t in replies.TEXTS[kind]["train"]] + replies.all_replies() * 20
+    for _ in range(n):
+        scene = rng.choice((world.random_objects_scene, world.random_text_scene, world.random_chart_scene))(rng)
+        for turn in dialogue.conversation(scene, rng):
+            lines += [turn.question, turn.answer]
+        got = presets.sample(scene, rng)
+        if got:
+            lines.append(presets.filled_text(got[1], got[3]))
+    return lines
+
+
 def build_tokenizer(out_dir: str | None = None, vocab_size: int = DEFAULT_VOCAB_SIZE, n_corpus: int = 3000):
     """Train on the world's text, wrap as PreTrainedTokenizerFast, save into `out_dir` if given."""
     from transformers import PreTrainedTokenizerFast
 
     from . import world
 
-    texts = world.corpus(n_corpus)
+    texts = world.corpus(n_corpus) + visitor_corpus(n_corpus)
     # The chat scaffolding, so role names and newlines get their own tokens.
     texts += [chat_prompt(q, system="You are Dimple-Tiny.") for q in texts[:200:2]]
     tok = train_bpe(texts, vocab_size)

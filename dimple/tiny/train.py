@@ -31,8 +31,10 @@ import torch
 import torch.nn.functional as F
 
 from . import world
+from .settings import TINY, image_processor
 from .tokenizer import build_tokenizer, special_ids
 from .data import WorldData, parse_mix
+from .init import load_start
 from .vision_heads import DenseVisionHeads, ImageTokenTap
 
 RECIPES = ("ar-then-diffusion", "diffusion-only", "ar-only")
@@ -47,7 +49,7 @@ class TrainConfig:
     seed: int = 0  # seeds torch, Python and the scene pool
     threads: int = 2  # torch CPU threads (0: leave torch's default)
     tokenizer_dir: str = "assets/dimple-tiny"  # tokenizer to train with (built there if missing)
-    init_from: str = ""  # start from the weights of this checkpoint (runs/<name>/last.pt); the schedule starts at 0
+    init_from: str = ""  # start from these weights (runs/<name>/last.pt or an exported folder); the schedule starts at 0
     # --- schedule ---
     steps: int = 3600  # optimizer steps in all
     batch_size: int = 48  # samples per step (per process)
@@ -65,7 +67,7 @@ class TrainConfig:
     # --- sequences ---
     max_pad: int = 6  # supervised <|endoftext|> pads after <|im_end|>: uniform in [0, max_pad]
     long_pad_prob: float = 0.15  # chance that the pads instead fill the response up to canvas_len
-    canvas_len: int = 36  # response length the long pads fill (the decode canvas used in evaluation)
+    canvas_len: int = TINY.canvas  # response length the long pads fill (the decode canvas used in evaluation)
     mask_eps: float = 1e-3  # diffusion: t ~ U(mask_eps, 1)
     max_loss_weight: float = 10.0  # diffusion: the 1/t weight is clipped at this
     vision_aux_weight: float = 1.0  # weight of the dense per-cell/row/column vision loss (vision_heads.py; 0: off)
@@ -118,7 +120,7 @@ class TrainConfig:
         need(0 < self.mask_eps < 1, "mask_eps", "in (0, 1)")
         need(self.max_loss_weight >= 1, "max_loss_weight", ">= 1")
         need(self.vision_aux_weight >= 0, "vision_aux_weight", ">= 0")
-        need(not self.init_from or os.path.isfile(self.init_from), "init_from", "empty or an existing checkpoint file")
+        need(not self.init_from or os.path.exists(self.init_from), "init_from", "empty, a checkpoint file or a model folder")
         need(self.pool_per_kind >= 8, "pool_per_kind", ">= 8")
         need(self.pool_refresh_every >= 0, "pool_refresh_every", ">= 0")
         need(0 <= self.pool_refresh_count <= self.pool_per_kind, "pool_refresh_count", "in [0, pool_per_kind]")
@@ -315,138 +317,178 @@ def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) 
     m.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
-        json.dump({"image_processor_type": "DimpleImageProcessor", "min_pixels": 3136,
-                   "max_pixels": world.MODEL_IMAGE_SIZE ** 2, "patch_size": 14, "merge_size": 2,
-                   "temporal_patch_size": 2, "image_mean": [0.48145466, 0.4578275, 0.40821073],
-                   "image_std": [0.26862954, 0.26130258, 0.27577711]}, f, indent=1)
+        json.dump(TINY.preprocessor_config(), f, indent=1)
     return out_dir
 
 
 # ------------------------------------------------------------------ loop
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_seconds: Optional[float] = None) -> dict:
-    """Run (or continue) training; returns the last logged stats and the model."""
+@dataclass
+class _Run:
+    """What one training process holds while it runs."""
+
+    cfg: TrainConfig
+    accelerator: object
+    model: torch.nn.Module  # as prepared by accelerate (possibly wrapped for data parallelism)
+    raw: torch.nn.Module  # the model itself
+    optimizer: torch.optim.Optimizer
+    data: WorldData
+    tokenizer: object
+    vision: Optional[tuple] = None  # (DenseVisionHeads, their optimizer) when the auxiliary loss is on
+    tap: Optional[ImageTokenTap] = None
+    step: int = 0
+    train_seconds: float = 0.0
+    running: dict = field(default_factory=dict)  # smoothed stats of the last steps
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.cfg.run_dir, "log.txt")
+
+    @property
+    def ckpt_path(self) -> str:
+        return os.path.join(self.cfg.run_dir, "last.pt")
+
+
+def _restore(cfg: TrainConfig, resume: bool) -> _Run:
+    """Build the model, optimizer and data, then continue from the run's checkpoint or start from --init-from."""
     from accelerate import Accelerator
 
-    cfg.validate()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
     accelerator = Accelerator()
     tokenizer = load_tokenizer(cfg.tokenizer_dir)
     model = build_model(cfg, tokenizer)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
     data = WorldData(cfg, tokenizer, seed=cfg.seed + 1000 * accelerator.process_index)
-    vision = tap = None
+    vision = None
     if cfg.vision_aux_weight > 0:
         heads = DenseVisionHeads(cfg.hidden_size)
         vision = (heads, torch.optim.AdamW(heads.parameters(), lr=cfg.lr, weight_decay=0.0))
-    start_step = 0
-    state: dict = {"extra": {}}
-    ckpt_path = os.path.join(cfg.run_dir, "last.pt")
-    if resume and os.path.exists(ckpt_path):
-        state = load_checkpoint(ckpt_path)
+    run = _Run(cfg, accelerator, model, model, optimizer, data, tokenizer, vision)
+    extra: dict = {}
+    if resume and os.path.exists(run.ckpt_path):
+        state = load_checkpoint(run.ckpt_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        start_step = int(state["step"])
+        run.step = int(state["step"])
+        run.train_seconds = float(state["extra"].get("train_seconds", 0.0))
         data.rng.setstate(state["python_rng"])
         torch.set_rng_state(state["torch_rng"])
+        extra = state
     elif cfg.init_from:
-        state = {"extra": {}, **{k: v for k, v in load_checkpoint(cfg.init_from).items() if k.startswith("vision_heads")}}
-        model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
-    if vision is not None and "vision_heads" in state:  # heads a checkpoint lacks start fresh
-        missing, _ = vision[0].load_state_dict(state["vision_heads"], strict=False)
+        extra = load_start(model, cfg.init_from, tokenizer)  # read once; token rows follow a changed tokenizer
+    if vision is not None and "vision_heads" in extra:  # heads a checkpoint lacks start fresh
+        missing, _ = vision[0].load_state_dict(extra["vision_heads"], strict=False)
         if resume and not missing:
-            vision[1].load_state_dict(state["vision_heads_optimizer"])
-    model, optimizer = accelerator.prepare(model, optimizer)
+            vision[1].load_state_dict(extra["vision_heads_optimizer"])
+    run.model, run.optimizer = accelerator.prepare(model, optimizer)
+    run.raw = accelerator.unwrap_model(run.model)
     if vision is not None:
-        vision = accelerator.prepare(*vision)
-        tap = ImageTokenTap(accelerator.unwrap_model(model))
-    raw = accelerator.unwrap_model(model)
-    mask_id = raw.config.mask_token_id
-    gen = torch.Generator().manual_seed(cfg.seed * 7 + start_step + accelerator.process_index)
-    main = accelerator.is_main_process
-    log_path = os.path.join(cfg.run_dir, "log.txt")
-    if main:
+        run.vision = accelerator.prepare(*vision)
+        run.tap = ImageTokenTap(run.raw)
+    return run
+
+
+def _step(run: _Run, gen: torch.Generator) -> dict:
+    """One optimizer step at run.step: the phase's loss (plus the dense vision loss), clipped, applied."""
+    cfg, acc = run.cfg, run.accelerator
+    progress = cfg.progress(run.step, run.train_seconds)
+    phase, lr = cfg.phase(progress), cfg.lr_at(run.step, progress)
+    optimizers = [run.optimizer] + ([run.vision[1]] if run.vision is not None else [])
+    for opt in optimizers:
+        for g in opt.param_groups:
+            g["lr"] = lr
+    batch = {k: (v.to(acc.device) if torch.is_tensor(v) else v) for k, v in run.data.batch(run.step).items()}
+    loss, st = compute_loss(run.model, batch, phase, cfg, run.raw.config.mask_token_id, gen)
+    if run.vision is not None:
+        aux, aux_st = run.vision[0](run.tap.take(), batch["scene_targets"])
+        loss = loss + cfg.vision_aux_weight * aux
+        st.update(aux_st)
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    acc.backward(loss)
+    if cfg.grad_clip:
+        acc.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    for opt in optimizers:
+        opt.step()
+    run.data.maybe_refresh()
+    run.step += 1
+    return dict(st, phase=phase, lr=lr, progress=progress)
+
+
+def _log_step(run: _Run, st: dict, steps_per_s: float, bar) -> dict:
+    """Smooth the step's stats into run.running; write a log line every log_every steps (main process)."""
+    for k, v in st.items():
+        if isinstance(v, float) and k not in ("lr", "progress"):
+            run.running[k] = run.running[k] * 0.9 + v * 0.1 if k in run.running else v
+    if bar is not None:
+        bar.update(1)
+        if run.step % 10 == 0:
+            bar.set_postfix(loss=f"{run.running['loss']:.3f}", acc=f"{run.running['tok_acc']:.3f}",
+                            phase=st["phase"], progress=f"{st['progress']:.3f}")
+    if not run.main or (run.step % run.cfg.log_every and run.step != run.cfg.steps):
+        return {}
+    stats = dict(step=run.step, phase=st["phase"], stage=run.data.stage(run.step), lr=round(st["lr"], 6),
+                 progress=round(st["progress"], 4), train_seconds=round(run.train_seconds, 1),
+                 loss=round(run.running["loss"], 4), tok_acc=round(run.running["tok_acc"], 4),
+                 **{k: round(v, 3) for k, v in run.running.items() if k.startswith("aux_")},
+                 steps_per_s=round(steps_per_s, 3))
+    _log(run.log_path, json.dumps(stats))
+    return stats
+
+
+def _save(run: _Run, stats: dict) -> None:
+    save_checkpoint(run.ckpt_path, run.raw, run.optimizer, run.step, run.cfg, run.data,
+                    dict(stats, train_seconds=run.train_seconds), _unwrapped(run.accelerator, run.vision))
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_seconds: Optional[float] = None) -> dict:
+    """Run (or continue) training; returns the last logged stats and the model."""
+    cfg.validate()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    run = _restore(cfg, resume)
+    start_step = run.step
+    gen = torch.Generator().manual_seed(cfg.seed * 7 + start_step + run.accelerator.process_index)
+    if run.main:
         os.makedirs(cfg.run_dir, exist_ok=True)
         with open(os.path.join(cfg.run_dir, "config.json"), "w") as f:
             json.dump(asdict(cfg), f, indent=1)
-        n_params = sum(p.numel() for p in raw.parameters())
-        _log(log_path, f"start step {start_step}/{cfg.steps} recipe {cfg.recipe} params {n_params} resume={resume}")
+        n_params = sum(p.numel() for p in run.raw.parameters())
+        _log(run.log_path, f"start step {start_step}/{cfg.steps} recipe {cfg.recipe} params {n_params} resume={resume}")
     bar = None
-    if progress and main:
+    if progress and run.main:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=start_step, dynamic_ncols=True, mininterval=2.0)
-    last_save = time.time()
-    t_start = time.time()
     stats: dict = {}
-    running: dict = {}
-    model.train()
-    step = start_step
-    train_seconds = float(state["extra"].get("train_seconds", 0.0)) if resume and start_step else 0.0
-    t_last = time.time()
-    while step < cfg.steps and cfg.progress(step, train_seconds) < 1.0:
-        progress = cfg.progress(step, train_seconds)
-        phase = cfg.phase(progress)
-        for g in optimizer.param_groups:
-            g["lr"] = cfg.lr_at(step, progress)
-        batch = data.batch(step)
-        batch = {k: (v.to(accelerator.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-        loss, st = compute_loss(model, batch, phase, cfg, mask_id, gen)
-        optimizer.zero_grad(set_to_none=True)
-        if vision is not None:
-            aux, aux_st = vision[0](tap.take(), batch["scene_targets"])
-            loss = loss + cfg.vision_aux_weight * aux
-            st.update(aux_st)
-            vision[1].zero_grad(set_to_none=True)
-            for g in vision[1].param_groups:
-                g["lr"] = cfg.lr_at(step, progress)
-        accelerator.backward(loss)
-        if cfg.grad_clip:
-            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        if vision is not None:
-            vision[1].step()
-        data.maybe_refresh()
-        step += 1
+    t_start = last_save = t_last = time.time()
+    run.model.train()
+    while run.step < cfg.steps and cfg.progress(run.step, run.train_seconds) < 1.0:
+        st = _step(run, gen)
         now = time.time()
-        train_seconds += now - t_last
+        run.train_seconds += now - t_last
         t_last = now
-        # time-based decisions (schedule, phase, stop) must agree across processes, or DDP would hang
-        train_seconds, elapsed = _from_main(accelerator, train_seconds, now - t_start)
-        for k, v in st.items():
-            running[k] = running.get(k, 0.0) * 0.9 + v * 0.1 if k in running else v
-        if bar is not None:
-            bar.update(1)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{running['loss']:.3f}", acc=f"{running['tok_acc']:.3f}", phase=phase,
-                                stage=data.stage(step), progress=f"{progress:.3f}")
-        if main and (step % cfg.log_every == 0 or step == cfg.steps):
-            elapsed = time.time() - t_start
-            stats = dict(step=step, phase=phase, stage=data.stage(step), lr=round(cfg.lr_at(step, progress), 6),
-                         progress=round(progress, 4), train_seconds=round(train_seconds, 1),
-                         loss=round(running["loss"], 4), tok_acc=round(running["tok_acc"], 4),
-                         **{k: round(v, 3) for k, v in running.items() if k.startswith("aux_")},
-                         steps_per_s=round((step - start_step) / max(elapsed, 1e-9), 3))
-            _log(log_path, json.dumps(stats))
-        if main and cfg.eval_every and step % cfg.eval_every == 0:
-            _quick_eval(raw, tokenizer, cfg, log_path, step)
-            model.train()
-        if main and (time.time() - last_save > cfg.checkpoint_minutes * 60 or step == cfg.steps):
-            save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds),
-                            _unwrapped(accelerator, vision))
-            last_save = time.time()
-            t_last = time.time()
+        # time-based decisions (schedule, phase, stop) use the main process's clock on every process, or DDP hangs
+        run.train_seconds, elapsed = _from_main(run.accelerator, run.train_seconds, now - t_start)
+        stats = _log_step(run, st, (run.step - start_step) / max(elapsed, 1e-9), bar) or stats
+        if run.main and cfg.eval_every and run.step % cfg.eval_every == 0:
+            _quick_eval(run.raw, run.tokenizer, cfg, run.log_path, run.step)
+            run.model.train()
+        if run.main and (time.time() - last_save > cfg.checkpoint_minutes * 60 or run.step == cfg.steps):
+            _save(run, stats)
+            last_save = t_last = time.time()
         if max_seconds is not None and elapsed > max_seconds:
             break
     if bar is not None:
         bar.close()
-    if main:
-        save_checkpoint(ckpt_path, raw, optimizer, step, cfg, data, dict(stats, train_seconds=train_seconds),
-                        _unwrapped(accelerator, vision))
-        _log(log_path, f"end step {step} train_seconds {train_seconds:.0f}")
-    return {"stats": stats, "model": raw, "tokenizer": tokenizer, "step": step}
+    if run.main:
+        _save(run, stats)
+        _log(run.log_path, f"end step {run.step} train_seconds {run.train_seconds:.0f}")
+    return {"stats": stats, "model": run.raw, "tokenizer": run.tokenizer, "step": run.step}
 
 
 def _unwrapped(accelerator, vision):
@@ -472,10 +514,8 @@ def _log(path: str, line: str) -> None:
 def _quick_eval(model, tokenizer, cfg: TrainConfig, log_path: str, step: int) -> None:
     from ..config import DecodeConfig
     from .evaluate import evaluate
-    from ..processing import DimpleImageProcessor
-
     model.eval()
-    proc = DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2)
+    proc = image_processor()
     dcfg = DecodeConfig(max_new_tokens=cfg.canvas_len, steps=cfg.canvas_len, alg_p_threshold=0.9, prefill=True)
     res = evaluate(model, (tokenizer, proc), cfg.eval_n, dcfg)
     _log(log_path, "eval " + json.dumps({"step": step, **{k: v for k, v in res.items() if k != "samples"}}))

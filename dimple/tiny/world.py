@@ -232,12 +232,30 @@ def _plural(shape: str) -> str:
     return shape + "s"
 
 
-def _list_answer(objs: list[Obj]) -> str:
+def describe_answer(objs: list[Obj]) -> str:
     return ", ".join(f"{o.position}: {o.name(size=True)}" for o in objs)
 
 
-def _structured_answer(objs: list[Obj]) -> str:
+def structured_answer(objs: list[Obj]) -> str:
     return json.dumps({o.position: o.name() for o in objs})
+
+
+def chart_answer(bars) -> str:
+    return ", ".join(f"{label}: {value}" for label, value, _ in bars)
+
+
+def exists_target(objs: list[Obj], rng: random.Random) -> tuple[str, str, bool]:
+    """(colour, shape, present) for an "is there" question: present half the time; absent ones are
+    POPE-style, random or adversarial (sharing a present colour or shape)."""
+    present = {(o.color, o.shape) for o in objs}
+    if rng.random() < 0.5:
+        color, shape = rng.choice(sorted(present))
+        return color, shape, True
+    absent = [(c, s) for c in COLOR_NAMES for s in SHAPES if (c, s) not in present]
+    near = [(c, s) for (c, s) in absent if any(c == pc or s == ps for pc, ps in present)]
+    pool = near if near and rng.random() < 0.5 else absent
+    color, shape = rng.choice(pool)
+    return color, shape, False
 
 
 def ask(scene: Scene, category: str, rng: random.Random) -> tuple[str, str]:
@@ -256,9 +274,9 @@ def ask(scene: Scene, category: str, rng: random.Random) -> tuple[str, str]:
         raise ValueError(f"{category} questions need an objects scene")
     objs = scene.objects
     if category == "describe":
-        return "Describe the image.", _list_answer(objs)
+        return "Describe the image.", describe_answer(objs)
     if category == "structured":
-        return "List the objects as JSON.", _structured_answer(objs)
+        return "List the objects as JSON.", structured_answer(objs)
     if category == "cells":
         row = rng.randrange(3)
         parts = []
@@ -276,16 +294,8 @@ def ask(scene: Scene, category: str, rng: random.Random) -> tuple[str, str]:
         color = rng.choice(COLOR_NAMES)
         return f"How many {color} objects are there?", str(sum(o.color == color for o in objs))
     if category == "exists":
-        present = {(o.color, o.shape) for o in objs}
-        if rng.random() < 0.5:
-            color, shape = rng.choice(sorted(present))
-            return f"Is there {_a(color)} {color} {shape}?", "yes"
-        # POPE-style absent objects: random, or adversarial (a present colour or shape).
-        absent = [(c, s) for c in COLOR_NAMES for s in SHAPES if (c, s) not in present]
-        near = [(c, s) for (c, s) in absent if any(c == pc or s == ps for pc, ps in present)]
-        pool = near if near and rng.random() < 0.5 else absent
-        color, shape = rng.choice(pool)
-        return f"Is there {_a(color)} {color} {shape}?", "no"
+        color, shape, yes = exists_target(objs, rng)
+        return f"Is there {_a(color)} {color} {shape}?", "yes" if yes else "no"
     if category == "attribute":
         options = []
         shapes = [o.shape for o in objs]
@@ -337,7 +347,7 @@ def _ask_chart(scene: Scene, rng: random.Random) -> tuple[str, str]:
         return "Which bar is the tallest?", max(bars, key=lambda b: b[1])[0]
     if kind == 2:
         return "Which bar is the shortest?", min(bars, key=lambda b: b[1])[0]
-    return "Describe the chart.", ", ".join(f"{label}: {value}" for label, value, _ in bars)
+    return "Describe the chart.", chart_answer(bars)
 
 
 # ------------------------------------------------------------------ samples

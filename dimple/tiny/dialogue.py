@@ -1,0 +1,220 @@
+"""Questions a visitor asks about one scene, their answers, follow-ups and whole conversations.
+
+Owns the question kinds beyond the canonical templates of `world.ask`: each
+kind picks what to ask about from the scene, phrases it with `language.py`
+(training or held-out frames), and answers it in the world's closed
+vocabulary. A question leaves a referent (the shape, colour, position, bar or
+row it was about), so that a follow-up ("And the squares?", "Where is it?")
+can lean on the turn before. Conversations are lists of (question, answer)
+turns; every earlier answer is the true one, as a chat history would hold it.
+
+It knows nothing of tokenizers, images or models.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import language as L
+from . import world as W
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: str
+    kind: str  # a language.FRAMES kind, "object_at", or "follow_up"
+    about: dict = field(default_factory=dict)  # the referent a follow-up may lean on
+    follows: bool = False  # True when the question leans on the turn before it
+
+
+def _unique(objs, **attrs) -> list:
+    """Objects whose given attributes no other object shares."""
+    def key(o):
+        return tuple(getattr(o, a) for a in attrs)
+    return [o for o in objs if sum(key(p) == key(o) for p in objs) == 1]
+
+
+def _count_answer(objs, **attrs) -> str:
+    return str(sum(all(getattr(o, a) == v for a, v in attrs.items()) for o in objs))
+
+
+def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str) -> Optional[Turn]:
+    objs = scene.objects
+    say = lambda **s: L.phrase(kind, rng, split, **s)  # noqa: E731
+    if kind == "describe":
+        return Turn(say(), W.describe_answer(objs), kind)
+    if kind == "structured":
+        return Turn(say(), W.structured_answer(objs), kind)
+    if kind == "count_all":
+        return Turn(say(things=rng.choice(L.THINGS)), str(len(objs)), kind, {"count": "all"})
+    if kind == "count_shape":
+        shape = rng.choice(W.SHAPES)
+        return Turn(say(shape=shape), _count_answer(objs, shape=shape), kind, {"shape": shape})
+    if kind == "count_color":
+        color = rng.choice(W.COLOR_NAMES)
+        return Turn(say(color=color, things=rng.choice(L.THINGS)), _count_answer(objs, color=color), kind,
+                    {"color": color})
+    if kind == "exists":
+        color, shape, yes = W.exists_target(objs, rng)
+        twins = sum((o.color, o.shape) == (color, shape) for o in objs)
+        about = {"color": color, "shape": shape} if twins == 1 else {}
+        return Turn(say(color=color, shape=shape), "yes" if yes else "no", kind, about)
+    if kind == "color_of_shape":
+        pool = _unique(objs, shape=1)
+        o = rng.choice(pool) if pool else None
+        return o and Turn(say(shape=o.shape), o.color, kind, {"shape": o.shape})
+    if kind == "shape_of_color":
+        pool = _unique(objs, color=1)
+        o = rng.choice(pool) if pool else None
+        return o and Turn(say(color=o.color), o.shape, kind, {"color": o.color})
+    if kind in ("color_at", "shape_at", "object_at"):
+        o = rng.choice(objs)
+        if kind == "object_at":
+            return Turn(L.phrase("object_at", rng, split, pos=o.position), o.name(size=True), kind, {"cell": o.cell})
+        answer = o.color if kind == "color_at" else o.shape
+        return Turn(say(pos=o.position), answer, kind, {"cell": o.cell})
+    if kind in ("size", "position"):
+        pool = _unique(objs, color=1, shape=1)
+        o = rng.choice(pool) if pool else None
+        answer = o and (o.size if kind == "size" else o.position)
+        return o and Turn(say(color=o.color, shape=o.shape), answer, kind, {"color": o.color, "shape": o.shape})
+    raise ValueError(f"{kind} is not a question about objects")
+
+
+def _text_turn(scene: W.Scene, kind: str, rng: random.Random, split: str) -> Optional[Turn]:
+    words = scene.words
+    if kind == "ocr_read":
+        return Turn(L.phrase(kind, rng, split), " ".join(w for _, w, _ in words), kind)
+    if kind == "ocr_count":
+        return Turn(L.phrase(kind, rng, split), str(len(words)), kind)
+    row, word, _ = rng.choice(words)
+    return Turn(L.phrase("ocr_row", rng, split, row=W.ROWS[row]), word, "ocr_row", {"row": row})
+
+
+def _chart_turn(scene: W.Scene, kind: str, rng: random.Random, split: str) -> Turn:
+    bars = scene.bars
+    if kind == "chart_value":
+        label, value, _ = rng.choice(bars)
+        return Turn(L.phrase(kind, rng, split, label=label), str(value), kind, {"label": label})
+    if kind == "chart_tallest":
+        return Turn(L.phrase(kind, rng, split), max(bars, key=lambda b: b[1])[0], kind)
+    if kind == "chart_shortest":
+        return Turn(L.phrase(kind, rng, split), min(bars, key=lambda b: b[1])[0], kind)
+    return Turn(L.phrase("chart_describe", rng, split), W.chart_answer(bars), "chart_describe")
+
+
+KIND_SCENE = {k: "objects" for k in ("describe", "structured", "count_all", "count_shape", "count_color", "exists",
+                                     "color_of_shape", "shape_of_color", "color_at", "shape_at", "object_at",
+                                     "size", "position")}
+KIND_SCENE.update({k: "text" for k in ("ocr_read", "ocr_row", "ocr_count")})
+KIND_SCENE.update({k: "chart" for k in ("chart_value", "chart_tallest", "chart_shortest", "chart_describe")})
+
+
+def ask(scene: W.Scene, kind: str, rng: random.Random, split: str = "train") -> Optional[Turn]:
+    """A question of `kind` about `scene` in `split`'s phrasings, or None when the scene has nothing to ask it of."""
+    if KIND_SCENE.get(kind) != scene.kind:
+        raise ValueError(f"{kind} questions need a {KIND_SCENE.get(kind, '?')} scene, got {scene.kind}")
+    turn = {"objects": _objects_turn, "text": _text_turn, "chart": _chart_turn}[scene.kind](scene, kind, rng, split)
+    return turn or None
+
+
+def ask_any(scene: W.Scene, rng: random.Random, split: str = "train", kinds=None) -> Turn:
+    """A question of some kind that fits the scene."""
+    kinds = [k for k in (kinds or KIND_SCENE) if KIND_SCENE[k] == scene.kind] or \
+        [k for k in KIND_SCENE if KIND_SCENE[k] == scene.kind]
+    for _ in range(20):
+        turn = ask(scene, rng.choice(kinds), rng, split)
+        if turn is not None:
+            return turn
+    return ask(scene, {"objects": "count_all", "text": "ocr_read", "chart": "chart_tallest"}[scene.kind], rng, split)
+
+
+# ------------------------------------------------------------------ follow-ups
+FOLLOW = {  # frames of a follow-up, by what it changes; {x} is the new referent
+    "other": {"train": ["And the {x}?", "What about the {x}?", "And {x}?", "what about {x}", "And the {x}"],
+              "heldout": ["How about the {x}?", "and what about the {x}"]},
+    "where": {"train": ["Where is it?", "Where?", "Where is that?", "And where is it?"],
+              "heldout": ["Where can I find it?", "where is it located"]},
+    "size": {"train": ["How big is it?", "What size is it?", "Is it big or small?"],
+             "heldout": ["And its size?", "is it small or big"]},
+    "shape": {"train": ["What shape is it?", "And the shape?", "Which shape?"],
+              "heldout": ["What shape does it have?", "and its shape"]},
+    "color": {"train": ["What color is it?", "And the color?", "Which color?"],
+              "heldout": ["What color does it have?", "and its color"]},
+}
+
+
+# Kinds whose turn always allows a follow-up.
+FOLLOWABLE = ("count_shape", "count_color", "color_at", "shape_at", "chart_value", "ocr_row")
+
+
+def _follow(kind: str, rng: random.Random, split: str, x: str = "") -> str:
+    return L.style(rng.choice(FOLLOW[kind][split]).format(x=x), rng, split)
+
+
+def follow_up(scene: W.Scene, prev: Turn, rng: random.Random, split: str = "train") -> Optional[Turn]:
+    """A question that leans on `prev` ("And the squares?", "Where is it?"), or None if none fits."""
+    turn = _follow_up(scene, prev, rng, split)
+    if turn is not None:
+        turn.follows = True
+    return turn
+
+
+def _follow_up(scene: W.Scene, prev: Turn, rng: random.Random, split: str) -> Optional[Turn]:
+    objs, about = scene.objects, prev.about
+    say = lambda kind, x="": _follow(kind, rng, split, x)  # noqa: E731
+    if prev.kind == "count_shape":
+        shape = rng.choice([s for s in W.SHAPES if s != about["shape"]])
+        return Turn(say("other", shape + "s"), _count_answer(objs, shape=shape), "count_shape", {"shape": shape})
+    if prev.kind == "count_color":
+        color = rng.choice([c for c in W.COLOR_NAMES if c != about["color"]])
+        return Turn(say("other", f"{color} ones"), _count_answer(objs, color=color), "count_color", {"color": color})
+    if prev.kind == "color_of_shape":
+        pool = [o for o in _unique(objs, shape=1) if o.shape != about["shape"]]
+        o = rng.choice(pool) if pool else None
+        return o and Turn(say("other", o.shape), o.color, "color_of_shape", {"shape": o.shape})
+    if prev.kind == "shape_of_color":
+        pool = [o for o in _unique(objs, color=1) if o.color != about["color"]]
+        o = rng.choice(pool) if pool else None
+        return o and Turn(say("other", f"{o.color} one"), o.shape, "shape_of_color", {"color": o.color})
+    if prev.kind in ("color_at", "shape_at"):
+        o = next(o for o in objs if o.cell == about["cell"])
+        ask_shape = prev.kind == "color_at"
+        return Turn(say("shape" if ask_shape else "color"), o.shape if ask_shape else o.color,
+                    "shape_at" if ask_shape else "color_at", about)
+    if prev.kind in ("exists", "position", "size") and about:
+        o = next(o for o in objs if (o.color, o.shape) == (about["color"], about["shape"]))
+        if prev.kind == "position" or (prev.kind == "exists" and rng.random() < 0.4):
+            return Turn(say("size"), o.size, "size", about)
+        if prev.kind == "position":
+            return None
+        return Turn(say("where"), o.position, "position", about)
+    if prev.kind == "chart_value":
+        label = rng.choice([b[0] for b in scene.bars if b[0] != about["label"]])
+        value = next(v for lb, v, _ in scene.bars if lb == label)
+        return Turn(say("other", label), str(value), "chart_value", {"label": label})
+    if prev.kind == "ocr_row" and len(scene.words) > 1:
+        row, word, _ = rng.choice([w for w in scene.words if w[0] != about["row"]])
+        return Turn(say("other", W.ROWS[row]), word, "ocr_row", {"row": row})
+    return None
+
+
+def conversation(scene: W.Scene, rng: random.Random, split: str = "train", n_turns: Optional[int] = None,
+                 last: str = "any") -> list[Turn]:
+    """2-4 turns about one scene; `last` "follow_up" or "independent" fixes what the final turn is."""
+    n = n_turns or rng.randint(2, 4)
+    turns = [ask_any(scene, rng, split)]
+    retries = 50
+    while len(turns) < n:
+        final = len(turns) == n - 1
+        want_follow = last == "follow_up" if final and last != "any" else rng.random() < 0.5
+        nxt = follow_up(scene, turns[-1], rng, split) if want_follow else None
+        if nxt is None and final and last == "follow_up" and retries:
+            retries -= 1
+            turns[-1] = ask_any(scene, rng, split, kinds=FOLLOWABLE)  # until the turn before allows a follow-up
+            continue
+        turns.append(nxt or ask_any(scene, rng, split))
+    return turns

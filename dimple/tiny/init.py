@@ -1,0 +1,65 @@
+"""Starting a Tiny training run from earlier weights, also across a changed tokenizer.
+
+Owns reading the weights to start from (a training checkpoint `last.pt`, or an
+exported folder with `model.safetensors` and its tokenizer) and carrying the
+token rows over when the new tokenizer differs: a token the old vocabulary
+has keeps its row; a new token starts from the mean of the rows of the old
+pieces its text splits into, so that a merged token begins where its parts
+were. It knows nothing of the training loop.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import torch
+
+TOKEN_ROWS = ("model.embed_tokens.weight", "lm_head.weight")
+
+
+def read_start(path: str) -> tuple[dict, dict, Optional[str]]:
+    """(model state, other checkpoint entries, the folder of the tokenizer the weights were trained with).
+    `path` is a training checkpoint file or an exported model folder."""
+    if os.path.isdir(path):
+        from safetensors.torch import load_file
+
+        state = {k: v.float() for k, v in load_file(os.path.join(path, "model.safetensors")).items()}
+        return state, {}, path
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    extra = {k: v for k, v in ckpt.items() if k.startswith("vision_heads")}
+    return ckpt["model"], extra, ckpt.get("config", {}).get("tokenizer_dir")
+
+
+def remap_token_rows(state: dict, old_tok, new_tok) -> dict:
+    """`state` with its token-indexed rows laid out for `new_tok` (a no-op when the vocabularies agree)."""
+    old_vocab, new_vocab = old_tok.get_vocab(), new_tok.get_vocab()
+    if old_vocab == new_vocab:
+        return state
+    out = dict(state)
+    for key in TOKEN_ROWS:
+        if key not in state:
+            continue
+        old = state[key].float()
+        rows = torch.empty(len(new_tok), old.shape[1])
+        for token, i in new_vocab.items():
+            j = old_vocab.get(token)
+            if j is not None:
+                rows[i] = old[j]
+                continue
+            pieces = old_tok(new_tok.convert_tokens_to_string([token]), add_special_tokens=False)["input_ids"]
+            rows[i] = old[pieces].mean(0) if pieces else old.mean(0)
+        out[key] = rows
+    return out
+
+
+def load_start(model, path: str, tokenizer) -> dict:
+    """Load the weights at `path` into `model` (remapping token rows to `tokenizer`); returns the
+    checkpoint's other entries (the vision heads' state, when it has them)."""
+    from transformers import AutoTokenizer
+
+    state, extra, tok_dir = read_start(path)
+    if tok_dir and os.path.exists(os.path.join(tok_dir, "tokenizer.json")):
+        state = remap_token_rows(state, AutoTokenizer.from_pretrained(tok_dir), tokenizer)
+    model.load_state_dict(state)
+    return extra

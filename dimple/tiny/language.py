@@ -1,0 +1,215 @@
+"""The words a visitor uses with Dimple-Tiny: phrasings of every question kind, split for training and held out.
+
+Owns the question frames of each kind (many phrasings, synonyms and word
+orders), the surface styles laid over them (polite prefixes, lower case, no
+question mark, British spelling), and which of them training may see. The
+held-out frames and prefixes never reach a training batch, so the visitor
+evaluation measures generalisation to words the model was not taught.
+
+Answers are not here: they come from the scene, in the world's closed
+vocabulary (`world.py`), so that any phrasing of a question has one answer
+that can be scored by meaning. It knows nothing of tokenizers or models.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+SPLITS = ("train", "heldout")
+
+# Each kind: {"train": [frames], "heldout": [frames]}. Slots: {shape} {shapes} {color} {a} {pos} {row} {label} {things}.
+FRAMES: dict[str, dict[str, list[str]]] = {
+    "describe": {
+        "train": ["Describe the image.", "Describe this image.", "Describe the picture.", "What is in the image?",
+                  "What do you see?", "What's in this picture?", "Tell me what you see.", "What objects are there?",
+                  "List everything in the image.", "Describe what you see.", "What is in the picture?",
+                  "What can you see?", "Describe it.", "What does the image show?"],
+        "heldout": ["Describe this picture.", "What can you see in the image?", "Tell me what is in the picture.",
+                    "what do you see in this image"],
+    },
+    "count_all": {
+        "train": ["How many {things} are there?", "How many {things}?", "Count the {things}.",
+                  "How many {things} do you see?", "How many {things} are in the image?", "Number of {things}?",
+                  "What is the number of {things}?", "Count all {things}.", "How many {things} are in the picture?"],
+        "heldout": ["how many {things} can you see", "Count the {things} in the image.",
+                    "What is the number of {things} in the picture?"],
+    },
+    "count_shape": {
+        "train": ["How many {shapes} are there?", "How many {shapes}?", "Count the {shapes}.",
+                  "How many {shapes} do you see?", "How many {shapes} are in the image?", "Number of {shapes}?",
+                  "What is the number of {shapes}?", "How many {shapes} are in the picture?"],
+        "heldout": ["how many {shapes} can you see", "Count the {shapes} in the picture.",
+                    "What is the number of {shapes} in the image?"],
+    },
+    "count_color": {
+        "train": ["How many {color} {things} are there?", "How many {color} {things}?", "Count the {color} {things}.",
+                  "How many {color} {things} do you see?", "How many {color} {things} are in the image?",
+                  "Number of {color} {things}?", "What is the number of {color} {things}?"],
+        "heldout": ["how many {color} {things} can you see", "Count the {color} {things} in the picture."],
+    },
+    "exists": {
+        "train": ["Is there {a} {color} {shape}?", "Do you see {a} {color} {shape}?", "Can you find {a} {color} {shape}?",
+                  "Is there {a} {color} {shape} in the image?", "Are there any {color} {shapes}?",
+                  "Any {color} {shapes}?", "Is there {a} {color} {shape} in the picture?",
+                  "Does the image have {a} {color} {shape}?", "Do you see any {color} {shapes}?"],
+        "heldout": ["Do you see {a} {color} {shape} in the picture?", "Can you see {a} {color} {shape}?",
+                    "is there any {color} {shape} in the image", "Can you find any {color} {shapes}?"],
+    },
+    "color_of_shape": {
+        "train": ["What color is the {shape}?", "Which color is the {shape}?", "What color does the {shape} have?",
+                  "The {shape} is what color?", "What is the color of the {shape}?", "Color of the {shape}?",
+                  "Which color does the {shape} have?"],
+        "heldout": ["what's the color of the {shape}", "Tell me the color of the {shape}.",
+                    "What color is the {shape} in the picture?"],
+    },
+    "shape_of_color": {
+        "train": ["What shape is the {color} object?", "What is the {color} shape?", "Which shape is {color}?",
+                  "What shape is the {color} thing?", "What shape is the {color} one?",
+                  "The {color} object is which shape?", "Which shape is the {color} object?"],
+        "heldout": ["what shape is the {color} item", "Tell me the shape of the {color} object.",
+                    "What is the shape of the {color} thing?"],
+    },
+    "color_at": {
+        "train": ["What color is the object at the {pos}?", "What color is at the {pos}?", "Which color is in the {pos}?",
+                  "What is the color of the thing at the {pos}?", "Color of the object in the {pos}?",
+                  "What color is the shape in the {pos}?"],
+        "heldout": ["what's the color of the object at the {pos}", "Which color is the thing in the {pos}?"],
+    },
+    "shape_at": {
+        "train": ["What shape is at the {pos}?", "Which shape is in the {pos}?", "What shape do you see at the {pos}?",
+                  "What is the shape at the {pos}?", "Shape of the object in the {pos}?",
+                  "What shape is the object at the {pos}?"],
+        "heldout": ["what's the shape in the {pos}", "Which shape can you see at the {pos}?"],
+    },
+    "object_at": {
+        "train": ["What is at the {pos}?", "What is in the {pos}?", "What is the object at the {pos}?",
+                  "Describe the object at the {pos}.", "Which object is in the {pos}?", "What's at the {pos}?"],
+        "heldout": ["Tell me about the object in the {pos}.", "what do you see at the {pos}"],
+    },
+    "size": {
+        "train": ["What size is the {color} {shape}?", "How big is the {color} {shape}?",
+                  "Is the {color} {shape} big or small?", "What is the size of the {color} {shape}?",
+                  "Size of the {color} {shape}?", "Big or small: the {color} {shape}?"],
+        "heldout": ["how big is the {color} {shape} in the picture", "Is the {color} {shape} small or big?"],
+    },
+    "position": {
+        "train": ["Where is the {color} {shape}?", "Where's the {color} {shape}?", "Where can I find the {color} {shape}?",
+                  "In which cell is the {color} {shape}?", "Where is the {color} {shape} located?",
+                  "Position of the {color} {shape}?", "Where is the {color} {shape} in the image?",
+                  "Which position is the {color} {shape} in?"],
+        "heldout": ["where do you see the {color} {shape}", "Tell me where the {color} {shape} is.",
+                    "Where is the {color} {shape} in the picture?"],
+    },
+    "ocr_read": {
+        "train": ["Read the text.", "What does it say?", "What is written?", "Read the words.", "What text is there?",
+                  "What word is written?", "What is written in the image?", "Read it."],
+        "heldout": ["What do the words say?", "read the text in the picture"],
+    },
+    "ocr_row": {
+        "train": ["What word is written at the {row}?", "What is written at the {row}?", "Which word is at the {row}?",
+                  "Read the word at the {row}.", "What word is at the {row}?"],
+        "heldout": ["what's the word at the {row}", "Which word is written at the {row}?"],
+    },
+    "ocr_count": {
+        "train": ["How many words are written?", "How many words are there?", "Count the words.",
+                  "Number of words?", "How many words do you see?"],
+        "heldout": ["how many words can you see", "Count the words in the picture."],
+    },
+    "chart_value": {
+        "train": ["What is the value of {label}?", "How tall is bar {label}?", "What is the value of bar {label}?",
+                  "Value of {label}?", "How high is bar {label}?", "What value does {label} have?"],
+        "heldout": ["what's the value of bar {label}", "Tell me the value of {label}."],
+    },
+    "chart_tallest": {
+        "train": ["Which bar is the tallest?", "Which bar is highest?", "What is the tallest bar?",
+                  "Which bar is the highest?", "Tallest bar?", "Which one is the tallest?"],
+        "heldout": ["which bar is tallest", "What is the highest bar?"],
+    },
+    "chart_shortest": {
+        "train": ["Which bar is the shortest?", "Which bar is lowest?", "What is the shortest bar?",
+                  "Which bar is the lowest?", "Shortest bar?", "Which one is the shortest?"],
+        "heldout": ["which bar is shortest", "What is the lowest bar?"],
+    },
+    "chart_describe": {
+        "train": ["Describe the chart.", "Read the chart.", "What are the values?", "Describe this chart.",
+                  "Read the bars.", "What does the chart show?"],
+        "heldout": ["Read the values of the chart.", "describe the bar chart"],
+    },
+    "structured": {
+        "train": ["List the objects as JSON.", "Give me the objects as JSON.", "JSON of the objects, please.",
+                  "Return the objects in JSON.", "List the shapes as JSON.", "Objects as JSON?"],
+        "heldout": ["Give the objects in JSON.", "list the objects in json"],
+    },
+}
+
+# Synonyms a slot may take (all of them seen in training).
+THINGS = ("objects", "shapes", "things", "items")
+PREFIXES = {"train": ("", "", "", "Please ", "Hey, ", "Tell me: ", "Okay, "), "heldout": ("Quick question: ", "So, ")}
+SUFFIXES = {"train": ("", "", "", " please"), "heldout": ("",)}
+
+# The evaluation's canonical categories, with the kinds of question each covers.
+KINDS_OF_CATEGORY = {
+    "describe": ("describe",), "count": ("count_all", "count_shape", "count_color"), "exists": ("exists",),
+    "attribute": ("color_of_shape", "shape_of_color", "color_at", "shape_at", "object_at", "size"), "position": ("position",),
+    "ocr": ("ocr_read", "ocr_row", "ocr_count"),
+    "chart": ("chart_value", "chart_tallest", "chart_shortest", "chart_describe"), "structured": ("structured",),
+}
+
+
+def frames(kind: str, split: str) -> list[str]:
+    if kind not in FRAMES:
+        raise ValueError(f"kind must be one of {', '.join(FRAMES)}, got {kind!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    return FRAMES[kind][split]
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def fill(frame: str, **slots: str) -> str:
+    """`frame` with its slots filled; {a} agrees with the colour that follows it."""
+    if "color" in slots:
+        slots.setdefault("a", _article(slots["color"]))
+    if "shape" in slots:
+        slots.setdefault("shapes", slots["shape"] + "s")
+    return frame.format(**slots)
+
+
+def style(text: str, rng: random.Random, split: str = "train") -> str:
+    """A visitor's surface over a question: prefix, suffix, case, final punctuation, spelling."""
+    prefix = rng.choice(PREFIXES[split])
+    if prefix and not prefix.endswith(": "):
+        text = text[0].lower() + text[1:]
+    body = text
+    suffix = rng.choice(SUFFIXES[split])
+    if suffix and body[-1] in "?.":
+        body = body[:-1] + suffix + body[-1]
+    out = prefix + body
+    r = rng.random()
+    if r < 0.25:
+        out = out.lower()
+    if rng.random() < 0.2 and out[-1] in "?.":
+        out = out[:-1]
+    if rng.random() < 0.3:
+        out = re.sub(r"\bcolor\b", "colour", out)
+    return out
+
+
+def phrase(kind: str, rng: random.Random, split: str = "train", styled: bool = True, **slots: str) -> str:
+    """One phrasing of a question of `kind`, drawn from `split`'s frames and styles."""
+    text = fill(rng.choice(frames(kind, split)), **slots)
+    return style(text, rng, split) if styled else text
+
+
+def words_of(texts) -> set[str]:
+    return {w for t in texts for w in re.findall(r"[a-z']+", t.lower())}
+
+
+def heldout_words() -> set[str]:
+    """Words that appear only in held-out frames or prefixes (never in a training question)."""
+    train = words_of(f for k in FRAMES for f in FRAMES[k]["train"]) | words_of(PREFIXES["train"] + SUFFIXES["train"])
+    held = words_of(f for k in FRAMES for f in FRAMES[k]["heldout"]) | words_of(PREFIXES["heldout"])
+    return held - train
