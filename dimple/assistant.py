@@ -22,12 +22,21 @@ from .config import DecodeConfig
 from .engine import Request, generate_batch
 from .engine import stream as engine_stream
 from .loading import describe_device, load_image_processor, load_model, load_tokenizer, resolve_checkpoint
-from .processing import DimpleImageProcessor, encode_prompt
+from .processing import DimpleImageProcessor, center_square, encode_prompt
 from .structure import StructuredCanvas, build_canvas
 from .trajectory import Trajectory
 
 MAX_PROMPT_CHARS = 8000
 TINY_NAMES = ("tiny", "dimple-tiny")
+# Structure priors and suggestions for a general model (Dimple-Tiny has its own: dimple/tiny/card.py).
+GENERAL_PRESETS = {
+    "Exact length (6 tokens)": "<mask:6><eos>",
+    "Answer: ... Because: ...": "Answer: <mask:4>. Because: <mask:8>.<eos>",
+    "JSON skeleton": '{"<mask:3>": "<mask:4>"}<eos>',
+    "Numbered list": "1. <mask:3>\n2. <mask:3>\n3. <mask:3><eos>",
+}
+GENERAL_SUGGESTIONS = ("Describe this image.", "What is unusual about this picture?", "How many people are there?",
+                       "What colour is the largest object?")
 
 
 @dataclass
@@ -38,6 +47,9 @@ class ModelCard:
     end_tokens: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")  # tokens that end an answer
     defaults: dict = field(default_factory=dict)  # DecodeConfig overrides suited to the model
     max_new_tokens_limit: int = 256
+    square_images: bool = False  # crop uploads to their centred square (a model trained on square pictures only)
+    suggestions: tuple[str, ...] = ()  # questions the UI offers with one click
+    presets: dict = field(default_factory=dict)  # structure-prior templates by name, for the UI's preset menu
 
 
 def card_for(folder: Path, name: str) -> ModelCard:
@@ -45,14 +57,9 @@ def card_for(folder: Path, name: str) -> ModelCard:
     extra = folder / "dimple_studio.json"
     data = json.loads(extra.read_text()) if extra.exists() else {}
     if name in TINY_NAMES or data.get("kind") == "tiny":
-        from .tiny.settings import TINY
-        from .tiny.world import describe_world
+        from .tiny.card import card_fields
 
-        card = ModelCard(
-            name="Dimple-Tiny", about=describe_world(), system=data.get("system"),
-            # the canvas Dimple-Tiny was trained with: the longest world answer (32 tokens) and its end fit
-            defaults=TINY.decode_defaults(), max_new_tokens_limit=TINY.max_new_tokens_limit,
-        )
+        card = ModelCard(**card_fields(), system=data.get("system"))
     else:
         card = ModelCard(
             name=data.get("name", "Dimple-7B" if "7b" in name.lower() else Path(name).name),
@@ -60,6 +67,7 @@ def card_for(folder: Path, name: str) -> ModelCard:
                   "with a Qwen2.5-VL vision tower. General images and questions.",
             system="You are a helpful assistant.",
             defaults=dict(max_new_tokens=64, steps=64, alg_p_threshold=0.95), max_new_tokens_limit=1024,
+            suggestions=GENERAL_SUGGESTIONS, presets=dict(GENERAL_PRESETS),
         )
     for key in ("system", "max_new_tokens_limit"):
         if key in data:
@@ -134,6 +142,8 @@ class Assistant:
             raise ValueError("the prompt is empty; ask a question about the image")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise ValueError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
+        if image is not None and self.card.square_images:
+            image = center_square(image)
         inputs = encode_prompt(self.tokenizer, self.image_processor, prompt.strip(), image, history, self.card.system)
         return {k: v.to(self.model.device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
 
@@ -216,7 +226,6 @@ class Assistant:
     # ----- Dimple-Tiny's world --------------------------------------------------
     def random_scene(self, seed: int) -> tuple[Image.Image, str]:
         """A fresh scene from the world generator (eval split) and a question it can answer."""
-        from .tiny.world import make_sample, split_seeds
+        from .tiny.card import random_scene
 
-        sample = make_sample(split_seeds("eval", 1, start=int(seed) % 1_000_000)[0])
-        return sample.image, sample.question
+        return random_scene(seed)

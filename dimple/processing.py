@@ -57,6 +57,15 @@ def patchify(images: torch.Tensor, patch_size: int = 14, merge_size: int = 2, te
     return x.reshape(b * gh * gw, c * temporal_patch_size * patch_size * patch_size), (gh, gw)
 
 
+def center_square(image: Image.Image) -> Image.Image:
+    """The largest centred square of `image` (a model trained on square pictures sees every upload whole-grid)."""
+    w, h = image.size
+    s = min(w, h)
+    if w == h:
+        return image
+    return image.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+
+
 def normalize_uint8(images: torch.Tensor) -> torch.Tensor:
     """uint8 (batch, 3, H, W) -> float32 CLIP-normalised."""
     mean = torch.tensor(CLIP_MEAN, dtype=torch.float32).view(1, 3, 1, 1)

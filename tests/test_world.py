@@ -82,3 +82,13 @@ def test_write_examples(tmp_path):
     paths = world.write_examples(str(tmp_path))
     assert len(paths) >= 8
     assert (tmp_path / "index.json").exists()
+
+
+@pytest.mark.parametrize("start,n", [(-1, 3), (world.SPLIT_SIZE - 2, 3), (0, -1), (world.SPLIT_SIZE, 1)])
+def test_split_seeds_refuses_ranges_outside_the_split(start, n):
+    with pytest.raises(ValueError, match="outside the split"):
+        world.split_seeds("train", n, start=start)
+
+
+def test_split_seeds_gives_the_last_seeds_of_a_split():
+    assert world.split_seeds("eval", 2, start=world.SPLIT_SIZE - 2)[-1] == world.SPLIT_BASE["eval"] + world.SPLIT_SIZE - 1

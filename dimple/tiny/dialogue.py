@@ -41,9 +41,9 @@ def _count_answer(objs, **attrs) -> str:
     return str(sum(all(getattr(o, a) == v for a, v in attrs.items()) for o in objs))
 
 
-def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str) -> Optional[Turn]:
+def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, styled: bool) -> Optional[Turn]:
     objs = scene.objects
-    say = lambda **s: L.phrase(kind, rng, split, **s)  # noqa: E731
+    say = lambda **s: L.phrase(kind, rng, split, styled, **s)  # noqa: E731
     if kind == "describe":
         return Turn(say(), W.describe_answer(objs), kind)
     if kind == "structured":
@@ -73,7 +73,7 @@ def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str) -> 
     if kind in ("color_at", "shape_at", "object_at"):
         o = rng.choice(objs)
         if kind == "object_at":
-            return Turn(L.phrase("object_at", rng, split, pos=o.position), o.name(size=True), kind, {"cell": o.cell})
+            return Turn(L.phrase("object_at", rng, split, styled, pos=o.position), o.name(size=True), kind, {"cell": o.cell})
         answer = o.color if kind == "color_at" else o.shape
         return Turn(say(pos=o.position), answer, kind, {"cell": o.cell})
     if kind in ("size", "position"):
@@ -84,26 +84,26 @@ def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str) -> 
     raise ValueError(f"{kind} is not a question about objects")
 
 
-def _text_turn(scene: W.Scene, kind: str, rng: random.Random, split: str) -> Optional[Turn]:
+def _text_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, styled: bool) -> Optional[Turn]:
     words = scene.words
     if kind == "ocr_read":
-        return Turn(L.phrase(kind, rng, split), " ".join(w for _, w, _ in words), kind)
+        return Turn(L.phrase(kind, rng, split, styled), " ".join(w for _, w, _ in words), kind)
     if kind == "ocr_count":
-        return Turn(L.phrase(kind, rng, split), str(len(words)), kind)
+        return Turn(L.phrase(kind, rng, split, styled), str(len(words)), kind)
     row, word, _ = rng.choice(words)
-    return Turn(L.phrase("ocr_row", rng, split, row=W.ROWS[row]), word, "ocr_row", {"row": row})
+    return Turn(L.phrase("ocr_row", rng, split, styled, row=W.ROWS[row]), word, "ocr_row", {"row": row})
 
 
-def _chart_turn(scene: W.Scene, kind: str, rng: random.Random, split: str) -> Turn:
+def _chart_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, styled: bool) -> Turn:
     bars = scene.bars
     if kind == "chart_value":
         label, value, _ = rng.choice(bars)
-        return Turn(L.phrase(kind, rng, split, label=label), str(value), kind, {"label": label})
+        return Turn(L.phrase(kind, rng, split, styled, label=label), str(value), kind, {"label": label})
     if kind == "chart_tallest":
-        return Turn(L.phrase(kind, rng, split), max(bars, key=lambda b: b[1])[0], kind)
+        return Turn(L.phrase(kind, rng, split, styled), max(bars, key=lambda b: b[1])[0], kind)
     if kind == "chart_shortest":
-        return Turn(L.phrase(kind, rng, split), min(bars, key=lambda b: b[1])[0], kind)
-    return Turn(L.phrase("chart_describe", rng, split), W.chart_answer(bars), "chart_describe")
+        return Turn(L.phrase(kind, rng, split, styled), min(bars, key=lambda b: b[1])[0], kind)
+    return Turn(L.phrase("chart_describe", rng, split, styled), W.chart_answer(bars), "chart_describe")
 
 
 KIND_SCENE = {k: "objects" for k in ("describe", "structured", "count_all", "count_shape", "count_color", "exists",
@@ -113,23 +113,24 @@ KIND_SCENE.update({k: "text" for k in ("ocr_read", "ocr_row", "ocr_count")})
 KIND_SCENE.update({k: "chart" for k in ("chart_value", "chart_tallest", "chart_shortest", "chart_describe")})
 
 
-def ask(scene: W.Scene, kind: str, rng: random.Random, split: str = "train") -> Optional[Turn]:
+def ask(scene: W.Scene, kind: str, rng: random.Random, split: str = "train", styled: bool = True) -> Optional[Turn]:
     """A question of `kind` about `scene` in `split`'s phrasings, or None when the scene has nothing to ask it of."""
     if KIND_SCENE.get(kind) != scene.kind:
         raise ValueError(f"{kind} questions need a {KIND_SCENE.get(kind, '?')} scene, got {scene.kind}")
-    turn = {"objects": _objects_turn, "text": _text_turn, "chart": _chart_turn}[scene.kind](scene, kind, rng, split)
+    turn = {"objects": _objects_turn, "text": _text_turn, "chart": _chart_turn}[scene.kind](scene, kind, rng, split, styled)
     return turn or None
 
 
-def ask_any(scene: W.Scene, rng: random.Random, split: str = "train", kinds=None) -> Turn:
+def ask_any(scene: W.Scene, rng: random.Random, split: str = "train", kinds=None, styled: bool = True) -> Turn:
     """A question of some kind that fits the scene."""
     kinds = [k for k in (kinds or KIND_SCENE) if KIND_SCENE[k] == scene.kind] or \
         [k for k in KIND_SCENE if KIND_SCENE[k] == scene.kind]
     for _ in range(20):
-        turn = ask(scene, rng.choice(kinds), rng, split)
+        turn = ask(scene, rng.choice(kinds), rng, split, styled)
         if turn is not None:
             return turn
-    return ask(scene, {"objects": "count_all", "text": "ocr_read", "chart": "chart_tallest"}[scene.kind], rng, split)
+    fallback = {"objects": "count_all", "text": "ocr_read", "chart": "chart_tallest"}[scene.kind]
+    return ask(scene, fallback, rng, split, styled)
 
 
 # ------------------------------------------------------------------ follow-ups

@@ -145,7 +145,7 @@ FRAMES: dict[str, dict[str, list[str]]] = {
 
 # Synonyms a slot may take (all of them seen in training).
 THINGS = ("objects", "shapes", "things", "items")
-PREFIXES = {"train": ("", "", "", "Please ", "Hey, ", "Tell me: ", "Okay, "), "heldout": ("Quick question: ", "So, ")}
+PREFIXES = {"train": ("", "", "", "Please ", "Hey, ", "Tell me: ", "Okay, "), "heldout": ("", "", "Quick question: ", "So, ")}
 SUFFIXES = {"train": ("", "", "", " please"), "heldout": ("",)}
 
 # The evaluation's canonical categories, with the kinds of question each covers.

@@ -21,6 +21,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from dimple.processing import center_square
+
 from . import world as W
 
 SYNTHETIC = ("noise", "blobs", "stripes", "checker", "waves", "scribble", "polygons")
@@ -43,11 +45,8 @@ SIDE = W.IMAGE_SIZE
 
 
 def square(image: Image.Image) -> Image.Image:
-    """The largest centred square of `image`, in RGB."""
-    image = image.convert("RGB")
-    w, h = image.size
-    s = min(w, h)
-    return image.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    """The largest centred square of `image`, in RGB (as the assistant crops an upload for Tiny)."""
+    return center_square(image.convert("RGB"))
 
 
 @lru_cache(maxsize=None)

@@ -383,8 +383,8 @@ def split_seeds(split: str, n: int, start: int = 0) -> list[int]:
     """`n` seeds of `split` ("train" or "eval"); the ranges never overlap."""
     if split not in SPLIT_BASE:
         raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
-    if not 0 <= start and start + n <= SPLIT_SIZE:
-        raise ValueError("seed range outside the split")
+    if n < 0 or start < 0 or start + n > SPLIT_SIZE:
+        raise ValueError(f"seeds [{start}, {start + n}) lie outside the split's [0, {SPLIT_SIZE})")
     base = SPLIT_BASE[split]
     return list(range(base + start, base + start + n))
 

@@ -1,0 +1,192 @@
+"""The visitor evaluation: Dimple-Tiny asked the way a visitor asks, scored by meaning.
+
+    python -m dimple.tiny.visitor_eval [--model tiny] [--n 100] [--json]
+
+Owns the evaluation's classes and their cases: held-out phrasings of each
+canonical category, busy scenes (5-6 objects), second turns, follow-ups,
+replies outside the world, images not from the world, and each structure
+preset. Every phrasing, follow-up frame, off-world text and photograph here
+is one training never sees; scenes come from the eval seed split. Cases go
+through the Assistant, the path the app uses (chat history, templates, the
+square crop). It also reports trajectory statistics: forward passes at the
+evaluation's threshold, and how often a low threshold (committing too much
+at once) breaks an answer that the high one gets right.
+
+It knows nothing of training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Optional
+
+from PIL import Image
+
+from . import dialogue as D
+from . import language as L
+from . import nonworld, presets, replies, score
+from . import world as W
+
+SEED_START = 500_000  # eval-split seeds past the canonical evaluation's
+BASE_CLASSES = tuple(f"phrasing_{c}" for c in W.CATEGORIES) + (
+    "busy", "second_turn", "follow_up", "off_world", "nonworld_image")
+CLASSES = BASE_CLASSES + tuple(f"preset_{name}" for name in presets.PRESETS)
+
+
+@dataclass
+class Case:
+    klass: str
+    image: Image.Image
+    question: str
+    expected: str
+    history: list = field(default_factory=list)  # (question, answer) turns before
+    template: Optional[str] = None
+    nonworld: bool = False  # the image is not from the world: no object may be named
+
+
+def _scene(rng: random.Random, kind: str, n_objects: Optional[int] = None) -> W.Scene:
+    if kind == "text":
+        return W.random_text_scene(rng)
+    if kind == "chart":
+        return W.random_chart_scene(rng)
+    return W.random_objects_scene(rng, n_objects=n_objects)
+
+
+def _phrasing_case(category: str, rng: random.Random) -> Case:
+    kind = rng.choice(L.KINDS_OF_CATEGORY[category])
+    while True:
+        limit = W.MAX_LIST_OBJECTS if category in ("describe", "structured") else W.MAX_OBJECTS
+        scene = _scene(rng, D.KIND_SCENE[kind], rng.randint(1, limit))
+        turn = D.ask(scene, kind, rng, "heldout")
+        if turn is not None:
+            return Case(f"phrasing_{category}", W.render(scene), turn.question, turn.answer)
+
+
+def _conversation_case(klass: str, rng: random.Random) -> Case:
+    while True:
+        scene = _scene(rng, rng.choice(("objects", "objects", "objects", "text", "chart")), rng.randint(1, 6))
+        turns = D.conversation(scene, rng, "heldout", last="follow_up" if klass == "follow_up" else "independent")
+        if turns[-1].follows == (klass == "follow_up"):
+            history = [(t.question, t.answer) for t in turns[:-1]]
+            return Case(klass, W.render(scene), turns[-1].question, turns[-1].answer, history)
+
+
+def _case(klass: str, rng: random.Random) -> Case:
+    if klass.startswith("phrasing_"):
+        return _phrasing_case(klass[len("phrasing_"):], rng)
+    if klass in ("second_turn", "follow_up"):
+        return _conversation_case(klass, rng)
+    if klass == "busy":
+        scene = W.random_objects_scene(rng, n_objects=rng.randint(5, 6))
+        turn = D.ask(scene, rng.choice(("describe", "structured", "count_all")), rng,
+                     rng.choice(("train", "heldout")))
+        return Case(klass, W.render(scene), turn.question, turn.answer)
+    if klass == "off_world":
+        kind = rng.choice(replies.KINDS)
+        scene = _scene(rng, rng.choice(("objects", "text", "chart")), rng.randint(1, 6))
+        return Case(klass, W.render(scene), replies.text_of(kind, rng, "heldout"), replies.REPLIES[kind])
+    if klass == "nonworld_image":
+        fake = W.random_objects_scene(rng)
+        question = D.ask_any(fake, rng, "heldout").question
+        return Case(klass, nonworld.image(rng, "heldout"), question, replies.NONWORLD_IMAGE, nonworld=True)
+    name = klass[len("preset_"):]
+    while True:
+        scene = _scene(rng, rng.choice(("objects", "objects", "text", "chart")), rng.randint(1, 6))
+        got = presets.sample(scene, rng, "heldout", name)
+        if got is not None:
+            _, template, turn, fills = got
+            return Case(klass, W.render(scene), turn.question, presets.filled_text(template, fills),
+                        template=template)
+
+
+def cases(n_per_class: int, classes=CLASSES) -> list[Case]:
+    """`n_per_class` cases of each class, the same every time."""
+    out = []
+    for k, klass in enumerate(classes):
+        rng = random.Random(W.split_seeds("eval", 1, start=SEED_START + k)[0])
+        out.extend(_case(klass, rng) for _ in range(n_per_class))
+    return out
+
+
+def passes(case: Case, output: str) -> bool:
+    """Whether an output is right for its case: the same meaning, and no invented object on a non-world image."""
+    ok = score.same_meaning(output, case.expected)
+    return ok and not (case.nonworld and score.invents_objects(output))
+
+
+def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold: float = 0.5,
+        classes=CLASSES) -> dict:
+    """Decode every case at `threshold` (and at `low_threshold`, for the breakage statistic) and score them."""
+    from dimple.config import DecodeConfig
+
+    base = assistant.default_config
+    results = {}
+    t0 = time.perf_counter()
+    for thr in (threshold, low_threshold):
+        cfg = DecodeConfig(**{**base.__dict__, "alg_p_threshold": thr})
+        rows = []
+        for case in cases(n_per_class, classes):
+            traj = assistant.generate(case.image, case.question, cfg, history=case.history, template=case.template)
+            output = assistant.answer_text(traj)
+            rows.append((case, output, traj.nfe, passes(case, output)))
+        results[thr] = rows
+    return summarize(results[threshold], results[low_threshold], threshold, low_threshold,
+                     time.perf_counter() - t0)
+
+
+def summarize(high, low, threshold: float, low_threshold: float, seconds: float) -> dict:
+    per_class: dict[str, list[int]] = {}
+    for case, _, _, ok in high:
+        per_class.setdefault(case.klass, [0, 0])
+        per_class[case.klass][0] += int(ok)
+        per_class[case.klass][1] += 1
+    right_high = [i for i, row in enumerate(high) if row[3]]
+    broken = sum(1 for i in right_high if not low[i][3])
+    return {
+        "n": len(high),
+        "threshold": threshold,
+        "accuracy": round(sum(r[3] for r in high) / len(high), 4),
+        "per_class": {k: round(v[0] / v[1], 4) for k, v in per_class.items()},
+        "invented_objects_on_nonworld_images": sum(score.invents_objects(o) for c, o, _, _ in high if c.nonworld),
+        "nfe_histogram": dict(sorted(Counter(r[2] for r in high).items())),
+        "nfe_mean": round(sum(r[2] for r in high) / len(high), 3),
+        "low_threshold": low_threshold,
+        "accuracy_at_low_threshold": round(sum(r[3] for r in low) / len(low), 4),
+        "broken_at_low_threshold": round(broken / max(len(right_high), 1), 4),
+        "nfe_mean_at_low_threshold": round(sum(r[2] for r in low) / len(low), 3),
+        "seconds": round(seconds, 1),
+        "failures": [{"class": c.klass, "question": c.question, "history": c.history, "template": c.template,
+                      "expected": c.expected, "output": o} for c, o, _, ok in high if not ok][:40],
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m dimple.tiny.visitor_eval", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="tiny", help="tiny, or a folder of exported Dimple-Tiny weights")
+    p.add_argument("--n", type=int, default=100, help="cases per class")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    import torch
+
+    from dimple.assistant import Assistant
+
+    torch.set_num_threads(args.threads)
+    out = run(Assistant.load(args.model), args.n)
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        for k, v in out["per_class"].items():
+            print(f"{k:28s} {v:.3f}")
+        print(f"overall {out['accuracy']:.3f}; broken at {out['low_threshold']}: {out['broken_at_low_threshold']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""Tiny's training batches: conversations in the chat format, elastic-slot presets, and no held-out text."""
+
+import random
+
+import pytest
+from transformers import AutoTokenizer
+
+from dimple.processing import encode_prompt
+from dimple.tiny import dialogue, world
+from dimple.tiny.data import WorldData
+from dimple.tiny.settings import image_processor
+from dimple.tiny.train import TrainConfig
+
+from conftest import TOKENIZER_DIR
+
+
+@pytest.fixture(scope="module")
+def data():
+    tok = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    cfg = TrainConfig(pool_per_kind=8, vision_warmup_steps=0, curriculum_steps=0)
+    return WorldData(cfg, tok)
+
+
+def test_multi_turn_prompts_match_the_chat_format_the_assistant_encodes(data):
+    rng = random.Random(3)
+    scene = world.random_objects_scene(rng, n_objects=4)
+    turns = dialogue.conversation(scene, rng, n_turns=4)
+    history = [(t.question, t.answer) for t in turns[:-1]]
+    want = encode_prompt(data.tok, image_processor(), turns[-1].question, world.render(scene), history=history)
+    assert data.prompt_ids(turns[-1].question, history) == want["input_ids"][0].tolist()
+    assert len(history) == 3
+
+
+def test_a_preset_sample_pads_its_slots_and_leaves_the_template_unsupervised(data):
+    template, fills = "Color: <mask:5>. Shape: <mask:5>.<eos>", ["red", "star"]
+    for _ in range(10):
+        ids, fixed = data.template_response(template, fills)
+        text = data.tok.decode([i for i in ids if i != data.ids["pad"]], skip_special_tokens=True)
+        assert text == "Color: red. Shape: star."
+        assert data.ids["pad"] in ids  # the slots are longer than their fillings
+        assert ids[-1] == data.ids["eos"] and len(ids) - 1 in fixed
+        assert all(ids[k] != data.ids["pad"] for k in fixed)
+    batch = data.collate([(list(range(5)) + ids, 5, data.pools["objects1"].images[0], "preset", [0] * 45, fixed)])
+    sup = batch["labels_mask"][0].nonzero().flatten().tolist()
+    assert sup and not set(sup) & {5 + k for k in fixed}
+
+
+def test_training_draws_every_visitor_category(data):
+    cats = {data.draw(10)[0] for _ in range(400)}
+    assert set(WorldData.VISITOR_CATEGORIES) <= cats

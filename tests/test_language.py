@@ -1,0 +1,60 @@
+"""Tiny 2's phrasings: the held-out split is disjoint from training, and training never draws from it."""
+
+import random
+import re
+
+from dimple.tiny import dialogue, language, replies, world
+
+
+def _normal(text: str) -> str:
+    text = re.sub(r"\bcolour\b", "color", text.lower())
+    for prefix in language.PREFIXES["train"] + language.PREFIXES["heldout"]:
+        if prefix and text.startswith(prefix.lower()):
+            text = text[len(prefix):]
+    return re.sub(r"[^a-z0-9 ]", "", text.replace(" please", "")).strip()
+
+
+def _frame_pattern(frame: str) -> re.Pattern:
+    body = _normal(re.sub(r"\{\w+\}", "SLOT", frame))
+    return re.compile("^" + re.escape(body).replace("SLOT", "[a-z0-9 ]+?") + "$")
+
+
+def test_heldout_frames_are_disjoint_from_training_frames():
+    for kind, split in language.FRAMES.items():
+        train = {_normal(f) for f in split["train"]}
+        assert split["heldout"], kind
+        assert not train & {_normal(f) for f in split["heldout"]}, kind
+    for follow in dialogue.FOLLOW.values():
+        assert not {_normal(f) for f in follow["train"]} & {_normal(f) for f in follow["heldout"]}
+    for kind, texts in replies.TEXTS.items():
+        assert not {t.lower() for t in texts["train"]} & {t.lower() for t in texts["heldout"]}, kind
+
+
+def test_training_questions_never_match_a_heldout_frame():
+    held = [_frame_pattern(f) for k in language.FRAMES for f in language.FRAMES[k]["heldout"]]
+    train_frames = [_frame_pattern(f) for k in language.FRAMES for f in language.FRAMES[k]["train"]]
+    rng = random.Random(0)
+    seen = 0
+    for _ in range(600):
+        scene = rng.choice((world.random_objects_scene, world.random_text_scene, world.random_chart_scene))(rng)
+        for turn in dialogue.conversation(scene, rng, "train"):
+            q = _normal(turn.question)
+            if any(p.match(q) for p in train_frames):
+                seen += 1
+                continue  # a training frame can also read like a held-out one only if they were equal
+            assert not any(p.match(q) for p in held), turn.question
+    assert seen > 500
+
+
+def test_heldout_words_exist_and_never_reach_a_training_frame():
+    words = language.heldout_words()
+    assert {"quick"} <= words
+    train_text = " ".join(f for k in language.FRAMES for f in language.FRAMES[k]["train"]).lower()
+    assert not any(re.search(rf"\b{w}\b", train_text) for w in words)
+
+
+def test_every_kind_phrases_a_question_that_names_its_slots():
+    rng = random.Random(1)
+    q = language.phrase("position", rng, "heldout", styled=False, color="red", shape="star")
+    assert "red star" in q
+    assert language.fill("Is there {a} {color} {shape}?", color="orange", shape="circle") == "Is there an orange circle?"
