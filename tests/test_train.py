@@ -34,13 +34,14 @@ def test_mix_reweights_the_categories_a_step_draws(tok):
     for bad in ("bogus=1", "exists", "exists=-1", "exists=x", ",".join(f"{c}=0" for c in WorldData.MIX)):
         with pytest.raises(ValueError):
             TrainConfig(mix=bad).validate()
-    only = "describe=0,count=0,attribute=0,position=0,ocr=0,chart=0,structured=0,cells=0"
+    only = ",".join(f"{c}=0" for c in WorldData.MIX if c != "exists")
     data = WorldData(TrainConfig(**dict(TINY, mix=only)).validate(), tok)
     assert {data.draw(10)[0] for _ in range(40)} == {"exists"}  # after the curriculum (step 2)
 
 
 def test_batch_matches_inference_path(tok):
-    from dimple.processing import DimpleImageProcessor, encode_prompt
+    from dimple.processing import encode_prompt
+    from dimple.tiny.settings import image_processor
 
     cfg = TrainConfig(**TINY)
     data = WorldData(cfg, tok)
@@ -51,9 +52,8 @@ def test_batch_matches_inference_path(tok):
     assert torch.equal(pos[:, valid], batch["position_ids"][:, valid])
     # prompt ids and pixels are what the app's processor makes of the same question and image
     s = world.make_sample(3, "count")
-    proc = DimpleImageProcessor(min_pixels=3136, max_pixels=world.MODEL_IMAGE_SIZE ** 2)
-    enc = encode_prompt(tok, proc, s.question, s.image)
-    assert enc["input_ids"][0].tolist() == data.prefix + data.encode(s.question) + data.suffix
+    enc = encode_prompt(tok, image_processor(), s.question, s.image)
+    assert enc["input_ids"][0].tolist() == data.prompt_ids(s.question)
     from dimple.tiny.data import image_to_uint8, pixels_of
 
     pv, grid = pixels_of(image_to_uint8(world.model_view(s.image))[None])
