@@ -80,6 +80,10 @@ def cmd_eval(args) -> int:
     assistant = Assistant.load(args.model, device=args.device)
     cfg = config_from_args(args, assistant.default_config)
     result = evaluate(assistant.model, (assistant.tokenizer, assistant.image_processor), n=args.limit, cfg=cfg)
+    if args.visitor:
+        from .tiny.visitor_eval import run
+
+        result["visitor"] = run(assistant, args.visitor, threshold=cfg.alg_p_threshold)
     if args.json:
         print(json.dumps(result))
     else:
@@ -105,6 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _decode_args(g)
     e = sub.add_parser("eval", help="exact-match accuracy on the held-out world split")
     e.add_argument("--limit", type=int, default=200)
+    e.add_argument("--visitor", type=int, default=0, metavar="N",
+                   help="also run the visitor evaluation with N cases per class (dimple.tiny.visitor_eval)")
     _decode_args(e)
     b = sub.add_parser("bench", help="threshold sweep and prefill speedups")
     b.add_argument("--limit", type=int, default=100)

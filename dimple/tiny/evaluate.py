@@ -106,8 +106,6 @@ def load(model: Optional[str] = None, checkpoint: Optional[str] = None):
     """(model, (tokenizer, image processor)) from a checkpoint file of a training run or a model folder."""
     from pathlib import Path
 
-    from ..processing import DimpleImageProcessor
-
     if checkpoint:
         from .train import model_from_checkpoint
 
@@ -118,27 +116,6 @@ def load(model: Optional[str] = None, checkpoint: Optional[str] = None):
     folder = resolve_checkpoint(model or "tiny")
     m = load_model(str(folder))
     return m, (load_tokenizer(Path(folder)), load_image_processor(Path(folder)))
-
-
-class CausalView:
-    """A model whose forward always attends causally (for decoding an AR-only model left to right)."""
-
-    def __init__(self, model):
-        self.model = model
-        self.config = model.config
-        self.training = False
-
-    def eval(self):
-        self.model.eval()
-        return self
-
-    def train(self, mode: bool = True):
-        self.model.train(mode)
-        return self
-
-    def __call__(self, **kwargs):
-        kwargs.pop("cache", None)
-        return self.model(causal=True, **kwargs)
 
 
 def compare_recipes(steps: int, n: int, cfg: DecodeConfig, out_root: str = "runs", threads: int = 2,
@@ -154,7 +131,8 @@ def compare_recipes(steps: int, n: int, cfg: DecodeConfig, out_root: str = "runs
         model = out["model"]
         dcfg = cfg
         if recipe == "ar-only":  # decoded as it was trained: left to right, causal attention
-            model, dcfg = CausalView(model), cfg.with_(alg="autoregressive", alg_p_threshold=0.0, prefill=False)
+            model.config.full_attn_mask = False
+            dcfg = cfg.with_(alg="autoregressive", alg_p_threshold=0.0, prefill=False)
         results[recipe] = evaluate(model, out["tokenizer"], n, dcfg)
     return results
 

@@ -224,11 +224,14 @@ def build_model(cfg: TrainConfig, tokenizer):
 
 
 def load_tokenizer(path: str):
-    from transformers import AutoTokenizer
+    """The run's tokenizer, built from the world's text first when the folder has none."""
+    from pathlib import Path
+
+    from ..loading import load_tokenizer as load_folder_tokenizer
 
     if not os.path.exists(os.path.join(path, "tokenizer.json")):
         build_tokenizer(path)
-    return AutoTokenizer.from_pretrained(path)
+    return load_folder_tokenizer(Path(path))
 
 
 # ------------------------------------------------------------------ loss

@@ -412,30 +412,7 @@ def corpus(n: int = 4000, seed: int = 0) -> list[str]:
     return lines
 
 
-def describe_world() -> str:
-    """One paragraph on what Dimple-Tiny knows (for the UI)."""
-    return (
-        f"Dimple-Tiny knows a small drawn world: {IMAGE_SIZE}x{IMAGE_SIZE} images with 1-{MAX_OBJECTS} objects "
-        f"({', '.join(SHAPES)}; {', '.join(COLOR_NAMES)}; big or small) on a 3x3 grid "
-        f"({', '.join(POSITIONS)}), short words ({', '.join(WORDS)}) and bar charts of three bars. "
-        "Ask it to describe the image, count, check whether an object is there, name a colour, shape or "
-        "position, read the words, read the chart, or list the objects as JSON."
-    )
-
-
-EXAMPLE_QUESTIONS = {
-    "describe": "Describe the image.",
-    "count": "How many objects are there?",
-    "exists": "Is there a red circle?",
-    "attribute": "What color is the object at the center?",
-    "position": "Where is the blue star?",
-    "ocr": "Read the text.",
-    "chart": "What is the value of B?",
-    "structured": "List the objects as JSON.",
-}
-
-
-def write_examples(folder: str = "assets/examples", n_per_kind: int = 3) -> list[str]:
+def write_examples(folder: str = "assets/examples") -> list[str]:
     """Save example PNGs (scenes, words, charts) and an index.json of their questions; returns the paths."""
     os.makedirs(folder, exist_ok=True)
     paths, index = [], []
