@@ -13,7 +13,7 @@ checked against one definition instead of being probed at run time:
     cache (`dimple.kv_cache`), and the model computes those positions once
     (`rope_index`).
 
-An HF-style module whose forward has no `logits_index` (the DESIGN contract's
+An HF-style module whose forward has no `logits_index` (docs/DESIGN.md's
 "any module with that forward") decodes through `PlainDenoiser`, which gathers
 the rows from its full logits. What this file does not know: how a model
 computes anything, and the decoding schedule.
