@@ -118,6 +118,7 @@ def test_verdict_names_the_faster_run_and_shows_differing_answers():
     assert "**Answers differ:** A: `the red one` · B: `the green one`" in text
 
 
+@pytest.mark.slow  # Play animates at its real pace
 def test_replay_frames_and_preview():
     studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
     assert "Nothing to replay" in studio.replay_frame(0, session)

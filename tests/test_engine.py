@@ -58,6 +58,7 @@ def _check_invariants(traj, cfg, fixed_positions=()):
     assert traj.nfe <= cfg.steps
 
 
+@pytest.mark.slow  # thirty generated settings
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     alg=st.sampled_from(ALGORITHMS),
@@ -206,6 +207,7 @@ def test_response_cache_needs_prefill():
         DecodeConfig(response_cache=2, prefill=False).validate()
 
 
+@pytest.mark.slow  # two batches of three and every request alone again
 def test_batched_requests_decode_as_they_would_alone(reference_model, reference_expected):
     from dimple.engine import Request, generate_batch
 
