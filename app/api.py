@@ -1,4 +1,4 @@
-"""The web API: `generate` (DESIGN.md contract), plus `generate_batch`, `compare`, `preview_template`, `export`.
+"""The web API: `generate` (docs/DESIGN.md contract), plus `generate_batch`, `compare`, `preview_template`, `export`.
 
 Owns the endpoints a script reaches with `gradio_client`: their keyword
 parameters, the JSON they return (for `generate`, exactly the CLI's
@@ -17,31 +17,26 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
 
 import gradio as gr
 
 from app import export
 from app.inputs import check_prompt, load_image, make_config
-from dimple.cli import generation_record
-from dimple.trajectory import Trajectory
+from app.protocol import StudioAssistant, answer_text
+from dimple.trajectory import Trajectory, generation_record
 
 log = logging.getLogger("dimple.studio")
 MAX_BATCH = 8  # generate_batch: most waiting requests Gradio's queue hands over at once
 
 
-def result_json(traj: Trajectory, text: str, latency_s: float) -> dict:
-    """The CLI's `generate --json` record."""
-    return generation_record(traj, text, latency_s)
-
-
 class Api:
-    def __init__(self, assistant: Any) -> None:
+    def __init__(self, assistant: StudioAssistant) -> None:
         self.assistant = assistant
         self._folder = None  # private folder for API exports, pruned as it goes
 
     def _steps(self, image, prompt, template, **controls):
-        """Decode, yielding None after every iteration (a point where a cancelled request stops), then the record."""
+        """Decode, yielding None after every iteration (a point where a cancelled request stops), then
+        (trajectory, latency in seconds)."""
         try:
             limit = int(self.assistant.max_new_tokens_limit)
             prompt = check_prompt(prompt)
@@ -58,13 +53,17 @@ class Api:
         except Exception as exc:  # noqa: BLE001 - this caller gets a clear message; the server keeps serving
             log.exception("generation failed")
             raise gr.Error(f"generation failed ({type(exc).__name__}: {exc})", duration=8) from None
-        yield result_json(traj, self._text(traj), latency)
+        yield traj, latency
 
-    def _run(self, image, prompt, template, **controls) -> dict:
+    def _record(self, traj: Trajectory, latency: float) -> dict:
+        return generation_record(traj, answer_text(self.assistant, traj), latency)
+
+    def _run(self, image, prompt, template, **controls) -> tuple[Trajectory, dict]:
         out = None
         for out in self._steps(image, prompt, template, **controls):
             pass
-        return out
+        traj, latency = out
+        return traj, self._record(traj, latency)
 
     def generate(self, image, prompt, alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
                  alg="maskgit_plus", temperature=0.0, template="", seed=0):
@@ -76,7 +75,7 @@ class Api:
         for out in self._steps(image, prompt, template, alg_p_threshold=alg_p_threshold, prefill=prefill,
                                max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature,
                                seed=seed):
-            yield gr.skip() if out is None else out
+            yield gr.skip() if out is None else self._record(*out)
 
     def generate_batch(self, image, prompt, alg_p_threshold, prefill, max_new_tokens, steps, alg, temperature,
                        template, seed):
@@ -96,7 +95,7 @@ class Api:
                 item = (load_image(img), check_prompt(text))
                 tmpl = tmpl if isinstance(tmpl, str) and tmpl.strip() else None
                 if tmpl:
-                    self.assistant.preview_template(tmpl, limit)
+                    self.assistant.canvas_for(tmpl, limit)
             except ValueError as exc:
                 out[i] = {"error": str(exc)}
                 continue
@@ -112,34 +111,28 @@ class Api:
                 continue
             latency = time.perf_counter() - t0  # the batch's wall clock: each caller waited this long
             for (i, _), traj in zip(members, trajs):
-                out[i] = result_json(traj, self._text(traj), latency)
+                out[i] = self._record(traj, latency)
         return [out]
-
-    def _text(self, traj: Trajectory) -> str:
-        try:
-            return self.assistant.decode(traj.answer_ids).strip()
-        except Exception:
-            return traj.text().strip()
 
     def compare(self, image, prompt, a_alg_p_threshold=0.9, a_prefill=True, b_alg_p_threshold=0.0, b_prefill=True,
                 max_new_tokens=32, steps=32, alg="maskgit_plus", template="", seed=0):
         """Run the same question under settings A and B; returns both results, the speedup and whether answers differ."""
         common = dict(max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=0.0, seed=seed)
-        a = self._run(image, prompt, template, alg_p_threshold=a_alg_p_threshold, prefill=a_prefill, **common)
-        b = self._run(image, prompt, template, alg_p_threshold=b_alg_p_threshold, prefill=b_prefill, **common)
+        traj_a, a = self._run(image, prompt, template, alg_p_threshold=a_alg_p_threshold, prefill=a_prefill, **common)
+        traj_b, b = self._run(image, prompt, template, alg_p_threshold=b_alg_p_threshold, prefill=b_prefill, **common)
         return {
             "a": a,
             "b": b,
             "speedup_b_over_a": (b["latency_s"] / a["latency_s"]) if a["latency_s"] > 0 else None,
             "nfe_ratio_b_over_a": b["nfe"] / a["nfe"] if a["nfe"] else None,
-            "same_answer": a["response_ids"][: _end(a)] == b["response_ids"][: _end(b)],
+            "same_answer": traj_a.answer_ids == traj_b.answer_ids,
         }
 
     def preview_template(self, template):
         """Tokenise a structure-prior template: pieces (text, fixed), length, warnings; a parse error is a gr.Error."""
         try:
             limit = int(self.assistant.max_new_tokens_limit)
-            p = self.assistant.preview_template(template or "", limit)
+            p = self.assistant.canvas_for(template or "", limit)
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         return {"pieces": [[t, bool(f)] for t, f in p.pieces], "length": p.length, "warnings": list(p.warnings),
@@ -160,17 +153,7 @@ class Api:
             raise gr.Error(f"export: {exc}", print_exception=False) from None
 
 
-def _end(result: dict) -> int:
-    traj = result["trajectory"]
-    ends = set(traj["end_token_ids"])
-    ids = result["response_ids"]
-    for i, t in enumerate(ids):
-        if t in ends:
-            return i
-    return len(ids)
-
-
-def register(assistant: Any) -> Api:
+def register(assistant: StudioAssistant) -> Api:
     """Wire the endpoints to hidden components inside the current gr.Blocks (call within its context)."""
     api = Api(assistant)
     with gr.Column(visible=False):

@@ -22,6 +22,13 @@ from dimple.trajectory import Trajectory
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 MAX_GIF_FRAMES = 120
+# GIF colours (fill, outline, text) of a slot by its kind (app.render.slot_kinds); "new" goes by confidence
+_SLOT_RGB = {
+    "lock": ((233, 227, 255), (182, 166, 245), (74, 47, 179)),
+    "mask": ((230, 232, 239), (185, 191, 208), (154, 160, 178)),
+    "end": ((241, 241, 241), (201, 201, 201), (154, 154, 154)),
+    "old": ((255, 255, 255), (223, 226, 234), (48, 52, 63)),
+}
 _FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", "DejaVuSansMono.ttf")
 
 
@@ -123,7 +130,7 @@ def _layout(labels: list[str], font, width: int, margin: int, top: int) -> tuple
 
 def gif_frames(traj: Trajectory, width: int = 760) -> list[Image.Image]:
     """One frame per recorded step (subsampled past MAX_GIF_FRAMES) plus the starting canvas."""
-    from app.render import confidence_colour, confidence_unit, token_label
+    from app.render import confidence_colour, confidence_unit, slot_kinds, token_label
 
     font, small = _font(17), _font(12)
     ends = set(traj.end_token_ids)
@@ -151,20 +158,15 @@ def gif_frames(traj: Trajectory, width: int = 760) -> list[Image.Image]:
         if n > 0 and traj.steps[n - 1].fallback:
             head += " - fallback"
         d.text((margin, 12), head, font=font, fill=(31, 35, 48))
-        for pos, (x, y, w) in enumerate(boxes):
-            tok = state[pos]
+        new = {pos for pos, step in enumerate(committed) if step == n - 1}
+        for pos, ((x, y, w), kind) in enumerate(zip(boxes, slot_kinds(traj, state, new))):
             h = font.size + 8
-            if traj.fixed[pos]:
-                fill, outline, fg, label = (233, 227, 255), (182, 166, 245), (74, 47, 179), labels[pos]
-            elif tok == traj.mask_token_id:
-                fill, outline, fg, label = (230, 232, 239), (185, 191, 208), (154, 160, 178), ""
-            elif committed[pos] == n - 1:
+            if kind == "new":
                 fill = _rgb(confidence_colour(confidence_unit(conf_by_pos[pos], alg)))
                 outline, fg, label = (60, 60, 60), (16, 16, 16), labels[pos]
-            elif tok in ends:
-                fill, outline, fg, label = (241, 241, 241), (201, 201, 201), (154, 154, 154), labels[pos]
             else:
-                fill, outline, fg, label = (255, 255, 255), (223, 226, 234), (48, 52, 63), labels[pos]
+                fill, outline, fg = _SLOT_RGB[kind]
+                label = "" if kind == "mask" else labels[pos]
             d.rounded_rectangle([x, y, x + w, y + h], radius=5, fill=fill, outline=outline)
             if label:
                 d.text((x + 5, y + 3), label, font=font, fill=fg)

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Optional
+from typing import Optional
 
 import gradio as gr
 
 from app import export, plots, render
+from app.form import controls
 from app.inputs import check_prompt, load_image, make_config
+from app.protocol import StudioAssistant, answer_text
 from app.session import Request, Session
 
 PRESETS = {
@@ -43,7 +45,7 @@ def _session(session: Optional[Session]) -> Session:
 class Studio:
     """The handlers, bound to one (possibly lazily loaded) assistant."""
 
-    def __init__(self, assistant: Any) -> None:
+    def __init__(self, assistant: StudioAssistant) -> None:
         self.assistant = assistant
 
     # ----- header / startup -------------------------------------------------
@@ -76,26 +78,23 @@ class Studio:
             cfg = make_config(**controls, max_new_tokens_limit=int(self.assistant.max_new_tokens_limit))
             template = template if isinstance(template, str) and template.strip() else None
             if template:
-                self.assistant.preview_template(template, int(self.assistant.max_new_tokens_limit))
+                self.assistant.canvas_for(template, int(self.assistant.max_new_tokens_limit))
         except ValueError as exc:
             raise gr.Error(str(exc), duration=8, print_exception=False) from None
         return Request(image=image, prompt=prompt, cfg=cfg, template=template, history=list(history))
 
-    def ask(self, image_path, prompt, template, threshold, prefill, steps, max_new, alg, temperature, top_p, top_k,
-            alg_temp, seed, session):
+    def ask(self, form: dict):
         """Validate, then decode live. Yields (canvas, chat, status, prompt box, stats, answer-by-step).
 
-        One event from Send to the last frame (no second round trip before the first frame). Bad input raises
-        gr.Error before anything changes.
+        `form`: app.form's named values. One event from Send to the last frame (no second round trip before
+        the first frame). Bad input raises gr.Error before anything changes.
         """
-        session = _session(session)
-        controls = dict(alg_p_threshold=threshold, prefill=prefill, steps=steps, max_new_tokens=max_new, alg=alg,
-                        temperature=temperature, top_p=top_p, top_k=top_k, alg_temp=alg_temp, seed=seed)
+        session = _session(form["session"])
         if self._dropped(session):
             yield gr.skip(), gr.skip(), "stopped before it started", gr.skip(), gr.skip(), gr.skip()
             return
         self._check_idle(session)
-        req = self._request(image_path, prompt, template, controls, session.history)
+        req = self._request(form["image"], form["prompt"], form["template"], controls(form), session.history)
         yield from self._run(session, req)
 
     @staticmethod
@@ -103,19 +102,17 @@ class Studio:
         if session.running:
             raise gr.Error("The last question is still being answered: wait for it or press Stop.", print_exception=False)
 
-    def regenerate(self, image_path, template, threshold, prefill, steps, max_new, alg, temperature, top_p, top_k,
-                   alg_temp, seed, session):
+    def regenerate(self, form: dict):
         """Drop the last answer and ask its question again with the current settings (same outputs as ask)."""
-        session = _session(session)
+        session = _session(form["session"])
         if self._dropped(session):
             yield gr.skip(), gr.skip(), "stopped before it started", gr.skip(), gr.skip(), gr.skip()
             return
         self._check_idle(session)
         if not session.history:
             raise gr.Error("Nothing to regenerate yet: ask a question first.", print_exception=False)
-        controls = dict(alg_p_threshold=threshold, prefill=prefill, steps=steps, max_new_tokens=max_new, alg=alg,
-                        temperature=temperature, top_p=top_p, top_k=top_k, alg_temp=alg_temp, seed=seed)
-        req = self._request(image_path, session.history[-1][0], template, controls, session.history[:-1])
+        req = self._request(form["image"], session.history[-1][0], form["template"], controls(form),
+                            session.history[:-1])
         session.history.pop()
         yield from self._run(session, req)
 
@@ -174,7 +171,7 @@ class Studio:
             return
         if traj is None:
             return
-        answer = self._answer_text(traj)
+        answer = answer_text(self.assistant, traj)
         chat[-1] = {"role": "assistant", "content": answer or "(empty answer)"}
         if session.epoch != epoch:  # Clear was pressed meanwhile: this answer belongs to no conversation
             yield render.render_canvas(traj), gr.skip(), "cleared"
@@ -182,12 +179,6 @@ class Studio:
         session.history.append((req.prompt, answer))
         status = ("stopped" if traj.stopped else "done") + f" after {traj.nfe} steps"
         yield render.render_canvas(traj), chat, status
-
-    def _answer_text(self, traj) -> str:
-        try:
-            return self.assistant.decode(traj.answer_ids).strip()
-        except Exception:
-            return traj.text().strip()
 
     def results(self, session):
         """After a run (or an import): (stats, answer-by-step, replay slider, json file, gif file)."""
@@ -278,7 +269,7 @@ class Studio:
             return (render.empty_canvas("No template: the model fills a canvas of max new tokens freely."), "")
         try:
             limit = int(self.assistant.max_new_tokens_limit)
-            p = self.assistant.preview_template(template, limit)
+            p = self.assistant.canvas_for(template, limit)
         except ValueError as exc:
             return gr.skip(), render.render_error(str(exc))
         except Exception as exc:
@@ -286,18 +277,15 @@ class Studio:
         return render.render_preview(p.pieces, p.length, limit, p.warnings), ""
 
     # ----- compare --------------------------------------------------------------
-    def compare(self, image_path, prompt, template, threshold, prefill, steps, max_new, alg, temperature, top_p, top_k,
-                alg_temp, seed, a_threshold, a_prefill, b_threshold, b_prefill, session):
+    def compare(self, form: dict):
         """Run A then B (same image, prompt, seed), streaming both: yields (canvas A, canvas B, verdict, plot)."""
-        session = _session(session)
+        session = _session(form["session"])
         self._check_idle(session)
-        prompt = prompt if (prompt or "").strip() else session.question
-        base = dict(alg_p_threshold=threshold, prefill=prefill, steps=steps, max_new_tokens=max_new, alg=alg,
-                    temperature=temperature, top_p=top_p, top_k=top_k, alg_temp=alg_temp, seed=seed)
-        req_a = self._request(image_path, prompt, template, {**base, "alg_p_threshold": a_threshold,
-                                                             "prefill": a_prefill}, [])
-        req_b = self._request(image_path, prompt, template, {**base, "alg_p_threshold": b_threshold,
-                                                             "prefill": b_prefill}, [])
+        prompt = form["prompt"] if (form["prompt"] or "").strip() else session.question
+        base = controls(form)
+        req_a, req_b = (self._request(form["image"], prompt, form["template"],
+                                      {**base, "alg_p_threshold": form[f"{k}_threshold"], "prefill": form[f"{k}_prefill"]},
+                                      []) for k in "ab")
         session.stop.clear()
         done = {}
         wait_b = render.empty_canvas("B runs after A.")
@@ -312,10 +300,9 @@ class Studio:
                 raise gr.Error(str(exc), print_exception=False) from None
             done[key] = traj
         a, b = done["A"], done["B"]
-        session.compare = (a, b)
         yield (render.render_canvas(a, title=f"A: {_setting_label(req_a.cfg)}") + render.render_stats(a),
                render.render_canvas(b, title=f"B: {_setting_label(req_b.cfg)}") + render.render_stats(b),
-               verdict(a, b, self._answer_text(a), self._answer_text(b)),
+               verdict(a, b, answer_text(self.assistant, a), answer_text(self.assistant, b)),
                plots.compare_cumulative(a, b, "A", "B"))
 
     # ----- export / import -------------------------------------------------------

@@ -17,10 +17,10 @@ from typing import Any, Optional
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dimple.config import ALGORITHMS, DecodeConfig
+from dimple.processing import MAX_PROMPT_CHARS
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # declared width x height; beyond this we refuse before decoding
-MAX_PROMPT_CHARS = 4000
 
 
 def load_image(source: Any) -> Optional[Image.Image]:

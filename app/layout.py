@@ -1,7 +1,8 @@
 """The page: `build_demo(assistant) -> gr.Blocks`, its components and how events are wired.
 
 Owns what is where on screen and which handler runs on which event, in what
-chain (validate -> stream live -> show results). It holds no logic of its own:
+chain (validate -> stream live -> show results); a question's inputs reach
+the handlers as one named form (app/form.py). It holds no logic of its own:
 handlers.py decides, render.py/plots.py draw, api.py serves the API. Per-user
 data lives only in a gr.State(Session); nothing here is shared between users
 except the read-only assistant. It knows nothing of tensors or decoding.
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from types import SimpleNamespace
 
 import gradio as gr
 
 from app import api, plots, render
+from app.form import COMPARE_DEFAULTS, Form
 from app.handlers import PRESETS, Studio
+from app.protocol import StudioAssistant
 from app.session import Session, close_session
 from dimple.config import ALGORITHMS, DecodeConfig
 
@@ -68,174 +71,215 @@ def _html(value: str = "", **kw) -> gr.HTML:
     return gr.HTML(value, css_template=render.CANVAS_CSS, js_on_load=None, **kw)
 
 
-def build_demo(assistant: Any, *, title: str = "Dimple Studio") -> gr.Blocks:
+def _header(ui: SimpleNamespace) -> None:
+    with gr.Row(elem_classes="dm-title"):
+        gr.Markdown("# Dimple Studio\nWatch a discrete-diffusion multimodal LLM answer: every position of the "
+                    "answer starts masked, and each step commits the ones the model is confident about.")
+    ui.model_line = gr.Markdown("**Model:** loading\u2026", elem_id="dm-model")
+    ui.about = gr.Markdown("", elem_id="dm-about", elem_classes="dm-about")
+
+
+def _question(ui: SimpleNamespace) -> None:
+    """The image, the examples, the question box and its buttons."""
+    ui.image = gr.Image(label="Image", type="filepath", height=250, sources=["upload", "clipboard"],
+                        elem_id="dm-image")
+    ui.examples = _examples()
+    ui.gallery = gr.Gallery([path for path, _ in ui.examples], label="Examples (click one: image and question)",
+                            columns=8, rows=1, height=96, allow_preview=False, object_fit="contain",
+                            visible=bool(ui.examples), elem_id="dm-examples")
+    ui.scene_btn = gr.Button("New random scene", size="sm", elem_id="dm-scene")
+    ui.scene_seed = gr.Number(value=1, visible=False, precision=0)
+    ui.prompt = gr.Textbox(label="Question", placeholder="e.g. Describe the image.", lines=2,
+                           max_lines=6, elem_id="dm-prompt")
+    with gr.Row():
+        ui.send = gr.Button("Send", variant="primary", elem_id="dm-send")
+        ui.stop = gr.Button("Stop", variant="stop", elem_id="dm-stop")
+    with gr.Row():
+        ui.regen = gr.Button("\u21bb Regenerate", size="sm", elem_id="dm-regen")
+        ui.clear = gr.Button("Clear", size="sm", elem_id="dm-clear")
+
+
+def _decoding(ui: SimpleNamespace) -> None:
+    """The ten decoding controls, starting at DecodeConfig's defaults (the model's come on load)."""
+    d = DecodeConfig()
+    with gr.Accordion("Decoding", open=True):
+        ui.threshold = gr.Slider(0, 1, value=d.alg_p_threshold, step=0.01, label="Confidence threshold",
+                                 info="commit every masked position above this; 0 = off (schedule only)",
+                                 elem_id="dm-threshold")
+        with gr.Row():
+            ui.prefill = gr.Checkbox(value=d.prefill, label="Prefilling (reuse the prompt's cache)")
+            ui.alg = gr.Dropdown(list(ALGORITHMS), value=d.alg, label="Algorithm")
+        with gr.Row():
+            ui.steps = gr.Slider(1, 256, value=d.steps, step=1, label="Steps (most iterations)", elem_id="dm-steps")
+            ui.max_new = gr.Slider(1, 256, value=d.max_new_tokens, step=1, label="Max new tokens (canvas)",
+                                   elem_id="dm-max-new")
+        with gr.Accordion("Sampling", open=False):
+            with gr.Row():
+                ui.temperature = gr.Slider(0, 2, value=d.temperature, step=0.05, label="Temperature (0 = greedy)")
+                ui.alg_temp = gr.Slider(0, 2, value=d.alg_temp, step=0.05, label="alg_temp (random fallback order)")
+            with gr.Row():
+                ui.top_p = gr.Slider(0.05, 1, value=1.0, step=0.01, label="top-p (1 = off)")
+                ui.top_k = gr.Number(value=0, precision=0, label="top-k (0 = off)", minimum=0)
+                ui.seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
+
+
+def _structure_prior(ui: SimpleNamespace) -> None:
+    with gr.Accordion("Structure prior (template)", open=False):
+        gr.Markdown("Plain text is fixed; `<mask>` is one slot, `<mask:N>` is N slots, `<eos>` ends "
+                    "the answer. The answer length is the template's length.")
+        ui.preset = gr.Dropdown(list(PRESETS), value="(none)", label="Preset")
+        ui.template = gr.Textbox(label="Template", lines=2, placeholder="Color: <mask:2>. Shape: <mask:3>.<eos>",
+                                 elem_id="dm-template")
+        ui.template_error = _html("", elem_id="dm-template-error")
+        ui.template_preview = _html(render.empty_canvas("No template: the model fills a canvas of max "
+                                                        "new tokens freely."), elem_id="dm-template-preview")
+
+
+def _live(ui: SimpleNamespace) -> None:
+    """The right column: the live canvas, the replay slider, status, stats and the conversation."""
+    ui.canvas = _html(render.empty_canvas(), elem_id="dm-canvas")
+    with gr.Row():
+        ui.replay = gr.Slider(0, 1, value=0, step=1, label="Replay: step", interactive=True,
+                              elem_id="dm-replay", scale=5)
+        with gr.Column(scale=1, min_width=110):
+            ui.play = gr.Button("\u25b6 Play", size="sm", elem_id="dm-play")
+            ui.pause = gr.Button("Pause", size="sm", elem_id="dm-pause")
+    ui.status = gr.Markdown("", elem_id="dm-status")
+    ui.stats = _html(render.render_stats(None), elem_id="dm-stats")
+    ui.chat = gr.Chatbot(label="Conversation", height=240, elem_id="dm-chat", buttons=["copy"])
+
+
+def _compare_tab(ui: SimpleNamespace) -> None:
+    gr.Markdown("Same image, question, template and seed under two settings (the other controls come "
+                "from the left panel).")
+    with gr.Row():
+        with gr.Column():
+            ui.a_thr = gr.Slider(0, 1, value=COMPARE_DEFAULTS["a_threshold"], step=0.01, label="A: threshold")
+            ui.a_prefill = gr.Checkbox(value=COMPARE_DEFAULTS["a_prefill"], label="A: prefilling")
+        with gr.Column():
+            ui.b_thr = gr.Slider(0, 1, value=COMPARE_DEFAULTS["b_threshold"], step=0.01, label="B: threshold")
+            ui.b_prefill = gr.Checkbox(value=COMPARE_DEFAULTS["b_prefill"], label="B: prefilling")
+    with gr.Row():
+        ui.preset_thr = gr.Button("threshold 0.9 vs off", size="sm")
+        ui.preset_pre = gr.Button("prefilling on vs off", size="sm")
+        ui.run_cmp = gr.Button("Run comparison", variant="primary", elem_id="dm-compare")
+    ui.verdict = gr.Markdown("", elem_id="dm-verdict")
+    with gr.Row():
+        ui.cmp_a = _html(render.empty_canvas("A appears here."), elem_id="dm-cmp-a")
+        ui.cmp_b = _html(render.empty_canvas("B appears here."), elem_id="dm-cmp-b")
+    ui.cmp_plot = gr.Plot(plots.empty_figure("Run a comparison to see this plot."), format="png")
+
+
+def _tabs(ui: SimpleNamespace) -> None:
+    with gr.Tabs():
+        with gr.Tab("Answer by step"):
+            ui.answer = _html(render.render_answer(None), elem_id="dm-answer")
+        with gr.Tab("Plots"):
+            with gr.Row():
+                ui.plot_steps = gr.Plot(plots.empty_figure(), label="Tokens per step", format="png")
+                ui.plot_cum = gr.Plot(plots.empty_figure(), label="Committed vs forward passes", format="png")
+            ui.plot_heat = gr.Plot(plots.empty_figure(), label="Confidence heatmap", format="png")
+        with gr.Tab("Compare"):
+            _compare_tab(ui)
+        with gr.Tab("Export / import"):
+            with gr.Row():
+                ui.json_btn = gr.Button("Trajectory as JSON", elem_id="dm-export-json")
+                ui.gif_btn = gr.Button("Denoising as GIF", elem_id="dm-export-gif")
+            with gr.Row():
+                ui.json_file = gr.File(label="JSON", interactive=False, elem_id="dm-json-file")
+                ui.gif_file = gr.File(label="GIF", interactive=False, elem_id="dm-gif-file")
+            gr.Markdown("Load a JSON export to replay it here (no model needed).")
+            ui.upload = gr.File(label="Import a trajectory (.json)", file_types=[".json"], elem_id="dm-import")
+
+
+def _form(ui: SimpleNamespace) -> Form:
+    return Form(image=ui.image, prompt=ui.prompt, template=ui.template, session=ui.session,
+                a_threshold=ui.a_thr, a_prefill=ui.a_prefill, b_threshold=ui.b_thr, b_prefill=ui.b_prefill,
+                alg_p_threshold=ui.threshold, prefill=ui.prefill, steps=ui.steps, max_new_tokens=ui.max_new,
+                alg=ui.alg, temperature=ui.temperature, top_p=ui.top_p, top_k=ui.top_k, alg_temp=ui.alg_temp,
+                seed=ui.seed)
+
+
+QUIET = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
+DRAWING = dict(api_visibility="private", concurrency_id="plots", concurrency_limit=2, show_progress="hidden")
+LIVE = dict(show_progress="minimal", api_visibility="private")
+
+
+def _then_results(after, studio: Studio, ui: SimpleNamespace) -> None:
+    """`after` (an event's .then or .success): the numbers and files of the run, then its plots."""
+    (after(studio.results, [ui.session], [ui.stats, ui.answer, ui.replay, ui.json_file, ui.gif_file], **QUIET)
+     .then(studio.plots, [ui.session], [ui.plot_steps, ui.plot_cum, ui.plot_heat], **DRAWING))
+
+
+def _wire_asking(studio: Studio, ui: SimpleNamespace, form: Form) -> None:
+    ask_outputs = [ui.canvas, ui.chat, ui.status, ui.prompt, ui.stats, ui.answer]
+    for trigger in (ui.send.click, ui.prompt.submit, ui.regen.click):
+        trigger(studio.sent, [ui.session], None, queue=False, api_visibility="private", show_progress="hidden")
+    for trigger in (ui.send.click, ui.prompt.submit):
+        asked = trigger(form.stream(studio.ask), form.inputs, ask_outputs, concurrency_id="model", **LIVE)
+        _then_results(asked.then, studio, ui)
+    asked = ui.regen.click(form.stream(studio.regenerate), form.inputs, ask_outputs, concurrency_id="model", **LIVE)
+    _then_results(asked.then, studio, ui)
+    ui.stop.click(studio.stop, [ui.session], None, queue=False, api_visibility="private")
+    cleared = ui.clear.click(studio.clear, [ui.session], [ui.chat, ui.canvas, ui.status, ui.session],
+                             api_visibility="private", queue=False)
+    _then_results(cleared.then, studio, ui)
+
+
+def _wire_inputs(studio: Studio, ui: SimpleNamespace) -> None:
+    """Replay, examples, random scenes, a new image, and the template editor."""
+    ui.replay.input(studio.replay_frame, [ui.replay, ui.session], [ui.canvas], api_visibility="private",
+                    concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
+    play_evt = ui.play.click(studio.play, [ui.session], [ui.replay, ui.canvas], api_visibility="private",
+                             concurrency_limit=None, show_progress="hidden")
+    ui.pause.click(None, cancels=[play_evt])
+    ui.gallery.select(_pick_example(ui.examples), None, [ui.image, ui.prompt], api_visibility="private", queue=False)
+    ui.scene_btn.click(studio.random_scene, [ui.scene_seed], [ui.image, ui.prompt, ui.scene_seed],
+                       api_visibility="private", concurrency_limit=None)
+    ui.image.change(studio.image_changed, [ui.session], [ui.chat, ui.session], api_visibility="private", queue=False)
+    ui.preset.change(studio.preset, [ui.preset], [ui.template], api_visibility="private", queue=False)
+    ui.template.change(studio.preview, [ui.template], [ui.template_preview, ui.template_error],
+                       api_visibility="private", show_progress="hidden", trigger_mode="always_last",
+                       concurrency_limit=None)
+
+
+def _wire_compare_and_files(studio: Studio, ui: SimpleNamespace, form: Form) -> None:
+    ab = [ui.a_thr, ui.a_prefill, ui.b_thr, ui.b_prefill]
+    ui.preset_thr.click(lambda: (0.9, True, 0.0, True), None, ab, queue=False, api_visibility="private")
+    ui.preset_pre.click(lambda: (0.9, True, 0.9, False), None, ab, queue=False, api_visibility="private")
+    ui.run_cmp.click(form.stream(studio.compare), form.inputs, [ui.cmp_a, ui.cmp_b, ui.verdict, ui.cmp_plot],
+                     concurrency_id="model", **LIVE)
+    ui.json_btn.click(studio.export_json, [ui.session], [ui.json_file], api_visibility="private",
+                      concurrency_limit=4, concurrency_id="files")
+    ui.gif_btn.click(studio.export_gif, [ui.session], [ui.gif_file], api_visibility="private",
+                     concurrency_limit=4, concurrency_id="files")
+    imported = ui.upload.upload(studio.import_json, [ui.upload, ui.session], [ui.canvas, ui.status, ui.session],
+                                **QUIET)
+    _then_results(imported.success, studio, ui)
+
+
+def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio") -> gr.Blocks:
     """The whole UI for one assistant (a loaded one or app.lazy.LazyAssistant)."""
     studio = Studio(assistant)
-    d = DecodeConfig()
+    ui = SimpleNamespace()
     with gr.Blocks(title=title, fill_width=False, delete_cache=(1800, 3600)) as demo:
-        session = gr.State(Session, delete_callback=close_session, time_to_live=6 * 3600)
-        with gr.Row(elem_classes="dm-title"):
-            gr.Markdown("# Dimple Studio\nWatch a discrete-diffusion multimodal LLM answer: every position of the "
-                        "answer starts masked, and each step commits the ones the model is confident about.")
-        model_line = gr.Markdown("**Model:** loading\u2026", elem_id="dm-model")
-        about = gr.Markdown("", elem_id="dm-about", elem_classes="dm-about")
-
+        ui.session = gr.State(Session, delete_callback=close_session, time_to_live=6 * 3600)
+        _header(ui)
         with gr.Row(equal_height=False):
-            # ----- left: the question and the knobs -----
-            with gr.Column(scale=4, min_width=320):
-                image = gr.Image(label="Image", type="filepath", height=250, sources=["upload", "clipboard"],
-                                 elem_id="dm-image")
-                examples = _examples()
-                gallery = gr.Gallery([path for path, _ in examples], label="Examples (click one: image and question)",
-                                     columns=8, rows=1, height=96, allow_preview=False, object_fit="contain",
-                                     visible=bool(examples), elem_id="dm-examples")
-                scene_btn = gr.Button("New random scene", size="sm", elem_id="dm-scene")
-                scene_seed = gr.Number(value=1, visible=False, precision=0)
-                prompt = gr.Textbox(label="Question", placeholder="e.g. Describe the image.", lines=2,
-                                    max_lines=6, elem_id="dm-prompt")
-                with gr.Row():
-                    send = gr.Button("Send", variant="primary", elem_id="dm-send")
-                    stop = gr.Button("Stop", variant="stop", elem_id="dm-stop")
-                with gr.Row():
-                    regen = gr.Button("\u21bb Regenerate", size="sm", elem_id="dm-regen")
-                    clear = gr.Button("Clear", size="sm", elem_id="dm-clear")
-                with gr.Accordion("Decoding", open=True):
-                    threshold = gr.Slider(0, 1, value=d.alg_p_threshold, step=0.01, label="Confidence threshold",
-                                          info="commit every masked position above this; 0 = off (schedule only)",
-                                          elem_id="dm-threshold")
-                    with gr.Row():
-                        prefill = gr.Checkbox(value=d.prefill, label="Prefilling (reuse the prompt's cache)")
-                        alg = gr.Dropdown(list(ALGORITHMS), value=d.alg, label="Algorithm")
-                    with gr.Row():
-                        steps = gr.Slider(1, 256, value=d.steps, step=1, label="Steps (most iterations)", elem_id="dm-steps")
-                        max_new = gr.Slider(1, 256, value=d.max_new_tokens, step=1, label="Max new tokens (canvas)",
-                                            elem_id="dm-max-new")
-                    with gr.Accordion("Sampling", open=False):
-                        with gr.Row():
-                            temperature = gr.Slider(0, 2, value=d.temperature, step=0.05, label="Temperature (0 = greedy)")
-                            alg_temp = gr.Slider(0, 2, value=d.alg_temp, step=0.05, label="alg_temp (random fallback order)")
-                        with gr.Row():
-                            top_p = gr.Slider(0.05, 1, value=1.0, step=0.01, label="top-p (1 = off)")
-                            top_k = gr.Number(value=0, precision=0, label="top-k (0 = off)", minimum=0)
-                            seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
-
-                with gr.Accordion("Structure prior (template)", open=False):
-                    gr.Markdown("Plain text is fixed; `<mask>` is one slot, `<mask:N>` is N slots, `<eos>` ends "
-                                "the answer. The answer length is the template's length.")
-                    preset = gr.Dropdown(list(PRESETS), value="(none)", label="Preset")
-                    template = gr.Textbox(label="Template", lines=2, placeholder="Color: <mask:2>. Shape: <mask:3>.<eos>",
-                                          elem_id="dm-template")
-                    template_error = _html("", elem_id="dm-template-error")
-                    template_preview = _html(render.empty_canvas("No template: the model fills a canvas of max "
-                                                                 "new tokens freely."), elem_id="dm-template-preview")
-
-            # ----- right: what happens -----
-            with gr.Column(scale=6, min_width=420):
-                canvas = _html(render.empty_canvas(), elem_id="dm-canvas")
-                with gr.Row():
-                    replay = gr.Slider(0, 1, value=0, step=1, label="Replay: step", interactive=True,
-                                       elem_id="dm-replay", scale=5)
-                    with gr.Column(scale=1, min_width=110):
-                        play = gr.Button("\u25b6 Play", size="sm", elem_id="dm-play")
-                        pause = gr.Button("Pause", size="sm", elem_id="dm-pause")
-                status = gr.Markdown("", elem_id="dm-status")
-                stats = _html(render.render_stats(None), elem_id="dm-stats")
-                chat = gr.Chatbot(label="Conversation", height=240, elem_id="dm-chat", buttons=["copy"])
-
-        with gr.Tabs():
-            with gr.Tab("Answer by step"):
-                answer = _html(render.render_answer(None), elem_id="dm-answer")
-            with gr.Tab("Plots"):
-                with gr.Row():
-                    plot_steps = gr.Plot(plots.empty_figure(), label="Tokens per step", format="png")
-                    plot_cum = gr.Plot(plots.empty_figure(), label="Committed vs forward passes", format="png")
-                plot_heat = gr.Plot(plots.empty_figure(), label="Confidence heatmap", format="png")
-            with gr.Tab("Compare"):
-                gr.Markdown("Same image, question, template and seed under two settings (the other controls come "
-                            "from the left panel).")
-                with gr.Row():
-                    with gr.Column():
-                        a_thr = gr.Slider(0, 1, value=0.9, step=0.01, label="A: threshold")
-                        a_prefill = gr.Checkbox(value=True, label="A: prefilling")
-                    with gr.Column():
-                        b_thr = gr.Slider(0, 1, value=0.0, step=0.01, label="B: threshold")
-                        b_prefill = gr.Checkbox(value=True, label="B: prefilling")
-                with gr.Row():
-                    preset_thr = gr.Button("threshold 0.9 vs off", size="sm")
-                    preset_pre = gr.Button("prefilling on vs off", size="sm")
-                    run_cmp = gr.Button("Run comparison", variant="primary", elem_id="dm-compare")
-                verdict = gr.Markdown("", elem_id="dm-verdict")
-                with gr.Row():
-                    cmp_a = _html(render.empty_canvas("A appears here."), elem_id="dm-cmp-a")
-                    cmp_b = _html(render.empty_canvas("B appears here."), elem_id="dm-cmp-b")
-                cmp_plot = gr.Plot(plots.empty_figure("Run a comparison to see this plot."), format="png")
-            with gr.Tab("Export / import"):
-                with gr.Row():
-                    json_btn = gr.Button("Trajectory as JSON", elem_id="dm-export-json")
-                    gif_btn = gr.Button("Denoising as GIF", elem_id="dm-export-gif")
-                with gr.Row():
-                    json_file = gr.File(label="JSON", interactive=False, elem_id="dm-json-file")
-                    gif_file = gr.File(label="GIF", interactive=False, elem_id="dm-gif-file")
-                gr.Markdown("Load a JSON export to replay it here (no model needed).")
-                upload = gr.File(label="Import a trajectory (.json)", file_types=[".json"], elem_id="dm-import")
-
+            with gr.Column(scale=4, min_width=320):  # left: the question and the knobs
+                _question(ui)
+                _decoding(ui)
+                _structure_prior(ui)
+            with gr.Column(scale=6, min_width=420):  # right: what happens
+                _live(ui)
+        _tabs(ui)
         api.register(assistant)
 
-        # ----- wiring -----
-        controls = [threshold, prefill, steps, max_new, alg, temperature, top_p, top_k, alg_temp, seed]
-        result_outputs = [stats, answer, replay, json_file, gif_file]
-        plot_outputs = [plot_steps, plot_cum, plot_heat]
-        quiet = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
-        drawing = dict(api_visibility="private", concurrency_id="plots", concurrency_limit=2, show_progress="hidden")
-        live = dict(show_progress="minimal", api_visibility="private")
-
-        ask_outputs = [canvas, chat, status, prompt, stats, answer]
-        for trigger in (send.click, prompt.submit, regen.click):
-            trigger(studio.sent, [session], None, queue=False, api_visibility="private", show_progress="hidden")
-        for trigger in (send.click, prompt.submit):
-            (trigger(studio.ask, [image, prompt, template, *controls, session], ask_outputs,
-                     concurrency_id="model", **live)
-             .then(studio.results, [session], result_outputs, **quiet)
-             .then(studio.plots, [session], plot_outputs, **drawing))
-        (regen.click(studio.regenerate, [image, template, *controls, session], ask_outputs,
-                     concurrency_id="model", **live)
-         .then(studio.results, [session], result_outputs, **quiet)
-         .then(studio.plots, [session], plot_outputs, **drawing))
-        stop.click(studio.stop, [session], None, queue=False, api_visibility="private")
-        (clear.click(studio.clear, [session], [chat, canvas, status, session], api_visibility="private", queue=False)
-         .then(studio.results, [session], result_outputs, **quiet)
-         .then(studio.plots, [session], plot_outputs, **drawing))
-
-        replay.input(studio.replay_frame, [replay, session], [canvas], api_visibility="private",
-                     concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
-        play_evt = play.click(studio.play, [session], [replay, canvas], api_visibility="private",
-                              concurrency_limit=None, show_progress="hidden")
-        pause.click(None, cancels=[play_evt])
-
-        gallery.select(_pick_example(examples), None, [image, prompt], api_visibility="private", queue=False)
-        scene_btn.click(studio.random_scene, [scene_seed], [image, prompt, scene_seed], api_visibility="private",
-                        concurrency_limit=None)
-        image.change(studio.image_changed, [session], [chat, session], api_visibility="private", queue=False)
-
-        preset.change(studio.preset, [preset], [template], api_visibility="private", queue=False)
-        template.change(studio.preview, [template], [template_preview, template_error], api_visibility="private",
-                        show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
-
-        preset_thr.click(lambda: (0.9, True, 0.0, True), None, [a_thr, a_prefill, b_thr, b_prefill], queue=False,
-                         api_visibility="private")
-        preset_pre.click(lambda: (0.9, True, 0.9, False), None, [a_thr, a_prefill, b_thr, b_prefill], queue=False,
-                         api_visibility="private")
-        run_cmp.click(studio.compare, [image, prompt, template, *controls, a_thr, a_prefill, b_thr, b_prefill, session],
-                      [cmp_a, cmp_b, verdict, cmp_plot], concurrency_id="model", **live)
-
-        json_btn.click(studio.export_json, [session], [json_file], api_visibility="private", concurrency_limit=4,
-                       concurrency_id="files")
-        gif_btn.click(studio.export_gif, [session], [gif_file], api_visibility="private", concurrency_limit=4,
-                      concurrency_id="files")
-        (upload.upload(studio.import_json, [upload, session], [canvas, status, session], **quiet)
-         .success(studio.results, [session], result_outputs, **quiet)
-         .then(studio.plots, [session], plot_outputs, **drawing))
-
-        demo.load(studio.header, None, [model_line, about], api_visibility="private").then(
-            studio.defaults, None, [threshold, prefill, steps, max_new, alg, temperature], api_visibility="private")
+        form = _form(ui)
+        _wire_asking(studio, ui, form)
+        _wire_inputs(studio, ui)
+        _wire_compare_and_files(studio, ui, form)
+        demo.load(studio.header, None, [ui.model_line, ui.about], api_visibility="private").then(
+            studio.defaults, None, [ui.threshold, ui.prefill, ui.steps, ui.max_new, ui.alg, ui.temperature],
+            api_visibility="private")
     return demo

@@ -29,12 +29,6 @@ class LazyAssistant:
         self.__dict__["_real"] = None
         self.__dict__["_error"] = None
 
-    def configure(self, name: str, device: str) -> None:
-        """Change what will be loaded; only allowed before the first load."""
-        if self.__dict__["_real"] is not None:
-            raise RuntimeError("the model is already loaded")
-        self.__dict__["_name"], self.__dict__["_device"] = name, device
-
     @property
     def loaded(self) -> bool:
         return self.__dict__["_real"] is not None

@@ -13,12 +13,12 @@ keeps concurrent sessions and long uptimes from leaking memory.
 
 from __future__ import annotations
 
-import math
-
 import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
+
+from app.render import as_probability  # noqa: E402
 
 BLUE = "#3b4cca"
 ORANGE = "#f28e2b"
@@ -113,10 +113,10 @@ def confidence_heatmap(traj) -> Figure:
         masked = [i for i, t in enumerate(state) if t == mask_id and not traj.fixed[i]]
         if len(step.masked_confidence) == len(masked):
             for i, c in zip(masked, step.masked_confidence):
-                grid[r, i] = math.exp(max(c, -50.0)) if alg == "entropy" else c
+                grid[r, i] = as_probability(c, alg)
         else:  # no per-position scores recorded: show the committed ones
             for i, c in zip(step.positions, step.confidences):
-                grid[r, i] = math.exp(max(c, -50.0)) if alg == "entropy" else c
+                grid[r, i] = as_probability(c, alg)
         for pos, tok in zip(step.positions, step.tokens):
             state[pos] = tok
     width = min(max(6.0, 0.22 * n_pos + 2.0), 12.0)

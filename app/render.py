@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Optional
+from typing import Container, Optional
 
 MASK_GLYPH = "\u2591\u2591"  # the look of a masked slot
 ALG_LABEL = {
@@ -63,13 +63,17 @@ _STEP_RAMP = ["#30123b", "#4145ab", "#4675ed", "#39a2fc", "#1bcfd4", "#24eca6", 
 
 
 # ----- small helpers ---------------------------------------------------------
+def as_probability(score: float, alg: str) -> float:
+    """An algorithm's confidence score on the scale of a probability: `entropy` scores -entropy (<= 0), and
+    exp maps it into (0, 1]; the other algorithms' scores (a probability, a top1-top2 margin) already are."""
+    return math.exp(max(score, -50.0)) if alg == "entropy" else score
+
+
 def confidence_unit(conf: Optional[float], alg: str = "maskgit_plus") -> float:
     """Map an algorithm's confidence score into [0, 1] for colouring."""
     if conf is None or not isinstance(conf, (int, float)) or math.isnan(conf):
         return 0.0
-    if alg == "entropy":  # the score is -entropy (<= 0); exp maps it into (0, 1]
-        conf = math.exp(max(conf, -50.0))
-    return min(max(float(conf), 0.0), 1.0)
+    return min(max(float(as_probability(conf, alg)), 0.0), 1.0)
 
 
 def confidence_colour(unit: float) -> str:
@@ -191,57 +195,68 @@ def legend_html(kind: str = "canvas") -> str:
 
 
 # ----- the canvas -----------------------------------------------------------
-def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live: bool = False) -> str:
-    """The response canvas after `n_steps` iterations (default: all recorded so far)."""
-    if traj is None:
-        return empty_canvas()
-    total = len(traj.steps)
-    n = total if n_steps is None else max(0, min(int(n_steps), total))
-    alg = str(traj.config.get("alg", "maskgit_plus"))
-    state = traj.state_at(n)
+def slot_kinds(traj, state: list[int], new: Container[int]) -> list[str]:
+    """Per canvas position, what it shows: "lock" (fixed by the structure prior), "mask", "new" (one of the
+    `new` positions, written this step), "end" (an end or padding token) or "old" (committed earlier)."""
+    ends = set(traj.end_token_ids)
+    kinds = []
+    for pos, tok in enumerate(state):
+        if traj.fixed[pos]:
+            kinds.append("lock")
+        elif tok == traj.mask_token_id:
+            kinds.append("mask")
+        else:
+            kinds.append("new" if pos in new else "end" if tok in ends else "old")
+    return kinds
+
+
+def _next_step_scores(traj, n: int, state: list[int]) -> dict[int, float]:
+    """Masked positions at the start of the *next* step, with the scores that step's masked_confidence holds."""
+    if n >= len(traj.steps):
+        return {}
+    masked_now = [i for i, t in enumerate(state) if t == traj.mask_token_id and not traj.fixed[i]]
+    scores = traj.steps[n].masked_confidence
+    return dict(zip(masked_now, scores)) if len(scores) == len(masked_now) else {}
+
+
+def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list[str]:
+    """One span per position (and a line break after a newline token)."""
     idx = _Index(traj)
-    mask_id = traj.mask_token_id
     ends = set(traj.end_token_ids)
     this_step = traj.steps[n - 1] if n > 0 else None
     new_conf = {}
     if this_step is not None:
         new_conf = {p: (this_step.confidences[j] if j < len(this_step.confidences) else None)
                     for j, p in enumerate(this_step.positions)}
-    # masked positions at the start of the *next* step carry scores in that step's masked_confidence
-    masked_scores = {}
-    if n < total:
-        nxt = traj.steps[n]
-        masked_now = [i for i, t in enumerate(state) if t == mask_id and not traj.fixed[i]]
-        if len(nxt.masked_confidence) == len(masked_now):
-            masked_scores = dict(zip(masked_now, nxt.masked_confidence))
-
+    masked_scores = _next_step_scores(traj, n, state)
     first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
     pieces = []
-    for pos, tok in enumerate(state):
-        if traj.fixed[pos]:
-            label = token_label(traj.token_text.get(tok), tok in ends, pos > first_end)
-            cls, style = "dm-tok dm-lock" + (" dm-end" if tok in ends else ""), ""
-        elif tok == mask_id:
-            label, cls, style = MASK_GLYPH, "dm-tok dm-mask", ""
+    for pos, (tok, kind) in enumerate(zip(state, slot_kinds(traj, state, new_conf))):
+        is_end, style = tok in ends, ""
+        if kind == "mask":
             if pos in masked_scores:
-                pieces.append(f'<span class="{cls}" title="position {pos} - masked - next-step score '
-                              f'{masked_scores[pos]:.3f}">{label}</span>')
+                pieces.append(f'<span class="dm-tok dm-mask" title="position {pos} - masked - next-step score '
+                              f'{masked_scores[pos]:.3f}">{MASK_GLYPH}</span>')
                 continue
+            label, cls = MASK_GLYPH, "dm-tok dm-mask"
         else:
-            is_end = tok in ends
             label = token_label(traj.token_text.get(tok), is_end, pos > first_end)
-            if pos in new_conf:
-                cls = "dm-tok dm-new" + (" dm-end" if is_end else "")
-                style = "" if is_end else f"background:{confidence_colour(confidence_unit(new_conf[pos], alg))}"
-            else:
-                cls, style = "dm-tok " + ("dm-end" if is_end else "dm-old"), ""
-        style_attr = f' style="{style}"' if style else ""
+            cls = {"lock": "dm-tok dm-lock" + (" dm-end" if is_end else ""),
+                   "new": "dm-tok dm-new" + (" dm-end" if is_end else ""),
+                   "end": "dm-tok dm-end", "old": "dm-tok dm-old"}[kind]
+            if kind == "new" and not is_end:
+                style = f' style="background:{confidence_colour(confidence_unit(new_conf[pos], alg))}"'
         hover = _esc(_title(traj, idx, pos, alg, alternatives=not live))  # live frames: lighter titles
-        pieces.append(f'<span class="{cls}"{style_attr} title="{hover}">{_esc(label)}</span>')
-        if "\n" in (traj.token_text.get(tok) or "") and tok != mask_id:
+        pieces.append(f'<span class="{cls}"{style} title="{hover}">{_esc(label)}</span>')
+        if "\n" in (traj.token_text.get(tok) or "") and tok != traj.mask_token_id:
             pieces.append("<br>")
+    return pieces
 
-    masked_left = sum(1 for i, t in enumerate(state) if t == mask_id and not traj.fixed[i])
+
+def _canvas_head(traj, n: int, state: list[int], title: str, live: bool) -> str:
+    """The badges: step counter, masked count, this step's commits and the run's state."""
+    this_step = traj.steps[n - 1] if n > 0 else None
+    masked_left = sum(1 for i, t in enumerate(state) if t == traj.mask_token_id and not traj.fixed[i])
     max_steps = traj.config.get("steps")
     head = [f'<span class="dm-badge dm-step">step {n}' + (f" / max {max_steps}" if max_steps else "") + "</span>"]
     head.append(f'<span class="dm-badge">{masked_left} masked</span>')
@@ -252,13 +267,25 @@ def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live:
                         'the schedule chose the top-k">fallback</span>')
     if masked_left == 0 and n > 0:
         head.append('<span class="dm-badge dm-done">done</span>')
-    elif traj.stopped and n == total:
+    elif traj.stopped and n == len(traj.steps):
         head.append('<span class="dm-badge dm-warn">stopped</span>')
     elif live:
         head.append('<span class="dm-badge">decoding\u2026</span>')
     if title:
         head.insert(0, f"<b>{_esc(title)}</b>")
-    return (f'<div class="dm-card"><div class="dm-head">{"".join(head)}</div>'
+    return "".join(head)
+
+
+def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live: bool = False) -> str:
+    """The response canvas after `n_steps` iterations (default: all recorded so far)."""
+    if traj is None:
+        return empty_canvas()
+    total = len(traj.steps)
+    n = total if n_steps is None else max(0, min(int(n_steps), total))
+    alg = str(traj.config.get("alg", "maskgit_plus"))
+    state = traj.state_at(n)
+    pieces = _canvas_pieces(traj, n, state, alg, live)
+    return (f'<div class="dm-card"><div class="dm-head">{_canvas_head(traj, n, state, title, live)}</div>'
             f'<div class="dm-tokens">{"".join(pieces)}</div>{legend_html()}</div>')
 
 

@@ -2,16 +2,16 @@
 
 Owns what a person's session remembers between events: the conversation,
 the request waiting to run, the last trajectory (live, finished or imported),
-the last comparison, the Stop flag a running decode polls, drawing-cost
-measurements, and the private temporary folder its exports are written to
-(removed when the session ends). It knows nothing of Gradio components or the
+the Stop flag a running decode polls, drawing-cost measurements, and the
+private temporary folder its exports are written to (removed when the session
+ends). It knows nothing of Gradio components or the
 model; handlers read and update it.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from app.export import new_session_dir, remove_session_dir
@@ -34,7 +34,6 @@ class Session:
         self.chat: list[dict] = []  # Chatbot messages, including a turn in progress
         self.trajectory = None  # the last run (or an imported one)
         self.question: str = ""  # the question of the last run
-        self.compare: tuple = (None, None)
         self.stop = threading.Event()
         self.render_seconds: list[float] = []  # time spent drawing each live frame of the last run
         self.first_frame_s: Optional[float] = None  # send -> first frame ready, last run
@@ -60,7 +59,7 @@ class Session:
     def clear(self) -> None:
         self.epoch += 1
         self.history, self.chat = [], []
-        self.trajectory, self.question, self.compare = None, "", (None, None)
+        self.trajectory, self.question = None, ""
         self.render_seconds, self.first_frame_s = [], None
 
     def close(self) -> None:

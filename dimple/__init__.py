@@ -1,6 +1,6 @@
 """Dimple: a discrete diffusion multimodal LLM with parallel decoding (arXiv 2505.16990).
 
-Public API (stable, see DESIGN.md): `load_model`, `DecodeConfig`, `generate`,
+Public API (stable, see docs/DESIGN.md): `load_model`, `DecodeConfig`, `generate`,
 `stream`, `Trajectory`. Importing this package loads nothing heavy.
 """
 

@@ -22,11 +22,10 @@ from .config import DecodeConfig
 from .engine import Request, generate_batch
 from .engine import stream as engine_stream
 from .loading import describe_device, load_image_processor, load_model, load_tokenizer, resolve_checkpoint
-from .processing import DimpleImageProcessor, center_square, encode_prompt
+from .processing import MAX_PROMPT_CHARS, DimpleImageProcessor, center_square, encode_prompt
 from .structure import StructuredCanvas, build_canvas
 from .trajectory import Trajectory
 
-MAX_PROMPT_CHARS = 8000
 TINY_NAMES = ("tiny", "dimple-tiny")
 # Structure priors and suggestions for a general model (Dimple-Tiny has its own: dimple/tiny/card.py).
 GENERAL_PRESETS = {
@@ -77,6 +76,8 @@ def card_for(folder: Path, name: str) -> ModelCard:
 
 
 class Assistant:
+    """A loaded model the studio talks to (it meets `app.protocol.StudioAssistant`)."""
+
     def __init__(self, model, tokenizer, image_processor: DimpleImageProcessor, card: ModelCard):
         self.model = model
         self.tokenizer = tokenizer
@@ -117,24 +118,14 @@ class Assistant:
     def default_config(self) -> DecodeConfig:
         return DecodeConfig(**self.card.defaults)
 
-    @property
-    def is_tiny(self) -> bool:
-        return self.card.name == "Dimple-Tiny"
-
     # ----- text ----------------------------------------------------------------
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True).strip()
 
-    def token_texts(self, ids: Sequence[int]) -> list[str]:
-        return [self.tokenizer.decode([int(i)]) for i in ids]
-
     def canvas_for(self, template: str, limit: Optional[int] = None) -> StructuredCanvas:
+        """The canvas a template makes: `.pieces` (text, fixed), `.length`, `.warnings`; raises TemplateError."""
         return build_canvas(template, self.tokenizer, self.mask_token_id, self.eos_token_id,
                             limit or self.max_new_tokens_limit)
-
-    def preview_template(self, template: str, limit: Optional[int] = None) -> StructuredCanvas:
-        """The canvas a template makes: `.pieces` (text, fixed), `.length`, `.warnings`; raises TemplateError."""
-        return self.canvas_for(template, limit)
 
     # ----- decoding ------------------------------------------------------------
     def encode(self, image: Optional[Image.Image], prompt: str, history: Sequence[tuple[str, str]] = ()) -> dict:

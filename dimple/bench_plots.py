@@ -13,26 +13,21 @@ import json
 from pathlib import Path
 
 
-def save_plots(result: dict, folder: str) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+def _sweep_groups(result: dict) -> tuple:
+    """(rows, marker, legend, joined by a line?, point label) of each series on the accuracy figure."""
     sweep = result.get("threshold_sweep", [])
-    groups = (  # (rows, marker, legend, line?, point label)
+    return (
         ([r for r in sweep if r["setting"].startswith("threshold") and " + " not in r["setting"]], "o",
          "confident decoding (threshold τ)", True, lambda r: r["setting"].replace("threshold ", "τ=")),
         ([r for r in sweep if " + " in r["setting"]], "^", "τ + skip padding (+ response cache)", False, None),
         ([r for r in sweep if not r["setting"].startswith("threshold")], "*", "one token per step", False, None),
         (result.get("fixed_schedule", []), "s", "fixed k per step", True, lambda r: r["setting"].split()[0]),
     )
-    for rows, marker, label, line, name in groups:
+
+
+def _accuracy_figure(plt, result: dict, path: str) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for rows, marker, label, line, name in _sweep_groups(result):
         if not rows:
             continue
         rows = sorted(rows, key=lambda r: r["tokens_per_forward"])
@@ -48,36 +43,51 @@ def save_plots(result: dict, folder: str) -> list[str]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower center")
     fig.tight_layout()
-    paths.append(str(out / "accuracy_vs_tokens_per_forward.png"))
-    fig.savefig(paths[-1], dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
+
+def _prefill_figure(plt, timing: list, path: str) -> None:
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.scatter([r["prompt_over_response"] for r in timing], [r["speedup"] for r in timing],
+               label="measured, whole decode")
+    per_step = [r for r in timing if r.get("iteration_speedup")]
+    if per_step:
+        ax.scatter([r["prompt_over_response"] for r in per_step], [r["iteration_speedup"] for r in per_step],
+                   marker="s", facecolors="none", edgecolors="C3", label="measured, one later iteration")
+    ax.scatter([r["prompt_over_response"] for r in timing], [r["analytic_ratio"] for r in timing], marker="x",
+               label="analytic (P+R)/(R+1), one iteration")
+    fed = [r for r in timing if "fed_token_ratio" in r]
+    if fed:
+        ax.scatter([r["prompt_over_response"] for r in fed], [r["fed_token_ratio"] for r in fed], marker="+",
+                   label="tokens all passes feed, whole decode")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("prompt / response tokens")
+    ax.set_ylabel("decode speedup with prefilling")
+    ax.set_title("Prefilling speedup (Dimple-Tiny, CPU)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def save_plots(result: dict, folder: str) -> list[str]:
+    """Write the accuracy figure, and the prefill figure where the result has timings; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [str(out / "accuracy_vs_tokens_per_forward.png")]
+    _accuracy_figure(plt, result, paths[0])
     timing = result.get("prefill", {}).get("timing", [])
     if timing:
-        fig, ax = plt.subplots(figsize=(5.5, 4))
-        ax.scatter([r["prompt_over_response"] for r in timing], [r["speedup"] for r in timing],
-                   label="measured, whole decode")
-        per_step = [r for r in timing if r.get("iteration_speedup")]
-        if per_step:
-            ax.scatter([r["prompt_over_response"] for r in per_step], [r["iteration_speedup"] for r in per_step],
-                       marker="s", facecolors="none", edgecolors="C3", label="measured, one later iteration")
-        ax.scatter([r["prompt_over_response"] for r in timing], [r["analytic_ratio"] for r in timing], marker="x",
-                   label="analytic (P+R)/(R+1), one iteration")
-        fed = [r for r in timing if "fed_token_ratio" in r]
-        if fed:
-            ax.scatter([r["prompt_over_response"] for r in fed], [r["fed_token_ratio"] for r in fed], marker="+",
-                       label="tokens all passes feed, whole decode")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("prompt / response tokens")
-        ax.set_ylabel("decode speedup with prefilling")
-        ax.set_title("Prefilling speedup (Dimple-Tiny, CPU)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
         paths.append(str(out / "prefill_speedup.png"))
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        _prefill_figure(plt, timing, paths[-1])
     return paths
 
 

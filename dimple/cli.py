@@ -1,6 +1,7 @@
 """Command line: `python -m dimple.cli generate | eval | bench`.
 
-Owns argument parsing and the JSON shapes of DESIGN.md's CLI contract. The
+Owns argument parsing and the JSON shapes of docs/DESIGN.md's CLI contract
+(one generation's record is `trajectory.generation_record`). The
 work itself lives in `assistant` (generate), `evaluate` (eval) and `bench`.
 """
 
@@ -12,6 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from .config import ALGORITHMS, DecodeConfig
+from .trajectory import generation_record
 
 
 def _decode_args(p: argparse.ArgumentParser) -> None:
@@ -35,18 +37,6 @@ def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeCon
         max_new_tokens=max_new, steps=steps, alg=args.alg, alg_p_threshold=args.alg_p_threshold,
         temperature=args.temperature, prefill=not args.no_prefill, seed=args.seed,
     ).validate()
-
-
-def generation_record(traj, text: str, latency_s: float) -> dict:
-    """The JSON of one generation, shared by the CLI and the web API (DESIGN.md contract)."""
-    return {
-        "text": text,
-        "response_ids": traj.response_ids,
-        "nfe": traj.nfe,
-        "tokens_per_forward": round(traj.tokens_per_forward, 4),
-        "latency_s": round(latency_s, 4),
-        "trajectory": traj.to_dict(),
-    }
 
 
 def generation_result(assistant, traj) -> dict:

@@ -27,14 +27,14 @@ keys/values too (`CanvasKVCache`), feeding only masked positions between full
 refreshes. `stream_batch` decodes several requests with one forward per
 iteration (left-padded prompts, a seed stream per row).
 
+The model is called through `dimple.protocol` (`Denoiser`, and with
+prefilling `CachedDenoiser`), the cache through `dimple.kv_cache.KVCache`.
 What the engine does not know: tokenizers, chat formats, images (it takes
 pixel_values as given), the UI.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence
@@ -42,7 +42,8 @@ from typing import Callable, Iterator, Optional, Sequence
 import torch
 
 from .config import DecodeConfig
-from .kv_cache import CanvasKVCache, PrefixKVCache
+from .kv_cache import CanvasKVCache, KVCache, PrefixKVCache
+from .protocol import CachedDenoiser, Denoiser
 from .sampling import choose_tokens, fallback_count, pick_fallback, schedule_grid
 from .trajectory import Step, Trajectory
 
@@ -62,7 +63,7 @@ def end_token_ids_of(model) -> list[int]:
     return sorted(set(ids))
 
 
-def _forward_logits(model, seq, attention_mask, pixel_values, image_grid_thw, position_ids, cache, scored):
+def _forward_logits(model, batch: "_Batch", position_ids, cache: Optional[KVCache], scored) -> torch.Tensor:
     """Float logits (batch, n, vocab) of the outputs at absolute positions `scored` (batch, n).
 
     Output i predicts token i + 1, so the engine asks for (masked position - 1).
@@ -70,42 +71,18 @@ def _forward_logits(model, seq, attention_mask, pixel_values, image_grid_thw, po
     """
     rows = cache.query_index() if cache is not None else None
     if rows is not None:
-        kwargs = dict(input_ids=seq[:, rows], attention_mask=attention_mask, position_ids=position_ids, cache=cache)
-        scored = torch.searchsorted(rows, scored)
+        out = model(input_ids=batch.seq[:, rows], attention_mask=batch.attention_mask, position_ids=position_ids,
+                    cache=cache, logits_index=torch.searchsorted(rows, scored))
+    elif cache is not None:
+        out = model(input_ids=batch.seq, attention_mask=batch.attention_mask, pixel_values=batch.pixel_values,
+                    image_grid_thw=batch.image_grid_thw, position_ids=position_ids, cache=cache, logits_index=scored)
     else:
-        kwargs = dict(input_ids=seq, attention_mask=attention_mask, pixel_values=pixel_values,
-                      image_grid_thw=image_grid_thw)
-        if cache is not None:
-            kwargs.update(position_ids=position_ids, cache=cache)
-    if _takes_logits_index(model):  # project only the scored rows onto the vocabulary
-        out = model(**kwargs, logits_index=scored)
-        return (out.logits if hasattr(out, "logits") else out[0]).float()
-    out = model(**kwargs)
-    logits = out.logits if hasattr(out, "logits") else out[0]
-    return torch.gather(logits, 1, scored[..., None].expand(-1, -1, logits.shape[-1])).float()
-
-
-def _takes_logits_index(model) -> bool:
-    """Whether model(...) accepts `logits_index` (DimpleModel does; wrappers and other models may not)."""
-    forward = getattr(model, "forward", model)
-    return _accepts_logits_index(getattr(forward, "__func__", forward))
-
-
-@functools.lru_cache(maxsize=64)
-def _accepts_logits_index(function) -> bool:
-    # one signature inspection per function: it costs about a tenth of a tiny model's cached forward
-    try:
-        return "logits_index" in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _canvas_rows(i: int, cfg: DecodeConfig, prompt_len: int, total: int, masked_abs, last_abs) -> torch.Tensor:
-    """Positions a CanvasKVCache forward feeds: all of the response on refresh iterations, else only
-    the masked positions, the outputs that score them, and last iteration's commits (stale keys)."""
-    if i % cfg.response_cache == 0:
-        return torch.arange(prompt_len - 1, total)
-    return torch.unique(torch.cat([masked_abs, masked_abs - 1, last_abs]))
+        out = model(input_ids=batch.seq, attention_mask=batch.attention_mask, pixel_values=batch.pixel_values,
+                    image_grid_thw=batch.image_grid_thw, logits_index=scored)
+    if tuple(out.logits.shape[:2]) != tuple(scored.shape):  # a forward that ignored logits_index
+        raise ValueError(f"the model returned logits of shape {tuple(out.logits.shape)} for logits_index of shape "
+                         f"{tuple(scored.shape)}; see dimple.protocol (PlainDenoiser wraps an HF-style module)")
+    return out.logits.float()
 
 
 def _pad_after_end(response: torch.Tensor, mask_id: int, end_ids: torch.Tensor, pad_id: int) -> list[int]:
@@ -142,8 +119,8 @@ class _Row:
     n_total: int  # masked positions at the start (the schedule's denominator)
     generator: torch.Generator
     end_ids: torch.Tensor
+    last: torch.Tensor  # positions committed by the previous iteration (none before the first)
     pending: list = field(default_factory=list)  # tail padded before the first forward, recorded with step 0
-    last: Optional[torch.Tensor] = None  # positions committed by the previous iteration
 
 
 def _mask_id(model, cfg: DecodeConfig) -> int:
@@ -166,7 +143,7 @@ def _new_row(model, cfg, req: Request, response: torch.Tensor, mask_id: int, end
     if cfg.seed is not None:
         generator.manual_seed(cfg.seed)
     row = _Row(traj, response, sum(1 for t in canvas if t == mask_id), generator,
-               torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device))
+               torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device), response.new_zeros(0))
     if cfg.skip_padding:
         row.pending = _pad_after_end(response, mask_id, row.end_ids, traj.pad_token_id)
         if not bool((response == mask_id).any()):  # nothing before the end to decode: keep the canvas as given
@@ -212,6 +189,17 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
     )
 
 
+@dataclass
+class _Batch:
+    """The batch canvas and the model inputs every iteration shares."""
+
+    seq: torch.Tensor  # (batch, prompt + response): prompts left-padded, then the response canvases
+    attention_mask: torch.Tensor  # (batch, prompt + response): 0 over left padding
+    pixel_values: Optional[torch.Tensor]  # every request's patches, in request order
+    image_grid_thw: Optional[torch.LongTensor]
+    prompt_len: int  # index of the first response position in every row
+
+
 def _left_pad(requests: Sequence[Request], pad_id: int):
     """Stack prompts right-aligned, so every response starts at the same index."""
     width = max(r.input_ids.shape[1] for r in requests)
@@ -225,23 +213,12 @@ def _left_pad(requests: Sequence[Request], pad_id: int):
     return ids, mask
 
 
-def stream_batch(
-    model,
-    requests: Sequence[Request],
-    cfg: DecodeConfig,
-    end_token_ids: Optional[Sequence[int]] = None,
-    should_stop: Optional[Callable[[], bool]] = None,
-) -> Iterator[list[Trajectory]]:
-    """Decode several requests in one batch (one forward per iteration for all) and yield their
-    Trajectories: once before any forward, then after each iteration. Rows share the config and
-    the response length; each keeps its own seed stream, so a row decodes as it would alone
-    (up to float rounding of batched matmuls)."""
-    cfg.validate()
+def _check_requests(requests: Sequence[Request], cfg: DecodeConfig, mask_id: int) -> int:
+    """The batch's response length; raises ValueError for requests one batch cannot decode."""
     if not requests:
         raise ValueError("no requests to decode")
     if cfg.response_cache and len(requests) > 1:
         raise ValueError("response_cache decodes one request at a time; use prefill for batches")
-    mask_id = _mask_id(model, cfg)
     for r in requests:
         if r.input_ids.dim() != 2 or r.input_ids.shape[0] != 1:
             raise ValueError(f"each request's input_ids must have shape (1, prompt length), got {tuple(r.input_ids.shape)}")
@@ -250,25 +227,68 @@ def stream_batch(
     lengths = {len(r.canvas) if r.canvas is not None else cfg.max_new_tokens for r in requests}
     if len(lengths) != 1 or 0 in lengths:
         raise ValueError("requests in one batch need the same non-zero response length")
-    (length,) = lengths
-    pad_id = getattr(model.config, "pad_token_id", None)
+    return lengths.pop()
+
+
+def _batch_inputs(requests: Sequence[Request], length: int, mask_id: int, pad_id: Optional[int]) -> _Batch:
     prompts, prompt_mask = _left_pad(requests, pad_id if pad_id is not None else 0)
-    prompt_len = prompts.shape[1]
     canvases = torch.tensor([list(r.canvas) if r.canvas is not None else [mask_id] * length for r in requests],
                             dtype=torch.long, device=prompts.device)
-    seq = torch.cat([prompts, canvases], dim=1)
-    full_mask = torch.cat([prompt_mask, torch.ones_like(canvases)], dim=1)
     pixel_values = [r.pixel_values for r in requests if r.pixel_values is not None]
-    pixel_values = torch.cat(pixel_values) if pixel_values else None
     grids = [r.image_grid_thw for r in requests if r.image_grid_thw is not None]
-    image_grid_thw = torch.cat(grids) if grids else None
-    rows = [_new_row(model, cfg, r, seq[b, prompt_len:], mask_id, end_token_ids, pad_id) for b, r in enumerate(requests)]
+    return _Batch(
+        seq=torch.cat([prompts, canvases], dim=1),
+        attention_mask=torch.cat([prompt_mask, torch.ones_like(canvases)], dim=1),
+        pixel_values=torch.cat(pixel_values) if pixel_values else None,
+        image_grid_thw=torch.cat(grids) if grids else None,
+        prompt_len=prompts.shape[1],
+    )
+
+
+def _new_cache(cfg: DecodeConfig, prompt_len: int) -> Optional[KVCache]:
+    if not cfg.prefill:
+        return None
+    if cfg.response_cache:
+        return CanvasKVCache(refresh=cfg.response_cache, first=prompt_len - 1)
+    return PrefixKVCache(prompt_len - 1)  # all but the last prompt token: its output scores response 0
+
+
+def _plan_forward(cache: Optional[KVCache], i: int, rows: list[_Row], masked: list[torch.Tensor],
+                  prompt_len: int) -> torch.Tensor:
+    """Tell a filled cache what iteration `i` decodes; return the absolute positions to score (batch, n).
+
+    Every row asks for the same number of outputs; finished rows repeat a harmless index. A canvas cache
+    decodes one request, so row 0's positions are the batch's.
+    """
+    if cache is not None and cache.filled:  # the filling forward feeds everything
+        cache.plan(i, masked[0] + prompt_len, rows[0].last + prompt_len)
+    width = max(m.numel() for m in masked)
+    return torch.stack([torch.cat([m, m.new_zeros(width - m.numel())]) if m.numel() else m.new_zeros(width)
+                        for m in masked]) + prompt_len - 1
+
+
+def stream_batch(
+    model: Denoiser | CachedDenoiser,
+    requests: Sequence[Request],
+    cfg: DecodeConfig,
+    end_token_ids: Optional[Sequence[int]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+) -> Iterator[list[Trajectory]]:
+    """Decode several requests in one batch (one forward per iteration for all) and yield their
+    Trajectories: once before any forward, then after each iteration. Rows share the config and
+    the response length; each keeps its own seed stream, so a row decodes as it would alone
+    (up to float rounding of batched matmuls). With `cfg.prefill` the model is a CachedDenoiser."""
+    cfg.validate()
+    mask_id = _mask_id(model, cfg)
+    length = _check_requests(requests, cfg, mask_id)
+    pad_id = getattr(model.config, "pad_token_id", None)
+    batch = _batch_inputs(requests, length, mask_id, pad_id)
+    p = batch.prompt_len
+    rows = [_new_row(model, cfg, r, batch.seq[b, p:], mask_id, end_token_ids, pad_id) for b, r in enumerate(requests)]
     yield [row.traj for row in rows]
 
-    cache = position_ids = None
-    if cfg.prefill:
-        cache = CanvasKVCache() if cfg.response_cache else PrefixKVCache(prompt_len - 1)
-        position_ids, _ = model.rope_index(seq, image_grid_thw, full_mask)
+    cache = _new_cache(cfg, p)
+    position_ids = model.rope_index(batch.seq, batch.image_grid_thw, batch.attention_mask)[0] if cache is not None else None
     grid = schedule_grid(cfg.steps, cfg.eps)
     start = time.perf_counter()
     for i in range(cfg.steps):
@@ -281,15 +301,9 @@ def stream_batch(
                 row.traj.stopped = True
             break
         t0 = time.perf_counter()
-        if isinstance(cache, CanvasKVCache) and cache.filled:
-            cache.select(_canvas_rows(i, cfg, prompt_len, seq.shape[1], masked[0] + prompt_len,
-                                      rows[0].last + prompt_len))
-        # every row asks for the same number of outputs; finished rows repeat a harmless index
-        width = max(m.numel() for m in masked)
-        scored = torch.stack([torch.cat([m, m.new_zeros(width - m.numel())]) if m.numel() else m.new_zeros(width)
-                              for m in masked]) + prompt_len - 1
+        scored = _plan_forward(cache, i, rows, masked, p)
         with torch.no_grad():
-            logits = _forward_logits(model, seq, full_mask, pixel_values, image_grid_thw, position_ids, cache, scored)
+            logits = _forward_logits(model, batch, position_ids, cache, scored)
         for b in active:
             step = _commit(rows[b], logits[b, : masked[b].numel()], masked[b], i, cfg, grid)
             step.seconds = time.perf_counter() - t0

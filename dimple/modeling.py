@@ -4,12 +4,13 @@ Owns the network and the checkpoint layout of the released Dimple-7B
 (`visual.*`, `img_projector.*`, `model.*`, `lm_head`), the multimodal rotary
 positions (temporal / height / width sections) and the attention masks
 (full by default, causal for the autoregressive training phase). The forward
-returns raw logits: output i predicts token i + 1 (the engine shifts them).
+returns raw logits: output i predicts token i + 1 (the engine shifts them); it
+is the `dimple.protocol.CachedDenoiser` the engine decodes with.
 
 It reuses transformers' Qwen2.5-VL vision tower (same parameter names, window
 and full-attention blocks) and writes the language side here, because Dimple's
-LM attends in both directions and keeps an explicit prefix cache
-(`PrefixKVCache`). It does not know about decoding schedules, tokenizers or
+LM attends in both directions and keeps an explicit key/value cache
+(`dimple.kv_cache`). It does not know about decoding schedules, tokenizers or
 image files.
 """
 
@@ -27,7 +28,7 @@ from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVi
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
 from transformers.utils import ModelOutput
 
-from .kv_cache import PrefixKVCache
+from .kv_cache import KVCache
 
 VISION_KEYS = (
     "depth", "hidden_size", "hidden_act", "intermediate_size", "num_heads", "in_channels", "patch_size",
@@ -244,7 +245,7 @@ class DimpleAttention(nn.Module):
                                               self.num_kv_heads * self.head_dim], dim=-1)
         return qk.unflatten(-1, (-1, self.head_dim)), v.unflatten(-1, (-1, self.head_dim))
 
-    def forward(self, x, cos, sin, mask, cache: Optional[PrefixKVCache]):
+    def forward(self, x, cos, sin, mask, cache: Optional[KVCache]):
         bsz, seq, _ = x.shape
         qk, v = self.project(x)
         q, k = apply_rotary(qk, cos, sin).split([self.num_heads, self.num_kv_heads], dim=2)
@@ -282,14 +283,11 @@ class DimpleTextModel(nn.Module):
         self.rotary_emb = DimpleRotaryEmbedding(config)
         self.mrope_section = config.mrope_section
 
-    def forward(self, embeds, position_ids, mask, cache):
-        reuse = cache is not None and cache.filled and cache.keeps_angles
-        if reuse and cache.angles is not None:
-            cos, sin = cache.angles
-        else:
-            cos, sin = mrope_cos_sin(*self.rotary_emb(embeds, position_ids), self.mrope_section)
-            if reuse:
-                cache.angles = (cos, sin)
+    def forward(self, embeds, position_ids, mask, cache: Optional[KVCache]):
+        def angles():
+            return mrope_cos_sin(*self.rotary_emb(embeds, position_ids), self.mrope_section)
+
+        cos, sin = cache.angles(angles) if cache is not None else angles()
         h = embeds
         for layer in self.layers:
             h = layer(h, cos, sin, mask, cache)
@@ -434,10 +432,9 @@ class DimpleModel(DimplePreTrainedModel):
         pixel_values: Optional[torch.Tensor] = None,
         image_grid_thw: Optional[torch.LongTensor] = None,
         position_ids: Optional[torch.LongTensor] = None,
-        cache: Optional[PrefixKVCache] = None,
+        cache: Optional[KVCache] = None,
         causal: bool = False,
         logits_index: Optional[torch.LongTensor] = None,
-        **_ignored,
     ) -> DimpleOutput:
         """input_ids: the whole sequence, or with a filled `cache` only the positions it asks for.
 

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # per RGB channel: the normalisation every Dimple checkpoint saw
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 MAX_ASPECT_RATIO = 200
+MAX_PROMPT_CHARS = 4000  # longest question accepted, by the library and the app alike
 
 
 def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 14 * 14 * 4 * 1280):

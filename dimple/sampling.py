@@ -100,6 +100,11 @@ def schedule_grid(steps: int, eps: float, device=None) -> torch.Tensor:
 def fallback_count(n_masked: int, n_total: int, iteration: int, grid: torch.Tensor) -> int:
     """How many positions the schedule commits when no position passes the threshold.
 
+    Dimple (Yu, Ma, Wang 2025, arXiv 2505.16990), confident decoding: when no
+    masked position's confidence exceeds the threshold, fall back to the
+    masked-diffusion schedule, the time grid linspace(1, eps, steps + 1)
+    (`schedule_grid`), and commit the number of positions it unmasks next.
+
     t = n_masked / n_total; start at the first grid index whose value is below t
     (but not before iteration + 1) and walk forward until
     floor(n_masked * (1 - s / t)) >= 1; the last grid value commits everything.

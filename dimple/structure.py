@@ -1,6 +1,6 @@
 """Structure priors: a template turned into a response canvas of fixed tokens and mask slots.
 
-Syntax (DESIGN.md): plain text is fixed; `<mask>` is one masked token,
+Syntax (docs/DESIGN.md): plain text is fixed; `<mask>` is one masked token,
 `<mask:N>` is N masked tokens; `<eos>` fixes an end-of-answer token. The
 response length is the template's token length. Example:
 `Color: <mask:2>. Shape: <mask:3>.<eos>`.

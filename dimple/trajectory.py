@@ -224,3 +224,15 @@ class Trajectory:
                 if pos in seen:
                     raise ValueError(f"step {step.index}: position {pos} committed twice")
                 seen.add(pos)
+
+
+def generation_record(traj: Trajectory, text: str, latency_s: float) -> dict:
+    """The JSON of one generation, shared by the CLI's `generate --json` and the web API's `generate`."""
+    return {
+        "text": text,
+        "response_ids": traj.response_ids,
+        "nfe": traj.nfe,
+        "tokens_per_forward": round(traj.tokens_per_forward, 4),
+        "latency_s": round(latency_s, 4),
+        "trajectory": traj.to_dict(),
+    }

@@ -1,4 +1,9 @@
-"""Shared test fixtures: the reference fixture folder and small random Dimple checkpoints."""
+"""Shared test fixtures: the reference fixture folder and small random Dimple checkpoints; the slow modules.
+
+`python -m pytest tests -m "not slow"` leaves out the modules in SLOW_MODULES
+and the tests marked `@pytest.mark.slow` (the marker is registered in
+pyproject.toml); the full suite runs everything.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,23 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REFERENCE = FIXTURES / "dimple-reference"
 TOKENIZER_DIR = ROOT / "assets" / "dimple-tiny"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
+
+
+# whole modules of slow tests, with why: marked here so that the modules themselves need no marker line
+SLOW_MODULES = {
+    "test_app_api.py": "the web API through gradio_client against a live server",
+    "test_browser.py": "a Chromium page against a live server",
+    "test_soak.py": "a soak of bad input, load and faults against a live server",
+    "test_train.py": "training runs and the shipped model's answers",
+    "test_train_vision.py": "training runs",
+    "test_bench.py": "benchmarks",
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 def random_config(tokenizer, hidden: int = 64, layers: int = 2, **overrides):

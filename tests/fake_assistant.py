@@ -1,10 +1,11 @@
 """A stand-in for `dimple.Assistant` and hand-made Trajectory records, for UI tests.
 
 Owns nothing of the real model: it fabricates decoding runs with the same
-record (`dimple.trajectory.Trajectory`) and the same methods the app calls
-(`stream`, `generate`, `preview_template`, `random_scene`, `decode`,
-`token_texts`), so the rendering, export and layout code can be tested fast and
-without weights. The real model is tested against the same app elsewhere.
+record (`dimple.trajectory.Trajectory`) and meets the same interface the app
+calls (`app.protocol.StudioAssistant`: `stream`, `generate_batch`,
+`canvas_for`, `random_scene`, `decode` and the model facts), so the rendering,
+export and layout code can be tested fast and without weights. The real model
+is tested against the same app elsewhere.
 """
 
 from __future__ import annotations
@@ -108,15 +109,16 @@ class FakeAssistant:
             raise FakeTemplateError(f"template is {len(out)} tokens, over the limit of {self.max_new_tokens_limit}")
         return out
 
-    def preview_template(self, template: str, limit: int) -> Preview:
+    def canvas_for(self, template: str, limit: int | None = None) -> Preview:
+        limit = limit or self.max_new_tokens_limit
         ids = self.parse_template(template)
         return Preview(pieces=[("", False) if t == MASK else (WORDS[t], True) for t in ids], length=len(ids),
                        warnings=[f"the template exceeds the limit of {limit}"] if len(ids) > limit else [])
 
-    def stream(self, image, prompt, cfg, history=(), template=None, should_stop=None):
+    def stream(self, image, prompt, cfg=None, history=(), template=None, should_stop=None):
         if not prompt or not prompt.strip():
             raise ValueError("prompt is empty")
-        cfg.validate()
+        cfg = (cfg or self.default_config).validate()
         canvas = self.parse_template(template) if template else None
         full = make_trajectory(cfg.max_new_tokens, canvas, seed=cfg.seed or 0, threshold=cfg.alg_p_threshold,
                                steps=cfg.steps, alg=cfg.alg)
@@ -139,17 +141,16 @@ class FakeAssistant:
             traj.total_seconds = time.perf_counter() - start
             yield traj
 
-    def generate(self, *args, **kwargs):
-        traj = None
-        for traj in self.stream(*args, **kwargs):
-            pass
-        return traj
+    def generate_batch(self, items, cfg=None, template=None):
+        trajs = []
+        for image, prompt in items:
+            for traj in self.stream(image, prompt, cfg or self.default_config, template=template):
+                pass
+            trajs.append(traj)
+        return trajs
 
     def decode(self, ids):
         return "".join(WORDS[i] for i in ids if i not in (MASK, END, PAD))
-
-    def token_texts(self, ids):
-        return [WORDS[i] for i in ids]
 
     def random_scene(self, seed):
         rng = random.Random(seed)

@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from dimple.assistant import Assistant
 
+    from app.form import COMPARE_DEFAULTS, CONTROLS
     from app.handlers import Studio
     from app.session import Session
 
@@ -50,8 +51,9 @@ def main(argv=None) -> int:
             session = Session()
             t0 = time.perf_counter()
             first = first_step = None
-            for out in studio.ask(image, question, template, thr, prefill, 48, 48, "maskgit_plus", 0.0, 1.0, 0, 0.0,
-                                  0, session):
+            form = dict(zip(CONTROLS, (thr, prefill, 48, 48, "maskgit_plus", 0.0, 1.0, 0, 0.0, 0)), image=image,
+                        prompt=question, template=template, session=session, **COMPARE_DEFAULTS)
+            for out in studio.ask(form):
                 traj = session.trajectory
                 if traj is not None and first is None and not isinstance(out[0], dict):
                     first = time.perf_counter() - t0

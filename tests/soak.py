@@ -158,14 +158,17 @@ def _ui_call(studio, case: Case) -> tuple[str, str]:
     """The same case through the UI's Send handler (what a browser session runs)."""
     import gradio as gr
 
+    from app.form import COMPARE_DEFAULTS
     from app.session import Session
 
     image = str(EXAMPLES / "objects_1.png") if case.image == "example" else case.image
     s = dict(BASE, **case.settings)
     try:
-        outs = list(studio.ask(str(image) if image else None, case.prompt, s["template"], s["alg_p_threshold"],
-                               s["prefill"], s["steps"], s["max_new_tokens"], s["alg"], s["temperature"], 1.0, 0,
-                               0.0, s["seed"], Session()))
+        form = dict(image=str(image) if image else None, prompt=case.prompt, template=s["template"],
+                    alg_p_threshold=s["alg_p_threshold"], prefill=s["prefill"], steps=s["steps"],
+                    max_new_tokens=s["max_new_tokens"], alg=s["alg"], temperature=s["temperature"], top_p=1.0,
+                    top_k=0, alg_temp=0.0, seed=s["seed"], session=Session(), **COMPARE_DEFAULTS)
+        outs = list(studio.ask(form))
     except gr.Error as exc:
         return "error", str(exc)
     except Exception as exc:  # noqa: BLE001

@@ -68,7 +68,7 @@ def test_generate_returns_the_cli_json(client):
 
 def test_generate_honours_a_template(client, server):
     assistant = server[1]
-    canvas = assistant.preview_template(TEMPLATE, assistant.max_new_tokens_limit)
+    canvas = assistant.canvas_for(TEMPLATE, assistant.max_new_tokens_limit)
     out = _generate(client, template=TEMPLATE)
     traj = Trajectory.from_dict(out["trajectory"])
     assert traj.length == canvas.length == len(out["response_ids"])

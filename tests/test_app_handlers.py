@@ -7,15 +7,22 @@ import threading
 import gradio as gr
 import pytest
 
-from app.handlers import Studio
+from app.form import COMPARE_DEFAULTS, CONTROLS
+from app.handlers import Studio, verdict
 from app.session import Session
-from fake_assistant import FakeAssistant
+from fake_assistant import VOCAB, FakeAssistant, make_trajectory
 
-CONTROLS = (0.9, True, 16, 16, "maskgit_plus", 0.0, 1.0, 0, 0.0, 0)
+SETTINGS = dict(zip(CONTROLS, (0.9, True, 16, 16, "maskgit_plus", 0.0, 1.0, 0, 0.0, 0)))
+
+
+def _form(session, prompt="Where is the red circle?", template="", **overrides):
+    """The named values Gradio hands a handler (app.form), with the Compare tab at its defaults."""
+    return {**SETTINGS, **COMPARE_DEFAULTS, "image": None, "prompt": prompt, "template": template, "session": session,
+            **overrides}
 
 
 def _ask(studio, session, prompt="Where is the red circle?", template=""):
-    return studio.ask(None, prompt, template, *CONTROLS, session)
+    return studio.ask(_form(session, prompt, template))
 
 
 def test_ask_streams_one_frame_per_step_and_records_the_turn():
@@ -44,7 +51,7 @@ def test_regenerate_replaces_the_last_turn_and_sessions_are_separate():
     a, b = Session(), Session()
     list(_ask(studio, a, "first?"))
     list(_ask(studio, b, "other?"))
-    list(studio.regenerate(None, "", *CONTROLS, a))
+    list(studio.regenerate(_form(a, prompt="")))
     assert [q for q, _ in a.history] == ["first?"] and [q for q, _ in b.history] == ["other?"]
     assert a.trajectory is not b.trajectory
 
@@ -91,15 +98,27 @@ def test_a_fault_inside_one_generation_is_reported_to_that_user_only():
     assert len(hit.history) == 1
 
 
-def test_compare_streams_a_then_b_and_reports():
+def test_compare_streams_a_then_b_under_their_own_settings_and_reports_their_forwards():
     studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
-    outs = list(studio.compare(None, "Describe it.", "", *CONTROLS, 0.9, True, 0.0, False, session))
-    verdict = outs[-1][2]
-    assert "faster" in verdict and ("identical" in verdict or "differ" in verdict)
-    a, b = session.compare
-    assert a.config["alg_p_threshold"] == 0.9 and b.config["prefill"] is False
+    outs = list(studio.compare(_form(session, "Describe it.", b_threshold=0.6, b_prefill=False)))
+    canvas_a, canvas_b, verdict_md, _ = outs[-1]
+    assert "A: threshold 0.9, prefilling on" in canvas_a and "B: threshold 0.6, prefilling off" in canvas_b
+    nfe_a = make_trajectory(16, threshold=0.9, steps=16).nfe  # the fake decodes what make_trajectory draws
+    nfe_b = make_trajectory(16, threshold=0.6, steps=16).nfe
+    assert nfe_a != nfe_b and f"Forward passes: A {nfe_a}, B {nfe_b}" in verdict_md
+    assert "**Answers are identical.**" in verdict_md  # the fake's answer does not depend on the threshold
 
 
+def test_verdict_names_the_faster_run_and_shows_differing_answers():
+    a, b = make_trajectory(8, seed=1), make_trajectory(8, seed=2, threshold=0.0)
+    a.total_seconds, b.total_seconds = 0.2, 0.1
+    b.steps[-1].tokens = [VOCAB[" green"]] * len(b.steps[-1].tokens)  # B ends on other words
+    text = verdict(a, b, "the red one", "the green one")
+    assert "**B is 2.00x faster**" in text
+    assert "**Answers differ:** A: `the red one` · B: `the green one`" in text
+
+
+@pytest.mark.slow  # Play animates at its real pace
 def test_replay_frames_and_preview():
     studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
     assert "Nothing to replay" in studio.replay_frame(0, session)

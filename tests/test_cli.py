@@ -52,6 +52,7 @@ def test_bad_input_exits_with_a_message(random_checkpoint, capsys, args, message
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh Python process loads torch and the model
 def test_module_entry_point_runs_in_a_fresh_process(random_checkpoint):
     proc = subprocess.run([sys.executable, "-m", "dimple.cli", "generate", "--model", str(random_checkpoint),
                            "--prompt", "Hello", "--max-new-tokens", "4", "--json"],

@@ -58,6 +58,7 @@ def _check_invariants(traj, cfg, fixed_positions=()):
     assert traj.nfe <= cfg.steps
 
 
+@pytest.mark.slow  # thirty generated settings
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     alg=st.sampled_from(ALGORITHMS),
@@ -113,16 +114,56 @@ def test_should_stop_ends_decoding_and_marks_the_trajectory(reference_model, ref
     assert traj.stopped and traj.nfe == 2
 
 
+class BagOfTokens(torch.nn.Module):
+    """A text-only `dimple.protocol.Denoiser` without cache support: each output predicts from its own token."""
+
+    config = type("C", (), {"mask_token_id": 9, "eos_token_id": 0, "pad_token_id": 0})()
+
+    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, logits_index):
+        return type("Out", (), {"logits": _bag_logits(input_ids).gather(1, logits_index[..., None].expand(-1, -1, 10))})()
+
+
+class PlainBagOfTokens(torch.nn.Module):
+    """The same model with an HF-style forward: logits for every position, no logits_index."""
+
+    config = BagOfTokens.config
+
+    def forward(self, input_ids, attention_mask=None, pixel_values=None, image_grid_thw=None):
+        return type("Out", (), {"logits": _bag_logits(input_ids)})()
+
+
+def _bag_logits(input_ids):
+    return torch.nn.functional.one_hot(input_ids.clamp(max=8) % 8 + 1, 10).float() * 5
+
+
 def test_text_only_model_without_cache_support_decodes_with_prefill_off():
-    class BagOfTokens(torch.nn.Module):
-        config = type("C", (), {"mask_token_id": 9, "eos_token_id": 0, "pad_token_id": 0})()
-
-        def forward(self, input_ids, attention_mask=None, pixel_values=None, image_grid_thw=None):
-            logits = torch.nn.functional.one_hot(input_ids.clamp(max=8) % 8 + 1, 10).float() * 5
-            return type("Out", (), {"logits": logits})()
-
     traj = dimple.generate(BagOfTokens(), torch.tensor([[1, 2, 3]]), DecodeConfig(max_new_tokens=4, steps=4, prefill=False))
     assert 9 not in traj.response_ids and traj.nfe >= 1
+
+
+def test_an_hf_style_forward_decodes_through_plain_denoiser_and_is_refused_without_it():
+    from dimple.protocol import PlainDenoiser
+
+    cfg = DecodeConfig(max_new_tokens=4, steps=4, prefill=False)
+    prompt = torch.tensor([[1, 2, 3]])
+    assert (dimple.generate(PlainDenoiser(PlainBagOfTokens()), prompt, cfg).states()
+            == dimple.generate(BagOfTokens(), prompt, cfg).states())
+    with pytest.raises(TypeError, match="logits_index"):
+        dimple.generate(PlainBagOfTokens(), prompt, cfg)
+
+
+def test_a_forward_that_ignores_logits_index_is_refused_with_the_shapes():
+    class AllRows(PlainBagOfTokens):
+        def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, logits_index):
+            return super().forward(input_ids)
+
+    with pytest.raises(ValueError, match="logits_index of shape"):
+        dimple.generate(AllRows(), torch.tensor([[1, 2, 3]]), DecodeConfig(max_new_tokens=4, steps=4, prefill=False))
+
+
+def test_a_mistyped_keyword_to_the_model_raises(reference_model, reference_expected):
+    with pytest.raises(TypeError, match="logit_index"):
+        reference_model(input_ids=reference_expected["input_ids"], logit_index=torch.tensor([[0]]))
 
 
 @pytest.mark.parametrize("bad, name", [
@@ -166,6 +207,7 @@ def test_response_cache_needs_prefill():
         DecodeConfig(response_cache=2, prefill=False).validate()
 
 
+@pytest.mark.slow  # two batches of three and every request alone again
 def test_batched_requests_decode_as_they_would_alone(reference_model, reference_expected):
     from dimple.engine import Request, generate_batch
 

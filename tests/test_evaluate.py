@@ -36,6 +36,7 @@ def test_metrics_of_a_random_model_are_well_formed(tok):
     assert 0 <= res["early_eos_rate"] <= 1 and res["length_bias"] >= 0
 
 
+@pytest.mark.slow  # trains three recipes
 def test_the_three_recipes_train_and_are_compared(tmp_path):
     res = compare_recipes(2, 8, CFG, out_root=str(tmp_path), **TINY)
     assert set(res) == {"ar-then-diffusion", "diffusion-only", "ar-only"}

@@ -19,7 +19,7 @@ def test_specials_are_single_tokens(tok):
     assert tok.pad_token == T.PAD and tok.eos_token == T.EOS and tok.mask_token == T.MASK
 
 
-def test_round_trip(tok):
+def test_world_questions_and_answers_decode_back_to_the_same_text(tok):
     for seed in range(60):
         s = world.make_sample(seed)
         for text in (s.question, s.answer):
@@ -32,7 +32,7 @@ def test_world_words_are_short(tok):
         assert len(tok(" " + word, add_special_tokens=False)["input_ids"]) <= 2
 
 
-def test_vocab_is_small(tok):
+def test_vocabulary_stays_between_300_and_2000_tokens(tok):
     assert 300 <= len(tok) <= 2000
 
 

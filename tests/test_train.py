@@ -20,7 +20,7 @@ def tok():
     return load_tokenizer(TrainConfig().tokenizer_dir)
 
 
-def test_config_validation():
+def test_default_config_is_valid_and_each_bad_setting_raises():
     TrainConfig().validate()
     for bad in (dict(recipe="magic"), dict(steps=0), dict(lr=-1.0), dict(mrope_section=[1, 1, 1]), dict(max_pad=-1)):
         with pytest.raises(ValueError):
@@ -134,16 +134,12 @@ ASSET = os.path.join(os.path.dirname(__file__), "..", "assets", "dimple-tiny")
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(ASSET, "model.safetensors")), reason="Dimple-Tiny weights not shipped")
 def test_shipped_model_answers_world_questions():
-    import time
-
     import dimple
     from dimple.loading import load_image_processor, load_tokenizer
     from dimple.processing import encode_prompt
     from pathlib import Path
 
-    t0 = time.perf_counter()
     model = dimple.load_model("tiny")
-    assert time.perf_counter() - t0 < 10
     tok, proc = load_tokenizer(Path(ASSET)), load_image_processor(Path(ASSET))
     cfg = dimple.DecodeConfig(max_new_tokens=36, steps=36, alg_p_threshold=0.9, prefill=True)
     wrong = []

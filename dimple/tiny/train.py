@@ -311,7 +311,8 @@ def load_checkpoint(path: str):
 
 
 def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) -> str:
-    """Write the model in 16-bit safetensors + config.json + tokenizer + image settings into out_dir."""
+    """Write the model in 16-bit safetensors + config.json + tokenizer + image settings into out_dir, with a
+    dimple_studio.json that gives any such folder Dimple-Tiny's card in the app."""
     import copy
 
     os.makedirs(out_dir, exist_ok=True)
@@ -321,6 +322,8 @@ def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) 
     tokenizer.save_pretrained(out_dir)
     with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
         json.dump(TINY.preprocessor_config(), f, indent=1)
+    with open(os.path.join(out_dir, "dimple_studio.json"), "w") as f:
+        json.dump({"kind": "tiny"}, f)
     return out_dir
 
 

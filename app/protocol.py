@@ -1,0 +1,46 @@
+"""What the studio (handlers, web API) calls on an assistant, written down as a `typing.Protocol`.
+
+Owns the names and arguments of the assistant's members the app uses, so that
+`dimple.assistant.Assistant`, `app.lazy.LazyAssistant` (which forwards to
+one) and the tests' `FakeAssistant` are held to one definition, and the one
+thing the app derives from them: the answer text of a trajectory. It knows
+nothing of models, tensors or Gradio.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Optional, Protocol, Sequence
+
+from dimple.config import DecodeConfig
+from dimple.trajectory import Trajectory
+
+
+class StudioAssistant(Protocol):
+    name: str  # shown in the header
+    device: str  # where the model runs, in words
+    about: str  # markdown: what the model knows
+    max_new_tokens_limit: int  # the longest canvas the model allows
+    default_config: DecodeConfig  # decoding settings suited to the model
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    def canvas_for(self, template: str, limit: Optional[int] = None) -> Any:
+        """The canvas a structure-prior template makes: `.pieces` [(text, fixed)], `.length`, `.warnings`;
+        raises ValueError naming the problem."""
+
+    def stream(self, image: Any, prompt: str, cfg: Optional[DecodeConfig] = None,
+               history: Sequence[tuple[str, str]] = (), template: Optional[str] = None,
+               should_stop: Optional[Callable[[], bool]] = None) -> Iterator[Trajectory]: ...
+
+    def generate_batch(self, items: Sequence[tuple[Any, str]], cfg: Optional[DecodeConfig] = None,
+                       template: Optional[str] = None) -> list[Trajectory]: ...
+
+    def random_scene(self, seed: int) -> tuple[Any, str]: ...
+
+
+def answer_text(assistant: StudioAssistant, traj: Trajectory) -> str:
+    """The answer as the assistant's tokenizer writes it, or from the record's token texts where it cannot."""
+    try:
+        return assistant.decode(traj.answer_ids).strip()
+    except Exception:  # noqa: BLE001 - an answer the tokenizer cannot decode still shows its recorded texts
+        return traj.text().strip()
