@@ -212,6 +212,19 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
     )
 
 
+def _apply_edit(edit, i: int, seq: torch.Tensor, prompt_len: int, rows: list, active: list) -> None:
+    """Let `edit` rewrite the canvas and record what it changed in each row's last step."""
+    before = seq.clone()
+    edit(i, seq)
+    if not torch.equal(seq[:, :prompt_len], before[:, :prompt_len]):
+        raise ValueError("the canvas edit changed the prompt; only response tokens may change")
+    for b in (seq != before).any(dim=1).nonzero(as_tuple=True)[0].tolist():
+        if b not in active:
+            raise ValueError(f"the canvas edit changed row {b} after it had finished decoding")
+        changed = (seq[b, prompt_len:] != before[b, prompt_len:]).nonzero(as_tuple=True)[0]
+        rows[b].traj.steps[-1].edits = list(zip(changed.tolist(), seq[b, prompt_len + changed].tolist()))
+
+
 def _left_pad(requests: Sequence[Request], pad_id: int):
     """Stack prompts right-aligned, so every response starts at the same index."""
     width = max(r.input_ids.shape[1] for r in requests)
@@ -231,11 +244,13 @@ def stream_batch(
     cfg: DecodeConfig,
     end_token_ids: Optional[Sequence[int]] = None,
     should_stop: Optional[Callable[[], bool]] = None,
+    edit: Optional[Callable[[int, torch.Tensor], None]] = None,
 ) -> Iterator[list[Trajectory]]:
     """Decode several requests in one batch (one forward per iteration for all) and yield their
     Trajectories: once before any forward, then after each iteration. Rows share the config and
     the response length; each keeps its own seed stream, so a row decodes as it would alone
-    (up to float rounding of batched matmuls)."""
+    (up to float rounding of batched matmuls). `edit(i, seq)` may change the response part of
+    the (batch, prompt + response) canvas in place after iteration i's commits."""
     cfg.validate()
     if not requests:
         raise ValueError("no requests to decode")
@@ -296,6 +311,8 @@ def stream_batch(
             rows[b].traj.steps.append(step)
             if i == 0:
                 rows[b].traj.prefill_seconds = step.seconds
+        if edit is not None:
+            _apply_edit(edit, i, seq, prompt_len, rows, active)
         for row in rows:
             row.traj.total_seconds = time.perf_counter() - start
         yield [row.traj for row in rows]
