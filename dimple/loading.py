@@ -147,21 +147,9 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None) -> DimpleMod
     return model
 
 
-def _register_auto_classes() -> None:
-    """Let AutoConfig/AutoModel (and AutoTokenizer's config lookup) know model_type "dimple"."""
-    from transformers import AutoConfig, AutoModel
-
-    try:
-        AutoConfig.register("dimple", DimpleConfig)
-        AutoModel.register(DimpleConfig, DimpleModel)
-    except ValueError:  # already registered
-        pass
-
-
 def load_tokenizer(name_or_folder):
     from transformers import AutoTokenizer
 
-    _register_auto_classes()
     folder = name_or_folder if isinstance(name_or_folder, Path) else resolve_checkpoint(str(name_or_folder))
     return AutoTokenizer.from_pretrained(str(folder))
 
