@@ -18,7 +18,13 @@ import torch
 
 from .modeling import DimpleConfig, DimpleModel, batch_vision_windows, fuse_projections
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+def _assets_folder() -> Path:
+    """The shipped assets: `dimple/assets` once pip-installed (package data), else the repository's assets/."""
+    installed = Path(__file__).resolve().parent / "assets"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "assets"
+
+
+ASSETS = _assets_folder()
 ALIASES = {"tiny": ASSETS / "dimple-tiny", "dimple-tiny": ASSETS / "dimple-tiny"}
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.jinja", "tokenizer*", "vocab*", "merges*"]
