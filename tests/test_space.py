@@ -25,6 +25,8 @@ EXAMPLE = sorted((ROOT / "assets" / "examples").glob("*.png"))[0]
 STAND_IN_SPACES = '''
 import functools, inspect, json, os
 LOG = os.environ["FAKE_SPACES_LOG"]
+def gradio_auto_wrap(fn):  # gradio calls this for every event function on a Space
+    return fn
 def GPU(duration=None):
     def wrap(fn):
         def record():
@@ -52,18 +54,14 @@ def _serve(tmp_path, flags, env_extra):
     proc = subprocess.Popen([sys.executable, "app.py", "--device", "cpu", "--port", str(port), *flags], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 150
-    while time.time() < deadline:
+    while time.time() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 200:
-                break
+                return proc, f"http://127.0.0.1:{port}", tmp_path / f"server-{port}.log"
         except httpx.HTTPError:
             time.sleep(0.5)
-        if proc.poll() is not None:
-            break
-    else:
-        proc.kill()
-        pytest.fail((tmp_path / f"server-{port}.log").read_text())
-    return proc, f"http://127.0.0.1:{port}", tmp_path / f"server-{port}.log"
+    proc.kill()
+    pytest.fail("the studio did not come up:\n" + (tmp_path / f"server-{port}.log").read_text()[-4000:])
 
 
 @pytest.fixture(scope="module")
