@@ -62,10 +62,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=None,
                    help="decodes running at once (default: 2 on CPU, 1 on CUDA)")
     p.add_argument("--max-queue", type=int, default=32, help="requests waiting at most; more get a 'busy' message")
-    p.add_argument("--run-history", action="store_true",
+    p.add_argument("--run-history", action="store_true", default=os.environ.get("DIMPLE_RUN_HISTORY") == "1",
                    help="let Gradio keep every run (pictures, questions, answers) in the visitor's browser and "
                         "show it at /gradio_api/runs; off by default, see docs/security.md")
-    p.add_argument("--mcp", action="store_true", help="also serve the `generate` endpoint as an MCP tool "
+    p.add_argument("--mcp", action="store_true", default=os.environ.get("DIMPLE_MCP") == "1", help="also serve the `generate` endpoint as an MCP tool "
                                                       "(/gradio_api/mcp/)")
     p.add_argument("--gpu-seconds", type=int, default=int(os.environ.get("DIMPLE_GPU_SECONDS", GPU_SECONDS)),
                    help="ZeroGPU: seconds one decode may hold the GPU (spaces.GPU duration)")
