@@ -3,10 +3,12 @@
 The install goes into a scratch folder (`pip install --target`, no build
 isolation, no dependencies: nothing is downloaded); the checks then run from
 another working directory with only that folder added to the path, so the
-repository's own files cannot be what they find.
+repository's own files cannot be what they find. It builds from a copy of the
+tracked files, so the worktree gets no build leftovers.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -18,11 +20,22 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
+def _source_copy(folder):
+    """The repository's tracked files, so the build leaves nothing (egg-info, build/) in the worktree."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, files.split("\0")):
+        if (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
+    source = _source_copy(tmp_path_factory.mktemp("source"))
     build = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-                            "--quiet", "--target", str(target), str(ROOT)], capture_output=True, text=True,
+                            "--quiet", "--target", str(target), str(source)], capture_output=True, text=True,
                            timeout=600, env=dict(os.environ, PIP_NO_CACHE_DIR="1"))
     assert build.returncode == 0, build.stderr[-3000:]
     return target
