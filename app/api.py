@@ -65,13 +65,32 @@ class Api:
         traj, latency = out
         return traj, self._record(traj, latency)
 
-    def generate(self, image, prompt, alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
-                 alg="maskgit_plus", temperature=0.0, template="", seed=0):
-        """Answer `prompt` about `image` (a file) with Dimple's parallel decoding; returns the CLI's JSON.
+    def generate(self, image: str, prompt: str, alg_p_threshold: float = 0.9, prefill: bool = True,
+                 max_new_tokens: int = 32, steps: int = 32, alg: str = "maskgit_plus", temperature: float = 0.0,
+                 template: str = "", seed: int = 0) -> dict:
+        """Answer a question about an image with Dimple, a discrete diffusion vision-language model.
 
-        A generator underneath: Gradio stops iterating it when the client cancels or disconnects, so an
-        abandoned request frees its slot (and the CPU) after the current iteration.
+        Every answer position starts masked; each iteration commits the positions the model is
+        confident about (parallel decoding). Returns the answer text, its token ids, the forward
+        passes used and the whole decoding trajectory.
+
+        Args:
+            image: the picture to ask about (a file path or URL; PNG, JPEG or WebP).
+            prompt: the question about the picture.
+            alg_p_threshold: confidence threshold in [0, 1]; every masked position above it is committed at once (0 = off).
+            prefill: reuse the prompt's key/value cache after the first iteration (faster, approximate).
+            max_new_tokens: length of the answer canvas in tokens.
+            steps: most decoding iterations allowed; the last one commits everything left.
+            alg: confidence kind, one of maskgit_plus, topk_margin, entropy, origin, autoregressive.
+            temperature: token sampling temperature (0 = greedy).
+            template: optional structure prior such as "Color: <mask:2>.<eos>" (empty = none).
+            seed: random seed for sampling.
+
+        Returns:
+            JSON with text, response_ids, nfe, tokens_per_forward, latency_s and trajectory.
         """
+        # A generator underneath: Gradio stops iterating it when the client cancels or disconnects, so an
+        # abandoned request frees its slot (and the CPU) after the current iteration.
         for out in self._steps(image, prompt, template, alg_p_threshold=alg_p_threshold, prefill=prefill,
                                max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature,
                                seed=seed):

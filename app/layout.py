@@ -22,8 +22,9 @@ from app.handlers import PRESETS, Studio
 from app.protocol import StudioAssistant
 from app.session import Session, close_session
 from dimple.config import ALGORITHMS, DecodeConfig
+from dimple.loading import ASSETS
 
-EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", "examples")
+EXAMPLES_DIR = str(ASSETS / "examples")  # the repository's assets/, or the installed package data
 
 PAGE_CSS = """
 .dm-title h1 { margin-bottom: 0 !important; }

@@ -1,12 +1,18 @@
 """Dimple: a discrete diffusion multimodal LLM with parallel decoding (arXiv 2505.16990).
 
 Public API (stable, see docs/DESIGN.md): `load_model`, `DecodeConfig`, `generate`,
-`stream`, `Trajectory`. Importing this package loads nothing heavy.
+`stream`, `Trajectory`. Importing this package loads no weights and reads no
+files; it registers Dimple with transformers' AutoConfig / AutoModel /
+AutoTokenizer / AutoProcessor (`dimple.auto`), so the released model card's
+code runs on this implementation (see docs/dropin.md).
 """
 
 from .config import DecodeConfig
 from .engine import Request, generate, generate_batch, stream, stream_batch
 from .trajectory import Step, Trajectory
+from .auto import register as _register_auto_classes
+
+_register_auto_classes()
 
 
 def load_model(name: str = "tiny", device: str = "cpu", dtype=None):

@@ -267,17 +267,33 @@ def _plan_forward(cache: Optional[KVCache], i: int, rows: list[_Row], masked: li
                         for m in masked]) + prompt_len - 1
 
 
+def _apply_edit(edit, i: int, seq: torch.Tensor, prompt_len: int, rows: list, active: list) -> None:
+    """Let `edit` rewrite the canvas and record what it changed in each row's last step."""
+    before = seq.clone()
+    edit(i, seq)
+    if not torch.equal(seq[:, :prompt_len], before[:, :prompt_len]):
+        raise ValueError("the canvas edit changed the prompt; only response tokens may change")
+    for b in (seq != before).any(dim=1).nonzero(as_tuple=True)[0].tolist():
+        if b not in active:
+            raise ValueError(f"the canvas edit changed row {b} after it had finished decoding")
+        changed = (seq[b, prompt_len:] != before[b, prompt_len:]).nonzero(as_tuple=True)[0]
+        rows[b].traj.steps[-1].edits = list(zip(changed.tolist(), seq[b, prompt_len + changed].tolist()))
+
+
 def stream_batch(
     model: Denoiser | CachedDenoiser,
     requests: Sequence[Request],
     cfg: DecodeConfig,
     end_token_ids: Optional[Sequence[int]] = None,
     should_stop: Optional[Callable[[], bool]] = None,
+    edit: Optional[Callable[[int, torch.Tensor], None]] = None,
 ) -> Iterator[list[Trajectory]]:
     """Decode several requests in one batch (one forward per iteration for all) and yield their
     Trajectories: once before any forward, then after each iteration. Rows share the config and
     the response length; each keeps its own seed stream, so a row decodes as it would alone
-    (up to float rounding of batched matmuls). With `cfg.prefill` the model is a CachedDenoiser."""
+    (up to float rounding of batched matmuls). With `cfg.prefill` the model is a CachedDenoiser.
+    `edit(i, seq)` may change the response part of the (batch, prompt + response) canvas in place
+    after iteration i's commits (the drop-in's tokens hook)."""
     cfg.validate()
     mask_id = _mask_id(model, cfg)
     length = _check_requests(requests, cfg, mask_id)
@@ -310,6 +326,8 @@ def stream_batch(
             rows[b].traj.steps.append(step)
             if i == 0:
                 rows[b].traj.prefill_seconds = step.seconds
+        if edit is not None:
+            _apply_edit(edit, i, batch.seq, p, rows, active)
         for row in rows:
             row.traj.total_seconds = time.perf_counter() - start
         yield [row.traj for row in rows]

@@ -18,7 +18,13 @@ import torch
 
 from .modeling import DimpleConfig, DimpleModel, batch_vision_windows, fuse_projections
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+def _assets_folder() -> Path:
+    """The shipped assets: `dimple/assets` once pip-installed (package data), else the repository's assets/."""
+    installed = Path(__file__).resolve().parent / "assets"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "assets"
+
+
+ASSETS = _assets_folder()
 ALIASES = {"tiny": ASSETS / "dimple-tiny", "dimple-tiny": ASSETS / "dimple-tiny"}
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.jinja", "tokenizer*", "vocab*", "merges*"]
@@ -147,21 +153,9 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None) -> DimpleMod
     return model
 
 
-def _register_auto_classes() -> None:
-    """Let AutoConfig/AutoModel (and AutoTokenizer's config lookup) know model_type "dimple"."""
-    from transformers import AutoConfig, AutoModel
-
-    try:
-        AutoConfig.register("dimple", DimpleConfig)
-        AutoModel.register(DimpleConfig, DimpleModel)
-    except ValueError:  # already registered
-        pass
-
-
 def load_tokenizer(name_or_folder):
     from transformers import AutoTokenizer
 
-    _register_auto_classes()
     folder = name_or_folder if isinstance(name_or_folder, Path) else resolve_checkpoint(str(name_or_folder))
     return AutoTokenizer.from_pretrained(str(folder))
 

@@ -28,6 +28,7 @@ from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVi
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
 from transformers.utils import ModelOutput
 
+from .diffusion_generate import DiffusionGenerationMixin
 from .kv_cache import KVCache
 
 VISION_KEYS = (
@@ -382,8 +383,11 @@ class DimplePreTrainedModel(PreTrainedModel):
             module.inv_freq.copy_(DimpleRotaryEmbedding(self.config).inv_freq)
 
 
-class DimpleModel(DimplePreTrainedModel):
-    """Dimple: discrete diffusion multimodal LM (Yu, Ma, Wang 2025, arXiv 2505.16990)."""
+class DimpleModel(DiffusionGenerationMixin, DimplePreTrainedModel):
+    """Dimple: discrete diffusion multimodal LM (Yu, Ma, Wang 2025, arXiv 2505.16990).
+
+    `diffusion_generate` is the released model card's call (see `dimple.diffusion_generate`).
+    """
 
     def __init__(self, config: DimpleConfig):
         super().__init__(config)

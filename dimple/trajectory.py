@@ -28,10 +28,11 @@ class Step:
     alternatives: list[list[tuple[int, float]]] = field(default_factory=list)  # per committed position: top (token, prob)
     seconds: float = 0.0  # wall time of this iteration (forward + selection)
     padded: list[int] = field(default_factory=list)  # positions after a committed end filled with padding, no forward
+    edits: list[tuple[int, int]] = field(default_factory=list)  # (position, token) a caller's canvas edit wrote last
 
     def writes(self, pad_token_id: int):
-        """(position, token) pairs this iteration put on the canvas."""
-        return list(zip(self.positions, self.tokens)) + [(p, pad_token_id) for p in self.padded]
+        """(position, token) pairs this iteration put on the canvas, in order (edits last)."""
+        return list(zip(self.positions, self.tokens)) + [(p, pad_token_id) for p in self.padded] + list(self.edits)
 
 
 @dataclass
@@ -155,6 +156,7 @@ class Trajectory:
         data["token_text"] = {str(k): v for k, v in self.token_text.items()}
         for step in data["steps"]:
             step["alternatives"] = [[list(pair) for pair in alts] for alts in step["alternatives"]]
+            step["edits"] = [list(pair) for pair in step["edits"]]
         data["summary"] = self.summary()
         return data
 
@@ -179,6 +181,7 @@ class Trajectory:
                     alternatives=[[(int(t), float(p)) for t, p in alts] for alts in s.get("alternatives", [])],
                     seconds=float(s.get("seconds", 0.0)),
                     padded=[int(p) for p in s.get("padded", [])],
+                    edits=[(int(p), int(t)) for p, t in s.get("edits", [])],
                 )
                 for s in data["steps"]
             ]
@@ -224,6 +227,13 @@ class Trajectory:
                 if pos in seen:
                     raise ValueError(f"step {step.index}: position {pos} committed twice")
                 seen.add(pos)
+            for pos, tok in step.edits:  # an edit may re-mask or overwrite; later commits follow the result
+                if not 0 <= pos < n:
+                    raise ValueError(f"step {step.index}: edit at {pos} outside the canvas of {n}")
+                if tok == self.mask_token_id:
+                    seen.discard(pos)
+                else:
+                    seen.add(pos)
 
 
 def generation_record(traj: Trajectory, text: str, latency_s: float) -> dict:

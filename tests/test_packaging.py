@@ -1,0 +1,81 @@
+"""`pip install .` gives a working library, both console scripts and the shipped Tiny weights anywhere.
+
+The install goes into a scratch folder (`pip install --target`, no build
+isolation, no dependencies: nothing is downloaded); the checks then run from
+another working directory with only that folder added to the path, so the
+repository's own files cannot be what they find. It builds from a copy of the
+tracked files, so the worktree gets no build leftovers.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _source_copy(folder):
+    """The repository's tracked files, so the build leaves nothing (egg-info, build/) in the worktree."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, files.split("\0")):
+        if (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    source = _source_copy(tmp_path_factory.mktemp("source"))
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+                            "--quiet", "--target", str(target), str(source)], capture_output=True, text=True,
+                           timeout=600, env=dict(os.environ, PIP_NO_CACHE_DIR="1"))
+    assert build.returncode == 0, build.stderr[-3000:]
+    return target
+
+
+def _run(installed, tmp_path, *args):
+    env = dict(os.environ, PYTHONPATH=str(installed), HF_HUB_OFFLINE="1")
+    return subprocess.run(list(args), cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_the_installed_library_loads_tiny_from_any_directory(installed, tmp_path):
+    code = ("import dimple, pathlib; m = dimple.load_model('tiny'); "
+            "print(pathlib.Path(dimple.__file__).parent); print(m.checkpoint_folder)")
+    out = _run(installed, tmp_path, sys.executable, "-c", code)
+    assert out.returncode == 0, out.stderr[-3000:]
+    package, weights = out.stdout.split()[-2:]
+    assert package.startswith(str(installed)) and weights.startswith(str(installed))
+
+
+def test_console_scripts_are_installed_and_run(installed, tmp_path):
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"dimple": "dimple.cli:main", "dimple-studio": "app.launcher:main"}
+    for name, expect in (("dimple", "generate"), ("dimple-studio", "--run-history")):
+        out = _run(installed, tmp_path, sys.executable, str(installed / "bin" / name), "--help")
+        assert out.returncode == 0 and expect in out.stdout, out.stderr[-3000:]
+
+
+def test_every_package_of_the_repository_is_installed(installed):
+    packages = {p.parent.relative_to(ROOT) for top in ("dimple", "app") for p in (ROOT / top).rglob("__init__.py")}
+    assert packages and all((installed / p / "__init__.py").is_file() for p in packages), packages
+
+
+def test_the_app_package_and_examples_are_installed(installed):
+    assert (installed / "app" / "launcher.py").is_file() and (installed / "app" / "layout.py").is_file()
+    assert any((installed / "dimple" / "assets" / "examples").glob("*.png"))
+    assert (installed / "dimple" / "assets" / "dimple-tiny" / "model.safetensors").is_file()
+
+
+def test_library_dependencies_leave_torch_unpinned_and_extras_exist():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "torch" in project["dependencies"]
+    assert {"app", "test"} <= set(project["optional-dependencies"])
+    assert any(d.startswith("gradio") for d in project["optional-dependencies"]["app"])
