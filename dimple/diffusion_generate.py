@@ -136,8 +136,10 @@ class HookedModel:
     def rope_index(self, input_ids, image_grid_thw=None, attention_mask=None):
         return self.model.rope_index(input_ids, image_grid_thw, attention_mask)
 
-    def forward(self, input_ids, attention_mask=None, pixel_values=None, image_grid_thw=None, position_ids=None,
-                cache=None):
+    def forward(self, input_ids, attention_mask, logits_index, pixel_values=None, image_grid_thw=None,
+                position_ids=None, cache=None):
+        """The CachedDenoiser forward (dimple/protocol.py): the hook sees every fed position's logits, as in the
+        original; the engine gets the rows at `logits_index`."""
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values,
                          image_grid_thw=image_grid_thw, position_ids=position_ids, cache=cache)
         raw = out.logits
@@ -147,7 +149,8 @@ class HookedModel:
         self.calls += 1
         self.last_input, self.last_logits = input_ids, shifted
         # back to the engine's convention: output i scores position i + 1
-        return ModelOutput(logits=torch.cat([shifted[:, 1:], raw[:, -1:]], dim=1))
+        logits = torch.cat([shifted[:, 1:], raw[:, -1:]], dim=1)
+        return ModelOutput(logits=torch.gather(logits, 1, logits_index[..., None].expand(-1, -1, logits.shape[-1])))
 
     __call__ = forward
 
