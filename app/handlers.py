@@ -27,13 +27,7 @@ from app.inputs import check_prompt, load_image, make_config
 from app.protocol import StudioAssistant, answer_text
 from app.session import Request, Session
 
-PRESETS = {
-    "(none)": "",
-    "Exact length (6 tokens)": "<mask:6><eos>",
-    "Answer: ... Because: ...": "Answer: <mask:4>. Because: <mask:8>.<eos>",
-    "JSON skeleton": '{"<mask:3>": "<mask:4>"}<eos>',
-    "Numbered list": "1. <mask:3>\n2. <mask:3>\n3. <mask:3><eos>",
-}
+NO_PRESET = "(none)"
 MASK_CHAR = "\u2592"
 log = logging.getLogger("dimple.studio")
 
@@ -261,7 +255,16 @@ class Studio:
 
     # ----- structure prior --------------------------------------------------------
     def preset(self, name):
-        return PRESETS.get(name, "")
+        return self.assistant.presets.get(name, "") if name != NO_PRESET else ""
+
+    def card_choices(self):
+        """(preset menu, suggestions) from the loaded model's card."""
+        try:
+            presets, suggestions = self.assistant.presets, self.assistant.suggestions
+        except Exception:  # noqa: BLE001 - the header already says why the model did not load
+            presets, suggestions = {}, ()
+        return (gr.update(choices=[NO_PRESET, *presets], value=NO_PRESET),
+                gr.update(samples=[[s] for s in suggestions], visible=bool(suggestions)))
 
     def preview(self, template):
         """(preview html, error html) for the template editor."""

@@ -18,7 +18,7 @@ import gradio as gr
 
 from app import api, plots, render
 from app.form import COMPARE_DEFAULTS, Form
-from app.handlers import PRESETS, Studio
+from app.handlers import NO_PRESET, Studio
 from app.protocol import StudioAssistant
 from app.session import Session, close_session
 from dimple.config import ALGORITHMS, DecodeConfig
@@ -90,8 +90,11 @@ def _question(ui: SimpleNamespace) -> None:
                             visible=bool(ui.examples), elem_id="dm-examples")
     ui.scene_btn = gr.Button("New random scene", size="sm", elem_id="dm-scene")
     ui.scene_seed = gr.Number(value=1, visible=False, precision=0)
-    ui.prompt = gr.Textbox(label="Question", placeholder="e.g. Describe the image.", lines=2,
-                           max_lines=6, elem_id="dm-prompt")
+    # one line that grows: Enter sends, Shift+Enter starts a new line (Gradio submits on Enter when lines=1)
+    ui.prompt = gr.Textbox(label="Question", placeholder="Ask about the picture (Enter sends, Shift+Enter: new line)",
+                           lines=1, max_lines=6, elem_id="dm-prompt", autofocus=True)
+    ui.suggest = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[], label="Try one (click to fill the box)",
+                            elem_id="dm-suggest", samples_per_page=12, visible=False)
     with gr.Row():
         ui.send = gr.Button("Send", variant="primary", elem_id="dm-send")
         ui.stop = gr.Button("Stop", variant="stop", elem_id="dm-stop")
@@ -128,7 +131,7 @@ def _structure_prior(ui: SimpleNamespace) -> None:
     with gr.Accordion("Structure prior (template)", open=False):
         gr.Markdown("Plain text is fixed; `<mask>` is one slot, `<mask:N>` is N slots, `<eos>` ends "
                     "the answer. The answer length is the template's length.")
-        ui.preset = gr.Dropdown(list(PRESETS), value="(none)", label="Preset")
+        ui.preset = gr.Dropdown([NO_PRESET], value=NO_PRESET, label="Preset", elem_id="dm-preset")
         ui.template = gr.Textbox(label="Template", lines=2, placeholder="Color: <mask:2>. Shape: <mask:3>.<eos>",
                                  elem_id="dm-template")
         ui.template_error = _html("", elem_id="dm-template-error")
@@ -239,6 +242,9 @@ def _wire_inputs(studio: Studio, ui: SimpleNamespace) -> None:
                        api_visibility="private", concurrency_limit=None)
     ui.image.change(studio.image_changed, [ui.session], [ui.chat, ui.session], api_visibility="private", queue=False)
     ui.preset.change(studio.preset, [ui.preset], [ui.template], api_visibility="private", queue=False)
+    ui.suggest.click(lambda sample: sample[0], [ui.suggest], [ui.prompt], api_visibility="private", queue=False,
+                     js="(sample) => { setTimeout(() => document.querySelector('#dm-prompt textarea')?.focus(), 50);"
+                        " return sample; }")
     ui.template.change(studio.preview, [ui.template], [ui.template_preview, ui.template_error],
                        api_visibility="private", show_progress="hidden", trigger_mode="always_last",
                        concurrency_limit=None)
@@ -281,6 +287,7 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio") -> g
         _wire_inputs(studio, ui)
         _wire_compare_and_files(studio, ui, form)
         demo.load(studio.header, None, [ui.model_line, ui.about], api_visibility="private").then(
+            studio.card_choices, None, [ui.preset, ui.suggest], api_visibility="private").then(
             studio.defaults, None, [ui.threshold, ui.prefill, ui.steps, ui.max_new, ui.alg, ui.temperature],
             api_visibility="private")
     return demo

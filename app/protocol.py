@@ -21,6 +21,8 @@ class StudioAssistant(Protocol):
     about: str  # markdown: what the model knows
     max_new_tokens_limit: int  # the longest canvas the model allows
     default_config: DecodeConfig  # decoding settings suited to the model
+    presets: dict  # structure-prior templates by name that the model fills well
+    suggestions: tuple  # questions to offer with one click
 
     def decode(self, ids: Sequence[int]) -> str: ...
 

@@ -111,6 +111,15 @@ class Assistant:
         return self.card.about
 
     @property
+    def presets(self) -> dict[str, str]:
+        """Structure-prior templates by name that suit this model (the UI's preset menu)."""
+        return dict(self.card.presets)
+
+    @property
+    def suggestions(self) -> tuple[str, ...]:
+        return tuple(self.card.suggestions)
+
+    @property
     def max_new_tokens_limit(self) -> int:
         return self.card.max_new_tokens_limit
 

@@ -1,0 +1,94 @@
+"""Chat conventions in a real browser: Enter sends, Shift+Enter breaks the line, the box clears and keeps
+focus, the card's suggestions fill the box in one click, Tiny's presets are offered, the keyboard reaches
+every control."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+import studio_server
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    pytest.skip("Chromium is not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.slow
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+EXAMPLE = str(studio_server.ROOT / "assets" / "examples" / "objects_1.png")
+BOX = "#dm-prompt textarea"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    assistant, _ = studio_server.load_assistant(tmp_path_factory.mktemp("chat"))
+    demo, url = studio_server.start(assistant)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_function("document.body.innerText.includes('device:')", timeout=60_000)
+        yield page, assistant
+        browser.close()
+    demo.close()
+
+
+def _chat_turns(page) -> int:
+    return page.locator("#dm-chat .message-row, #dm-chat [data-testid='user']").count()
+
+
+def test_enter_sends_clears_the_box_and_keeps_its_focus(app):
+    page, _ = app
+    page.set_input_files("#dm-image input[type=file]", EXAMPLE)
+    page.wait_for_timeout(800)
+    page.click(BOX)
+    page.keyboard.type("How many objects are there?")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#dm-chat').innerText.includes('How many objects')",
+                           timeout=60_000)
+    page.wait_for_function(f"document.querySelector('{BOX}').value === ''", timeout=30_000)
+    assert page.evaluate(f"document.activeElement === document.querySelector('{BOX}')")
+
+
+def test_shift_enter_starts_a_new_line_without_sending(app):
+    page, _ = app
+    page.click(BOX)
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    page.wait_for_timeout(300)
+    assert page.input_value(BOX) == "first line\nsecond line"
+    assert "second line" not in page.inner_text("#dm-chat")
+    page.fill(BOX, "")
+
+
+def test_a_suggestion_fills_the_box_in_one_click(app):
+    page, assistant = app
+    first = assistant.suggestions[0]
+    page.locator("#dm-suggest button", has_text=first).first.click()
+    page.wait_for_function(f"document.querySelector('{BOX}').value === {first!r}", timeout=10_000)
+
+
+def test_the_preset_menu_offers_the_models_own_presets(app):
+    page, assistant = app
+    page.click("text=Structure prior (template)")
+    page.click("#dm-preset input")
+    for name in assistant.presets:
+        assert page.locator("ul[role=listbox] li", has_text=name).count() >= 1, name
+    page.keyboard.press("Escape")
+
+
+def test_the_keyboard_reaches_the_main_controls(app):
+    page, _ = app
+    page.click(BOX)
+    reached = set()
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("(() => { const e = document.activeElement;"
+                                  " const host = e && e.closest('[id^=dm-]'); return host ? host.id : ''; })()"))
+    for control in ("dm-send", "dm-stop", "dm-threshold", "dm-steps", "dm-replay", "dm-scene"):
+        assert control in reached, (control, sorted(reached))
