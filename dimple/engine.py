@@ -85,19 +85,27 @@ def _forward_logits(model, batch: "_Batch", position_ids, cache: Optional[KVCach
     return out.logits.float()
 
 
-def _pad_after_end(response: torch.Tensor, mask_id: int, end_ids: torch.Tensor, pad_id: int) -> list[int]:
-    """Fill masked positions after the first committed end token with padding; return them.
+def _pad_after_end(response: torch.Tensor, mask_id: int, end_ids: torch.Tensor, pad_id: int,
+                   fixed: Sequence[bool]) -> list[int]:
+    """Fill masked positions after a committed end token with padding; return them.
 
     Beyond the paper: the answer is cut at its end anyway, so spending forward
     passes on the tail changes only the context the remaining positions see.
+    In a template, an end closes only its own slot (elastic slots): the next
+    fixed token opens the next one, whose positions are still decoded.
     """
-    ends = torch.isin(response, end_ids).nonzero(as_tuple=True)[0]
-    if ends.numel() == 0:
+    ends = torch.isin(response, end_ids)
+    if not bool(ends.any()):
         return []
-    tail = (response == mask_id).nonzero(as_tuple=True)[0]
-    tail = tail[tail > ends[0]]
-    response[tail] = pad_id
-    return tail.tolist()
+    out, closed = [], False
+    for p, (is_end, is_masked) in enumerate(zip(ends.tolist(), (response == mask_id).tolist())):
+        if fixed[p] and not is_end:
+            closed = False
+        elif closed and is_masked:
+            out.append(p)
+        closed = closed or is_end
+    response[out] = pad_id
+    return out
 
 
 @dataclass
@@ -145,7 +153,7 @@ def _new_row(model, cfg, req: Request, response: torch.Tensor, mask_id: int, end
     row = _Row(traj, response, sum(1 for t in canvas if t == mask_id), generator,
                torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device), response.new_zeros(0))
     if cfg.skip_padding:
-        row.pending = _pad_after_end(response, mask_id, row.end_ids, traj.pad_token_id)
+        row.pending = _pad_after_end(response, mask_id, row.end_ids, traj.pad_token_id, traj.fixed)
         if not bool((response == mask_id).any()):  # nothing before the end to decode: keep the canvas as given
             response[row.pending] = mask_id
             row.pending = []
@@ -172,7 +180,7 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
     positions = masked[chosen]
     row.response[positions] = x0[chosen].to(row.response.dtype)
     row.last = positions
-    padded = row.pending + (_pad_after_end(row.response, mask_id, row.end_ids, row.traj.pad_token_id)
+    padded = row.pending + (_pad_after_end(row.response, mask_id, row.end_ids, row.traj.pad_token_id, row.traj.fixed)
                             if cfg.skip_padding else [])
     row.pending = []
     alt = torch.topk(probs[chosen], min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)

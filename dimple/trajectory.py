@@ -100,9 +100,16 @@ class Trajectory:
 
     @property
     def answer_end(self) -> int:
-        """Index of the first end-of-answer token in the final canvas, or the length if none."""
+        """Index of the end-of-answer token in the final canvas, or the length if none: the first end token;
+        with a template, where only end tokens follow (elastic slots hold padding inside the answer)."""
         ends = set(self.end_token_ids)
-        for i, tok in enumerate(self.response_ids):
+        ids = self.response_ids
+        if any(self.fixed):
+            end = len(ids)
+            while end > 0 and ids[end - 1] in ends:
+                end -= 1
+            return end
+        for i, tok in enumerate(ids):
             if tok in ends:
                 return i
         return self.length
@@ -132,7 +139,8 @@ class Trajectory:
     def text(self, tokens: Optional[Iterable[int]] = None) -> str:
         """Join token texts from `token_text` (the UI decodes with its tokenizer where it has one)."""
         ids = self.answer_ids if tokens is None else tokens
-        return "".join(self.token_text.get(t, "") for t in ids)
+        ends = set(self.end_token_ids)  # padding inside elastic slots is never shown
+        return "".join(self.token_text.get(t, "") for t in ids if t not in ends)
 
     def summary(self) -> dict:
         return {

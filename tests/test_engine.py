@@ -224,3 +224,17 @@ def test_batched_requests_decode_as_they_would_alone(reference_model, reference_
                                     image_grid_thw=e["image_grid_thw"])
             assert traj.states() == alone.states()
             assert traj.prompt_ids == request.input_ids[0].tolist()
+
+
+def test_skip_padding_closes_only_the_slot_an_end_token_sits_in():
+    from dimple.engine import _pad_after_end
+
+    mask, pad, end = 99, 0, 1
+    # template: [T] slot slot slot [T] slot slot [end]; the model wrote an end into the first slot
+    response = torch.tensor([20, 5, end, mask, 21, mask, mask, end])
+    fixed = [True, False, False, False, True, False, False, True]
+    padded = _pad_after_end(response, mask, torch.tensor([end, pad]), pad, fixed)
+    assert padded == [3]
+    assert response.tolist() == [20, 5, end, pad, 21, mask, mask, end]
+    free = torch.tensor([5, end, mask, mask])
+    assert _pad_after_end(free, mask, torch.tensor([end, pad]), pad, [False] * 4) == [2, 3]

@@ -62,3 +62,33 @@ def test_engine_trajectory_round_trips(reference_model, reference_expected):
                            attention_mask=e["attention_mask"], pixel_values=e["pixel_values"],
                            image_grid_thw=e["image_grid_thw"])
     assert Trajectory.from_json(traj.to_json()).states() == traj.states()
+
+
+def _elastic(final):
+    """A template canvas `Color: <mask:3>. Shape: <mask:3>.<eos>` in toy ids (20 'Color:', 21 '.', 22 'Shape:'),
+    decoded to `final`; 0 is padding, 1 the end of answer."""
+    canvas = [20, M, M, M, 21, 22, M, M, M, 21, 1]
+    fixed = [c != M for c in canvas]
+    t = Trajectory(prompt_ids=[3], canvas=canvas, fixed=fixed, mask_token_id=M, end_token_ids=[1, 0])
+    slots = [i for i, c in enumerate(canvas) if c == M]
+    t.steps = [Step(0, slots, [final[i] for i in slots], [0.9] * len(slots), False)]
+    t.token_text = {20: "Color: ", 21: ".", 22: " Shape: ", 5: "red", 6: "star", 0: "<pad>", 1: "<end>"}
+    return t
+
+
+def test_elastic_slots_never_leak_padding_into_the_answer_text():
+    t = _elastic([20, 5, 0, 0, 21, 22, 6, 0, 0, 21, 1])
+    assert t.answer_end == 10  # the template's own end, not the first pad inside the colour slot
+    assert t.text() == "Color: red. Shape: star."
+    assert "<pad>" not in t.text()
+
+
+def test_an_elastic_slot_filled_to_the_brim_reads_the_same_way():
+    t = _elastic([20, 5, 5, 5, 21, 22, 6, 6, 6, 21, 1])
+    assert t.text() == "Color: redredred. Shape: starstarstar."
+
+
+def test_a_free_canvas_still_ends_at_its_first_end_token():
+    t = Trajectory(prompt_ids=[3], canvas=[M] * 4, fixed=[False] * 4, mask_token_id=M, end_token_ids=[1, 0])
+    t.steps = [Step(0, [0, 1, 2, 3], [5, 1, 6, 0], [0.9] * 4, False)]
+    assert t.answer_end == 1 and t.answer_ids == [5]
