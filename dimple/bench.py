@@ -36,6 +36,7 @@ from typing import Optional
 import torch
 
 from .config import DecodeConfig
+from .tiny.settings import TINY
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 FIXED_K = (2, 3, 4, 6, 8)
@@ -46,7 +47,7 @@ ANSWER_LENGTHS = (8, 16, 32, 64)
 @dataclass
 class BenchSettings:
     limit: int = 100  # held-out samples per accuracy point
-    max_new_tokens: int = 36  # response canvas in the accuracy runs: the longest world answer + end fits (as in eval and training)
+    max_new_tokens: int = TINY.canvas  # response canvas in the accuracy runs: Tiny's, as in eval and training
     repeats: int = 5  # timed repeats per prefill point (median reported)
     threads: int = 2  # torch threads while timing
     seed: int = 0
