@@ -14,7 +14,6 @@ and its fillings is the training data's job.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -71,22 +70,8 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def filled_text(template: str, fills: list[str]) -> str:
-    """What the answer reads once the slots hold `fills` (pads are not shown)."""
-    out, k = [], 0
-    from dimple.structure import parse_template
-
-    for seg in parse_template(template):
-        if seg.kind == "text":
-            out.append(seg.text)
-        elif seg.kind == "mask":
-            out.append(fills[k])
-            k += 1
-    return "".join(out)
-
-
-def with_slot_lengths(template: str, lengths: list[int]) -> str:
-    """`template` with its slots resized to `lengths` (training draws slots longer than their fillings)."""
+def _rewrite(template: str, slot, eos: str) -> str:
+    """`template` with its text kept, each slot k replaced by slot(k, count) and each <eos> by `eos`."""
     from dimple.structure import parse_template
 
     out, k = [], 0
@@ -94,11 +79,21 @@ def with_slot_lengths(template: str, lengths: list[int]) -> str:
         if seg.kind == "text":
             out.append(seg.text)
         elif seg.kind == "eos":
-            out.append("<eos>")
+            out.append(eos)
         else:
-            out.append(f"<mask:{lengths[k]}>")
+            out.append(slot(k, seg.count))
             k += 1
     return "".join(out)
+
+
+def filled_text(template: str, fills: list[str]) -> str:
+    """What the answer reads once the slots hold `fills` (pads are not shown)."""
+    return _rewrite(template, lambda k, _count: fills[k], "")
+
+
+def with_slot_lengths(template: str, lengths: list[int]) -> str:
+    """`template` with its slots resized to `lengths` (training draws slots longer than their fillings)."""
+    return _rewrite(template, lambda k, _count: f"<mask:{lengths[k]}>", "<eos>")
 
 
 def sample(scene: W.Scene, rng: random.Random, split: str = "train", name: Optional[str] = None):
@@ -117,7 +112,3 @@ def sample(scene: W.Scene, rng: random.Random, split: str = "train", name: Optio
         if fills:
             return name, preset.template, turn, fills
     return None
-
-
-def expected_json(fills: list[str]) -> dict:
-    return json.loads(filled_text(PRESETS["JSON object"].template, fills))
