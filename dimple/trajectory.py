@@ -100,19 +100,16 @@ class Trajectory:
 
     @property
     def answer_end(self) -> int:
-        """Index of the end-of-answer token in the final canvas, or the length if none: the first end token;
-        with a template, where only end tokens follow (elastic slots hold padding inside the answer)."""
+        """Index of the end of the answer in the final canvas (the length if none): the first end token that is
+        not padding, or where only end tokens follow, whichever comes first. Padding with more answer after it
+        is filler inside the answer (an elastic slot), not its end; `text` never shows it."""
         ends = set(self.end_token_ids)
         ids = self.response_ids
-        if any(self.fixed):
-            end = len(ids)
-            while end > 0 and ids[end - 1] in ends:
-                end -= 1
-            return end
-        for i, tok in enumerate(ids):
-            if tok in ends:
-                return i
-        return self.length
+        trailing = len(ids)
+        while trailing > 0 and ids[trailing - 1] in ends:
+            trailing -= 1
+        hard = next((i for i, tok in enumerate(ids) if tok in ends and tok != self.pad_token_id), len(ids))
+        return min(hard, trailing)
 
     @property
     def answer_ids(self) -> list[int]:

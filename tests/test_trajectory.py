@@ -69,7 +69,7 @@ def _elastic(final):
     decoded to `final`; 0 is padding, 1 the end of answer."""
     canvas = [20, M, M, M, 21, 22, M, M, M, 21, 1]
     fixed = [c != M for c in canvas]
-    t = Trajectory(prompt_ids=[3], canvas=canvas, fixed=fixed, mask_token_id=M, end_token_ids=[1, 0])
+    t = Trajectory(prompt_ids=[3], canvas=canvas, fixed=fixed, mask_token_id=M, end_token_ids=[1, 0], pad_token_id=0)
     slots = [i for i, c in enumerate(canvas) if c == M]
     t.steps = [Step(0, slots, [final[i] for i in slots], [0.9] * len(slots), False)]
     t.token_text = {20: "Color: ", 21: ".", 22: " Shape: ", 5: "red", 6: "star", 0: "<pad>", 1: "<end>"}
@@ -88,7 +88,18 @@ def test_an_elastic_slot_filled_to_the_brim_reads_the_same_way():
     assert t.text() == "Color: redredred. Shape: starstarstar."
 
 
-def test_a_free_canvas_still_ends_at_its_first_end_token():
-    t = Trajectory(prompt_ids=[3], canvas=[M] * 4, fixed=[False] * 4, mask_token_id=M, end_token_ids=[1, 0])
+def test_a_free_canvas_ends_at_its_first_end_of_answer_token():
+    t = Trajectory(prompt_ids=[3], canvas=[M] * 4, fixed=[False] * 4, mask_token_id=M, end_token_ids=[1, 0],
+                   pad_token_id=0)
     t.steps = [Step(0, [0, 1, 2, 3], [5, 1, 6, 0], [0.9] * 4, False)]
     assert t.answer_end == 1 and t.answer_ids == [5]
+
+
+def test_padding_with_answer_after_it_is_filler_and_trailing_padding_ends_the_answer():
+    t = Trajectory(prompt_ids=[3], canvas=[M] * 6, fixed=[False] * 6, mask_token_id=M, end_token_ids=[1, 0],
+                   pad_token_id=0)
+    t.token_text = {5: "red", 6: " star", 0: "<pad>", 1: "<end>"}
+    t.steps = [Step(0, list(range(6)), [5, 0, 6, 1, 0, 0], [0.9] * 6, False)]
+    assert t.answer_end == 3 and t.text() == "red star"
+    t.steps = [Step(0, list(range(6)), [5, 6, 0, 0, 0, 0], [0.9] * 6, False)]
+    assert t.answer_end == 2
