@@ -209,6 +209,8 @@ class Assistant:
         for step in traj.steps[-1:] if known else traj.steps:
             new.update(step.tokens)
             new.update(t for alts in step.alternatives for t, _ in alts)
+            new.update(step.ghost_tokens)
+            new.update(t for top in step.ghost_top for t in top)
         new.discard(-1)
         for tok in new - known.keys():
             known[tok] = self.tokenizer.decode([tok])
@@ -233,11 +235,17 @@ class Assistant:
         check_groundable(traj, position)
         if image is None:
             raise ValueError("grounding needs the image the run was asked about; none was given")
+        w, h = image.size
+        box = [0, 0, w, h]
         if self.card.square_images:
+            s = min(w, h)
+            box = [(w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s]  # as center_square crops
             image = center_square(image)
         pixels = self.image_processor([image])
-        return grounding_map(self.model, traj, position, pixels["pixel_values"].to(self.model.device),
-                             pixels["image_grid_thw"].to(self.model.device))
+        g = grounding_map(self.model, traj, position, pixels["pixel_values"].to(self.model.device),
+                          pixels["image_grid_thw"].to(self.model.device))
+        g.box = box
+        return g
 
     def answer_text(self, traj: Trajectory) -> str:
         return self.decode(traj.answer_ids)

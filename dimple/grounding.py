@@ -39,6 +39,7 @@ class Grounding:
     layers: list[list[list[float]]] = field(default_factory=list)  # the same per layer (heads averaged)
     image_share: float = 0.0  # of the query's attention, the part on image tokens (layers and heads averaged)
     reproduced: bool = True  # the re-run's best guess is the committed token
+    box: Optional[list[int]] = None  # (left, top, right, bottom) of the given image the grid covers; None: all
 
     @property
     def peak(self) -> tuple[int, int]:
@@ -49,7 +50,7 @@ class Grounding:
     def to_dict(self) -> dict:
         return {"position": self.position, "step": self.step, "token": self.token, "grid": self.grid,
                 "peak": list(self.peak), "image_share": round(self.image_share, 4), "reproduced": self.reproduced,
-                "layers": self.layers}
+                "box": self.box, "layers": self.layers}
 
 
 def _image_layout(model, seq: torch.Tensor, image_grid_thw: torch.Tensor) -> tuple[torch.Tensor, int, int]:

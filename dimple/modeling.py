@@ -18,6 +18,7 @@ image files.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Optional
@@ -235,7 +236,7 @@ class DimpleAttention(nn.Module):
         self.v_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=True)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
         self.fused: Optional[dict] = None  # set by fuse_projections: q, k and v as one matmul
-        self.capture: Optional[dict] = None  # set by capture_attention: {"rows": query rows, "maps": list}
+        self.capture: dict = {}  # set by capture_attention: thread id -> {"rows": query rows, "maps": list}
 
     def project(self, x):
         """x (batch, seq, hidden) -> queries and keys together (batch, seq, heads + kv_heads, head_dim),
@@ -256,8 +257,10 @@ class DimpleAttention(nn.Module):
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (batch, heads, seq, head_dim)
         if cache is not None:
             k, v = cache.extend(self.layer_idx, k, v)
-        if self.capture is not None:  # off the hot path: only while capture_attention is on
-            self.capture["maps"].append(attention_weights(q, k, mask, self.capture["rows"]))
+        if self.capture:  # off the hot path: only while a capture_attention block runs (in some thread)
+            spec = self.capture.get(threading.get_ident())
+            if spec is not None:
+                spec["maps"].append(attention_weights(q, k, mask, spec["rows"]))
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
             enable_gqa=self.num_kv_heads != self.num_heads,
@@ -280,16 +283,18 @@ def attention_weights(q, k, mask, rows: torch.Tensor) -> torch.Tensor:
 def capture_attention(model, rows: torch.Tensor):
     """Within the block, every forward of `model` appends each layer's attention of the query `rows`
     ((batch, heads, rows, keys) per layer, in layer order) to the list it yields. For grounding requests only:
-    it costs a second attention computation per layer."""
+    it costs a second attention computation per layer. Only this thread's forwards are captured: a decode
+    another user runs meanwhile on the same model is left alone."""
     maps: list = []
+    me = threading.get_ident()
     layers = [m for m in model.modules() if isinstance(m, DimpleAttention)]
     for m in layers:
-        m.capture = {"rows": rows, "maps": maps}
+        m.capture[me] = {"rows": rows, "maps": maps}
     try:
         yield maps
     finally:
         for m in layers:
-            m.capture = None
+            m.capture.pop(me, None)
 
 
 class DimpleDecoderLayer(nn.Module):
