@@ -1,4 +1,5 @@
-"""The web API: `generate` (docs/DESIGN.md contract), plus `generate_batch`, `compare`, `preview_template`, `export`.
+"""The web API: `generate` (docs/DESIGN.md contract), plus `generate_batch`, `compare`, `preview_template`, `export`
+(and, from app/teaching_api.py, `explore`, `inspect`, `ground` and generate's `grounding` keyword).
 
 Owns the endpoints a script reaches with `gradio_client`: their keyword
 parameters, the JSON they return (for `generate`, exactly the CLI's
@@ -20,7 +21,7 @@ import time
 
 import gradio as gr
 
-from app import export
+from app import export, teaching_api
 from app.inputs import check_prompt, load_image, make_config
 from app.protocol import StudioAssistant, answer_text
 from dimple.trajectory import Trajectory, generation_record
@@ -66,8 +67,9 @@ class Api:
         return traj, self._record(traj, latency)
 
     def generate(self, image, prompt, alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
-                 alg="maskgit_plus", temperature=0.0, template="", seed=0):
-        """Answer `prompt` about `image` (a file) with Dimple's parallel decoding; returns the CLI's JSON.
+                 alg="maskgit_plus", temperature=0.0, template="", seed=0, grounding=""):
+        """Answer `prompt` about `image` (a file) with Dimple's parallel decoding; returns the CLI's JSON (its
+        trajectory carries the ghosts). `grounding`: "answer" or positions "0,3" add a "grounding" list.
 
         A generator underneath: Gradio stops iterating it when the client cancels or disconnects, so an
         abandoned request frees its slot (and the CPU) after the current iteration.
@@ -75,7 +77,16 @@ class Api:
         for out in self._steps(image, prompt, template, alg_p_threshold=alg_p_threshold, prefill=prefill,
                                max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature,
                                seed=seed):
-            yield gr.skip() if out is None else self._record(*out)
+            if out is None:
+                yield gr.skip()
+                continue
+            record = self._record(*out)
+            if isinstance(grounding, str) and grounding.strip():
+                try:
+                    record["grounding"] = teaching_api.groundings(self.assistant, image, grounding, out[0])
+                except ValueError as exc:
+                    raise gr.Error(f"grounding: {exc}", duration=8, print_exception=False) from None
+            yield record
 
     def generate_batch(self, image, prompt, alg_p_threshold, prefill, max_new_tokens, steps, alg, temperature,
                        template, seed):
@@ -172,11 +183,12 @@ def register(assistant: StudioAssistant) -> Api:
         b_thr = gr.Number(label="b_alg_p_threshold", value=0.0)
         b_prefill = gr.Checkbox(label="b_prefill", value=True)
         traj_json = gr.Textbox(label="trajectory_json")
+        grounding = gr.Textbox(label="grounding", value="")
         out = gr.JSON(label="result")
         out_json, out_gif = gr.File(label="json"), gr.File(label="gif")
         go = gr.Button("generate")
-        go.click(api.generate, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
-                 api_name="generate", concurrency_id="model")
+        go.click(api.generate, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed,
+                                grounding], out, api_name="generate", concurrency_id="model")
         gr.Button("generate_batch").click(
             api.generate_batch, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
             api_name="generate_batch", batch=True, max_batch_size=MAX_BATCH, concurrency_id="batch",
@@ -188,4 +200,6 @@ def register(assistant: StudioAssistant) -> Api:
                                    concurrency_limit=None)
         gr.Button("export").click(api.export, [traj_json], [out_json, out_gif], api_name="export",
                                   concurrency_id="files", concurrency_limit=4)
+        teaching_api.register(assistant, image, prompt, thr, prefill, max_new, steps, alg, temperature, template,
+                              seed, traj_json, out)  # explore, inspect, ground
     return api
