@@ -58,8 +58,9 @@ def bar(unit: float, above: bool) -> str:
 
 
 def ghost_slot(pos: int, label: str, title: str, unit: float, above: bool) -> str:
-    """A masked slot showing its best guess (faded) and the guess's confidence bar."""
-    return (f'<span class="dm-tok dm-mask dm-ghost" data-pos="{pos}" title="{html.escape(title, quote=True)}">'
+    """A masked slot showing its best guess (faded) and the guess's confidence bar (title: "" for none)."""
+    hover = f' title="{html.escape(title, quote=True)}"' if title else ""
+    return (f'<span class="dm-tok dm-mask dm-ghost" data-pos="{pos}"{hover}>'
             f'{html.escape(label)}{bar(unit, above)}</span>')
 
 

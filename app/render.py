@@ -226,10 +226,10 @@ def _slot_bar(ghost, alg: str, thr: float) -> str:
     return bar(confidence_unit(ghost.confidence, alg), thr > 0 and ghost.confidence > thr)
 
 
-def _ghost_piece(traj, pos: int, ghost, alg: str, thr: float) -> str:
+def _ghost_piece(traj, pos: int, ghost, alg: str, thr: float, live: bool) -> str:
     guess = traj.token_text.get(ghost.token)
-    title = (f"position {pos} - masked - best guess {guess!r}, {ALG_LABEL.get(alg, 'confidence')} "
-             f"{ghost.confidence:.3f} (threshold {thr:.2f}) - click to inspect")
+    title = "" if live else (f"position {pos} - masked - best guess {guess!r}, {ALG_LABEL.get(alg, 'confidence')} "
+                             f"{ghost.confidence:.3f} (threshold {thr:.2f}) - click to inspect")
     ends = set(traj.end_token_ids)
     return ghost_slot(pos, token_label(guess, ghost.token in ends), title, confidence_unit(ghost.confidence, alg),
                       thr > 0 and ghost.confidence > thr)
@@ -245,7 +245,12 @@ def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list
     if this_step is not None:
         new_conf = {p: (this_step.confidences[j] if j < len(this_step.confidences) else None)
                     for j, p in enumerate(this_step.positions)}
-    ghosts = ghosts_at(traj, n) if n > 0 else {}
+    ghosts = {}
+    if this_step is not None:  # the canvas this step's forward saw: this frame's, with its writes masked again
+        before = list(state)
+        for pos, _ in this_step.writes(traj.pad_token_id):
+            before[pos] = traj.mask_token_id
+        ghosts = ghosts_at(traj, n, before)
     thr = threshold_of(traj)
     first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
     pieces = []
@@ -253,7 +258,7 @@ def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list
         is_end, style = tok in ends, ""
         if kind == "mask":
             ghost = ghosts.get(pos)
-            pieces.append(_ghost_piece(traj, pos, ghost, alg, thr) if ghost is not None else
+            pieces.append(_ghost_piece(traj, pos, ghost, alg, thr, live) if ghost is not None else
                           f'<span class="dm-tok dm-mask" data-pos="{pos}" title="position {pos} - masked">'
                           f'{MASK_GLYPH}</span>')
             continue

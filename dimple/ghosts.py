@@ -63,12 +63,13 @@ def walk(traj):
             state[pos] = tok
 
 
-def ghosts_at(traj, step: int) -> dict[int, Ghost]:
-    """Every position masked when `step` began -> its Ghost (empty where the record has no ghosts)."""
+def ghosts_at(traj, step: int, before: Optional[list[int]] = None) -> dict[int, Ghost]:
+    """Every position masked when `step` began -> its Ghost (empty where the record has no ghosts).
+    `before`: the canvas after step - 1 steps, where the caller has it (saves replaying the record)."""
     if not 1 <= step <= len(traj.steps):
         return {}
     record = traj.steps[step - 1]
-    masked = masked_at(traj, step)
+    masked = _masked(traj, before, step) if before is not None else masked_at(traj, step)
     if not record.ghost_tokens or len(record.ghost_tokens) != len(masked):
         return {}
     return {pos: Ghost(pos, tok, conf, list(zip(top, probs)))
