@@ -226,13 +226,16 @@ def _slot_bar(ghost, alg: str, thr: float) -> str:
     return bar(confidence_unit(ghost.confidence, alg), thr > 0 and ghost.confidence > thr)
 
 
+DENSE_FROM = 256  # canvases this long draw lean slots (app/ghost_view.py): the 7B's 1,024 stay usable
+
+
 def _ghost_piece(traj, pos: int, ghost, alg: str, thr: float, live: bool) -> str:
     guess = traj.token_text.get(ghost.token)
     title = "" if live else (f"position {pos} - masked - best guess {guess!r}, {ALG_LABEL.get(alg, 'confidence')} "
                              f"{ghost.confidence:.3f} (threshold {thr:.2f}) - click to inspect")
     ends = set(traj.end_token_ids)
     return ghost_slot(pos, token_label(guess, ghost.token in ends), title, confidence_unit(ghost.confidence, alg),
-                      thr > 0 and ghost.confidence > thr)
+                      thr > 0 and ghost.confidence > thr, dense=traj.length >= DENSE_FROM)
 
 
 def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list[str]:
@@ -269,7 +272,7 @@ def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list
         if kind == "new" and not is_end:
             style = f' style="background:{confidence_colour(confidence_unit(new_conf[pos], alg))}"'
         hover = _esc(_title(traj, idx, pos, alg, alternatives=not live))  # live frames: lighter titles
-        extra = _slot_bar(ghosts.get(pos), alg, thr) if kind == "new" else ""
+        extra = _slot_bar(ghosts.get(pos), alg, thr) if kind == "new" and traj.length < DENSE_FROM else ""
         pieces.append(f'<span class="{cls}"{style} data-pos="{pos}" title="{hover}">{_esc(label)}{extra}</span>')
         if "\n" in (traj.token_text.get(tok) or "") and tok != traj.mask_token_id:
             pieces.append("<br>")
@@ -310,7 +313,7 @@ def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live:
     pieces = _canvas_pieces(traj, n, state, alg, live)
     line = narration_line(narrate(traj, n))
     return (f'<div class="dm-card"><div class="dm-head">{_canvas_head(traj, n, state, title, live)}</div>{line}'
-            f'{tokens_open(n, confidence_unit(threshold_of(traj), alg))}{"".join(pieces)}</div>'
+            f'{tokens_open(n, confidence_unit(threshold_of(traj), alg), traj.length >= DENSE_FROM)}{"".join(pieces)}</div>'
             f'{legend_html()}</div>')
 
 
