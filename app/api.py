@@ -1,4 +1,5 @@
-"""The web API: `generate` (docs/DESIGN.md contract), plus `generate_batch`, `compare`, `preview_template`, `export`.
+"""The web API: `generate` (docs/DESIGN.md contract), plus `generate_batch`, `compare`, `preview_template`, `export`
+(and, from app/teaching_api.py, `explore`, `inspect`, `ground` and generate's `grounding` keyword).
 
 Owns the endpoints a script reaches with `gradio_client`: their keyword
 parameters, the JSON they return (for `generate`, exactly the CLI's
@@ -20,7 +21,7 @@ import time
 
 import gradio as gr
 
-from app import export
+from app import export, teaching_api
 from app.inputs import check_prompt, load_image, make_config
 from app.protocol import StudioAssistant, answer_text
 from dimple.trajectory import Trajectory, generation_record
@@ -67,7 +68,7 @@ class Api:
 
     def generate(self, image: str, prompt: str, alg_p_threshold: float = 0.9, prefill: bool = True,
                  max_new_tokens: int = 32, steps: int = 32, alg: str = "maskgit_plus", temperature: float = 0.0,
-                 template: str = "", seed: int = 0) -> dict:
+                 template: str = "", seed: int = 0, grounding: str = "") -> dict:
         """Answer a question about an image with Dimple, a discrete diffusion vision-language model.
 
         Every answer position starts masked; each iteration commits the positions the model is
@@ -85,6 +86,7 @@ class Api:
             temperature: token sampling temperature (0 = greedy).
             template: optional structure prior such as "Color: <mask:2>.<eos>" (empty = none).
             seed: random seed for sampling.
+            grounding: "answer" or comma-separated positions ("0,3"): add where in the image each looked (empty = none).
 
         Returns:
             JSON with text, response_ids, nfe, tokens_per_forward, latency_s and trajectory.
@@ -94,7 +96,16 @@ class Api:
         for out in self._steps(image, prompt, template, alg_p_threshold=alg_p_threshold, prefill=prefill,
                                max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature,
                                seed=seed):
-            yield gr.skip() if out is None else self._record(*out)
+            if out is None:
+                yield gr.skip()
+                continue
+            record = self._record(*out)
+            if isinstance(grounding, str) and grounding.strip():
+                try:
+                    record["grounding"] = teaching_api.groundings(self.assistant, image, grounding, out[0])
+                except ValueError as exc:
+                    raise gr.Error(f"grounding: {exc}", duration=8, print_exception=False) from None
+            yield record
 
     def generate_batch(self, image, prompt, alg_p_threshold, prefill, max_new_tokens, steps, alg, temperature,
                        template, seed):
@@ -191,11 +202,12 @@ def register(assistant: StudioAssistant) -> Api:
         b_thr = gr.Number(label="b_alg_p_threshold", value=0.0)
         b_prefill = gr.Checkbox(label="b_prefill", value=True)
         traj_json = gr.Textbox(label="trajectory_json")
+        grounding = gr.Textbox(label="grounding", value="")
         out = gr.JSON(label="result")
         out_json, out_gif = gr.File(label="json"), gr.File(label="gif")
         go = gr.Button("generate")
-        go.click(api.generate, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
-                 api_name="generate", concurrency_id="model")
+        go.click(api.generate, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed,
+                                grounding], out, api_name="generate", concurrency_id="model")
         gr.Button("generate_batch").click(
             api.generate_batch, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
             api_name="generate_batch", batch=True, max_batch_size=MAX_BATCH, concurrency_id="batch",
@@ -207,4 +219,6 @@ def register(assistant: StudioAssistant) -> Api:
                                    concurrency_limit=None)
         gr.Button("export").click(api.export, [traj_json], [out_json, out_gif], api_name="export",
                                   concurrency_id="files", concurrency_limit=4)
+        teaching_api.register(assistant, image, prompt, thr, prefill, max_new, steps, alg, temperature, template,
+                              seed, traj_json, out)  # explore, inspect, ground
     return api

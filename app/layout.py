@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import api, plots, render
+from app import api, plots, render, teaching_layout
 from app.form import COMPARE_DEFAULTS, Form
 from app.handlers import NO_PRESET, Studio
 from app.protocol import StudioAssistant
@@ -141,7 +141,8 @@ def _structure_prior(ui: SimpleNamespace) -> None:
 
 def _live(ui: SimpleNamespace) -> None:
     """The right column: the live canvas, the replay slider, status, stats and the conversation."""
-    ui.canvas = _html(render.empty_canvas(), elem_id="dm-canvas")
+    ui.canvas = teaching_layout.canvas(render.empty_canvas(), elem_id="dm-canvas")
+    teaching_layout.panel(ui)
     with gr.Row():
         ui.replay = gr.Slider(0, 1, value=0, step=1, label="Replay: step", interactive=True,
                               elem_id="dm-replay", scale=5)
@@ -185,6 +186,7 @@ def _tabs(ui: SimpleNamespace) -> None:
             ui.plot_heat = gr.Plot(plots.empty_figure(), label="Confidence heatmap", format="png")
         with gr.Tab("Compare"):
             _compare_tab(ui)
+        teaching_layout.explorer_tab(ui)
         with gr.Tab("Export / import"):
             with gr.Row():
                 ui.json_btn = gr.Button("Trajectory as JSON", elem_id="dm-export-json")
@@ -286,6 +288,7 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio") -> g
         _wire_asking(studio, ui, form)
         _wire_inputs(studio, ui)
         _wire_compare_and_files(studio, ui, form)
+        teaching_layout.wire(assistant, ui, form)
         demo.load(studio.header, None, [ui.model_line, ui.about], api_visibility="private").then(
             studio.card_choices, None, [ui.preset, ui.suggest], api_visibility="private").then(
             studio.defaults, None, [ui.threshold, ui.prefill, ui.steps, ui.max_new, ui.alg, ui.temperature],

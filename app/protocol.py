@@ -39,6 +39,15 @@ class StudioAssistant(Protocol):
 
     def random_scene(self, seed: int) -> tuple[Any, str]: ...
 
+    def explore(self, image: Any, prompt: str, cfg: Optional[DecodeConfig] = None,
+                thresholds: Sequence[float] = (), history: Sequence[tuple[str, str]] = (),
+                template: Optional[str] = None) -> Any:
+        """The question decoded at every threshold: a `dimple.explore.Exploration`; ValueError for bad input."""
+
+    def ground(self, image: Any, traj: Trajectory, position: int) -> Any:
+        """Where in `image` the model looked when it committed `position`: a `dimple.grounding.Grounding`;
+        ValueError when there is no image or nothing to ground."""
+
 
 def answer_text(assistant: StudioAssistant, traj: Trajectory) -> str:
     """The answer as the assistant's tokenizer writes it, or from the record's token texts where it cannot."""

@@ -5,6 +5,9 @@ in this step (coloured by its confidence), an earlier token, a structure-prior
 (locked) token and an end/padding token look; the legend; the step counter;
 the answer coloured by the step that committed each token, with hover titles
 giving step, confidence and the top alternatives. Also the small stats cards.
+On the canvas each frame also carries its step's narration (app/narration.py)
+and ghosts: still-masked slots show the model's best guess, scored slots a
+confidence bar against the threshold (their look is app/ghost_view.py's).
 
 It reads only the Trajectory record (and its `token_text`); it knows nothing of
 tokenizers, tensors or Gradio. Every function returns a self-contained HTML
@@ -16,6 +19,10 @@ from __future__ import annotations
 import html
 import math
 from typing import Container, Optional
+
+from app.ghost_view import GHOST_CSS, bar, ghost_slot, narration_line, tokens_open
+from app.narration import narrate
+from dimple.ghosts import ghosts_at, threshold_of
 
 MASK_GLYPH = "\u2591\u2591"  # the look of a masked slot
 ALG_LABEL = {
@@ -56,7 +63,7 @@ CANVAS_CSS = """
 .dm-preview .dm-tok { font-size: 14px; }
 .dm-error { color: #b00020; background: #fff0f2; border: 1px solid #f3b8c2; border-radius: 8px; padding: 6px 10px; font-size: 13px; }
 .dm-warnings { color: #8a4b00; font-size: 12px; margin-top: 4px; }
-"""
+""" + GHOST_CSS
 
 # A perceptual sequential ramp (dark blue -> teal -> yellow), used for "which step committed this".
 _STEP_RAMP = ["#30123b", "#4145ab", "#4675ed", "#39a2fc", "#1bcfd4", "#24eca6", "#61fc6c", "#a4fc3b", "#d1e834", "#f3c63a"]
@@ -190,6 +197,8 @@ def legend_html(kind: str = "canvas") -> str:
         + _item('<span class="dm-tok dm-old">abc</span>', "earlier step")
         + _item('<span class="dm-tok dm-lock">abc</span>', "structure prior (locked)")
         + _item('<span class="dm-tok dm-end">end</span>', "end / padding")
+        + _item('<span class="dm-tok dm-mask dm-ghost">red<i class="dm-bar" style="--c:60%"></i></span>',
+                "masked: the model's best guess; bar = confidence, line = threshold; click a slot to inspect")
         + "</div>"
     )
 
@@ -210,17 +219,28 @@ def slot_kinds(traj, state: list[int], new: Container[int]) -> list[str]:
     return kinds
 
 
-def _next_step_scores(traj, n: int, state: list[int]) -> dict[int, float]:
-    """Masked positions at the start of the *next* step, with the scores that step's masked_confidence holds."""
-    if n >= len(traj.steps):
-        return {}
-    masked_now = [i for i, t in enumerate(state) if t == traj.mask_token_id and not traj.fixed[i]]
-    scores = traj.steps[n].masked_confidence
-    return dict(zip(masked_now, scores)) if len(scores) == len(masked_now) else {}
+def _slot_bar(ghost, alg: str, thr: float) -> str:
+    """The confidence bar of a slot this frame's step scored ("" for the others)."""
+    if ghost is None:
+        return ""
+    return bar(confidence_unit(ghost.confidence, alg), thr > 0 and ghost.confidence > thr)
+
+
+DENSE_FROM = 256  # canvases this long draw lean slots (app/ghost_view.py): the 7B's 1,024 stay usable
+
+
+def _ghost_piece(traj, pos: int, ghost, alg: str, thr: float, live: bool) -> str:
+    guess = traj.token_text.get(ghost.token)
+    title = "" if live else (f"position {pos} - masked - best guess {guess!r}, {ALG_LABEL.get(alg, 'confidence')} "
+                             f"{ghost.confidence:.3f} (threshold {thr:.2f}) - click to inspect")
+    ends = set(traj.end_token_ids)
+    return ghost_slot(pos, token_label(guess, ghost.token in ends), title, confidence_unit(ghost.confidence, alg),
+                      thr > 0 and ghost.confidence > thr, dense=traj.length >= DENSE_FROM)
 
 
 def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list[str]:
-    """One span per position (and a line break after a newline token)."""
+    """One span per position (and a line break after a newline token). Positions the frame's step scored
+    carry its ghost: the best guess of those still masked, and a confidence bar under each (dimple.ghosts)."""
     idx = _Index(traj)
     ends = set(traj.end_token_ids)
     this_step = traj.steps[n - 1] if n > 0 else None
@@ -228,26 +248,32 @@ def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list
     if this_step is not None:
         new_conf = {p: (this_step.confidences[j] if j < len(this_step.confidences) else None)
                     for j, p in enumerate(this_step.positions)}
-    masked_scores = _next_step_scores(traj, n, state)
+    ghosts = {}
+    if this_step is not None:  # the canvas this step's forward saw: this frame's, with its writes masked again
+        before = list(state)
+        for pos, _ in this_step.writes(traj.pad_token_id):
+            before[pos] = traj.mask_token_id
+        ghosts = ghosts_at(traj, n, before)
+    thr = threshold_of(traj)
     first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
     pieces = []
     for pos, (tok, kind) in enumerate(zip(state, slot_kinds(traj, state, new_conf))):
         is_end, style = tok in ends, ""
         if kind == "mask":
-            if pos in masked_scores:
-                pieces.append(f'<span class="dm-tok dm-mask" title="position {pos} - masked - next-step score '
-                              f'{masked_scores[pos]:.3f}">{MASK_GLYPH}</span>')
-                continue
-            label, cls = MASK_GLYPH, "dm-tok dm-mask"
-        else:
-            label = token_label(traj.token_text.get(tok), is_end, pos > first_end)
-            cls = {"lock": "dm-tok dm-lock" + (" dm-end" if is_end else ""),
-                   "new": "dm-tok dm-new" + (" dm-end" if is_end else ""),
-                   "end": "dm-tok dm-end", "old": "dm-tok dm-old"}[kind]
-            if kind == "new" and not is_end:
-                style = f' style="background:{confidence_colour(confidence_unit(new_conf[pos], alg))}"'
+            ghost = ghosts.get(pos)
+            pieces.append(_ghost_piece(traj, pos, ghost, alg, thr, live) if ghost is not None else
+                          f'<span class="dm-tok dm-mask" data-pos="{pos}" title="position {pos} - masked">'
+                          f'{MASK_GLYPH}</span>')
+            continue
+        label = token_label(traj.token_text.get(tok), is_end, pos > first_end)
+        cls = {"lock": "dm-tok dm-lock" + (" dm-end" if is_end else ""),
+               "new": "dm-tok dm-new" + (" dm-end" if is_end else ""),
+               "end": "dm-tok dm-end", "old": "dm-tok dm-old"}[kind]
+        if kind == "new" and not is_end:
+            style = f' style="background:{confidence_colour(confidence_unit(new_conf[pos], alg))}"'
         hover = _esc(_title(traj, idx, pos, alg, alternatives=not live))  # live frames: lighter titles
-        pieces.append(f'<span class="{cls}"{style} title="{hover}">{_esc(label)}</span>')
+        extra = _slot_bar(ghosts.get(pos), alg, thr) if kind == "new" and traj.length < DENSE_FROM else ""
+        pieces.append(f'<span class="{cls}"{style} data-pos="{pos}" title="{hover}">{_esc(label)}{extra}</span>')
         if "\n" in (traj.token_text.get(tok) or "") and tok != traj.mask_token_id:
             pieces.append("<br>")
     return pieces
@@ -285,8 +311,10 @@ def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live:
     alg = str(traj.config.get("alg", "maskgit_plus"))
     state = traj.state_at(n)
     pieces = _canvas_pieces(traj, n, state, alg, live)
-    return (f'<div class="dm-card"><div class="dm-head">{_canvas_head(traj, n, state, title, live)}</div>'
-            f'<div class="dm-tokens">{"".join(pieces)}</div>{legend_html()}</div>')
+    line = narration_line(narrate(traj, n))
+    return (f'<div class="dm-card"><div class="dm-head">{_canvas_head(traj, n, state, title, live)}</div>{line}'
+            f'{tokens_open(n, confidence_unit(threshold_of(traj), alg), traj.length >= DENSE_FROM)}{"".join(pieces)}</div>'
+            f'{legend_html()}</div>')
 
 
 def render_answer(traj, *, title: str = "Answer by commit step") -> str:

@@ -42,6 +42,7 @@ class Session:
         self.sent_at: Optional[float] = None  # perf_counter() when the last question was accepted
         self.waiting = 0  # questions sent but not started yet (queued behind other users)
         self.drop_waiting = False  # Stop was pressed while a question waited: it must not run
+        self.selected: Optional[int] = None  # the canvas position the token inspector shows
         self._folder: Optional[str] = None
 
     # gr.State deep-copies its initial value; a session is created fresh instead (gr.State(Session)).

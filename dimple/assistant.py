@@ -3,7 +3,8 @@
 Owns turning a user's image, question, history and optional structure
 template into model inputs, running the engine, and giving the growing
 Trajectory token texts so that a UI or an export can show it without a
-tokenizer. It also carries what a user should know about the model (name,
+tokenizer; for teaching, a threshold sweep of a question (`explore`) and the
+grounding of a committed token in its image (`ground`). It also carries what a user should know about the model (name,
 device, what it was trained on, sensible defaults). It does not draw anything
 and imports no UI library; the model is loaded only by `Assistant.load`.
 """
@@ -20,6 +21,8 @@ from PIL import Image
 
 from .config import DecodeConfig
 from .engine import Request, generate_batch
+from .explore import DEFAULT_THRESHOLDS, Exploration, explore
+from .grounding import Grounding, check_groundable, grounding_map
 from .engine import stream as engine_stream
 from .loading import describe_device, load_image_processor, load_model, load_tokenizer, resolve_checkpoint
 from .processing import MAX_PROMPT_CHARS, DimpleImageProcessor, center_square, encode_prompt
@@ -215,10 +218,43 @@ class Assistant:
         for step in traj.steps[-1:] if known else traj.steps:
             new.update(step.tokens)
             new.update(t for alts in step.alternatives for t, _ in alts)
+            new.update(step.ghost_tokens)
+            new.update(t for top in step.ghost_top for t in top)
         new.discard(-1)
         for tok in new - known.keys():
             known[tok] = self.tokenizer.decode([tok])
         traj.token_text = known
+
+    # ----- teaching: threshold sweep and grounding -------------------------------
+    def explore(self, image: Optional[Image.Image], prompt: str, cfg: Optional[DecodeConfig] = None,
+                thresholds: Sequence[float] = DEFAULT_THRESHOLDS, history: Sequence[tuple[str, str]] = (),
+                template: Optional[str] = None) -> Exploration:
+        """The question decoded at every threshold (one batch) and with the threshold off (see dimple.explore)."""
+        cfg = (cfg or self.default_config).validate()
+        inputs, canvas, fixed = self._prepare(image, prompt, cfg, history, template)
+        request = Request(inputs["input_ids"], inputs["attention_mask"], inputs.get("pixel_values"),
+                          inputs.get("image_grid_thw"), canvas, fixed)
+        result = explore(self.model, request, cfg, thresholds, end_token_ids=self.end_token_ids)
+        for row in [result.reference, *result.rows]:
+            self._fill_token_text(row.trajectory, {})
+        return result
+
+    def ground(self, image: Optional[Image.Image], traj: Trajectory, position: int) -> Grounding:
+        """Where in `image` (the run's picture) the model looked when it committed `position` of `traj`."""
+        check_groundable(traj, position)
+        if image is None:
+            raise ValueError("grounding needs the image the run was asked about; none was given")
+        w, h = image.size
+        box = [0, 0, w, h]
+        if self.card.square_images:
+            s = min(w, h)
+            box = [(w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s]  # as center_square crops
+            image = center_square(image)
+        pixels = self.image_processor([image])
+        g = grounding_map(self.model, traj, position, pixels["pixel_values"].to(self.model.device),
+                          pixels["image_grid_thw"].to(self.model.device))
+        g.box = box
+        return g
 
     def answer_text(self, traj: Trajectory) -> str:
         return self.decode(traj.answer_ids)

@@ -47,7 +47,8 @@ from .protocol import CachedDenoiser, Denoiser
 from .sampling import choose_tokens, fallback_count, pick_fallback, schedule_grid
 from .trajectory import Step, Trajectory
 
-N_ALTERNATIVES = 3
+N_ALTERNATIVES = 3  # top candidates recorded per masked position and step (the ghosts' top-k; see docs/teaching.md)
+GHOST_DECIMALS = 4  # candidate probabilities are recorded rounded: the export stays compact
 
 
 def _config_ids(value) -> list[int]:
@@ -116,6 +117,7 @@ class Request:
     image_grid_thw: Optional[torch.LongTensor] = None  # (images, 3)
     canvas: Optional[Sequence[int]] = None  # response canvas from a structure prior; None: all masks
     fixed: Optional[Sequence[bool]] = None  # True where the canvas token is fixed
+    alg_p_threshold: Optional[float] = None  # this row's threshold (the threshold explorer); None: the config's
 
 
 @dataclass
@@ -128,6 +130,7 @@ class _Row:
     generator: torch.Generator
     end_ids: torch.Tensor
     last: torch.Tensor  # positions committed by the previous iteration (none before the first)
+    threshold: float = 0.0  # this row's confidence threshold (0: off)
     pending: list = field(default_factory=list)  # tail padded before the first forward, recorded with step 0
 
 
@@ -152,6 +155,11 @@ def _new_row(model, cfg, req: Request, response: torch.Tensor, mask_id: int, end
         generator.manual_seed(cfg.seed)
     row = _Row(traj, response, sum(1 for t in canvas if t == mask_id), generator,
                torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device), response.new_zeros(0))
+    if req.alg_p_threshold is not None:
+        traj.config["alg_p_threshold"] = row.threshold = float(cfg.with_(alg_p_threshold=req.alg_p_threshold)
+                                                               .validate().alg_p_threshold)
+    else:
+        row.threshold = cfg.alg_p_threshold
     if cfg.skip_padding:
         row.pending = _pad_after_end(response, mask_id, row.end_ids, traj.pad_token_id, traj.fixed)
         if not bool((response == mask_id).any()):  # nothing before the end to decode: keep the canvas as given
@@ -170,8 +178,8 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
     chosen, fallback = None, True
     if i == cfg.steps - 1:
         chosen = torch.arange(masked.numel())  # the last allowed iteration commits everything
-    elif cfg.threshold_on:
-        passing = confidence > cfg.alg_p_threshold
+    elif row.threshold > 0:
+        passing = confidence > row.threshold
         if bool(passing.any()):
             chosen, fallback = passing.nonzero(as_tuple=True)[0], False
     if chosen is None:
@@ -183,7 +191,10 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
     padded = row.pending + (_pad_after_end(row.response, mask_id, row.end_ids, row.traj.pad_token_id, row.traj.fixed)
                             if cfg.skip_padding else [])
     row.pending = []
-    alt = torch.topk(probs[chosen], min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)
+    top = torch.topk(probs, min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)
+    top_ids = top.indices.tolist()
+    top_p = top.values.double().mul(10 ** GHOST_DECIMALS).round().div(10 ** GHOST_DECIMALS).tolist()
+    picked = chosen.tolist()
     # one .tolist() per tensor: element-wise float() calls cost more than a tiny model's step
     return Step(
         index=i,
@@ -192,8 +203,11 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
         confidences=confidence[chosen].tolist(),
         fallback=fallback,
         masked_confidence=confidence.tolist(),
-        alternatives=[list(zip(ix, vals)) for ix, vals in zip(alt.indices.tolist(), alt.values.tolist())],
+        alternatives=[list(zip(top_ids[j], top_p[j])) for j in picked],
         padded=padded,
+        ghost_tokens=x0.tolist(),  # the ghosts: every masked position's best guess, its top-k and their probabilities
+        ghost_top=top_ids,
+        ghost_top_p=top_p,
     )
 
 

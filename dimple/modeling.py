@@ -3,7 +3,9 @@
 Owns the network and the checkpoint layout of the released Dimple-7B
 (`visual.*`, `img_projector.*`, `model.*`, `lm_head`), the multimodal rotary
 positions (temporal / height / width sections) and the attention masks
-(full by default, causal for the autoregressive training phase). The forward
+(full by default, causal for the autoregressive training phase), and, on
+request only, the attention weights of chosen queries (`capture_attention`,
+for grounding). The forward
 returns raw logits: output i predicts token i + 1 (the engine shifts them); it
 is the `dimple.protocol.CachedDenoiser` the engine decodes with.
 
@@ -16,6 +18,8 @@ image files.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Optional
 
@@ -233,6 +237,7 @@ class DimpleAttention(nn.Module):
         self.v_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=True)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=False)
         self.fused: Optional[dict] = None  # set by fuse_projections: q, k and v as one matmul
+        self.capture: dict = {}  # set by capture_attention: thread id -> {"rows": query rows, "maps": list}
 
     def project(self, x):
         """x (batch, seq, hidden) -> queries and keys together (batch, seq, heads + kv_heads, head_dim),
@@ -253,11 +258,44 @@ class DimpleAttention(nn.Module):
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (batch, heads, seq, head_dim)
         if cache is not None:
             k, v = cache.extend(self.layer_idx, k, v)
+        if self.capture:  # off the hot path: only while a capture_attention block runs (in some thread)
+            spec = self.capture.get(threading.get_ident())
+            if spec is not None:
+                spec["maps"].append(attention_weights(q, k, mask, spec["rows"]))
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
             enable_gqa=self.num_kv_heads != self.num_heads,
         )
         return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1))
+
+
+def attention_weights(q, k, mask, rows: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) of the query `rows` (fed positions) over every key: (batch, heads, rows, keys),
+    float32, with the boolean mask applied; key/value heads repeated for grouped-query attention."""
+    q = q[:, :, rows].float()
+    k = k.float().repeat_interleave(q.shape[1] // k.shape[1], dim=1)
+    scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask[:, :, rows], float("-inf"))
+    return scores.softmax(dim=-1)
+
+
+@contextmanager
+def capture_attention(model, rows: torch.Tensor):
+    """Within the block, every forward of `model` appends each layer's attention of the query `rows`
+    ((batch, heads, rows, keys) per layer, in layer order) to the list it yields. For grounding requests only:
+    it costs a second attention computation per layer. Only this thread's forwards are captured: a decode
+    another user runs meanwhile on the same model is left alone."""
+    maps: list = []
+    me = threading.get_ident()
+    layers = [m for m in model.modules() if isinstance(m, DimpleAttention)]
+    for m in layers:
+        m.capture[me] = {"rows": rows, "maps": maps}
+    try:
+        yield maps
+    finally:
+        for m in layers:
+            m.capture.pop(me, None)
 
 
 class DimpleDecoderLayer(nn.Module):

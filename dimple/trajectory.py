@@ -4,8 +4,10 @@ Owns what happened (the starting canvas, which positions each iteration
 committed, with what confidence, whether the schedule fallback fired, how long
 it took) and everything derived from it: the canvas after each iteration, the
 step at which each token was committed, the answer length and tokens per
-forward pass. It round-trips through JSON so an exported run replays without a
-model. It knows nothing of tensors, models, colours or HTML.
+forward pass. Each step also carries its ghosts (every masked position's best
+guess and its top-k candidates; optional fields, so version-1 exports written
+before them still load). It round-trips through JSON so an exported run
+replays without a model. It knows nothing of tensors, models, colours or HTML.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class Step:
     seconds: float = 0.0  # wall time of this iteration (forward + selection)
     padded: list[int] = field(default_factory=list)  # positions after a committed end filled with padding, no forward
     edits: list[tuple[int, int]] = field(default_factory=list)  # (position, token) a caller's canvas edit wrote last
+    # The ghosts, aligned with masked_confidence (every position masked at the start of this iteration): the
+    # model's best guess, its top-k candidates and their probabilities (rounded). Empty in older exports.
+    ghost_tokens: list[int] = field(default_factory=list)
+    ghost_top: list[list[int]] = field(default_factory=list)
+    ghost_top_p: list[list[float]] = field(default_factory=list)
 
     def writes(self, pad_token_id: int):
         """(position, token) pairs this iteration put on the canvas, in order (edits last)."""
@@ -187,6 +194,9 @@ class Trajectory:
                     seconds=float(s.get("seconds", 0.0)),
                     padded=[int(p) for p in s.get("padded", [])],
                     edits=[(int(p), int(t)) for p, t in s.get("edits", [])],
+                    ghost_tokens=[int(t) for t in s.get("ghost_tokens", [])],
+                    ghost_top=[[int(t) for t in top] for top in s.get("ghost_top", [])],
+                    ghost_top_p=[[float(p) for p in top] for top in s.get("ghost_top_p", [])],
                 )
                 for s in data["steps"]
             ]
@@ -226,6 +236,9 @@ class Trajectory:
         for step in self.steps:
             if not (len(step.positions) == len(step.tokens) == len(step.confidences)):
                 raise ValueError(f"step {step.index}: positions, tokens and confidences differ in length")
+            ghosts = (step.ghost_tokens, step.ghost_top, step.ghost_top_p)
+            if any(ghosts) and not all(len(g) == len(step.masked_confidence) for g in ghosts):
+                raise ValueError(f"step {step.index}: ghosts and masked_confidence differ in length")
             for pos in step.positions + step.padded:
                 if not 0 <= pos < n:
                     raise ValueError(f"step {step.index}: position {pos} outside the canvas of {n}")

@@ -3,7 +3,7 @@
 Owns nothing of the real model: it fabricates decoding runs with the same
 record (`dimple.trajectory.Trajectory`) and meets the same interface the app
 calls (`app.protocol.StudioAssistant`: `stream`, `generate_batch`,
-`canvas_for`, `random_scene`, `decode` and the model facts), so the rendering,
+`canvas_for`, `random_scene`, `decode`, `explore`, `ground` and the model facts), so the rendering,
 export and layout code can be tested fast and without weights. The real model
 is tested against the same app elsewhere.
 """
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageDraw
 
 from dimple.config import DecodeConfig
+from dimple.explore import DEFAULT_THRESHOLDS, Exploration, ExploreRow, check_thresholds
+from dimple.grounding import Grounding, check_groundable
 from dimple.trajectory import Step, Trajectory
 
 WORDS = ["<mask>", "<|endoftext|>", "<pad>", "The", " red", " circle", " is", " left", " of", " the", " blue",
@@ -63,11 +65,17 @@ def make_trajectory(length: int = 16, template: list | None = None, seed: int = 
         if i == steps - 1:
             chosen, fallback = list(masked), True
         chosen.sort()
+        # the ghosts: a still-unsure position may guess " green" first; the top-3 is (answer, " green", " blue")
+        guess = {p: final[p] if p in chosen or scores[p] > 0.5 else VOCAB[" green"] for p in masked}
+        top = {p: [final[p], VOCAB[" green"], VOCAB[" blue"]] for p in masked}
+        top_p = {p: [round(scores[p], 4), round((1 - scores[p]) / 2, 4), round((1 - scores[p]) / 4, 4)] for p in masked}
         traj.steps.append(Step(index=i, positions=chosen, tokens=[final[p] for p in chosen],
                                confidences=[scores[p] for p in chosen], fallback=fallback,
                                masked_confidence=[scores[p] for p in masked],
                                alternatives=[[(final[p], scores[p]), (VOCAB[" green"], (1 - scores[p]) / 2)]
-                                             for p in chosen], seconds=0.01))
+                                             for p in chosen], seconds=0.01,
+                               ghost_tokens=[guess[p] for p in masked], ghost_top=[top[p] for p in masked],
+                               ghost_top_p=[top_p[p] for p in masked]))
         masked = [p for p in masked if p not in chosen]
         i += 1
     traj.prefill_seconds = 0.012
@@ -150,6 +158,30 @@ class FakeAssistant:
                 pass
             trajs.append(traj)
         return trajs
+
+    def explore(self, image, prompt, cfg=None, thresholds=DEFAULT_THRESHOLDS, history=(), template=None):
+        """The fake decode at every threshold (each its own run), with dimple.explore's marks."""
+        cfg = (cfg or self.default_config).validate()
+        values = check_thresholds(thresholds)
+        canvas = self.parse_template(template) if template else None
+        runs = [make_trajectory(cfg.max_new_tokens, canvas, seed=cfg.seed or 0, threshold=t, steps=cfg.steps)
+                for t in [0.0, *values]]
+        reference = ExploreRow(0.0, runs[0])
+        rows = [ExploreRow(t, traj) for t, traj in zip(values, runs[1:])]
+        previous = reference.answer_ids
+        for row in rows:
+            row.changed, row.differs = row.answer_ids != previous, row.answer_ids != reference.answer_ids
+            previous = row.answer_ids
+        return Exploration(rows, reference, 0.01 * len(runs))
+
+    def ground(self, image, traj, position):
+        """A grid that peaks on the cell of the position's number (mod 9), after the real checks."""
+        step = check_groundable(traj, position)
+        if image is None:
+            raise ValueError("grounding needs the image the run was asked about; none was given")
+        grid = [[0.05] * 3 for _ in range(3)]
+        grid[(position % 9) // 3][position % 3] = 0.6
+        return Grounding(position, step, traj.response_ids[position], grid, [grid], image_share=0.3)
 
     def decode(self, ids):
         return "".join(WORDS[i] for i in ids if i not in (MASK, END, PAD))

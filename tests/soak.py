@@ -5,7 +5,8 @@ free port (Dimple-Tiny, or a random-weight checkpoint of the same architecture
 when the weights are missing), then:
 
 1. sends every kind of bad input through the `generate` API (gradio_client) and
-   through the UI's Send handler, and classifies each reply: a clear error
+   through the UI's Send handler, and to the teaching endpoints (`inspect`,
+   `ground`, `explore`, generate's `grounding`), and classifies each reply: a clear error
    naming the problem, a sensible answer, or a crash (anything else, or a
    server that stops answering);
 2. load: N clients x M requests at once; every request must be answered and
@@ -177,6 +178,47 @@ def _ui_call(studio, case: Case) -> tuple[str, str]:
     if last[2] == "error":
         return "error", str(last[1][-1]["content"])
     return "ok", str(last[1][-1]["content"])
+
+
+def teaching_cases(client, handle_file) -> list[tuple[str, str, dict, str]]:
+    """(name, endpoint, keywords, words one of which the error must contain) for the teaching endpoints."""
+    image = handle_file(str(EXAMPLES / "objects_1.png"))
+    run = client.predict(image=image, prompt="How many blue objects are there?", **BASE, api_name="/generate")
+    traj = json.dumps(run["trajectory"])
+    return [
+        ("inspect: unknown step", "/inspect", dict(trajectory_json=traj, position=0, step=999), "step"),
+        ("inspect: position out of range", "/inspect", dict(trajectory_json=traj, position=10**6, step=None), "position"),
+        ("inspect: not a trajectory", "/inspect", dict(trajectory_json="{}", position=0, step=None), "trajectory"),
+        ("ground: no image", "/ground", dict(image=None, trajectory_json=traj, position=0), "image"),
+        ("ground: position out of range", "/ground", dict(image=image, trajectory_json=traj, position=-3), "position"),
+        ("generate: grounding without an image", "/generate",
+         dict(BASE, image=None, prompt="Hello!", grounding="answer"), "image"),
+        ("generate: grounding position out of range", "/generate",
+         dict(BASE, image=image, prompt="How many blue objects are there?", grounding="0,999"), "outside"),
+        ("explore: threshold 7", "/explore", dict(BASE, image=image, prompt="Describe.", thresholds="0.5, 7"),
+         "threshold"),
+        ("explore: thresholds not numbers", "/explore", dict(BASE, image=image, prompt="Describe.", thresholds="a,b"),
+         "threshold"),
+        ("explore: empty prompt", "/explore", dict(BASE, image=image, prompt=" ", thresholds=""), "prompt"),
+    ]
+
+
+def run_teaching_bad_inputs(client, handle_file, alive) -> list[dict]:
+    """Bad input to the teaching endpoints: each must be a clear error; the server must keep serving."""
+    from gradio_client.exceptions import AppError
+
+    rows = []
+    for name, endpoint, kwargs, words in teaching_cases(client, handle_file):
+        try:
+            client.predict(**kwargs, api_name=endpoint)
+            outcome, message = "ok", ""
+        except AppError as exc:
+            outcome, message = "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - anything else is a crash of the endpoint
+            outcome, message = "crash", f"{type(exc).__name__}: {exc}"
+        verdict = classify(Case(name, expect=words), outcome, message) if alive() else "crash"
+        rows.append({"case": name, "path": "api", "verdict": verdict, "message": message[:120]})
+    return rows
 
 
 def classify(case: Case, outcome: str, message: str) -> str:
@@ -390,6 +432,13 @@ def soak(fast: bool = False, tmp: Path | None = None) -> dict:
         report = {"model": kind}
         report["bad_input"] = run_bad_inputs(client, Studio(assistant), bad_input_cases(make_files(tmp / "files")),
                                              handle_file, alive)
+        teaching = run_teaching_bad_inputs(client, handle_file, alive)  # the teaching endpoints (issue 15)
+        bad = report["bad_input"]
+        bad["rows"] += teaching
+        bad["tried"] += len(teaching)
+        bad["clear_errors"] += sum(r["verdict"] == "clear error" for r in teaching)
+        bad["crashes"] += sum(r["verdict"] == "crash" for r in teaching)
+        bad["teaching_clear_errors"] = sum(r["verdict"] == "clear error" for r in teaching)
         report["load"] = run_load(url, *((4, 2) if fast else (8, 5)))
         report["batching"] = run_batching(url, 4 if fast else 8, 1 if fast else 3)
         report["cancel"] = run_cancel(url)

@@ -7,6 +7,7 @@ two clients at once getting their own answers.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_api_lists_generate_with_the_contract_parameters(client):
     info = client.view_api(return_format="dict", print_info=False)
     params = [p["parameter_name"] for p in info["named_endpoints"]["/generate"]["parameters"]]
     assert params == ["image", "prompt", "alg_p_threshold", "prefill", "max_new_tokens", "steps", "alg",
-                      "temperature", "template", "seed"]
+                      "temperature", "template", "seed", "grounding"]
 
 
 def test_generate_returns_the_cli_json(client):
@@ -214,3 +215,20 @@ def test_generate_batch_answers_each_caller_and_isolates_bad_input(server):
         t.join()
     assert all(results[i]["response_ids"] == alone["response_ids"] for i in range(3))
     assert "steps" in results[3]["error"]
+
+
+def test_generate_carries_the_ghosts_and_grounding_on_request(client):
+    out = _generate(client, grounding="answer")
+    traj = Trajectory.from_dict(out["trajectory"])
+    assert all(len(s.ghost_tokens) == len(s.masked_confidence) > 0 for s in traj.steps)
+    assert out["grounding"] and all(len(g["grid"]) == 3 and len(g["grid"][0]) == 3 for g in out["grounding"])
+    assert "grounding" not in _generate(client)
+
+
+def test_inspect_and_explore_endpoints(client):
+    out = _generate(client)
+    rec = client.predict(trajectory_json=json.dumps(out["trajectory"]), position=0, step=None, api_name="/inspect")
+    assert rec["position"] == 0 and rec["rule"] in ("threshold", "fallback", "last step") and rec["committed_step"]
+    sweep = client.predict(image=handle_file(EXAMPLE), prompt="How many blue objects are there?", thresholds="0.5, 0.9",
+                           api_name="/explore")
+    assert [r["threshold"] for r in sweep["rows"]] == [0.5, 0.9] and sweep["reference"]["threshold"] == 0.0

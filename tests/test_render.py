@@ -12,7 +12,7 @@ from fake_assistant import END, MASK, VOCAB, make_trajectory
 
 
 def _classes(html: str) -> list[str]:
-    tokens = html.split('<div class="dm-tokens">', 1)[1].split("</div>", 1)[0]
+    tokens = re.split(r'<div class="dm-tokens"[^>]*>', html, maxsplit=1)[1].split("</div>", 1)[0]
     return re.findall(r'class="dm-tok ([^"]+)"', tokens)
 
 
@@ -36,7 +36,7 @@ def test_middle_step_shows_new_old_masked_and_confidence_colours():
         elif pos in old:
             assert "dm-old" in cls or "dm-end" in cls
         else:
-            assert cls == "dm-mask"
+            assert cls == "dm-mask dm-ghost"  # still masked: the step's best guess shows, faded
     assert "hsl(" in html  # new tokens carry their confidence colour
     assert f"+{len(new)} this step" in html
 
@@ -44,7 +44,7 @@ def test_middle_step_shows_new_old_masked_and_confidence_colours():
 def test_final_frame_has_no_masks_and_says_done():
     traj = make_trajectory(16)
     html = render.render_canvas(traj)
-    assert "dm-mask" not in html.split('<div class="dm-tokens">')[1].split("</div>")[0]
+    assert "dm-mask" not in re.split(r'<div class="dm-tokens"[^>]*>', html)[1].split("</div>")[0]
     assert "dm-done" in html
 
 

@@ -27,6 +27,11 @@ def test_every_bad_input_gets_a_clear_error_or_an_answer_and_nothing_crashes(rep
     assert report["alive_at_end"]
 
 
+def test_bad_input_to_the_teaching_endpoints_gets_a_clear_error(report):
+    # unknown step, position out of range, grounding without an image, bad thresholds (issue 15)
+    assert report["bad_input"]["teaching_clear_errors"] == 10
+
+
 def test_concurrent_clients_get_every_answer_equal_to_running_alone(report):
     load = report["load"]
     assert load["lost"] == 0 and load["wrong"] == 0 and load["requests"] >= 8

@@ -1,0 +1,161 @@
+"""Ghosts and token histories: what the model believed about every masked position, step by step.
+
+Owns reading the ghosts a Trajectory records (`Step.ghost_tokens`,
+`ghost_top`, `ghost_top_p`, aligned with `masked_confidence`) back into
+per-position views: which positions were masked when an iteration began
+(`masked_at`), each one's best guess and top-k candidates at a step
+(`ghosts_at`), the rule that committed a position (the threshold, the
+schedule's fallback, the last allowed step, padding after the end, or the
+template), and a position's whole story for the token inspector
+(`inspect`, JSON-ready, also served by the web API).
+
+Steps are numbered as the replay shows them: step s (1..nfe) is iteration
+s - 1, whose forward pass saw the canvas after s - 1 steps. It is a pure
+function of the Trajectory: no model, no tensors, no HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+RULES = {
+    "threshold": "its confidence was above the threshold",
+    "fallback": "no position passed the threshold, so the schedule's fallback committed the most confident",
+    "last step": "the last allowed step commits everything left",
+    "padding": "it comes after a committed end token, so it was padded without a forward pass",
+    "template": "the structure prior (template) fixed it before decoding",
+}
+
+
+@dataclass
+class Ghost:
+    """One masked position at one step: the model's best guess and its candidates."""
+
+    position: int
+    token: int  # the token the engine would commit (the argmax, or the sample with temperature > 0)
+    confidence: float  # the algorithm's score of it (what the threshold is compared with)
+    top: list[tuple[int, float]] = field(default_factory=list)  # top-k candidates (token, probability)
+
+
+def _masked(traj, state: list[int], step: int) -> list[int]:
+    masked = [i for i, t in enumerate(state) if t == traj.mask_token_id and not traj.fixed[i]]
+    record = traj.steps[step - 1]
+    if step == 1 and len(masked) != len(record.masked_confidence) and record.padded:
+        early = set(record.padded)  # skip_padding: a tail after a fixed end is padded before the first forward
+        masked = [i for i in masked if i not in early]
+    return masked
+
+
+def masked_at(traj, step: int) -> list[int]:
+    """Positions masked when step `step` (1-based) began, in the order its masked_confidence lists them."""
+    if not 1 <= step <= len(traj.steps):
+        return []
+    return _masked(traj, traj.state_at(step - 1), step)
+
+
+def walk(traj):
+    """(step, positions masked when it began) for every step, in one pass over the record."""
+    state = list(traj.canvas)
+    for n, record in enumerate(traj.steps, start=1):
+        yield n, _masked(traj, state, n)
+        for pos, tok in record.writes(traj.pad_token_id):
+            state[pos] = tok
+
+
+def ghosts_at(traj, step: int, before: Optional[list[int]] = None) -> dict[int, Ghost]:
+    """Every position masked when `step` began -> its Ghost (empty where the record has no ghosts).
+    `before`: the canvas after step - 1 steps, where the caller has it (saves replaying the record)."""
+    if not 1 <= step <= len(traj.steps):
+        return {}
+    record = traj.steps[step - 1]
+    masked = _masked(traj, before, step) if before is not None else masked_at(traj, step)
+    if not record.ghost_tokens or len(record.ghost_tokens) != len(masked):
+        return {}
+    return {pos: Ghost(pos, tok, conf, list(zip(top, probs)))
+            for pos, tok, conf, top, probs in zip(masked, record.ghost_tokens, record.masked_confidence,
+                                                  record.ghost_top, record.ghost_top_p)}
+
+
+def threshold_of(traj) -> float:
+    return float((traj.config or {}).get("alg_p_threshold", 0.0) or 0.0)
+
+
+def step_rule(traj, step: int) -> str:
+    """The rule step `step` (1-based) committed its positions by: threshold, fallback or last step."""
+    record = traj.steps[step - 1]
+    if not record.fallback:
+        return "threshold"
+    max_steps = (traj.config or {}).get("steps")
+    return "last step" if max_steps is not None and record.index == int(max_steps) - 1 else "fallback"
+
+
+def commit_of(traj, position: int) -> tuple[Optional[int], str]:
+    """(step that committed `position` (1-based) or None, rule); rule "masked" while it is not committed."""
+    if traj.fixed[position]:
+        return None, "template"
+    for n, record in enumerate(traj.steps, start=1):
+        if position in record.padded:
+            return n, "padding"
+        if position in record.positions:
+            return n, step_rule(traj, n)
+    return None, "masked"
+
+
+def history(traj, position: int) -> list[dict]:
+    """Per step while `position` was masked, up to the step that committed it: guess, confidence, committed."""
+    rows = []
+    for n, masked in walk(traj):
+        record = traj.steps[n - 1]
+        if position not in masked:
+            if rows:
+                break  # committed (or padded) before this step
+            continue
+        j = masked.index(position)
+        if j >= len(record.ghost_tokens) or len(record.ghost_tokens) != len(masked):
+            continue  # an older export: no ghosts recorded
+        tok = record.ghost_tokens[j]
+        committed = position in record.positions
+        rows.append({"step": n, "token": tok, "text": traj.token_text.get(tok, ""),
+                     "confidence": record.masked_confidence[j], "committed": committed})
+        if committed:
+            break
+    return rows
+
+
+def _check(traj, position, step) -> None:
+    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < traj.length:
+        raise ValueError(f"position must be an integer in [0, {traj.length - 1}] (the canvas has {traj.length} "
+                         f"positions), got {position!r}")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= len(traj.steps)):
+        raise ValueError(f"step must be an integer in [1, {len(traj.steps)}] (the run has {len(traj.steps)} steps), "
+                         f"got {step!r}")
+
+
+def inspect(traj, position: int, step: Optional[int] = None) -> dict:
+    """The token inspector's record of one position (JSON-ready).
+
+    step (1-based, default: the step that committed it, else the last): its top-k candidates there; where it
+    was already committed by then, those of its committing step. Raises ValueError naming a bad position/step.
+    """
+    _check(traj, position, step)
+    committed_step, rule = commit_of(traj, position)
+    shown = step if step is not None else (committed_step or len(traj.steps) or None)
+    ghost = ghosts_at(traj, shown).get(position) if shown else None
+    if ghost is None and committed_step is not None and rule != "padding":
+        shown, ghost = committed_step, ghosts_at(traj, committed_step).get(position)
+    final = traj.response_ids[position]
+    return {
+        "position": position,
+        "step": shown,
+        "threshold": threshold_of(traj),
+        "candidates": [{"token": t, "text": traj.token_text.get(t, ""), "p": p} for t, p in (ghost.top if ghost else [])],
+        "guess": None if ghost is None else {"token": ghost.token, "text": traj.token_text.get(ghost.token, ""),
+                                             "confidence": ghost.confidence},
+        "history": history(traj, position),
+        "committed_step": committed_step,
+        "rule": rule,
+        "why": RULES.get(rule, "it is still masked"),
+        "token": None if final == traj.mask_token_id else final,
+        "text": "" if final == traj.mask_token_id else traj.token_text.get(final, ""),
+    }
