@@ -177,13 +177,13 @@ class Assistant:
         return trajs
 
     def _prepare(self, image, prompt, cfg: DecodeConfig, history, template):
-        """(model inputs, template canvas or None, fixed flags or None), with the model's limits checked."""
+        """(model inputs, template canvas or None, fixed positions or None), with the model's limits checked."""
         if cfg.max_new_tokens > self.max_new_tokens_limit:
             raise ValueError(f"max_new_tokens must be at most {self.max_new_tokens_limit} for {self.name}, got {cfg.max_new_tokens}")
         canvas = fixed = None
         if template and template.strip():
             structured = self.canvas_for(template)
-            canvas, fixed = structured.ids, structured.fixed
+            canvas, fixed = structured.ids, [i for i, f in enumerate(structured.fixed) if f]
         inputs = self.encode(image, prompt, history)
         length = len(canvas) if canvas is not None else cfg.max_new_tokens
         context = int(getattr(self.model.config, "max_position_embeddings", 10**9))
