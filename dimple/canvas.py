@@ -15,7 +15,7 @@ and `start_masked` the number of positions masked when the original decode
 began (the schedule's denominator).
 
 Owns the checks and their messages (ValueError naming the argument): canvas
-length, token ids within the model's vocabulary, fixed positions in range and
+length, token ids within the model's vocabulary (and not an image placeholder), fixed positions in range and
 not masked, the start step within the allowed iterations, a positive masked
 count. It knows nothing of models, tensors or the UI; the engine hands it plain
 lists and the few numbers it checks against.
@@ -43,7 +43,7 @@ def _int(name: str, value) -> int:
     return value
 
 
-def _check_ids(canvas: Sequence[int], vocab_size: Optional[int]) -> list[int]:
+def _check_ids(canvas: Sequence[int], vocab_size: Optional[int], reserved: Sequence[int]) -> list[int]:
     ids = [_int(f"canvas[{i}]", t) for i, t in enumerate(canvas)]
     if not ids:
         raise ValueError("canvas is empty; give one token id (or the mask id) per response position")
@@ -53,6 +53,8 @@ def _check_ids(canvas: Sequence[int], vocab_size: Optional[int]) -> list[int]:
         if tok < 0 or (vocab_size is not None and tok >= vocab_size):
             limit = f"[0, {vocab_size - 1}]" if vocab_size is not None else "non-negative"
             raise ValueError(f"canvas[{i}] = {tok} is not a token id of this model (ids are {limit})")
+        if tok in reserved:
+            raise ValueError(f"canvas[{i}] = {tok} is the image/video placeholder token, which only the prompt may hold")
     return ids
 
 
@@ -80,20 +82,25 @@ def start_canvas(
     steps: int,
     mask_id: int,
     vocab_size: Optional[int] = None,
+    reserved: Sequence[int] = (),
 ) -> StartCanvas:
     """Check a request's canvas and schedule position; raise ValueError naming what is wrong.
 
     canvas None: `length` masks (the canvas's own length wins otherwise). fixed None: every token of the
-    canvas. start_masked None: the masked count of this canvas.
+    canvas. start_masked None: the masked count of this canvas. reserved: ids a canvas may not hold (the
+    image placeholder: the model puts image features there).
     """
-    ids = _check_ids(canvas, vocab_size) if canvas is not None else [mask_id] * length
+    ids = _check_ids(canvas, vocab_size, reserved) if canvas is not None else [mask_id] * length
     flags = _check_fixed(fixed, ids, mask_id)
     step = _int("start_step", start_step)
-    if not 0 <= step < steps:
-        raise ValueError(f"start_step must be in [0, {steps - 1}] (steps is {steps}: the last allowed iteration "
-                         f"has index {steps - 1}), got {step}")
+    n_masked = sum(1 for t in ids if t == mask_id)
+    if not 0 <= step <= steps:
+        raise ValueError(f"start_step must be in [0, {steps}] (steps is {steps}), got {step}")
+    if step == steps and n_masked:
+        raise ValueError(f"start_step {step} leaves no iteration of steps={steps} for the {n_masked} masked "
+                         f"position(s); raise steps")
     if start_masked is None:
-        total = max(1, sum(1 for t in ids if t == mask_id))
+        total = max(1, n_masked)
     else:
         total = _int("start_masked", start_masked)
         if not 1 <= total <= MAX_NEW_TOKENS_LIMIT:

@@ -143,8 +143,13 @@ def _mask_id(model, cfg: DecodeConfig) -> int:
 
 
 def _start(model, cfg: DecodeConfig, req: Request, mask_id: int):
+    """The request's checked canvas (`dimple.canvas`), against the model's vocabulary and placeholders."""
+    conf = model.config
+    placeholders = [t for t in (getattr(conf, "image_token_id", None), getattr(conf, "video_token_id", None))
+                    if t is not None]
     return start_canvas(req.canvas, req.fixed, req.start_step, req.start_masked, length=cfg.max_new_tokens,
-                        steps=cfg.steps, mask_id=mask_id, vocab_size=getattr(model.config, "vocab_size", None))
+                        steps=cfg.steps, mask_id=mask_id, vocab_size=getattr(conf, "vocab_size", None),
+                        reserved=placeholders)
 
 
 def _new_row(model, cfg, req: Request, start, response: torch.Tensor, mask_id: int, end_token_ids, pad_id) -> _Row:
@@ -302,8 +307,8 @@ def stream_batch(
     (up to float rounding of batched matmuls). With `cfg.prefill` the model is a CachedDenoiser."""
     cfg.validate()
     mask_id = _mask_id(model, cfg)
+    starts = [_start(model, cfg, r, mask_id) for r in requests]  # names a bad canvas before batch checks
     _check_requests(requests, cfg, mask_id)
-    starts = [_start(model, cfg, r, mask_id) for r in requests]
     pad_id = getattr(model.config, "pad_token_id", None)
     batch = _batch_inputs(requests, starts, pad_id)
     p = batch.prompt_len
