@@ -37,6 +37,7 @@ N_CANDIDATES = 5
 @dataclass
 class Proposal:
     iteration: int  # schedule index of this iteration
+    prompt_ids: list[int]  # the prompt it was scored with (a caller can check it is the run's)
     masked: list[int]  # masked positions of the canvas, in order
     candidates: list[list[tuple[int, float]]]  # per masked position: top (token, probability), best first
     tokens: list[int]  # per masked position: the token the engine would write
@@ -113,7 +114,7 @@ def propose(
                                         schedule_grid(cfg.steps, cfg.eps), generator)
     top = torch.topk(probs, min(N_CANDIDATES, probs.shape[-1]), dim=-1)
     return Proposal(
-        iteration=start.start_step, masked=masked,
+        iteration=start.start_step, prompt_ids=input_ids[0].tolist(), masked=masked,
         candidates=[list(zip(ix, vals)) for ix, vals in zip(top.indices.tolist(), top.values.tolist())],
         tokens=x0.tolist(), confidences=confidence.tolist(),
         default=[masked[j] for j in chosen.tolist()], fallback=fallback,
