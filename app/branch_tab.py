@@ -84,7 +84,8 @@ def wire(assistant, b: SimpleNamespace, tab, session, replay, form) -> None:
     b.remask.click(h.remask, [session], edited, **QUIET)
     b.lock.click(h.lock, [session], edited, **QUIET)
     b.remask_rest.click(h.remask_rest, [session], edited, **QUIET)
-    b.resume.click(form.stream(h.resume), form.inputs, [b.live, b.compare, b.view, b.source, b.message], **MODEL)
+    b.resume.click(form.stream(h.resume), form.inputs, [b.live, b.compare, b.view, b.source, b.replay, b.message],
+                   **MODEL)
     b.view.input(h.view, [session, b.view], [b.live, b.compare, b.replay], **QUIET)
     b.replay.input(h.replay, [session, b.view, b.replay], [b.live], trigger_mode="always_last", **QUIET)
     manual_out = [b.manual, b.manual_candidates, b.manual_message]

@@ -33,7 +33,7 @@ BRANCH_CSS = """
 .dm-answer-text { font-size: 14px; margin: 4px 0 6px; color: #2b3140; }
 """
 
-LOCK = "\U0001f512"
+LOCK = "\u2022"  # a locked token's mark (a glyph every monospace font has)
 
 
 def _esc(text: str) -> str:

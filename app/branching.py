@@ -195,7 +195,8 @@ class Brancher:
                          "Put the run's image back in the Image box.")
 
     def resume(self, form):
-        """Decode the edited canvas -> yields (live canvas, comparison, branch menu, run menu, message)."""
+        """Decode the edited canvas -> yields (live canvas, comparison, branch menu, run menu, branch replay
+        slider, message)."""
         session = form["session"]
         br, cfg, image, prompt, history = self._question(session, form)
         kw = br.resume_keywords()
@@ -206,12 +207,13 @@ class Brancher:
                 if not traj.steps:
                     self._check_prompt(br, traj.prompt_ids)
                 yield (render.render_canvas(traj, live=True, title="branch"), gr.skip(), gr.skip(), gr.skip(),
-                       f"decoding the branch: step {traj.nfe}")
+                       gr.skip(), f"decoding the branch: step {traj.nfe}")
         except ValueError as exc:
             raise _error(str(exc)) from None
         index = br.add(traj)
         yield (render.render_canvas(traj, title=br.label(index)), self._compare(br, index),
-               *self._menus(br, index), f"{br.label(index)}: {traj.nfe} passes after step {br.step}.")
+               *self._menus(br, index), gr.update(value=traj.nfe, maximum=max(traj.nfe, 1)),
+               f"{br.label(index)}: {traj.nfe} passes after step {br.step}.")
 
     @staticmethod
     def _compare(br: Branches, index: int) -> str:

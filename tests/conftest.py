@@ -25,6 +25,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jin
 SLOW_MODULES = {
     "test_app_api.py": "the web API through gradio_client against a live server",
     "test_browser.py": "a Chromium page against a live server",
+    "test_browser_branch.py": "a Chromium page branching a decode against a live server",
     "test_soak.py": "a soak of bad input, load and faults against a live server",
     "test_train.py": "training runs and the shipped model's answers",
     "test_train_vision.py": "training runs",
