@@ -1,5 +1,6 @@
-"""The web API: `generate` (docs/DESIGN.md contract), plus `generate_batch`, `compare`, `preview_template`, `export`
-(and, from app/teaching_api.py, `explore`, `inspect`, `ground` and generate's `grounding` keyword).
+"""The web API: `generate` and `branch` (docs/DESIGN.md contracts), plus `generate_batch`, `compare`,
+`preview_template`, `export` (and, from app/teaching_api.py, `explore`, `inspect`, `ground` and generate's
+`grounding` keyword).
 
 Owns the endpoints a script reaches with `gradio_client`: their keyword
 parameters, the JSON they return (for `generate`, exactly the CLI's
@@ -22,7 +23,7 @@ import time
 import gradio as gr
 
 from app import export, teaching_api
-from app.inputs import check_prompt, load_image, make_config
+from app.inputs import check_branch, check_prompt, load_image, make_config
 from app.protocol import StudioAssistant, answer_text
 from dimple.trajectory import Trajectory, generation_record
 
@@ -35,18 +36,22 @@ class Api:
         self.assistant = assistant
         self._folder = None  # private folder for API exports, pruned as it goes
 
-    def _steps(self, image, prompt, template, **controls):
-        """Decode, yielding None after every iteration (a point where a cancelled request stops), then
-        (trajectory, latency in seconds)."""
+    def _steps(self, image, prompt, template, start=None, **controls):
+        """Decode (from `start`'s canvas, a branch, when given), yielding None after every iteration (a point
+        where a cancelled request stops), then (trajectory, latency in seconds)."""
         try:
             limit = int(self.assistant.max_new_tokens_limit)
             prompt = check_prompt(prompt)
             img = load_image(image)
             cfg = make_config(**controls, max_new_tokens_limit=limit)
             template = template if isinstance(template, str) and template.strip() else None
+            if start is not None:
+                start = check_branch(start, cfg.max_new_tokens, template)
             t0 = time.perf_counter()
             traj = None
-            for traj in self.assistant.stream(img, prompt, cfg, template=template):
+            decode = (self.assistant.branch(img, prompt, cfg, **start) if start is not None
+                      else self.assistant.stream(img, prompt, cfg, template=template))
+            for traj in decode:
                 yield None
             latency = time.perf_counter() - t0
         except ValueError as exc:
@@ -106,6 +111,18 @@ class Api:
                 except ValueError as exc:
                     raise gr.Error(f"grounding: {exc}", duration=8, print_exception=False) from None
             yield record
+
+    def branch(self, image, prompt, alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
+               alg="maskgit_plus", temperature=0.0, template="", seed=0, canvas=None, fixed=None, start_step=0,
+               start_masked=None):
+        """Decode from a given canvas (docs/DESIGN.md, Branching): `generate`'s keywords plus `canvas` (token ids,
+        the mask id where masked, max_new_tokens of them), `fixed`, `start_step`, `start_masked`; returns the
+        JSON of `generate`."""
+        start = {"canvas": canvas, "fixed": fixed, "start_step": start_step, "start_masked": start_masked}
+        for out in self._steps(image, prompt, template, start=start, alg_p_threshold=alg_p_threshold,
+                               prefill=prefill, max_new_tokens=max_new_tokens, steps=steps, alg=alg,
+                               temperature=temperature, seed=seed):
+            yield gr.skip() if out is None else self._record(*out)
 
     def generate_batch(self, image, prompt, alg_p_threshold, prefill, max_new_tokens, steps, alg, temperature,
                        template, seed):
@@ -203,11 +220,17 @@ def register(assistant: StudioAssistant) -> Api:
         b_prefill = gr.Checkbox(label="b_prefill", value=True)
         traj_json = gr.Textbox(label="trajectory_json")
         grounding = gr.Textbox(label="grounding", value="")
+        canvas, fixed = gr.JSON(label="canvas"), gr.JSON(label="fixed")
+        start_step = gr.Number(label="start_step", value=0, precision=0)
+        start_masked = gr.Number(label="start_masked", value=None, precision=0)
         out = gr.JSON(label="result")
         out_json, out_gif = gr.File(label="json"), gr.File(label="gif")
         go = gr.Button("generate")
         go.click(api.generate, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed,
                                 grounding], out, api_name="generate", concurrency_id="model")
+        gr.Button("branch").click(
+            api.branch, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed, canvas, fixed,
+                         start_step, start_masked], out, api_name="branch", concurrency_id="model")
         gr.Button("generate_batch").click(
             api.generate_batch, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
             api_name="generate_batch", batch=True, max_batch_size=MAX_BATCH, concurrency_id="batch",

@@ -21,7 +21,7 @@ from typing import Optional
 
 import gradio as gr
 
-from app import export, plots, render
+from app import branching, export, plots, render
 from app.form import controls
 from app.inputs import check_prompt, load_image, make_config
 from app.protocol import StudioAssistant, answer_text
@@ -313,7 +313,8 @@ class Studio:
         session = _session(session)
         if session.trajectory is None or not session.trajectory.steps:
             raise gr.Error("Nothing to export yet: run a question (or import a trajectory) first.", print_exception=False)
-        return export.write_json(session.trajectory, session.folder(), extra={"question": session.question})
+        return export.write_json(session.trajectory, session.folder(),
+                                 extra={"question": session.question, "branches": branching.exported(session)})
 
     def export_gif(self, session):
         session = _session(session)
@@ -331,9 +332,14 @@ class Studio:
         session.trajectory, session.render_seconds, session.first_frame_s = traj, [], None
         try:
             with open(path, encoding="utf-8") as fh:
-                session.question = str(json.load(fh).get("studio", {}).get("question", ""))
+                studio = json.load(fh).get("studio", {})
+            session.question = str(studio.get("question", ""))
         except Exception:
-            session.question = ""
+            studio, session.question = {}, ""
+        try:
+            branching.restore(session, traj, studio)  # the export's branches replay without a model
+        except ValueError as exc:
+            raise gr.Error(f"Import failed: {exc}", duration=8, print_exception=False) from None
         return render.render_canvas(traj), f"imported a run of {traj.nfe} steps", session
 
 

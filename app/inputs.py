@@ -135,3 +135,34 @@ def make_config(*, alg_p_threshold=0.9, prefill=True, steps=32, max_new_tokens=3
         seed=0 if seed in (None, "") else _integer("seed", seed),
     )
     return cfg.validate()
+
+
+def _ids(name: str, value: Any) -> list[int]:
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a list of integers, got {value!r}") from None
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name} must be a list of integers, got {value!r}")
+    return [_integer(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+def check_branch(start: dict, max_new_tokens: int, template: Optional[str]) -> dict:
+    """The `branch` API's canvas, fixed, start_step, start_masked -> the keywords of `Assistant.branch`, or a
+    ValueError naming the problem (token ids and ranges are the engine's to check, against the model)."""
+    if template:
+        raise ValueError("template: a branch's canvas already holds its fixed tokens; leave template empty")
+    if start.get("canvas") in (None, "", []):
+        raise ValueError("canvas: give the response canvas, one token id per position (the mask id where masked)")
+    canvas = _ids("canvas", start["canvas"])
+    if len(canvas) != max_new_tokens:
+        raise ValueError(f"canvas has {len(canvas)} positions but max_new_tokens is {max_new_tokens}; they must match")
+    fixed = None if start.get("fixed") in (None, "") else _ids("fixed", start["fixed"])
+    step = 0 if start.get("start_step") in (None, "") else _integer("start_step", start["start_step"])
+    if step < 0:
+        raise ValueError(f"start_step must be 0 or more (the iteration the canvas was taken after), got {step}")
+    masked = None if start.get("start_masked") in (None, "") else _integer("start_masked", start["start_masked"])
+    return {"canvas": canvas, "fixed": fixed, "start_step": step, "start_masked": masked}

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import api, plots, render, teaching_layout
+from app import api, branch_tab, plots, render, teaching_layout
 from app.form import COMPARE_DEFAULTS, Form
 from app.handlers import NO_PRESET, Studio
 from app.protocol import StudioAssistant
@@ -187,6 +187,8 @@ def _tabs(ui: SimpleNamespace) -> None:
         with gr.Tab("Compare"):
             _compare_tab(ui)
         teaching_layout.explorer_tab(ui)
+        with gr.Tab("Branch", elem_id="dm-branch-tab") as ui.branch_tab:  # app/branch_tab.py
+            ui.branch = branch_tab.build()
         with gr.Tab("Export / import"):
             with gr.Row():
                 ui.json_btn = gr.Button("Trajectory as JSON", elem_id="dm-export-json")
@@ -289,6 +291,7 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio") -> g
         _wire_inputs(studio, ui)
         _wire_compare_and_files(studio, ui, form)
         teaching_layout.wire(assistant, ui, form)
+        branch_tab.wire(assistant, ui.branch, ui.branch_tab, ui.session, ui.replay, form)
         demo.load(studio.header, None, [ui.model_line, ui.about], api_visibility="private").then(
             studio.card_choices, None, [ui.preset, ui.suggest], api_visibility="private").then(
             studio.defaults, None, [ui.threshold, ui.prefill, ui.steps, ui.max_new, ui.alg, ui.temperature],

@@ -47,6 +47,21 @@ class StudioAssistant(Protocol):
     def ground(self, image: Any, traj: Trajectory, position: int) -> Any:
         """Where in `image` the model looked when it committed `position`: a `dimple.grounding.Grounding`;
         ValueError when there is no image or nothing to ground."""
+    # ----- branching (app/branching.py) -----
+    def branch(self, image: Any, prompt: str, cfg: Optional[DecodeConfig], canvas: Sequence[int],
+               fixed: Optional[Sequence[int]] = None, start_step: int = 0, start_masked: Optional[int] = None,
+               history: Sequence[tuple[str, str]] = (), should_stop: Optional[Callable[[], bool]] = None,
+               ) -> Iterator[Trajectory]:
+        """Decode from a given canvas (docs/DESIGN.md, Branching), yielding the growing Trajectory."""
+
+    def propose(self, image: Any, prompt: str, cfg: Optional[DecodeConfig], canvas: Sequence[int],
+                fixed: Optional[Sequence[int]] = None, start_step: int = 0, start_masked: Optional[int] = None,
+                history: Sequence[tuple[str, str]] = ()) -> Any:
+        """One uncommitted iteration from `canvas`: a dimple.stepping.Proposal (candidates, the engine's choice)."""
+
+    def token_ids(self, text: str) -> list[int]: ...
+
+    def token_texts(self, ids: Sequence[int]) -> dict[int, str]: ...
 
 
 def answer_text(assistant: StudioAssistant, traj: Trajectory) -> str:

@@ -43,6 +43,7 @@ class Session:
         self.waiting = 0  # questions sent but not started yet (queued behind other users)
         self.drop_waiting = False  # Stop was pressed while a question waited: it must not run
         self.selected: Optional[int] = None  # the canvas position the token inspector shows
+        self.branches = None  # app.branch_state.Branches of the last run (app/branching.py)
         self._folder: Optional[str] = None
 
     # gr.State deep-copies its initial value; a session is created fresh instead (gr.State(Session)).
@@ -60,7 +61,7 @@ class Session:
     def clear(self) -> None:
         self.epoch += 1
         self.history, self.chat = [], []
-        self.trajectory, self.question = None, ""
+        self.trajectory, self.question, self.branches = None, "", None
         self.render_seconds, self.first_frame_s = [], None
 
     def close(self) -> None:

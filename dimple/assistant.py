@@ -26,6 +26,8 @@ from .grounding import Grounding, check_groundable, grounding_map
 from .engine import stream as engine_stream
 from .loading import describe_device, load_image_processor, load_model, load_tokenizer, resolve_checkpoint
 from .processing import MAX_PROMPT_CHARS, DimpleImageProcessor, center_square, encode_prompt
+from .stepping import Proposal
+from .stepping import propose as engine_propose
 from .structure import StructuredCanvas, build_canvas
 from .trajectory import Trajectory
 
@@ -174,6 +176,41 @@ class Assistant:
             should_stop=should_stop,
         )
 
+    def branch(self, image: Optional[Image.Image], prompt: str, cfg: Optional[DecodeConfig], canvas: Sequence[int],
+               fixed: Optional[Sequence[int]] = None, start_step: int = 0, start_masked: Optional[int] = None,
+               history: Sequence[tuple[str, str]] = (), should_stop: Optional[Callable[[], bool]] = None,
+               ) -> Iterator[Trajectory]:
+        """Yield the growing Trajectory of a decode from `canvas` (docs/DESIGN.md, Branching): first the
+        canvas as given, then after every iteration. ValueError names a bad canvas or setting."""
+        cfg = (cfg or self.default_config).validate()
+        inputs = self._inputs(image, prompt, history, len(canvas))
+        known: dict[int, str] = {}
+        for traj in engine_stream(
+            self.model, inputs["input_ids"], cfg, inputs["attention_mask"], inputs.get("pixel_values"),
+            inputs.get("image_grid_thw"), canvas=list(canvas), fixed=fixed, start_step=start_step,
+            start_masked=start_masked, end_token_ids=self.end_token_ids, should_stop=should_stop,
+        ):
+            self._fill_token_text(traj, known)
+            yield traj
+
+    def propose(self, image: Optional[Image.Image], prompt: str, cfg: Optional[DecodeConfig], canvas: Sequence[int],
+                fixed: Optional[Sequence[int]] = None, start_step: int = 0, start_masked: Optional[int] = None,
+                history: Sequence[tuple[str, str]] = ()) -> Proposal:
+        """One iteration from `canvas`, not committed: candidates and the engine's choice (manual stepping)."""
+        cfg = (cfg or self.default_config).validate()
+        inputs = self._inputs(image, prompt, history, len(canvas))
+        return engine_propose(self.model, inputs["input_ids"], cfg, list(canvas), fixed, start_step, start_masked,
+                              inputs["attention_mask"], inputs.get("pixel_values"), inputs.get("image_grid_thw"))
+
+    def token_ids(self, text: str) -> list[int]:
+        """The tokens of a typed word, as the tokenizer splits it (a leading space is part of the word)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("the word is empty")
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def token_texts(self, ids: Sequence[int]) -> dict[int, str]:
+        return {int(t): self.tokenizer.decode([int(t)]) for t in ids}
+
     def generate_batch(self, items: Sequence[tuple[Optional[Image.Image], str]], cfg: Optional[DecodeConfig] = None,
                        template: Optional[str] = None) -> list[Trajectory]:
         """Answer several (image, prompt) pairs in one batch: one forward per iteration for all."""
@@ -189,20 +226,27 @@ class Assistant:
         return trajs
 
     def _prepare(self, image, prompt, cfg: DecodeConfig, history, template):
-        """(model inputs, template canvas or None, fixed flags or None), with the model's limits checked."""
+        """(model inputs, template canvas or None, fixed positions or None), with the model's limits checked."""
         if cfg.max_new_tokens > self.max_new_tokens_limit:
             raise ValueError(f"max_new_tokens must be at most {self.max_new_tokens_limit} for {self.name}, got {cfg.max_new_tokens}")
         canvas = fixed = None
         if template and template.strip():
             structured = self.canvas_for(template)
-            canvas, fixed = structured.ids, structured.fixed
+            canvas, fixed = structured.ids, [i for i, f in enumerate(structured.fixed) if f]
+        inputs = self._inputs(image, prompt, history, len(canvas) if canvas is not None else cfg.max_new_tokens)
+        return inputs, canvas, fixed
+
+    def _inputs(self, image, prompt, history, length: int) -> dict:
+        """Model inputs for a question, with the answer's `length` checked against the model's limits."""
+        if length > self.max_new_tokens_limit:
+            raise ValueError(f"the canvas has {length} positions; {self.name} answers in at most "
+                             f"{self.max_new_tokens_limit}")
         inputs = self.encode(image, prompt, history)
-        length = len(canvas) if canvas is not None else cfg.max_new_tokens
         context = int(getattr(self.model.config, "max_position_embeddings", 10**9))
         if inputs["input_ids"].shape[1] + length > context:
             raise ValueError(f"prompt ({inputs['input_ids'].shape[1]} tokens) plus answer ({length}) exceed "
                              f"the model's context of {context} tokens; shorten the prompt or the history")
-        return inputs, canvas, fixed
+        return inputs
 
     def generate(self, *args, **kwargs) -> Trajectory:
         """Decode to the end (the arguments of `stream`); token texts are looked up once, not after every

@@ -1,4 +1,4 @@
-"""Command line: `python -m dimple.cli generate | eval | bench`.
+"""Command line: `python -m dimple.cli generate | branch | eval | bench`.
 
 Owns argument parsing and the JSON shapes of docs/DESIGN.md's CLI contract
 (one generation's record is `trajectory.generation_record`). The
@@ -63,6 +63,57 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _edit(assistant, traj, canvas: list[int], spec: str) -> tuple[list[int], list[int]]:
+    """Apply one --set POS=WORD to `canvas`; returns (canvas, the positions written)."""
+    from .branching import place, spaced
+
+    pos_text, sep, word = spec.partition("=")
+    if not sep or not pos_text.strip().isdigit():
+        raise ValueError(f"--set takes POS=WORD (e.g. 3=green), got {spec!r}")
+    pos = int(pos_text)
+    replaced = traj.token_text.get(canvas[pos], "") if pos < len(canvas) and canvas[pos] != traj.mask_token_id else ""
+    ids = assistant.token_ids(spaced(word, replaced))
+    protected = [i for i, f in enumerate(traj.fixed) if f]
+    return place(canvas, pos, ids, protected), list(range(pos, pos + len(ids)))
+
+
+def cmd_branch(args) -> int:
+    """Answer, then branch at --at-step with the edits and decode the rest; print both and where they differ."""
+    from PIL import Image
+
+    from .assistant import Assistant
+    from .branching import differences, remask, remask_all_but, resume_point
+
+    assistant = Assistant.load(args.model, device=args.device)
+    cfg = config_from_args(args, assistant.default_config)
+    image = Image.open(args.image) if args.image else None
+    original = assistant.generate(image, args.prompt, cfg, template=args.template)
+    point = resume_point(original, min(args.at_step, original.nfe))
+    canvas, edited = point.pop("canvas"), []
+    for spec in args.set or []:
+        canvas, written = _edit(assistant, original, canvas, spec)
+        edited += written
+    keep = set(edited) | {i for i, f in enumerate(original.fixed) if f}
+    if args.remask_rest:
+        canvas = remask_all_but(canvas, keep, original.mask_token_id)
+    canvas = remask(canvas, args.remask or [], original.mask_token_id)
+    fixed = sorted(i for i in keep if canvas[i] != original.mask_token_id)
+    steps = max(cfg.steps, point["start_step"] + 1) if original.mask_token_id in canvas else cfg.steps
+    traj = None
+    for traj in assistant.branch(image, args.prompt, cfg.with_(steps=steps), canvas, fixed, **point):
+        pass
+    result = {"original": generation_result(assistant, original), "branch": generation_result(assistant, traj),
+              "at_step": point["start_step"], "edited": sorted(edited),
+              "differ_at": differences(original.response_ids, traj.response_ids, original.end_token_ids)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"original ({original.nfe} passes): {result['original']['text']}")
+        print(f"branch   ({point['start_step']} + {traj.nfe} passes): {result['branch']['text']}")
+        print(f"differ at positions {result['differ_at']}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .assistant import Assistant
     from .tiny.evaluate import evaluate
@@ -97,6 +148,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     g.add_argument("--prompt", required=True)
     g.add_argument("--template", default=None, help="structure prior, e.g. 'Color: <mask:2>.<eos>'")
     _decode_args(g)
+    br = sub.add_parser("branch", help="answer, edit the canvas at a step, decode the rest (docs/branching.md)")
+    br.add_argument("--image", default=None)
+    br.add_argument("--prompt", required=True)
+    br.add_argument("--template", default=None)
+    br.add_argument("--at-step", type=int, default=0, help="replay step to branch from (0: the start)")
+    br.add_argument("--set", action="append", metavar="POS=WORD", help="write WORD at position POS (repeatable)")
+    br.add_argument("--remask", type=int, nargs="*", metavar="POS", help="positions to mask again")
+    br.add_argument("--remask-rest", action="store_true", help="mask every position but the edited and fixed ones")
+    _decode_args(br)
     e = sub.add_parser("eval", help="exact-match accuracy on the held-out world split")
     e.add_argument("--limit", type=int, default=200)
     e.add_argument("--visitor", type=int, default=0, metavar="N",
@@ -108,7 +168,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _decode_args(b)
     args = parser.parse_args(argv)
     try:
-        return {"generate": cmd_generate, "eval": cmd_eval, "bench": cmd_bench}[args.command](args)
+        return {"generate": cmd_generate, "branch": cmd_branch, "eval": cmd_eval,
+                "bench": cmd_bench}[args.command](args)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,15 @@ Committed and template-fixed tokens are never changed; decoding stops as soon
 as nothing is masked. Every iteration is recorded as a `Step` of a
 `Trajectory` that `stream` yields as it grows.
 
+A decode may start from any partially filled canvas (`dimple.canvas`: a
+structure prior, or a branch taken after iteration `start_step` of an earlier
+run). Its iterations then carry the schedule's indices from `start_step` on,
+with the original masked count `start_masked` as the schedule's denominator,
+so an unedited canvas resumed with the same settings and prefilling off
+reproduces the original run from that step on. With prefilling the resume's
+first pass rebuilds the prompt cache from the canvas it is given (the
+original's cache saw an all-mask response), so later steps may differ.
+
 Two options go beyond the paper (both off by default, both measured by
 `bench`): `skip_padding` writes padding after a committed end token without
 spending forward passes on it, and `response_cache` keeps the response's
@@ -41,6 +50,7 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 
+from .canvas import start_canvas
 from .config import DecodeConfig
 from .kv_cache import CanvasKVCache, KVCache, PrefixKVCache
 from .protocol import CachedDenoiser, Denoiser
@@ -115,8 +125,10 @@ class Request:
     attention_mask: Optional[torch.Tensor] = None  # (1, prompt length); None: all ones
     pixel_values: Optional[torch.Tensor] = None  # (patches, 1176) of this request's images
     image_grid_thw: Optional[torch.LongTensor] = None  # (images, 3)
-    canvas: Optional[Sequence[int]] = None  # response canvas from a structure prior; None: all masks
-    fixed: Optional[Sequence[bool]] = None  # True where the canvas token is fixed
+    canvas: Optional[Sequence[int]] = None  # response canvas (template, branch); None: all masks
+    fixed: Optional[Sequence[int]] = None  # positions the record marks fixed; None: every token of the canvas
+    start_step: int = 0  # the iteration the canvas was taken after (a branch); its schedule index comes next
+    start_masked: Optional[int] = None  # masked positions when the original decode began; None: this canvas's
     alg_p_threshold: Optional[float] = None  # this row's threshold (the threshold explorer); None: the config's
 
 
@@ -126,7 +138,7 @@ class _Row:
 
     traj: Trajectory
     response: torch.Tensor  # view of this row's response in the batch canvas: commits write through it
-    n_total: int  # masked positions at the start (the schedule's denominator)
+    n_total: int  # masked positions at the start of the original decode (the schedule's denominator)
     generator: torch.Generator
     end_ids: torch.Tensor
     last: torch.Tensor  # positions committed by the previous iteration (none before the first)
@@ -141,19 +153,27 @@ def _mask_id(model, cfg: DecodeConfig) -> int:
     return int(mask_id)
 
 
-def _new_row(model, cfg, req: Request, response: torch.Tensor, mask_id: int, end_token_ids, pad_id) -> _Row:
-    canvas = list(req.canvas) if req.canvas is not None else [mask_id] * cfg.max_new_tokens
-    fixed = list(req.fixed) if req.fixed is not None else [t != mask_id for t in canvas]
+def _start(model, cfg: DecodeConfig, req: Request, mask_id: int):
+    """The request's checked canvas (`dimple.canvas`), against the model's vocabulary and placeholders."""
+    conf = model.config
+    placeholders = [t for t in (getattr(conf, "image_token_id", None), getattr(conf, "video_token_id", None))
+                    if t is not None]
+    return start_canvas(req.canvas, req.fixed, req.start_step, req.start_masked, length=cfg.max_new_tokens,
+                        steps=cfg.steps, mask_id=mask_id, vocab_size=getattr(conf, "vocab_size", None),
+                        reserved=placeholders)
+
+
+def _new_row(model, cfg, req: Request, start, response: torch.Tensor, mask_id: int, end_token_ids, pad_id) -> _Row:
     traj = Trajectory(
-        prompt_ids=req.input_ids[0].tolist(), canvas=canvas, fixed=fixed, mask_token_id=mask_id,
+        prompt_ids=req.input_ids[0].tolist(), canvas=start.ids, fixed=start.fixed, mask_token_id=mask_id,
         end_token_ids=list(end_token_ids) if end_token_ids is not None else end_token_ids_of(model),
-        config=cfg.to_dict(),
+        config=cfg.to_dict(), start_step=start.start_step, start_masked=start.start_masked,
     )
     traj.pad_token_id = int(pad_id if pad_id is not None else (traj.end_token_ids or [mask_id])[0])
     generator = torch.Generator(device="cpu")
     if cfg.seed is not None:
         generator.manual_seed(cfg.seed)
-    row = _Row(traj, response, sum(1 for t in canvas if t == mask_id), generator,
+    row = _Row(traj, response, start.start_masked, generator,
                torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device), response.new_zeros(0))
     if req.alg_p_threshold is not None:
         traj.config["alg_p_threshold"] = row.threshold = float(cfg.with_(alg_p_threshold=req.alg_p_threshold)
@@ -168,23 +188,30 @@ def _new_row(model, cfg, req: Request, response: torch.Tensor, mask_id: int, end
     return row
 
 
+def select_positions(confidence: torch.Tensor, n_total: int, i: int, cfg: DecodeConfig, grid,
+                     generator: torch.Generator, threshold: Optional[float] = None) -> tuple[torch.Tensor, bool]:
+    """The confident-decoding rule at schedule iteration `i`: (indices into the masked positions to commit,
+    whether the schedule's fallback chose them). `threshold`: a row's own (the explorer's); None: cfg's."""
+    threshold = cfg.alg_p_threshold if threshold is None else threshold
+    if i == cfg.steps - 1:
+        return torch.arange(confidence.numel()), True  # the last allowed iteration commits everything
+    if threshold > 0:
+        passing = confidence > threshold
+        if bool(passing.any()):
+            return passing.nonzero(as_tuple=True)[0], False
+    k = fallback_count(confidence.numel(), n_total, i, grid)
+    return pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, generator).sort().values, True
+
+
 def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: DecodeConfig, grid) -> Step:
-    """One iteration of confident decoding for one row: choose tokens, pick positions, write them."""
+    """One iteration (schedule index `i`) of confident decoding for one row: choose tokens, pick positions,
+    write them."""
     mask_id = row.traj.mask_token_id
     confidence, x0, probs = choose_tokens(
         logits, cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence, row.generator,
         forbid=mask_id,
     )
-    chosen, fallback = None, True
-    if i == cfg.steps - 1:
-        chosen = torch.arange(masked.numel())  # the last allowed iteration commits everything
-    elif row.threshold > 0:
-        passing = confidence > row.threshold
-        if bool(passing.any()):
-            chosen, fallback = passing.nonzero(as_tuple=True)[0], False
-    if chosen is None:
-        k = fallback_count(masked.numel(), row.n_total, i, grid)
-        chosen = pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, row.generator).sort().values
+    chosen, fallback = select_positions(confidence, row.n_total, i, cfg, grid, row.generator, row.threshold)
     positions = masked[chosen]
     row.response[positions] = x0[chosen].to(row.response.dtype)
     row.last = positions
@@ -197,7 +224,7 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
     picked = chosen.tolist()
     # one .tolist() per tensor: element-wise float() calls cost more than a tiny model's step
     return Step(
-        index=i,
+        index=i - row.traj.start_step,
         positions=positions.tolist(),
         tokens=x0[chosen].tolist(),
         confidences=confidence[chosen].tolist(),
@@ -249,13 +276,14 @@ def _check_requests(requests: Sequence[Request], cfg: DecodeConfig, mask_id: int
     lengths = {len(r.canvas) if r.canvas is not None else cfg.max_new_tokens for r in requests}
     if len(lengths) != 1 or 0 in lengths:
         raise ValueError("requests in one batch need the same non-zero response length")
+    if len({r.start_step for r in requests}) != 1:
+        raise ValueError("requests in one batch need the same start_step")
     return lengths.pop()
 
 
-def _batch_inputs(requests: Sequence[Request], length: int, mask_id: int, pad_id: Optional[int]) -> _Batch:
+def _batch_inputs(requests: Sequence[Request], starts, pad_id: Optional[int]) -> _Batch:
     prompts, prompt_mask = _left_pad(requests, pad_id if pad_id is not None else 0)
-    canvases = torch.tensor([list(r.canvas) if r.canvas is not None else [mask_id] * length for r in requests],
-                            dtype=torch.long, device=prompts.device)
+    canvases = torch.tensor([s.ids for s in starts], dtype=torch.long, device=prompts.device)
     pixel_values = [r.pixel_values for r in requests if r.pixel_values is not None]
     grids = [r.image_grid_thw for r in requests if r.image_grid_thw is not None]
     return _Batch(
@@ -318,18 +346,21 @@ def stream_batch(
     after iteration i's commits (the drop-in's tokens hook)."""
     cfg.validate()
     mask_id = _mask_id(model, cfg)
-    length = _check_requests(requests, cfg, mask_id)
+    starts = [_start(model, cfg, r, mask_id) for r in requests]  # names a bad canvas before batch checks
+    _check_requests(requests, cfg, mask_id)
     pad_id = getattr(model.config, "pad_token_id", None)
-    batch = _batch_inputs(requests, length, mask_id, pad_id)
+    batch = _batch_inputs(requests, starts, pad_id)
     p = batch.prompt_len
-    rows = [_new_row(model, cfg, r, batch.seq[b, p:], mask_id, end_token_ids, pad_id) for b, r in enumerate(requests)]
+    rows = [_new_row(model, cfg, r, s, batch.seq[b, p:], mask_id, end_token_ids, pad_id)
+            for b, (r, s) in enumerate(zip(requests, starts))]
     yield [row.traj for row in rows]
 
     cache = _new_cache(cfg, p)
     position_ids = model.rope_index(batch.seq, batch.image_grid_thw, batch.attention_mask)[0] if cache is not None else None
     grid = schedule_grid(cfg.steps, cfg.eps)
+    first = rows[0].traj.start_step
     start = time.perf_counter()
-    for i in range(cfg.steps):
+    for i in range(first, cfg.steps):  # schedule indices; Step.index and the cache count from this decode's start
         masked = [(row.response == mask_id).nonzero(as_tuple=True)[0] for row in rows]
         active = [b for b, m in enumerate(masked) if m.numel()]
         if not active:
@@ -339,14 +370,14 @@ def stream_batch(
                 row.traj.stopped = True
             break
         t0 = time.perf_counter()
-        scored = _plan_forward(cache, i, rows, masked, p)
+        scored = _plan_forward(cache, i - first, rows, masked, p)
         with torch.no_grad():
             logits = _forward_logits(model, batch, position_ids, cache, scored)
         for b in active:
             step = _commit(rows[b], logits[b, : masked[b].numel()], masked[b], i, cfg, grid)
             step.seconds = time.perf_counter() - t0
             rows[b].traj.steps.append(step)
-            if i == 0:
+            if i == first:
                 rows[b].traj.prefill_seconds = step.seconds
         if edit is not None:
             _apply_edit(edit, i, batch.seq, p, rows, active)
@@ -363,19 +394,21 @@ def stream(
     pixel_values: Optional[torch.Tensor] = None,
     image_grid_thw: Optional[torch.LongTensor] = None,
     canvas: Optional[Sequence[int]] = None,
-    fixed: Optional[Sequence[bool]] = None,
+    fixed: Optional[Sequence[int]] = None,
+    start_step: int = 0,
+    start_masked: Optional[int] = None,
     end_token_ids: Optional[Sequence[int]] = None,
     should_stop: Optional[Callable[[], bool]] = None,
 ) -> Iterator[Trajectory]:
     """Decode one request and yield its growing Trajectory: once before any forward pass, then
-    after each iteration. canvas/fixed: a response canvas from a structure prior (mask id where
-    the model decides); default: `cfg.max_new_tokens` masks."""
+    after each iteration. canvas: a response canvas (mask id where the model decides; a structure
+    prior or a branch); default: `cfg.max_new_tokens` masks. fixed, start_step, start_masked: see
+    `dimple.canvas` (a branch taken after iteration k continues the schedule with start_step=k)."""
     if input_ids.dim() != 2 or input_ids.shape[0] != 1:
         raise ValueError(f"input_ids must have shape (1, prompt length); use stream_batch for batches, "
                          f"got {tuple(input_ids.shape)}")
-    if canvas is not None and fixed is not None and len(canvas) != len(fixed):
-        raise ValueError("canvas and fixed must have equal length")
-    request = Request(input_ids, attention_mask, pixel_values, image_grid_thw, canvas, fixed)
+    request = Request(input_ids, attention_mask, pixel_values, image_grid_thw, canvas, fixed, start_step,
+                      start_masked)
     for trajs in stream_batch(model, [request], cfg, end_token_ids, should_stop):
         yield trajs[0]
 

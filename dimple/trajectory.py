@@ -21,7 +21,7 @@ FORMAT_VERSION = 1
 
 @dataclass
 class Step:
-    index: int  # iteration number, from 0; one forward pass each
+    index: int  # iteration of this decode, from 0; one forward pass each (schedule index: start_step + index)
     positions: list[int]  # response positions committed in this iteration
     tokens: list[int]  # the token committed at each of those positions
     confidences: list[float]  # the algorithm's score of each committed token
@@ -45,8 +45,8 @@ class Step:
 @dataclass
 class Trajectory:
     prompt_ids: list[int]  # the prompt, unchanged by decoding
-    canvas: list[int]  # response canvas before decoding: mask ids and fixed template tokens
-    fixed: list[bool]  # True where the template fixed the token (never changed)
+    canvas: list[int]  # response canvas before decoding: mask ids, fixed tokens (and, for a branch, carried ones)
+    fixed: list[bool]  # True where the token is fixed (a template's, a person's choice; never changed)
     mask_token_id: int
     end_token_ids: list[int]  # tokens that end an answer (end-of-answer, end-of-turn, padding)
     config: dict = field(default_factory=dict)  # the DecodeConfig used, as a dict
@@ -56,6 +56,8 @@ class Trajectory:
     token_text: dict[int, str] = field(default_factory=dict)  # id -> text, so a replay needs no tokenizer
     stopped: bool = False  # the caller stopped decoding before the canvas was full
     pad_token_id: int = -1  # token written at `Step.padded` positions (skip_padding)
+    start_step: int = 0  # a branch: the schedule iteration its canvas was taken after (0: a decode from scratch)
+    start_masked: int = 0  # masked positions when the original decode began (the schedule's denominator)
 
     # ----- derived views -------------------------------------------------
     @property
@@ -124,10 +126,10 @@ class Trajectory:
 
     @property
     def n_generated(self) -> int:
-        """Tokens the model generated up to and including the end of the answer (fixed tokens excluded)."""
+        """Tokens this decode's iterations wrote up to and including the end of the answer (tokens given on
+        the canvas, fixed or carried over into a branch, excluded)."""
         stop = min(self.answer_end + 1, self.length)
-        final = self.response_ids
-        return sum(1 for f, tok in zip(self.fixed[:stop], final[:stop]) if not f and tok != self.mask_token_id)
+        return sum(1 for step in self.steps for pos in step.positions + step.padded if pos < stop)
 
     @property
     def tokens_per_forward(self) -> float:
@@ -213,6 +215,9 @@ class Trajectory:
                 token_text={int(k): str(v) for k, v in data.get("token_text", {}).items()},
                 stopped=bool(data.get("stopped", False)),
                 pad_token_id=int(data.get("pad_token_id", -1)),
+                start_step=int(data.get("start_step", 0)),
+                start_masked=int(data.get("start_masked", sum(1 for t in data["canvas"]
+                                                              if t == data["mask_token_id"]))),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed trajectory export: {exc}") from exc

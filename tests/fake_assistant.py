@@ -182,6 +182,45 @@ class FakeAssistant:
         grid = [[0.05] * 3 for _ in range(3)]
         grid[(position % 9) // 3][position % 3] = 0.6
         return Grounding(position, step, traj.response_ids[position], grid, [grid], image_share=0.3)
+    def branch(self, image, prompt, cfg, canvas, fixed=None, start_step=0, start_masked=None, history=(),
+               should_stop=None):
+        """A fabricated decode from `canvas`: masked positions get the fake answer, a few per step."""
+        cfg = (cfg or self.default_config).validate()
+        canvas = list(canvas)
+        given = [t != MASK for t in canvas]
+        traj = Trajectory(prompt_ids=[5, 6, 7], canvas=canvas, mask_token_id=MASK, end_token_ids=[END, PAD],
+                          fixed=[i in (fixed if fixed is not None else [i for i, g in enumerate(given) if g])
+                                 for i in range(len(canvas))],
+                          config=cfg.to_dict(), token_text=dict(enumerate(WORDS)), start_step=start_step,
+                          start_masked=start_masked or max(1, canvas.count(MASK)))
+        yield traj
+        target = [VOCAB[w] for w in ANSWER] + [END] + [PAD] * len(canvas)
+        masked = [i for i, t in enumerate(canvas) if t == MASK]
+        while masked:
+            chosen, masked = masked[:3], masked[3:]
+            traj.steps.append(Step(index=len(traj.steps), positions=chosen, tokens=[target[p] for p in chosen],
+                                   confidences=[0.9] * len(chosen), fallback=False,
+                                   alternatives=[[(target[p], 0.9), (VOCAB[" green"], 0.05)] for p in chosen]))
+            yield traj
+
+    def propose(self, image, prompt, cfg, canvas, fixed=None, start_step=0, start_masked=None, history=()):
+        from dimple.stepping import Proposal
+
+        masked = [i for i, t in enumerate(canvas) if t == MASK]
+        target = [VOCAB[w] for w in ANSWER] + [END] + [PAD] * len(canvas)
+        cands = [[(target[p], 0.9), (VOCAB[" green"], 0.05)] for p in masked]
+        return Proposal(iteration=start_step, prompt_ids=[5, 6, 7], masked=masked, candidates=cands,
+                        tokens=[target[p] for p in masked], confidences=[0.9] * len(masked),
+                        default=masked[:2], fallback=False)
+
+    def token_ids(self, text):
+        words = re.findall(r"\s?\S+", text)
+        if not words or any(w not in VOCAB for w in words):
+            raise ValueError(f"unknown word {text!r}")
+        return [VOCAB[w] for w in words]
+
+    def token_texts(self, ids):
+        return {i: WORDS[i] for i in ids}
 
     def decode(self, ids):
         return "".join(WORDS[i] for i in ids if i not in (MASK, END, PAD))

@@ -5,10 +5,10 @@ free port (Dimple-Tiny, or a random-weight checkpoint of the same architecture
 when the weights are missing), then:
 
 1. sends every kind of bad input through the `generate` API (gradio_client) and
-   through the UI's Send handler, and to the teaching endpoints (`inspect`,
-   `ground`, `explore`, generate's `grounding`), and classifies each reply: a clear error
-   naming the problem, a sensible answer, or a crash (anything else, or a
-   server that stops answering);
+   through the UI's Send handler, to the teaching endpoints (`inspect`,
+   `ground`, `explore`, generate's `grounding`) and bad canvases through the
+   `branch` API, and classifies each reply: a clear error naming the problem,
+   a sensible answer, or a crash (anything else, or a server that stops answering);
 2. load: N clients x M requests at once; every request must be answered and
    equal the same request run alone (same seed); latency percentiles; and the
    throughput of the queue-batched `generate_batch` against `generate`;
@@ -244,6 +244,51 @@ def run_bad_inputs(client, studio, cases: list[Case], handle_file, alive) -> dic
             "answered": sum(r["verdict"] == "answered" for r in rows), "crashes": crashes, "rows": rows}
 
 
+def run_branch_inputs(client, handle_file, alive) -> dict:
+    """Bad input through the `branch` API: each must get a clear error naming the problem; an unedited canvas
+    (taken after step 1 of a run, prefilling off) must be answered with the run's own answer."""
+    from gradio_client.exceptions import AppError
+
+    image = handle_file(str(EXAMPLES / "objects_1.png"))
+    args = dict(BASE, prefill=False)
+    run = client.predict(image=image, prompt="Describe the image.", **args, api_name="/generate")
+    traj = run["trajectory"]
+    mask, n = traj["mask_token_id"], args["max_new_tokens"]
+    after_1 = list(traj["canvas"])
+    for pos, tok in zip(traj["steps"][0]["positions"], traj["steps"][0]["tokens"]):
+        after_1[pos] = tok
+    cases = [
+        ("unedited canvas after step 1", dict(canvas=after_1, start_step=1, start_masked=n), "ok"),
+        ("canvas of the wrong length", dict(canvas=[mask] * (n - 3)), "max_new_tokens"),
+        ("canvas not a list", dict(canvas="mask mask"), "canvas"),
+        ("unknown token id", dict(canvas=[mask] * (n - 1) + [10**7]), "not a token id"),
+        ("negative token id", dict(canvas=[-5] + [mask] * (n - 1)), "not a token id"),
+        ("fixed position out of range", dict(canvas=after_1, fixed=[n + 4]), "out of range"),
+        ("fixed position masked", dict(canvas=[mask] * n, fixed=[0]), "masked"),
+        ("negative start step", dict(canvas=[mask] * n, start_step=-2), "start_step"),
+        ("start step past the steps", dict(canvas=[mask] * n, start_step=n + 1), "start_step"),
+        ("start_masked zero", dict(canvas=[mask] * n, start_masked=0), "start_masked"),
+        ("template with a canvas", dict(canvas=[mask] * n, template="<mask:3>"), "template"),
+    ]
+    rows, crashes = [], 0
+    for name, kw, expect in cases:
+        try:
+            out = client.predict(image=image, prompt="Describe the image.", **dict(args, **kw), api_name="/branch")
+            outcome, message = "ok", str(out.get("text", ""))
+            if name.startswith("unedited") and out["response_ids"] != run["response_ids"]:
+                outcome = "wrong answer"
+        except AppError as exc:
+            outcome, message = "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - anything else is a crash of the endpoint
+            outcome, message = "crash", f"{type(exc).__name__}: {exc}"
+        verdict = classify(Case(name, expect="ok" if outcome == "ok" and "ok" in expect else expect), outcome, message)
+        verdict = "crash" if not alive() else verdict
+        crashes += verdict == "crash"
+        rows.append({"case": name, "path": "branch api", "verdict": verdict, "message": message[:120]})
+    return {"tried": len(rows), "clear_errors": sum(r["verdict"] == "clear error" for r in rows),
+            "answered": sum(r["verdict"] == "answered" for r in rows), "crashes": crashes, "rows": rows}
+
+
 # ----- load, busy, cancel, memory -------------------------------------------------
 def load_requests(n: int) -> list[dict]:
     items = json.loads((EXAMPLES / "index.json").read_text())
@@ -439,6 +484,7 @@ def soak(fast: bool = False, tmp: Path | None = None) -> dict:
         bad["clear_errors"] += sum(r["verdict"] == "clear error" for r in teaching)
         bad["crashes"] += sum(r["verdict"] == "crash" for r in teaching)
         bad["teaching_clear_errors"] = sum(r["verdict"] == "clear error" for r in teaching)
+        report["branch_input"] = run_branch_inputs(client, handle_file, alive)
         report["load"] = run_load(url, *((4, 2) if fast else (8, 5)))
         report["batching"] = run_batching(url, 4 if fast else 8, 1 if fast else 3)
         report["cancel"] = run_cancel(url)
@@ -458,6 +504,8 @@ def table(report: dict) -> str:
         ("  clear error naming the problem", b["clear_errors"]),
         ("  handled and answered", b["answered"]),
         ("  crashes", b["crashes"]),
+        ("bad branch inputs tried (/branch API)", report["branch_input"]["tried"]),
+        ("  clear error / answered / crashes", "{clear_errors} / {answered} / {crashes}".format(**report["branch_input"])),
         (f"load: {ld['clients']} clients x {ld['requests'] // ld['clients']} requests", f"{ld['requests']} sent"),
         ("  lost / wrong answers (vs alone, same seed)", f"{ld['lost']} / {ld['wrong']}"),
         ("  latency p50 / p95 under load", f"{ld['p50_s']:.2f} s / {ld['p95_s']:.2f} s"),
@@ -475,7 +523,7 @@ def table(report: dict) -> str:
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
-    crashes = [r for r in b["rows"] if r["verdict"] == "crash"]
+    crashes = [r for r in b["rows"] + report["branch_input"]["rows"] if r["verdict"] == "crash"]
     lines += [f"  CRASH {r['path']} {r['case']}: {r['message']}" for r in crashes]
     return "\n".join(lines)
 
@@ -489,7 +537,8 @@ def main(argv=None) -> int:
     print(table(report))
     if args.json:
         print(json.dumps(report, indent=1, default=str))
-    ok = (report["bad_input"]["crashes"] == 0 and report["load"]["lost"] == 0 and report["load"]["wrong"] == 0
+    ok = (report["bad_input"]["crashes"] == 0 and report["branch_input"]["crashes"] == 0
+          and report["load"]["lost"] == 0 and report["load"]["wrong"] == 0
           and report["alive_at_end"])
     return 0 if ok else 1
 

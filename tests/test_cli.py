@@ -59,3 +59,22 @@ def test_module_entry_point_runs_in_a_fresh_process(random_checkpoint):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["response_ids"]) == 4
+
+
+def test_branch_writes_the_word_keeps_it_and_reports_where_the_answers_differ(random_checkpoint, capsys):
+    code = main(["branch", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "Colour?",
+                 "--max-new-tokens", "8", "--at-step", "1", "--set", "2=red", "--remask-rest", "--no-prefill",
+                 "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    branch = out["branch"]["trajectory"]
+    assert out["edited"] == [2] and branch["fixed"][2] and branch["start_step"] == out["at_step"] == 1
+    assert branch["canvas"][2] == out["branch"]["response_ids"][2] != branch["mask_token_id"]
+    assert sum(t == branch["mask_token_id"] for t in branch["canvas"]) == 7  # the rest re-masked
+    assert 2 in out["differ_at"] or out["original"]["response_ids"][2] == branch["canvas"][2]
+
+
+def test_branch_refuses_a_malformed_edit(random_checkpoint, capsys):
+    code = main(["branch", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "Colour?",
+                 "--max-new-tokens", "8", "--set", "red", "--json"])
+    assert code == 2 and "POS=WORD" in capsys.readouterr().err

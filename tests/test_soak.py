@@ -32,6 +32,12 @@ def test_bad_input_to_the_teaching_endpoints_gets_a_clear_error(report):
     assert report["bad_input"]["teaching_clear_errors"] == 10
 
 
+def test_every_bad_branch_input_gets_a_clear_error_and_an_unedited_canvas_its_answer(report):
+    branch = report["branch_input"]
+    assert branch["crashes"] == 0, [r for r in branch["rows"] if r["verdict"] == "crash"]
+    assert branch["clear_errors"] >= 10 and branch["answered"] >= 1
+
+
 def test_concurrent_clients_get_every_answer_equal_to_running_alone(report):
     load = report["load"]
     assert load["lost"] == 0 and load["wrong"] == 0 and load["requests"] >= 8
