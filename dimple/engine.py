@@ -203,6 +203,13 @@ def select_positions(confidence: torch.Tensor, n_total: int, i: int, cfg: Decode
     return pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, generator).sort().values, True
 
 
+def top_candidates(probs: torch.Tensor, k: int) -> tuple[list[list[int]], list[list[float]]]:
+    """Each row's k most likely tokens and their probabilities, rounded as the record keeps them."""
+    top = torch.topk(probs, min(k, probs.shape[-1]), dim=-1)
+    scale = 10 ** GHOST_DECIMALS
+    return top.indices.tolist(), top.values.double().mul(scale).round().div(scale).tolist()
+
+
 def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: DecodeConfig, grid) -> Step:
     """One iteration (schedule index `i`) of confident decoding for one row: choose tokens, pick positions,
     write them."""
@@ -218,9 +225,7 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
     padded = row.pending + (_pad_after_end(row.response, mask_id, row.end_ids, row.traj.pad_token_id, row.traj.fixed)
                             if cfg.skip_padding else [])
     row.pending = []
-    top = torch.topk(probs, min(N_ALTERNATIVES, probs.shape[-1]), dim=-1)
-    top_ids = top.indices.tolist()
-    top_p = top.values.double().mul(10 ** GHOST_DECIMALS).round().div(10 ** GHOST_DECIMALS).tolist()
+    top_ids, top_p = top_candidates(probs, N_ALTERNATIVES)
     picked = chosen.tolist()
     # one .tolist() per tensor: element-wise float() calls cost more than a tiny model's step
     return Step(

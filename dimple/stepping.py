@@ -27,7 +27,8 @@ from typing import Optional, Sequence
 import torch
 
 from .config import DecodeConfig
-from .engine import Request, _batch_inputs, _check_requests, _forward_logits, _mask_id, _start, select_positions
+from .engine import (Request, _batch_inputs, _check_requests, _forward_logits, _mask_id, _start, select_positions,
+                     top_candidates)
 from .sampling import choose_tokens, schedule_grid
 from .trajectory import Step
 
@@ -112,10 +113,10 @@ def propose(
                                           cfg.use_original_confidence, generator, forbid=mask_id)
     chosen, fallback = select_positions(confidence, start.start_masked, start.start_step, cfg,
                                         schedule_grid(cfg.steps, cfg.eps), generator)
-    top = torch.topk(probs, min(N_CANDIDATES, probs.shape[-1]), dim=-1)
+    top_ids, top_p = top_candidates(probs, N_CANDIDATES)
     return Proposal(
         iteration=start.start_step, prompt_ids=input_ids[0].tolist(), masked=masked,
-        candidates=[list(zip(ix, vals)) for ix, vals in zip(top.indices.tolist(), top.values.tolist())],
+        candidates=[list(zip(ix, vals)) for ix, vals in zip(top_ids, top_p)],
         tokens=x0.tolist(), confidences=confidence.tolist(),
         default=[masked[j] for j in chosen.tolist()], fallback=fallback,
     )
