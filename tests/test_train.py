@@ -141,7 +141,9 @@ def test_shipped_model_answers_world_questions():
 
     model = dimple.load_model("tiny")
     tok, proc = load_tokenizer(Path(ASSET)), load_image_processor(Path(ASSET))
-    cfg = dimple.DecodeConfig(max_new_tokens=36, steps=36, alg_p_threshold=0.9, prefill=True)
+    from dimple.tiny.settings import TINY
+
+    cfg = dimple.DecodeConfig(**TINY.decode_defaults(), prefill=True)
     wrong = []
     for seed, category in SHIPPED_CASES:
         s = world.make_sample(seed, category)
