@@ -80,7 +80,9 @@ def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir:
         torch.set_num_threads(settings.threads)
     folder = Path(ckpt_dir) / shape.name
     result = {"shape": shape.name, "note": shape.note, "device": _device_name(device), "threads": torch.get_num_threads(),
-              "pack": pack and device == "cpu", "settings": {k: v for k, v in vars(settings).items() if k != "extra"}}
+              "pack": pack and device == "cpu",
+              "dims": {"hidden": shape.hidden, "intermediate": shape.intermediate, "layers": shape.layers},
+              "settings": {k: v for k, v in vars(settings).items() if k != "extra"}}
     result["checkpoint"] = ckpt = _checkpoint(shape, folder, settings)
     machine = {"bandwidth": read_bandwidth(device, settings.bandwidth_gib),
                "matmul": matmul_rates(shape.hidden, shape.intermediate, torch.bfloat16, device, settings.matmul_rows)}

@@ -119,8 +119,8 @@ def matmul_rates(in_features: int, out_features: int, dtype, device: str, rows=(
             for name, fn in kernels.items():
                 s = best_seconds(fn, device, repeats)
                 row[f"{name}_ms"] = round(s * 1e3, 3)
-                row[f"{name}_gflops"] = round(2 * n * weight.numel() / s / 1e9, 1)
-                row[f"{name}_weight_gbps"] = round(nbytes / s / 1e9, 2)
+                row[f"{name}_gflops"] = float(f"{2 * n * weight.numel() / s / 1e9:.4g}")
+                row[f"{name}_weight_gbps"] = float(f"{nbytes / s / 1e9:.4g}")
         out.append(row)
     return out
 
