@@ -94,7 +94,7 @@ def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir:
     result["load"] = {"seconds": round(time.perf_counter() - start, 2), **_memory(probe, ckpt["bytes"]),
                       "model_rss_bytes": rss_bytes() - probe.start_rss}
     generator = torch.Generator().manual_seed(settings.seed)
-    result["forward"] = forward_table(model, settings, shape.repeats, device, generator)
+    result["forward"] = forward_table(model, settings, shape.repeats, device, generator, shape.warmup)
     result["forward"]["floor_gives_way_at_tokens"] = floor_gives_way(result["forward"]["rows"])
     probe = PeakMemory(device).start()
     result["decode"] = decode_pair(model, settings, shape.repeats, device, generator)

@@ -71,7 +71,7 @@ def _sliced_cache(full: PrefixKVCache, n_keep: int, total: int) -> PrefixKVCache
     return cache
 
 
-def forward_table(model, settings: ScaleSettings, repeats: int, device: str, generator) -> dict:
+def forward_table(model, settings: ScaleSettings, repeats: int, device: str, generator, warmup: bool = True) -> dict:
     """Seconds of one forward at each count of fed tokens, without and with a prompt-length cached prefix."""
     config, prefix, longest = model.config, settings.prompt_tokens, max(settings.fed_tokens)
     ids = random_text(config, prefix + longest, generator).to(device)
@@ -86,9 +86,9 @@ def forward_table(model, settings: ScaleSettings, repeats: int, device: str, gen
         cache = _sliced_cache(full, prefix, prefix + n)
         bytes_before = cache.nbytes()
         with torch.no_grad():
-            uncached = best_seconds(lambda: model(fresh, logits_index=index), device, repeats)
+            uncached = best_seconds(lambda: model(fresh, logits_index=index), device, repeats, warmup)
             cached = best_seconds(lambda: model(ids[:, prefix:prefix + n], position_ids=positions[..., :prefix + n],
-                                                cache=cache, logits_index=index), device, repeats)
+                                                cache=cache, logits_index=index), device, repeats, warmup)
         rows.append({"tokens": n, "uncached_s": round(uncached, 4), "cached_s": round(cached, 4),
                      "cached_attends_to": prefix + n, "cache_grew_bytes": cache.nbytes() - bytes_before})
         del cache

@@ -46,6 +46,7 @@ class ScaleShape:
     rope_theta: float = 1_000_000.0  # rotary base
     shard_gib: float = 2.0  # largest safetensors shard written (the writer holds one shard at a time)
     repeats: int = 3  # timed repeats per forward (best kept); the largest shapes afford one
+    warmup: bool = True  # an untimed call before each timed forward (7B: the cache-filling pass warms the kernels)
     note: str = ""  # where the dimensions come from
 
     def validate(self) -> "ScaleShape":
@@ -72,7 +73,7 @@ def _released_7b() -> ScaleShape:
                      v["window_size"], list(v["fullatt_block_indexes"]))
     return ScaleShape("7b", spec["hidden_size"], spec["intermediate_size"], spec["num_hidden_layers"],
                       spec["num_attention_heads"], spec["num_key_value_heads"], spec["vocab_size"],
-                      tuple(spec["mrope_section"]), vision, float(spec["rope_theta"]), repeats=1,
+                      tuple(spec["mrope_section"]), vision, float(spec["rope_theta"]), repeats=1, warmup=False,
                       note="the released Dimple-7B config (tests/fixtures/dimple-7b-parameters.json)")
 
 
