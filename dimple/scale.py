@@ -144,6 +144,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    default=ScaleSettings.fed_tokens, help="comma-separated token counts of the timed forwards")
     p.add_argument("--json-out", type=Path, help="write the results (a list, one per shape) here")
     p.add_argument("--markdown", type=Path, help="write the tables here (e.g. docs/scale.md)")
+    p.add_argument("--from-json", type=Path, nargs="+", help="render earlier --json-out files instead of measuring")
     args = p.parse_args(argv)
     args.shape = args.shape or ["tiny"]
     return args
@@ -155,7 +156,10 @@ def main(argv=None) -> int:
     hf_logging.disable_progress_bar()
     args = parse_args(argv)
     settings = replace(ScaleSettings(), steps=args.steps, threads=args.threads, fed_tokens=args.fed_tokens).validate()
-    if len(args.shape) == 1:
+    if args.from_json:
+        results = sorted((r for f in args.from_json for r in json.loads(f.read_text())),
+                         key=lambda r: list(SHAPES).index(r["shape"]))
+    elif len(args.shape) == 1:
         results = [run_shape(args.shape[0], settings, args.device, args.ckpt_dir, args.keep, not args.no_pack)]
     else:
         results = [run_in_subprocess(name, args) for name in args.shape]

@@ -48,10 +48,17 @@ def memory_table(results: list) -> list[str]:
     for r in results:
         load, dec = r["load"], r["decode"]["memory"]
         rows.append([r["shape"], _gb(r["checkpoint"]["bytes"]), r["checkpoint"]["shards"], load["seconds"],
-                     f"{_gb(load['rss_peak_bytes'])} ({load['peak_over_checkpoint']}x)",
-                     f"{_gb(dec['rss_peak_bytes'])} ({dec['peak_over_checkpoint']}x)",
+                     _peak(load), _peak(dec),
                      _gb(load["rss_start_bytes"]), f"{r['cache_bytes_per_request'] / 1e6:.2f}"])
     return _table(head, rows)
+
+
+def _peak(m: dict) -> str:
+    """Peak resident memory (x checkpoint); on a GPU the CUDA allocator's peak, then the host's."""
+    host = f"{_gb(m['rss_peak_bytes'])} ({m['peak_over_checkpoint']}x)"
+    if "cuda_peak_bytes" in m:
+        return f"GPU {_gb(m['cuda_peak_bytes'])} ({m['cuda_peak_over_checkpoint']}x), host {host}"
+    return host
 
 
 def prefill_table(results: list) -> list[str]:

@@ -141,3 +141,17 @@ def test_load_model_prepacks_models_too_big_to_fuse_and_they_decode_the_same(tmp
     assert is_packed(packed) and not is_packed(unpacked)
     with torch.no_grad():
         torch.testing.assert_close(packed(ids).logits, unpacked(ids).logits, rtol=2e-2, atol=2e-2)
+
+
+@needs_onednn
+def test_handing_back_the_file_pages_of_a_weight_never_changes_it(tmp_path):
+    from dimple.packed_linear import file_mappings, release_file_pages
+
+    write_checkpoint(SHAPES["tiny"], tmp_path)
+    model = load_model(str(tmp_path), dtype="bf16", pack=False)
+    weight = model.lm_head.weight  # 566 x 128 bf16: whole pages inside the memory-mapped shard
+    before = weight.detach().clone()
+    assert release_file_pages(weight, file_mappings(), others=[]) > 0
+    assert torch.equal(weight, before)  # read back from the file
+    shared = [(weight.data_ptr(), 16)]
+    assert release_file_pages(weight, file_mappings(), others=shared) == 0  # a tensor in use keeps its pages
