@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -81,7 +82,7 @@ def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir:
     folder = Path(ckpt_dir) / shape.name
     result = {"shape": shape.name, "note": shape.note, "device": _device_name(device), "threads": torch.get_num_threads(),
               "pack": pack and device == "cpu",
-              "dims": {"hidden": shape.hidden, "intermediate": shape.intermediate, "layers": shape.layers},
+              "load_average_start": os.getloadavg(), "dims": {"hidden": shape.hidden, "intermediate": shape.intermediate, "layers": shape.layers},
               "settings": {k: v for k, v in vars(settings).items() if k != "extra"}}
     result["checkpoint"] = ckpt = _checkpoint(shape, folder, settings)
     machine = {"bandwidth": read_bandwidth(device, settings.bandwidth_gib),
@@ -104,6 +105,7 @@ def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir:
     result["cache_bytes_per_request"] = int(result["forward"]["cache_bytes_per_token"] * (P + R))
     result["roofline"] = _rooflines(model, settings, result["forward"], result["decode"], machine)
     result["parameters"] = sum(p.numel() for p in model.parameters())
+    result["load_average_end"] = os.getloadavg()  # other work on the machine: timings are shared with it
     del model
     if not keep:
         shutil.rmtree(folder, ignore_errors=True)

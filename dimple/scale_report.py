@@ -35,7 +35,7 @@ def forward_table(results: list) -> list[str]:
     head = ["shape", "parameters"] + [f"{n} fed" for n in tokens] + ["2x floor at"]
     rows = []
     for res in results:
-        cells = [f"{r['uncached_s'] * 1e3:.1f} / {r['cached_s'] * 1e3:.1f}" for r in res["forward"]["rows"]]
+        cells = [f"{_ms(r['uncached_s'])} / {_ms(r['cached_s'])}" for r in res["forward"]["rows"]]
         rows.append([res["shape"], f"{res['parameters'] / 1e9:.3f}B", *cells,
                      res["forward"]["floor_gives_way_at_tokens"] or "-"])
     return _table(head, rows)
@@ -104,7 +104,7 @@ def render(results: list, command: str) -> str:
     devices = sorted({r["device"] for r in results})
     lines = [f"Command: `{command}`", "", f"Device: {', '.join(devices)}; random bf16 weights; "
              f"prepacked linear weights: {', '.join(sorted({str(r['pack']) for r in results}))}.", "",
-             "### Seconds per pass against tokens fed (uncached / cached after a prompt-length prefix, ms)", "",
+             "### Seconds per pass against tokens fed (uncached / cached after a prompt-length prefix)", "",
              *forward_table(results), "", "### Memory against the checkpoint", "", *memory_table(results), "",
              "### Prefilling: a 448x448 image (256 image tokens) + question, 32-token canvas, fixed passes", "",
              *prefill_table(results), "", "### Cached pass against its roofline", "", *roofline_table(results), "",
