@@ -43,14 +43,21 @@ def forward_table(results: list) -> list[str]:
 
 def memory_table(results: list) -> list[str]:
     head = ["shape", "checkpoint GB", "shards", "load s", "peak RSS loading GB (x ckpt)", "peak RSS decoding GB (x ckpt)",
-            "process before load GB", "prompt cache / request MB"]
+            "process before load GB", "model's share of the peak GB (x ckpt)", "prompt cache / request MB"]
     rows = []
     for r in results:
         load, dec = r["load"], r["decode"]["memory"]
         rows.append([r["shape"], _gb(r["checkpoint"]["bytes"]), r["checkpoint"]["shards"], load["seconds"],
                      _peak(load), _peak(dec),
-                     _gb(load["rss_start_bytes"]), f"{r['cache_bytes_per_request'] / 1e6:.2f}"])
+                     _gb(load["rss_start_bytes"]), _above(load, dec, r["checkpoint"]["bytes"]),
+                     f"{r['cache_bytes_per_request'] / 1e6:.2f}"])
     return _table(head, rows)
+
+
+def _above(load: dict, dec: dict, checkpoint: int) -> str:
+    """The model's own share of the peak: the larger peak less the process's memory before loading."""
+    extra = max(load["rss_peak_bytes"], dec["rss_peak_bytes"]) - load["rss_start_bytes"]
+    return f"{_gb(extra)} ({extra / checkpoint:.3f}x)"
 
 
 def _peak(m: dict) -> str:
