@@ -4,7 +4,10 @@ Builds the model from the released config with random bf16 weights (no
 download), then measures peak memory, one forward at ~1,000 tokens with and
 without the prompt cache, and a 64-token confident decode. Prints JSON. It
 needs a CUDA GPU with ~20 GB free; it proves speed and memory, not answers
-(random weights).
+(random weights). The full measurement at 7B (a released-layout checkpoint
+written and loaded through `load_model`, memory against the checkpoint, a
+decode with and without prefilling) is `python -m dimple.scale --device cuda
+--shape 7b`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 
 from .modeling import DimpleConfig, DimpleModel, batch_vision_windows, fuse_projections
+from .packed_linear import pack_linear_weights
 
 def _assets_folder() -> Path:
     """The shipped assets: `dimple/assets` once pip-installed (package data), else the repository's assets/."""
@@ -129,8 +130,10 @@ def _check_fits(folder: Path, dtype: torch.dtype, device: str) -> None:
         )
 
 
-def load_model(name: str = "tiny", device: str = "cpu", dtype=None) -> DimpleModel:
-    """Load a Dimple checkpoint in eval mode. device: "cpu", "cuda", "cuda:N" or "auto" (several GPUs)."""
+def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool = True) -> DimpleModel:
+    """Load a Dimple checkpoint in eval mode. device: "cpu", "cuda", "cuda:N" or "auto" (several GPUs).
+
+    pack: on a CPU, prepack the linear weights of models too big to fuse (`packed_linear`; inference only)."""
     folder = resolve_checkpoint(name)
     config = DimpleConfig.from_pretrained(str(folder))
     if config.model_type != "dimple":
@@ -148,7 +151,8 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None) -> DimpleMod
         model = model.to(device)
     model.eval()
     batch_vision_windows(model)
-    fuse_projections(model)
+    if not fuse_projections(model) and pack and device == "cpu":
+        pack_linear_weights(model)
     model.checkpoint_folder = str(folder)
     return model
 
