@@ -4,9 +4,8 @@ Owns how a ghost reads on the canvas: the guess in faded italics inside the
 masked slot; under every slot the step's forward pass scored, a thin bar
 filled to its confidence with the threshold drawn as a line across it (green
 fill above the line, grey below), so a viewer sees which positions are about
-to commit and which are far from it (on a large canvas, "dense": inline
-slots whose bar is their own background, half the boxes to lay out); the `data-pos` / `data-step` attributes
-the token inspector's click reads; and the CSS for all of it (appended to
+to commit and which are far from it (a large canvas is app/dense_view.py's);
+the `data-pos` / `data-step` attributes the token inspector's click reads; and the CSS for all of it (appended to
 render.CANVAS_CSS). It draws what it is given (app.render decides which slot
 shows what, from dimple.ghosts); it knows nothing of Gradio or the model.
 """
@@ -26,10 +25,6 @@ GHOST_CSS = """
 .dm-bar.dm-above::before { background: #1f9d55; }
 .dm-bar::after { content: ""; position: absolute; left: var(--thr); top: -2px; bottom: -2px; width: 1px;
   background: #1f2330; }
-.dm-dense .dm-tok { display: inline; position: static; box-shadow: none; border-radius: 2px; padding: 0 2px; }
-.dm-dense .dm-ghost { background-image: linear-gradient(90deg, #9aa0b2 var(--c), #dfe2ea var(--c));
-  background-size: 100% 3px; background-position: bottom; background-repeat: no-repeat; }
-.dm-dense .dm-ghost.dm-above { background-image: linear-gradient(90deg, #1f9d55 var(--c), #dfe2ea var(--c)); }
 .dm-tok.dm-picked { outline: 2px solid #3b4cca; outline-offset: 1px; }
 .dm-narration { font-size: 13px; color: #1f2330; background: #eef0fb; border-radius: 8px; padding: 4px 10px;
   margin: 0 0 8px 0; }
@@ -43,15 +38,17 @@ GHOST_CSS = """
 .dm-explore .dm-nfe { display: inline-block; height: 9px; background: #3b4cca; border-radius: 2px; }
 """
 
-# What the canvas's gr.HTML runs once: a click on a slot sends its position and the frame's step.
+# What the canvas's gr.HTML runs once: a click on a slot sends its position and the frame's step
+# (a lean large canvas, app/dense_view.py, has no data-pos: a slot's index among its siblings is its position).
 CLICK_JS = """
 element.addEventListener('click', (e) => {
-  const slot = e.target.closest('[data-pos]');
+  const slot = e.target.closest('[data-pos], .dm-dense > span');
   if (!slot) return;
   const box = slot.closest('.dm-tokens');
+  const pos = slot.dataset.pos !== undefined ? Number(slot.dataset.pos) : Array.prototype.indexOf.call(box.children, slot);
   element.querySelectorAll('.dm-picked').forEach((x) => x.classList.remove('dm-picked'));
   slot.classList.add('dm-picked');
-  trigger('click', {pos: Number(slot.dataset.pos), step: Number(box ? box.dataset.step : 0)});
+  trigger('click', {pos: pos, step: Number(box ? box.dataset.step : 0)});
 });
 """
 
@@ -62,21 +59,16 @@ def bar(unit: float, above: bool) -> str:
     return f'<i class="{cls}" style="--c:{unit * 100:.0f}%"></i>'
 
 
-def ghost_slot(pos: int, label: str, title: str, unit: float, above: bool, dense: bool = False) -> str:
-    """A masked slot showing its best guess (faded) and the guess's confidence bar (title: "" for none).
-    Dense (a large canvas): the bar is the slot's own background, one box per slot instead of two."""
+def ghost_slot(pos: int, label: str, title: str, unit: float, above: bool) -> str:
+    """A masked slot showing its best guess (faded) and the guess's confidence bar (title: "" for none)."""
     hover = f' title="{html.escape(title, quote=True)}"' if title else ""
-    if dense:
-        cls = "dm-tok dm-mask dm-ghost dm-above" if above else "dm-tok dm-mask dm-ghost"
-        return f'<span class="{cls}" data-pos="{pos}" style="--c:{unit * 100:.0f}%"{hover}>{html.escape(label)}</span>'
     return (f'<span class="dm-tok dm-mask dm-ghost" data-pos="{pos}"{hover}>'
             f'{html.escape(label)}{bar(unit, above)}</span>')
 
 
-def tokens_open(step: int, threshold_unit: float, dense: bool = False) -> str:
+def tokens_open(step: int, threshold_unit: float) -> str:
     """The canvas's token box, carrying the frame's step (for the inspector) and the threshold line's place."""
-    cls = "dm-tokens dm-dense" if dense else "dm-tokens"
-    return f'<div class="{cls}" data-step="{step}" style="--thr:{threshold_unit * 100:.1f}%">'
+    return f'<div class="dm-tokens" data-step="{step}" style="--thr:{threshold_unit * 100:.1f}%">'
 
 
 def narration_line(text: str) -> str:

@@ -7,7 +7,8 @@ the answer coloured by the step that committed each token, with hover titles
 giving step, confidence and the top alternatives. Also the small stats cards.
 On the canvas each frame also carries its step's narration (app/narration.py)
 and ghosts: still-masked slots show the model's best guess, scored slots a
-confidence bar against the threshold (their look is app/ghost_view.py's).
+confidence bar against the threshold (their look is app/ghost_view.py's; a canvas of
+DENSE_FROM positions or more is drawn lean, one element per slot, app/dense_view.py).
 
 It reads only the Trajectory record (and its `token_text`); it knows nothing of
 tokenizers, tensors or Gradio. Every function returns a self-contained HTML
@@ -20,6 +21,7 @@ import html
 import math
 from typing import Container, Optional
 
+from app import dense_view
 from app.ghost_view import GHOST_CSS, bar, ghost_slot, narration_line, tokens_open
 from app.narration import narrate
 from dimple.ghosts import ghosts_at, threshold_of
@@ -63,7 +65,7 @@ CANVAS_CSS = """
 .dm-preview .dm-tok { font-size: 14px; }
 .dm-error { color: #b00020; background: #fff0f2; border: 1px solid #f3b8c2; border-radius: 8px; padding: 6px 10px; font-size: 13px; }
 .dm-warnings { color: #8a4b00; font-size: 12px; margin-top: 4px; }
-""" + GHOST_CSS
+""" + GHOST_CSS + dense_view.DENSE_CSS
 
 # A perceptual sequential ramp (dark blue -> teal -> yellow), used for "which step committed this".
 _STEP_RAMP = ["#30123b", "#4145ab", "#4675ed", "#39a2fc", "#1bcfd4", "#24eca6", "#61fc6c", "#a4fc3b", "#d1e834", "#f3c63a"]
@@ -226,7 +228,7 @@ def _slot_bar(ghost, alg: str, thr: float) -> str:
     return bar(confidence_unit(ghost.confidence, alg), thr > 0 and ghost.confidence > thr)
 
 
-DENSE_FROM = 256  # canvases this long draw lean slots (app/ghost_view.py): the 7B's 1,024 stay usable
+DENSE_FROM = 256  # canvases this long draw lean slots (app/dense_view.py): the 7B's 1,024 stay usable
 
 
 def _ghost_piece(traj, pos: int, ghost, alg: str, thr: float, live: bool) -> str:
@@ -235,25 +237,29 @@ def _ghost_piece(traj, pos: int, ghost, alg: str, thr: float, live: bool) -> str
                              f"{ghost.confidence:.3f} (threshold {thr:.2f}) - click to inspect")
     ends = set(traj.end_token_ids)
     return ghost_slot(pos, token_label(guess, ghost.token in ends), title, confidence_unit(ghost.confidence, alg),
-                      thr > 0 and ghost.confidence > thr, dense=traj.length >= DENSE_FROM)
+                      thr > 0 and ghost.confidence > thr)
+
+
+def _frame(traj, n: int, state: list[int]) -> tuple[dict, dict]:
+    """This frame's step: {position: confidence} of its commits, and the ghosts of the positions it scored
+    (the best guess of those still masked, dimple.ghosts) on the canvas its forward saw."""
+    this_step = traj.steps[n - 1] if n > 0 else None
+    if this_step is None:
+        return {}, {}
+    new_conf = {p: (this_step.confidences[j] if j < len(this_step.confidences) else None)
+                for j, p in enumerate(this_step.positions)}
+    before = list(state)  # this frame's canvas with the step's writes masked again
+    for pos, _ in this_step.writes(traj.pad_token_id):
+        before[pos] = traj.mask_token_id
+    return new_conf, ghosts_at(traj, n, before)
 
 
 def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list[str]:
     """One span per position (and a line break after a newline token). Positions the frame's step scored
-    carry its ghost: the best guess of those still masked, and a confidence bar under each (dimple.ghosts)."""
+    carry its ghost: the best guess of those still masked, and a confidence bar under each."""
     idx = _Index(traj)
     ends = set(traj.end_token_ids)
-    this_step = traj.steps[n - 1] if n > 0 else None
-    new_conf = {}
-    if this_step is not None:
-        new_conf = {p: (this_step.confidences[j] if j < len(this_step.confidences) else None)
-                    for j, p in enumerate(this_step.positions)}
-    ghosts = {}
-    if this_step is not None:  # the canvas this step's forward saw: this frame's, with its writes masked again
-        before = list(state)
-        for pos, _ in this_step.writes(traj.pad_token_id):
-            before[pos] = traj.mask_token_id
-        ghosts = ghosts_at(traj, n, before)
+    new_conf, ghosts = _frame(traj, n, state)
     thr = threshold_of(traj)
     first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
     pieces = []
@@ -272,10 +278,33 @@ def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list
         if kind == "new" and not is_end:
             style = f' style="background:{confidence_colour(confidence_unit(new_conf[pos], alg))}"'
         hover = _esc(_title(traj, idx, pos, alg, alternatives=not live))  # live frames: lighter titles
-        extra = _slot_bar(ghosts.get(pos), alg, thr) if kind == "new" and traj.length < DENSE_FROM else ""
+        extra = _slot_bar(ghosts.get(pos), alg, thr) if kind == "new" else ""
         pieces.append(f'<span class="{cls}"{style} data-pos="{pos}" title="{hover}">{_esc(label)}{extra}</span>')
         if "\n" in (traj.token_text.get(tok) or "") and tok != traj.mask_token_id:
             pieces.append("<br>")
+    return pieces
+
+
+def _dense_pieces(traj, n: int, state: list[int], alg: str) -> list[str]:
+    """A large canvas: one lean element per position (app/dense_view.py), no titles, no line breaks."""
+    ends = set(traj.end_token_ids)
+    new_conf, ghosts = _frame(traj, n, state)
+    thr = threshold_of(traj)
+    first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
+    pieces = []
+    for pos, (tok, kind) in enumerate(zip(state, slot_kinds(traj, state, new_conf))):
+        ghost = ghosts.get(pos) if kind == "mask" else None
+        if ghost is not None:
+            unit = confidence_unit(ghost.confidence, alg)
+            pieces.append(dense_view.slot("ghost", token_label(traj.token_text.get(ghost.token), ghost.token in ends),
+                                          unit=unit, above=thr > 0 and ghost.confidence > thr))
+        elif kind == "mask":
+            pieces.append(dense_view.slot("mask", MASK_GLYPH))
+        else:
+            is_end = tok in ends
+            bg = confidence_colour(confidence_unit(new_conf[pos], alg)) if kind == "new" and not is_end else ""
+            pieces.append(dense_view.slot(kind, token_label(traj.token_text.get(tok), is_end, pos > first_end),
+                                          end=is_end, background=bg))
     return pieces
 
 
@@ -310,11 +339,14 @@ def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live:
     n = total if n_steps is None else max(0, min(int(n_steps), total))
     alg = str(traj.config.get("alg", "maskgit_plus"))
     state = traj.state_at(n)
-    pieces = _canvas_pieces(traj, n, state, alg, live)
+    thr = confidence_unit(threshold_of(traj), alg)
+    if traj.length >= DENSE_FROM:
+        box = dense_view.tokens(n, thr, _dense_pieces(traj, n, state, alg))
+    else:
+        box = tokens_open(n, thr) + "".join(_canvas_pieces(traj, n, state, alg, live))
     line = narration_line(narrate(traj, n))
     return (f'<div class="dm-card"><div class="dm-head">{_canvas_head(traj, n, state, title, live)}</div>{line}'
-            f'{tokens_open(n, confidence_unit(threshold_of(traj), alg), traj.length >= DENSE_FROM)}{"".join(pieces)}</div>'
-            f'{legend_html()}</div>')
+            f'{box}</div>{legend_html()}</div>')
 
 
 def render_answer(traj, *, title: str = "Answer by commit step") -> str:

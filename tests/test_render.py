@@ -130,3 +130,20 @@ def test_stats_of_a_stopped_run_count_only_committed_tokens():
     assert committed == traj.n_generated  # slots left masked are not counted as generated
     assert f"<b>{committed}</b><span>tokens generated" in stats
     assert "stopped early" in stats
+
+
+def test_a_large_canvas_draws_one_lean_slot_per_position_without_titles():
+    from standin_assistant import StandInAssistant
+
+    assistant = StandInAssistant(step_seconds=0)
+    traj = None
+    for traj in assistant.stream(None, "x", assistant.default_config.with_(max_new_tokens=render.DENSE_FROM,
+                                                                           steps=8)):
+        pass
+    for n in (0, 1, 4, traj.nfe):
+        html = render.render_canvas(traj, n)
+        box = html.split('class="dm-tokens dm-dense"', 1)[1].split("</div>", 1)[0]
+        slots = re.findall(r'<span class="([a-z ]+)"', box)
+        assert len(slots) == traj.length and "title=" not in box.split(">", 1)[1] and "data-pos" not in box
+        assert f'data-step="{n}"' in html
+    assert {"g", "o", "n"} <= {s.split()[0] for s in re.findall(r'<span class="([a-z ]+)"', render.render_canvas(traj, 4))}

@@ -1,0 +1,56 @@
+"""The lean canvas of a large answer (DENSE_FROM positions and up): one small element per slot, nothing more.
+
+Owns how a 1,024-token canvas stays cheap for the browser to parse, diff
+(Gradio patches the gr.HTML's DOM node by node) and lay out: every position
+is exactly one inline element with a one-letter class and no title or
+data attribute, so a frame is ~20 KB instead of ~200 KB and the slot's place
+among its siblings is its position (the click script reads that index; no
+line breaks are inserted, a newline token shows as its glyph). The ghost's
+confidence bar is the slot's own bottom background, green above the
+threshold. Hover titles are dropped at this size: a click opens the token
+inspector with the full record. Its CSS (DENSE_CSS, appended to
+render.CANVAS_CSS) scopes everything under `.dm-dense`.
+
+It formats what app/render.py decided (kind, label, colour, confidence per
+slot); it knows nothing of trajectories, tokenizers or Gradio.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Iterable, Optional
+
+DENSE_CSS = """
+.dm-dense { contain: content; line-height: 1.9; }
+.dm-dense > span { padding: 0 2px; margin: 0 1px; border-radius: 2px; white-space: pre; cursor: pointer; }
+.dm-dense > .m { background: #e6e8ef; color: #9aa0b2; letter-spacing: -2px; }
+.dm-dense > .g { background: #e6e8ef linear-gradient(90deg, #9aa0b2 var(--c), #dfe2ea var(--c)) bottom / 100% 3px
+  no-repeat; color: #8f95aa; font-style: italic; }
+.dm-dense > .g.a { background-image: linear-gradient(90deg, #1f9d55 var(--c), #dfe2ea var(--c)); }
+.dm-dense > .o { background: #ffffff; color: #30343f; box-shadow: 0 0 0 1px #dfe2ea inset; }
+.dm-dense > .n { color: #101010; font-weight: 700; box-shadow: 0 0 0 1px #3b3b3b55 inset; }
+.dm-dense > .l { background: #e9e3ff; color: #4a2fb3; font-weight: 600; }
+.dm-dense > .e { background: #f1f1f1; color: #9a9a9a; font-size: 12px; font-style: italic; }
+.dm-dense > .n.e { box-shadow: 0 0 0 2px #3b4cca55 inset; }
+.dm-dense > .dm-picked { outline: 2px solid #3b4cca; outline-offset: 1px; }
+"""
+
+# kind (render.slot_kinds, plus "ghost") -> the slot's class
+CLASS = {"mask": "m", "ghost": "g", "old": "o", "new": "n", "end": "e", "lock": "l"}
+
+
+def slot(kind: str, label: str, *, end: bool = False, background: str = "", unit: Optional[float] = None,
+         above: bool = False) -> str:
+    """One position: its class from `kind` (an end token committed this step or fixed reads as both),
+    `background` for a fresh commit's confidence colour, `unit` (0..1) the ghost's bar."""
+    cls = CLASS[kind] + (" e" if end and kind in ("new", "lock") else "") + (" a" if above else "")
+    style = f' style="background:{background}"' if background else ""
+    if unit is not None:
+        style = f' style="--c:{unit * 100:.0f}%"'
+    return f'<span class="{cls}"{style}>{html.escape(label, quote=False)}</span>'
+
+
+def tokens(step: int, threshold_unit: float, slots: Iterable[str]) -> str:
+    """The canvas's token box at this size: the frame's step (for the inspector) and its slots."""
+    return (f'<div class="dm-tokens dm-dense" data-step="{step}" style="--thr:{threshold_unit * 100:.1f}%" '
+            f'title="click a slot to inspect it">{"".join(slots)}')
