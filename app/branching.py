@@ -29,7 +29,7 @@ from typing import Optional
 import gradio as gr
 
 from app import branch_view, render
-from app.branch_state import ORIGINAL, Branches, Manual
+from app.branch_state import ORIGINAL, Branches
 from app.form import controls
 from app.inputs import load_image, make_config
 from app.protocol import StudioAssistant

@@ -31,7 +31,6 @@ import math
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 

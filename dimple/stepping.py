@@ -27,8 +27,8 @@ from typing import Optional, Sequence
 import torch
 
 from .config import DecodeConfig
-from .engine import (Request, _batch_inputs, _check_requests, _forward_logits, _mask_id, _start, select_positions,
-                     top_candidates)
+from .batch import Request, batch_inputs, check_requests, forward_logits
+from .engine import _mask_id, _start, select_positions, top_candidates
 from .sampling import choose_tokens, schedule_grid
 from .trajectory import Step
 
@@ -98,14 +98,14 @@ def propose(
     request = Request(input_ids, attention_mask, pixel_values, image_grid_thw, canvas, fixed, start_step,
                       start_masked)
     start = _start(model, cfg, request, mask_id)
-    _check_requests([request], cfg, mask_id)
+    check_requests([request], cfg, mask_id)
     masked = [i for i, t in enumerate(start.ids) if t == mask_id]
     if not masked:
         raise ValueError("nothing is masked on the canvas, so there is no step to take")
-    batch = _batch_inputs([request], [start], getattr(model.config, "pad_token_id", None))
+    batch = batch_inputs([request], [start], getattr(model.config, "pad_token_id", None))
     scored = torch.tensor([masked], device=batch.seq.device) + batch.prompt_len - 1
     with torch.no_grad():
-        logits = _forward_logits(model, batch, None, None, scored)[0]
+        logits = forward_logits(model, batch, None, None, scored)[0]
     generator = torch.Generator(device="cpu")
     if cfg.seed is not None:
         generator.manual_seed(cfg.seed)

@@ -30,8 +30,6 @@ DEFAULT_DECODE = dict(**TINY.decode_defaults(), alg="maskgit_plus", prefill=True
 
 def _split_processor(processor):
     """(tokenizer, image processor) from a tuple, an object holding both, or a bare tokenizer."""
-    from ..processing import DimpleImageProcessor
-
     if isinstance(processor, (tuple, list)) and len(processor) == 2:
         return processor[0], processor[1]
     tok = getattr(processor, "tokenizer", None)
