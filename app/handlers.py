@@ -21,7 +21,7 @@ from typing import Optional
 
 import gradio as gr
 
-from app import branching, export, plots, render
+from app import branching, export, panels, plots, render
 from app.form import controls
 from app.inputs import check_prompt, load_image, make_config
 from app.protocol import StudioAssistant, answer_text
@@ -179,8 +179,8 @@ class Studio:
         session = _session(session)
         traj = session.trajectory
         if traj is None or not traj.steps:
-            return (render.render_stats(None), render.render_answer(None), gr.update(value=0, maximum=1), None, None)
-        stats = render.render_stats(traj) + self._drawing_note(session, traj)
+            return (panels.render_stats(None), render.render_answer(None), gr.update(value=0, maximum=1), None, None)
+        stats = panels.render_stats(traj) + self._drawing_note(session, traj)
         return (stats, render.render_answer(traj), gr.update(value=traj.nfe, maximum=max(traj.nfe, 1)), None, None)
 
     def plots(self, session):
@@ -274,10 +274,10 @@ class Studio:
             limit = int(self.assistant.max_new_tokens_limit)
             p = self.assistant.canvas_for(template, limit)
         except ValueError as exc:
-            return gr.skip(), render.render_error(str(exc))
+            return gr.skip(), panels.render_error(str(exc))
         except Exception as exc:
-            return gr.skip(), render.render_error(f"preview unavailable: {exc}")
-        return render.render_preview(p.pieces, p.length, limit, p.warnings), ""
+            return gr.skip(), panels.render_error(f"preview unavailable: {exc}")
+        return panels.render_preview(p.pieces, p.length, limit, p.warnings), ""
 
     # ----- compare --------------------------------------------------------------
     def compare(self, form: dict):
@@ -303,8 +303,8 @@ class Studio:
                 raise gr.Error(str(exc), print_exception=False) from None
             done[key] = traj
         a, b = done["A"], done["B"]
-        yield (render.render_canvas(a, title=f"A: {_setting_label(req_a.cfg)}") + render.render_stats(a),
-               render.render_canvas(b, title=f"B: {_setting_label(req_b.cfg)}") + render.render_stats(b),
+        yield (render.render_canvas(a, title=f"A: {_setting_label(req_a.cfg)}") + panels.render_stats(a),
+               render.render_canvas(b, title=f"B: {_setting_label(req_b.cfg)}") + panels.render_stats(b),
                verdict(a, b, answer_text(self.assistant, a), answer_text(self.assistant, b)),
                plots.compare_cumulative(a, b, "A", "B"))
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import api, branch_tab, plots, render, teaching_layout
+from app import api, branch_tab, panels, plots, render, teaching_layout
 from app.form import COMPARE_DEFAULTS, Form
 from app.handlers import NO_PRESET, Studio
 from app.protocol import StudioAssistant
@@ -150,7 +150,7 @@ def _live(ui: SimpleNamespace) -> None:
             ui.play = gr.Button("\u25b6 Play", size="sm", elem_id="dm-play")
             ui.pause = gr.Button("Pause", size="sm", elem_id="dm-pause")
     ui.status = gr.Markdown("", elem_id="dm-status")
-    ui.stats = _html(render.render_stats(None), elem_id="dm-stats")
+    ui.stats = _html(panels.render_stats(None), elem_id="dm-stats")
     ui.chat = gr.Chatbot(label="Conversation", height=240, elem_id="dm-chat", buttons=["copy"])
 
 

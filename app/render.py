@@ -18,11 +18,11 @@ string; the CSS lives in CANVAS_CSS (installed on the HTML components).
 from __future__ import annotations
 
 import html
-import math
 from typing import Container, Optional
 
 from app import dense_view
 from app.ghost_view import GHOST_CSS, bar, ghost_slot, narration_line, tokens_open
+from app.colours import confidence_colour, confidence_ramp_css, confidence_unit, step_colour, step_ramp_css
 from app.narration import narrate
 from dimple.ghosts import ghosts_at, threshold_of
 
@@ -68,54 +68,6 @@ CANVAS_CSS = """
 """ + GHOST_CSS + dense_view.DENSE_CSS
 
 # A perceptual sequential ramp (dark blue -> teal -> yellow), used for "which step committed this".
-_STEP_RAMP = ["#30123b", "#4145ab", "#4675ed", "#39a2fc", "#1bcfd4", "#24eca6", "#61fc6c", "#a4fc3b", "#d1e834", "#f3c63a"]
-
-
-# ----- small helpers ---------------------------------------------------------
-def as_probability(score: float, alg: str) -> float:
-    """An algorithm's confidence score on the scale of a probability: `entropy` scores -entropy (<= 0), and
-    exp maps it into (0, 1]; the other algorithms' scores (a probability, a top1-top2 margin) already are."""
-    return math.exp(max(score, -50.0)) if alg == "entropy" else score
-
-
-def confidence_unit(conf: Optional[float], alg: str = "maskgit_plus") -> float:
-    """Map an algorithm's confidence score into [0, 1] for colouring."""
-    if conf is None or not isinstance(conf, (int, float)) or math.isnan(conf):
-        return 0.0
-    return min(max(float(as_probability(conf, alg)), 0.0), 1.0)
-
-
-def confidence_colour(unit: float) -> str:
-    """Red (unsure) -> amber -> green (confident), pastel so the text stays readable."""
-    hue = 4 + 126 * min(max(unit, 0.0), 1.0)
-    return f"hsl({hue:.0f},78%,72%)"
-
-
-def _hex(c: str) -> tuple[int, int, int]:
-    return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
-
-
-def step_colour(step: int, n_steps: int) -> tuple[str, str]:
-    """(background, text colour) for a token committed at `step` of `n_steps`."""
-    frac = 0.0 if n_steps <= 1 else step / (n_steps - 1)
-    x = frac * (len(_STEP_RAMP) - 1)
-    i = min(int(x), len(_STEP_RAMP) - 2)
-    t = x - i
-    a, b = _hex(_STEP_RAMP[i]), _hex(_STEP_RAMP[i + 1])
-    rgb = tuple(round(a[k] + (b[k] - a[k]) * t) for k in range(3))
-    luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-    return "#%02x%02x%02x" % rgb, ("#ffffff" if luma < 140 else "#111111")
-
-
-def step_ramp_css(n: int = 10) -> str:
-    stops = ", ".join(step_colour(i, n)[0] for i in range(n))
-    return f"linear-gradient(90deg, {stops})"
-
-
-def confidence_ramp_css() -> str:
-    return "linear-gradient(90deg, " + ", ".join(confidence_colour(u / 4) for u in range(5)) + ")"
-
-
 def token_label(text: Optional[str], is_end: bool = False, after_end: bool = False) -> str:
     """Visible text of a token: whitespace made visible, special tokens shortened.
 
@@ -397,64 +349,3 @@ def canvas_text(traj, n_steps: Optional[int] = None, mask: str = "\u2592") -> st
 
 def empty_canvas(message: str = "Ask a question: the response canvas starts as masked slots and fills in step by step.") -> str:
     return f'<div class="dm-card"><div class="dm-empty">{_esc(message)}</div>{legend_html()}</div>'
-
-
-# ----- numbers ----------------------------------------------------------------
-def _fmt_s(x: Optional[float]) -> str:
-    if x is None:
-        return "-"
-    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
-
-
-def render_stats(traj, *, label: str = "") -> str:
-    """Honest numbers: tokens up to the end of the answer, NFE, tokens/forward, prefill vs denoise, latency."""
-    if traj is None or not traj.steps:
-        return '<div class="dm-note">Numbers for the run appear here.</div>'
-    s = traj.summary()  # counts only committed tokens, so a stopped run is honest too
-    tps = s["tokens_per_s"]
-    cards = [
-        (str(s["tokens"]), "tokens generated"),
-        (str(s["nfe"]), "forward passes (NFE)"),
-        (f"{s['tokens_per_forward']:.2f}", "tokens / forward"),
-        (_fmt_s(s["prefill_s"]), "first pass (prefill)"),
-        (_fmt_s(s["denoise_s"]), "denoising"),
-        (_fmt_s(s["latency_s"]), "latency"),
-        ("-" if tps is None else f"{tps:.1f}", "tokens / s"),
-        (str(s["fallback_steps"]), "fallback steps"),
-    ]
-    body = "".join(f'<div class="dm-stat"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for v, k in cards)
-    cfg = traj.config or {}
-    desc = []
-    if cfg:
-        thr = cfg.get("alg_p_threshold")
-        desc.append(f"threshold {thr:g}" if thr else "threshold off")
-        desc.append("prefilling on" if cfg.get("prefill") else "prefilling off")
-        desc.append(f"alg {cfg.get('alg')}")
-        desc.append(f"canvas {traj.length}")
-    prefix = f"<b>{_esc(label)}</b> - " if label else ""
-    note = (f'<div class="dm-note">{prefix}{_esc(", ".join(desc))}. Tokens are counted up to and including '
-            "the end of the answer, fixed template tokens excluded"
-            + ("; stopped early" if traj.stopped else "") + ".</div>")
-    return f'<div class="dm-stats">{body}</div>{note}'
-
-
-# ----- the structure-prior preview --------------------------------------------
-def render_preview(pieces, length: int, limit: int, warnings=()) -> str:
-    """Template preview: fixed tokens (locked style) and mask slots, total length and warnings."""
-    spans = []
-    for text, fixed in pieces:
-        if fixed:
-            spans.append(f'<span class="dm-tok dm-lock">{_esc(token_label(text))}</span>')
-        else:
-            spans.append(f'<span class="dm-tok dm-mask">{MASK_GLYPH}</span>')
-    n_fixed = sum(1 for _, f in pieces if f)
-    head = (f'<div class="dm-head"><span class="dm-badge">{length} tokens</span>'
-            f'<span class="dm-badge">{n_fixed} fixed</span><span class="dm-badge">{length - n_fixed} to fill</span>'
-            f'<span class="dm-badge">limit {limit}</span></div>')
-    warn = "".join(f"<div>\u26a0 {_esc(w)}</div>" for w in warnings)
-    warn_html = f'<div class="dm-warnings">{warn}</div>' if warn else ""
-    return f'<div class="dm-card dm-preview">{head}<div class="dm-tokens">{"".join(spans)}</div>{warn_html}</div>'
-
-
-def render_error(message: str) -> str:
-    return f'<div class="dm-error">\u26a0 {_esc(message)}</div>'

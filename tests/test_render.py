@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from app import plots, render
+from app import panels, plots, render
 from fake_assistant import END, MASK, VOCAB, make_trajectory
 
 
@@ -86,15 +86,15 @@ def test_canvas_text_and_stats():
     traj = make_trajectory(16)
     assert render.canvas_text(traj) == "The red circle is left of the blue square."
     assert "\u2592" in render.canvas_text(traj, 0)
-    stats = render.render_stats(traj)
+    stats = panels.render_stats(traj)
     assert "tokens generated" in stats and "forward passes" in stats and "latency" in stats
     assert str(traj.n_generated) in stats
 
 
 def test_preview_and_error():
-    html = render.render_preview([("Color", True), ("", False), ("", False)], 3, 64, ["'Color' is 2 tokens"])
+    html = panels.render_preview([("Color", True), ("", False), ("", False)], 3, 64, ["'Color' is 2 tokens"])
     assert html.count("dm-mask") == 2 and "dm-lock" in html and "2 tokens" in html
-    assert "dm-error" in render.render_error("template: bad (at character 3)")
+    assert "dm-error" in panels.render_error("template: bad (at character 3)")
 
 
 @pytest.mark.parametrize("alg,conf,expected", [("maskgit_plus", 0.5, 0.5), ("entropy", 0.0, 1.0),
@@ -125,7 +125,7 @@ def test_stats_of_a_stopped_run_count_only_committed_tokens():
     traj = make_trajectory(16, threshold=0.8)
     traj.steps = traj.steps[:1]
     traj.stopped = True
-    stats = render.render_stats(traj)
+    stats = panels.render_stats(traj)
     committed = sum(1 for p in traj.steps[0].positions if p <= traj.answer_end)
     assert committed == traj.n_generated  # slots left masked are not counted as generated
     assert f"<b>{committed}</b><span>tokens generated" in stats
