@@ -51,7 +51,7 @@ def ask(page, question: str) -> str:
 def _upload(page, path: str) -> None:
     page.set_input_files("#dm-image input[type=file]", path)
     page.wait_for_selector("#dm-image img", timeout=20_000)
-    page.wait_for_timeout(800)
+    page.wait_for_timeout(2500)  # a new picture clears the conversation: let that land before asking
 
 
 def tour(url: str, assistant, out: str, questions) -> dict:
