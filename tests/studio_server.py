@@ -8,6 +8,8 @@ always tested end to end against the real library.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import sys
 import time
@@ -58,3 +60,39 @@ def start(assistant, concurrency: int = 2, max_size: int = 32):
         except OSError:
             time.sleep(0.2)
     return demo, url
+
+
+# ----- a browser on the studio (Playwright + Debian Chromium) ---------------------------------------
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def require_chromium():
+    """The Playwright sync API, or skip the calling test module when Chromium or Playwright is missing."""
+    import shutil
+
+    import pytest
+
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        pytest.skip("Chromium is not installed", allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api")
+
+
+@contextlib.contextmanager
+def studio_page(tmp_dir: Path, width: int = 1400, height: int = 1000):
+    """(page, assistant): the studio on the shipped model, open in headless Chromium once the header has loaded."""
+    from playwright.sync_api import sync_playwright
+
+    assistant, _ = load_assistant(tmp_dir)
+    demo, url = start(assistant)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            page.wait_for_function("document.body.innerText.includes('device:')", timeout=60_000)
+            yield page, assistant
+            browser.close()
+    finally:
+        demo.close()

@@ -8,21 +8,13 @@ import os
 import pytest
 
 import studio_server
-from test_browser import ARGS, CHROMIUM, EXAMPLE, _set_number, _wait_replay_loaded, sync_api  # noqa: F401
+from test_browser import EXAMPLE, _set_number, _wait_replay_loaded  # noqa: F401 - test_browser skips without Chromium
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    assistant, _ = studio_server.load_assistant(tmp_path_factory.mktemp("studio"))
-    demo, url = studio_server.start(assistant)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.goto(url)
-        pg.wait_for_function("document.body.innerText.includes('device:')", timeout=60_000)
+    with studio_server.studio_page(tmp_path_factory.mktemp("studio")) as (pg, _assistant):
         yield pg
-        browser.close()
-    demo.close()
 
 
 @pytest.fixture(scope="module")

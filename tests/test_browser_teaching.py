@@ -7,20 +7,14 @@ With STUDIO_SCREENSHOTS=folder it keeps teaching.png there (the ghost view besid
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
 import studio_server
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-    pytest.skip("Chromium is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = studio_server.require_chromium()
 
 EXAMPLE = str(studio_server.ROOT / "assets" / "examples" / "objects_1.png")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 SHOTS = os.environ.get("STUDIO_SCREENSHOTS")
 
 # Records, for every canvas frame the page shows: ghost slots, confidence bars, the narration line, done.
@@ -39,19 +33,10 @@ OBSERVER = """() => {
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    assistant, _ = studio_server.load_assistant(tmp_path_factory.mktemp("studio"))
-    demo, url = studio_server.start(assistant)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
-        pg.goto(url)
-        pg.wait_for_selector("#dm-send", timeout=60_000)
-        pg.wait_for_function("document.body.innerText.includes('device:')", timeout=60_000)
+    with studio_server.studio_page(tmp_path_factory.mktemp("studio"), height=1100) as (pg, _assistant):
         pg.set_input_files("#dm-image input[type=file]", EXAMPLE)
         pg.wait_for_selector("#dm-image img", timeout=20_000)
         yield pg
-        browser.close()
-    demo.close()
 
 
 def _set_number(page, elem_id: str, value) -> None:

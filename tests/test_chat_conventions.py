@@ -4,37 +4,20 @@ every control."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 import studio_server
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-    pytest.skip("Chromium is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
+sync_api = studio_server.require_chromium()
 pytestmark = pytest.mark.slow
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 EXAMPLE = str(studio_server.ROOT / "assets" / "examples" / "objects_1.png")
 BOX = "#dm-prompt textarea"
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    assistant, _ = studio_server.load_assistant(tmp_path_factory.mktemp("chat"))
-    demo, url = studio_server.start(assistant)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.wait_for_function("document.body.innerText.includes('device:')", timeout=60_000)
-        yield page, assistant
-        browser.close()
-    demo.close()
+    with studio_server.studio_page(tmp_path_factory.mktemp("chat")) as opened:
+        yield opened
 
 
 def _chat_turns(page) -> int:

@@ -24,8 +24,6 @@ sys.path.insert(0, str(HERE))
 
 import studio_server  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 BOX = "#dm-prompt textarea"
 SCENE = str(studio_server.ROOT / "assets" / "examples" / "objects_1.png")
 QUESTIONS = ("what do you see here?", "how many triangles can you spot", "And the circles?",
@@ -54,17 +52,11 @@ def _upload(page, path: str) -> None:
     page.wait_for_timeout(2500)  # a new picture clears the conversation: let that land before asking
 
 
-def tour(url: str, assistant, out: str, questions) -> dict:
-    from playwright.sync_api import sync_playwright
-
+def tour(out: str, questions) -> dict:
     from dimple.tiny.nonworld import photo_paths
 
     transcript = {"scene": SCENE, "turns": [], "photo": [], "presets": []}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(url)
-        page.wait_for_function("document.body.innerText.includes('device:')", timeout=60_000)
+    with studio_server.studio_page(Path(out), height=1100) as (page, assistant):
         _upload(page, SCENE)
         for q in questions:
             transcript["turns"].append({"question": q, "answer": ask(page, q)})
@@ -80,7 +72,6 @@ def tour(url: str, assistant, out: str, questions) -> dict:
             example = _preset_question(name)
             transcript["presets"].append({"preset": name, "template": template, "question": example,
                                           "answer": ask(page, example)})
-        browser.close()
     return transcript
 
 
@@ -96,12 +87,7 @@ def main(argv=None) -> int:
     ap.add_argument("--question", action="append", help="questions for the conversation (default: a set of five)")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    assistant, _ = studio_server.load_assistant(Path(args.out))
-    demo, url = studio_server.start(assistant)
-    try:
-        transcript = tour(url, assistant, args.out, args.question or QUESTIONS)
-    finally:
-        demo.close()
+    transcript = tour(args.out, args.question or QUESTIONS)
     with open(os.path.join(args.out, "visitor-tour.json"), "w") as fh:
         json.dump(transcript, fh, indent=1)
     print(json.dumps(transcript, indent=1))
