@@ -206,14 +206,19 @@ def _frame(traj, n: int, state: list[int]) -> tuple[dict, dict]:
     return new_conf, ghosts_at(traj, n, before)
 
 
+def _frame_context(traj, n: int, state: list[int]):
+    """(end ids, new confidences, ghosts, threshold, first end position) that every slot of a frame reads."""
+    ends = set(traj.end_token_ids)
+    new_conf, ghosts = _frame(traj, n, state)
+    first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
+    return ends, new_conf, ghosts, threshold_of(traj), first_end
+
+
 def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list[str]:
     """One span per position (and a line break after a newline token). Positions the frame's step scored
     carry its ghost: the best guess of those still masked, and a confidence bar under each."""
     idx = _Index(traj)
-    ends = set(traj.end_token_ids)
-    new_conf, ghosts = _frame(traj, n, state)
-    thr = threshold_of(traj)
-    first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
+    ends, new_conf, ghosts, thr, first_end = _frame_context(traj, n, state)
     pieces = []
     for pos, (tok, kind) in enumerate(zip(state, slot_kinds(traj, state, new_conf))):
         is_end, style = tok in ends, ""
@@ -239,10 +244,7 @@ def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list
 
 def _dense_pieces(traj, n: int, state: list[int], alg: str) -> list[str]:
     """A large canvas: one lean element per position (app/dense_view.py), no titles, no line breaks."""
-    ends = set(traj.end_token_ids)
-    new_conf, ghosts = _frame(traj, n, state)
-    thr = threshold_of(traj)
-    first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
+    ends, new_conf, ghosts, thr, first_end = _frame_context(traj, n, state)
     pieces = []
     for pos, (tok, kind) in enumerate(zip(state, slot_kinds(traj, state, new_conf))):
         ghost = ghosts.get(pos) if kind == "mask" else None
