@@ -19,7 +19,7 @@ from typing import Optional
 
 import torch
 
-from dimple.processing import IMAGE_PLACEHOLDER, chat_prompt
+from dimple.processing import IMAGE_PLACEHOLDER, chat_prompt, expand_image_tokens
 from dimple.structure import build_canvas
 
 from . import dialogue, nonworld, presets, replies, world
@@ -107,8 +107,7 @@ class WorldData:
         self.pools["nonworld"] = ScenePool(lambda r: world.Scene("nonworld"), max(8, n // 4), pool_rng,
                                            draw=lambda scene, r: nonworld.image(r, "train"))
         self._enc = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa: E731
-        self.user_open = "<|im_start|>user\n" + IMAGE_PLACEHOLDER
-        self.prefix = self._enc(self.user_open)
+        self.prefix = self._enc("<|im_start|>user\n" + IMAGE_PLACEHOLDER)  # where the image sits (position_ids)
         self._cache: dict[str, list[int]] = {}
         self.steps_since_refresh = 0
         self.bucket = 4  # batches drawn at once and grouped by length
@@ -121,10 +120,8 @@ class WorldData:
         return ids
 
     def prompt_ids(self, question: str, history=()) -> list[int]:
-        """The chat format of `processing.chat_prompt`, image first, tokenised as a whole after the image."""
-        text = chat_prompt(question, history)
-        return self.prefix[:-2] + [self.ids["image"]] * N_IMAGE_TOKENS + self.prefix[-1:] + \
-            self._enc(text[len(self.user_open):])
+        """The prompt exactly as `processing.encode_prompt` makes it: the chat format, the image's tokens expanded."""
+        return self._enc(expand_image_tokens(chat_prompt(question, history), [N_IMAGE_TOKENS]))
 
     # --- stage logic
     def stage(self, step: int) -> str:

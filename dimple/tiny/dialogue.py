@@ -30,7 +30,7 @@ class Turn:
     follows: bool = False  # True when the question leans on the turn before it
 
 
-def _unique(objs, **attrs) -> list:
+def _unique(objs, *attrs: str) -> list:
     """Objects whose given attributes no other object shares."""
     def key(o):
         return tuple(getattr(o, a) for a in attrs)
@@ -63,11 +63,11 @@ def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, sty
         about = {"color": color, "shape": shape} if twins == 1 else {}
         return Turn(say(color=color, shape=shape), "yes" if yes else "no", kind, about)
     if kind == "color_of_shape":
-        pool = _unique(objs, shape=1)
+        pool = _unique(objs, "shape")
         o = rng.choice(pool) if pool else None
         return o and Turn(say(shape=o.shape), o.color, kind, {"shape": o.shape})
     if kind == "shape_of_color":
-        pool = _unique(objs, color=1)
+        pool = _unique(objs, "color")
         o = rng.choice(pool) if pool else None
         return o and Turn(say(color=o.color), o.shape, kind, {"color": o.color})
     if kind in ("color_at", "shape_at", "object_at"):
@@ -77,7 +77,7 @@ def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, sty
         answer = o.color if kind == "color_at" else o.shape
         return Turn(say(pos=o.position), answer, kind, {"cell": o.cell})
     if kind in ("size", "position"):
-        pool = _unique(objs, color=1, shape=1)
+        pool = _unique(objs, "color", "shape")
         o = rng.choice(pool) if pool else None
         answer = o and (o.size if kind == "size" else o.position)
         return o and Turn(say(color=o.color, shape=o.shape), answer, kind, {"color": o.color, "shape": o.shape})
@@ -174,11 +174,11 @@ def _follow_up(scene: W.Scene, prev: Turn, rng: random.Random, split: str) -> Op
         color = rng.choice([c for c in W.COLOR_NAMES if c != about["color"]])
         return Turn(say("other", f"{color} ones"), _count_answer(objs, color=color), "count_color", {"color": color})
     if prev.kind == "color_of_shape":
-        pool = [o for o in _unique(objs, shape=1) if o.shape != about["shape"]]
+        pool = [o for o in _unique(objs, "shape") if o.shape != about["shape"]]
         o = rng.choice(pool) if pool else None
         return o and Turn(say("other", o.shape), o.color, "color_of_shape", {"shape": o.shape})
     if prev.kind == "shape_of_color":
-        pool = [o for o in _unique(objs, color=1) if o.color != about["color"]]
+        pool = [o for o in _unique(objs, "color") if o.color != about["color"]]
         o = rng.choice(pool) if pool else None
         return o and Turn(say("other", f"{o.color} one"), o.shape, "shape_of_color", {"color": o.color})
     if prev.kind in ("color_at", "shape_at"):
