@@ -162,8 +162,12 @@ class Assistant:
         should_stop: Optional[Callable[[], bool]] = None,
     ) -> Iterator[Trajectory]:
         """Yield the growing Trajectory: first the empty canvas, then after every iteration."""
+        yield from self._with_token_text(self._decode(image, prompt, cfg, history, template, should_stop))
+
+    def _with_token_text(self, trajs: Iterator[Trajectory]) -> Iterator[Trajectory]:
+        """Each growing Trajectory with the texts of its new tokens looked up (one lookup per token per run)."""
         known: dict[int, str] = {}
-        for traj in self._decode(image, prompt, cfg, history, template, should_stop):
+        for traj in trajs:
             self._fill_token_text(traj, known)
             yield traj
 
@@ -184,14 +188,11 @@ class Assistant:
         canvas as given, then after every iteration. ValueError names a bad canvas or setting."""
         cfg = (cfg or self.default_config).validate()
         inputs = self._inputs(image, prompt, history, len(canvas))
-        known: dict[int, str] = {}
-        for traj in engine_stream(
+        yield from self._with_token_text(engine_stream(
             self.model, inputs["input_ids"], cfg, inputs["attention_mask"], inputs.get("pixel_values"),
             inputs.get("image_grid_thw"), canvas=list(canvas), fixed=fixed, start_step=start_step,
             start_masked=start_masked, end_token_ids=self.end_token_ids, should_stop=should_stop,
-        ):
-            self._fill_token_text(traj, known)
-            yield traj
+        ))
 
     def propose(self, image: Optional[Image.Image], prompt: str, cfg: Optional[DecodeConfig], canvas: Sequence[int],
                 fixed: Optional[Sequence[int]] = None, start_step: int = 0, start_masked: Optional[int] = None,
