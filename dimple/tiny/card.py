@@ -37,9 +37,11 @@ def about() -> str:
         f"on a 3x3 grid, short words ({', '.join(world.WORDS)}) and bar charts of three bars. "
         "Ask in your own words: describe the picture, count, check whether something is there, ask for a colour, "
         "shape, size or position, read the words or the chart, or list the objects as JSON. "
-        "Follow-ups work (\"And the squares?\", \"Where is it?\"). It says so when a picture is not from its world, "
-        "and it answers greetings; it knows nothing else. The presets under Structure prior are formats it was "
-        "trained to fill; their slots may be longer than the answer (elastic slots)."
+        "It was also taught follow-ups (\"And the squares?\", \"Where is it?\"), to say so when a picture is not "
+        "from its world, and to answer greetings; it knows nothing else. It is a very small model: with words it "
+        "has not seen it is often wrong (about half of a visitor's questions are right, see the README). The presets "
+        "under Structure prior are formats it was trained to fill; their slots may be longer than the answer "
+        "(elastic slots)."
     )
 
 
