@@ -58,3 +58,13 @@ def test_every_kind_phrases_a_question_that_names_its_slots():
     q = language.phrase("position", rng, "heldout", styled=False, color="red", shape="star")
     assert "red star" in q
     assert language.fill("Is there {a} {color} {shape}?", color="orange", shape="circle") == "Is there an orange circle?"
+
+
+def test_training_openers_share_no_word_with_heldout_frames_or_prefixes():
+    held = language.words_of(f for k in language.FRAMES for f in language.FRAMES[k]["heldout"])
+    held |= language.words_of(language.PREFIXES["heldout"])
+    train = language.words_of(f for k in language.FRAMES for f in language.FRAMES[k]["train"])
+    chatter = language.words_of(language.CHATTER_WORDS)
+    assert not chatter & (held - train)
+    opener = language.chatter(random.Random(3))
+    assert opener.endswith((", ", ": ")) and opener[0].isupper()

@@ -147,6 +147,14 @@ FRAMES: dict[str, dict[str, list[str]]] = {
 THINGS = ("objects", "shapes", "things", "items")
 PREFIXES = {"train": ("", "", "", "Please ", "Hey, ", "Tell me: ", "Okay, "), "heldout": ("", "", "Quick question: ", "So, ")}
 SUFFIXES = {"train": ("", "", "", " please"), "heldout": ("",)}
+# Training-only openers a visitor might put before a question: varied enough that a never-seen
+# opener (the held-out "Quick question:") reads as chatter to skip, not as a sign of an off-world text.
+# None of their words is a held-out word (tests/test_language.py).
+CHATTER_WORDS = ("hmm", "well", "now", "alright", "right", "next", "then", "also", "ok", "okay", "look", "listen",
+                 "great", "cool", "nice", "fine", "wait", "one more", "and now", "just curious", "i wonder",
+                 "help me", "let me ask", "another one", "tell me", "dear model", "my friend", "be honest",
+                 "if you can", "no rush", "for the record", "last one", "first", "lastly", "actually")
+CHATTER_RATE = 0.25  # share of training questions that get one or two openers
 
 # The evaluation's canonical categories, with the kinds of question each covers.
 KINDS_OF_CATEGORY = {
@@ -181,6 +189,8 @@ def fill(frame: str, **slots: str) -> str:
 def style(text: str, rng: random.Random, split: str = "train") -> str:
     """A visitor's surface over a question: prefix, suffix, case, final punctuation, spelling."""
     prefix = rng.choice(PREFIXES[split])
+    if split == "train" and rng.random() < CHATTER_RATE:
+        prefix = chatter(rng)
     if prefix and not prefix.endswith(": "):
         text = text[0].lower() + text[1:]
     body = text
@@ -198,6 +208,12 @@ def style(text: str, rng: random.Random, split: str = "train") -> str:
     return out
 
 
+def chatter(rng: random.Random) -> str:
+    """One or two training openers, each closed by a comma or a colon: "Hmm, one more: "."""
+    words = rng.sample(CHATTER_WORDS, rng.randint(1, 2))
+    return "".join(w[0].upper() + w[1:] + rng.choice((", ", ": ", ", ")) for w in words)
+
+
 def phrase(kind: str, rng: random.Random, split: str = "train", styled: bool = True, **slots: str) -> str:
     """One phrasing of a question of `kind`, drawn from `split`'s frames and styles."""
     text = fill(rng.choice(frames(kind, split)), **slots)
@@ -210,6 +226,7 @@ def words_of(texts) -> set[str]:
 
 def heldout_words() -> set[str]:
     """Words that appear only in held-out frames or prefixes (never in a training question)."""
-    train = words_of(f for k in FRAMES for f in FRAMES[k]["train"]) | words_of(PREFIXES["train"] + SUFFIXES["train"])
+    train = words_of(f for k in FRAMES for f in FRAMES[k]["train"]) | words_of(
+        PREFIXES["train"] + SUFFIXES["train"] + CHATTER_WORDS)
     held = words_of(f for k in FRAMES for f in FRAMES[k]["heldout"]) | words_of(PREFIXES["heldout"])
     return held - train
