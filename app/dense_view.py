@@ -12,13 +12,15 @@ inspector with the full record. Its CSS (DENSE_CSS, appended to
 render.CANVAS_CSS) scopes everything under `.dm-dense`.
 
 It formats what app/render.py decided (kind, label, colour, confidence per
-slot); it knows nothing of trajectories, tokenizers or Gradio.
+slot) as Slot records, and those as HTML; the browser's grid for the live
+canvas (app/canvas_client.py) draws the same records with PALETTE. It knows
+nothing of trajectories, tokenizers or Gradio.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Iterable, Optional
+from typing import Iterable, NamedTuple, Optional
 
 DENSE_CSS = """
 .dm-dense { contain: content; line-height: 1.9; }
@@ -33,24 +35,59 @@ DENSE_CSS = """
 .dm-dense > .e { background: #f1f1f1; color: #9a9a9a; font-size: 12px; font-style: italic; }
 .dm-dense > .n.e { box-shadow: 0 0 0 2px #3b4cca55 inset; }
 .dm-dense > .dm-picked { outline: 2px solid #3b4cca; outline-offset: 1px; }
+.dm-dense > canvas.dm-grid { display: block; cursor: pointer; }
 """
 
 # kind (render.slot_kinds, plus "ghost") -> the slot's class
 CLASS = {"mask": "m", "ghost": "g", "old": "o", "new": "n", "end": "e", "lock": "l"}
 
+# The same looks for the browser's grid (app/canvas_client.py draws a large live canvas on a <canvas>):
+# class letter -> background, text colour, font style, border ("" for none). Kept beside DENSE_CSS.
+PALETTE = {
+    "m": {"bg": "#e6e8ef", "fg": "#9aa0b2", "font": "", "border": ""},
+    "g": {"bg": "#e6e8ef", "fg": "#8f95aa", "font": "italic", "border": ""},
+    "o": {"bg": "#ffffff", "fg": "#30343f", "font": "", "border": "#dfe2ea"},
+    "n": {"bg": "#ffffff", "fg": "#101010", "font": "bold", "border": "#3b3b3b"},
+    "l": {"bg": "#e9e3ff", "fg": "#4a2fb3", "font": "bold", "border": ""},
+    "e": {"bg": "#f1f1f1", "fg": "#9a9a9a", "font": "italic", "border": ""},
+    "bar": {"bg": "#dfe2ea", "fg": "#9aa0b2", "font": "", "border": "#1f2330"},  # ghost bar: track, fill, line
+    "above": {"bg": "", "fg": "#1f9d55", "font": "", "border": ""},  # a ghost bar's fill above the threshold
+    "picked": {"bg": "", "fg": "", "font": "", "border": "#3b4cca"},
+}
+
+
+# The grid's cell (CSS pixels): a slot shows up to ~7 characters of its label, the rest as an ellipsis.
+GRID = {"cell_width": 54, "cell_height": 20, "gap": 2, "font_px": 12, "bar_px": 3}
+
+
+class Slot(NamedTuple):
+    """One position as drawn: class letters, label, ghost bar fill (0..1, None without a bar), fresh colour."""
+
+    cls: str
+    label: str
+    unit: Optional[float] = None
+    background: str = ""
+
 
 def slot(kind: str, label: str, *, end: bool = False, background: str = "", unit: Optional[float] = None,
-         above: bool = False) -> str:
+         above: bool = False) -> Slot:
     """One position: its class from `kind` (an end token committed this step or fixed reads as both),
     `background` for a fresh commit's confidence colour, `unit` (0..1) the ghost's bar."""
     cls = CLASS[kind] + (" e" if end and kind in ("new", "lock") else "") + (" a" if above else "")
-    style = f' style="background:{background}"' if background else ""
-    if unit is not None:
-        style = f' style="--c:{unit * 100:.0f}%"'
-    return f'<span class="{cls}"{style}>{html.escape(label, quote=False)}</span>'
+    return Slot(cls, label, unit, background)
 
 
-def tokens(step: int, threshold_unit: float, slots: Iterable[str]) -> str:
+def slot_html(s: Slot) -> str:
+    style = f' style="--c:{s.unit * 100:.0f}%"' if s.unit is not None else (
+        f' style="background:{s.background}"' if s.background else "")
+    return f'<span class="{s.cls}"{style}>{html.escape(s.label, quote=False)}</span>'
+
+
+def threshold_style(threshold_unit: float) -> str:
+    return f"{threshold_unit * 100:.1f}%"
+
+
+def tokens(step: int, threshold_unit: float, slots: Iterable[Slot] = ()) -> str:
     """The canvas's token box at this size: the frame's step (for the inspector) and its slots."""
-    return (f'<div class="dm-tokens dm-dense" data-step="{step}" style="--thr:{threshold_unit * 100:.1f}%" '
-            f'title="click a slot to inspect it">{"".join(slots)}')
+    return (f'<div class="dm-tokens dm-dense" data-step="{step}" style="--thr:{threshold_style(threshold_unit)}" '
+            f'title="click a slot to inspect it">{"".join(slot_html(s) for s in slots)}')

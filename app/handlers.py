@@ -21,7 +21,7 @@ from typing import Optional
 
 import gradio as gr
 
-from app import branching, export, panels, plots, render
+from app import branching, canvas_client, export, panels, plots, render
 from app.form import controls
 from app.inputs import check_prompt, load_image, make_config
 from app.protocol import StudioAssistant, answer_text
@@ -146,13 +146,16 @@ class Studio:
                                               template=req.template, should_stop=session.stop.is_set):
                 session.trajectory = traj
                 t0 = time.perf_counter()
-                html = render.render_canvas(traj, live=True)
-                chat[-1] = {"role": "assistant", "content": render.canvas_text(traj, mask=MASK_CHAR) or MASK_CHAR}
+                if not canvas_client.due(traj, t0 - session.frame_at):
+                    continue  # a large canvas streams at a viewer's pace; the replay keeps every step
+                session.frame_at = t0
+                html = canvas_client.value(traj, live=True)
+                bubble = self._bubble(session, chat, traj, t0)
                 status = f"decoding: step {traj.nfe}"
                 session.render_seconds.append(time.perf_counter() - t0)
                 if session.first_frame_s is None:
                     session.first_frame_s = time.perf_counter() - (session.sent_at or t0)
-                yield html, chat, status
+                yield html, bubble, status
         except Exception as exc:  # noqa: BLE001 - reported to this user only; the server keeps serving others
             # ValueError: bad input the checks above could not see (e.g. a prompt too long for the model)
             message = str(exc) if isinstance(exc, ValueError) else f"generation failed ({type(exc).__name__}: {exc})"
@@ -168,11 +171,22 @@ class Studio:
         answer = answer_text(self.assistant, traj)
         chat[-1] = {"role": "assistant", "content": answer or "(empty answer)"}
         if session.epoch != epoch:  # Clear was pressed meanwhile: this answer belongs to no conversation
-            yield render.render_canvas(traj), gr.skip(), "cleared"
+            yield canvas_client.finished(traj), gr.skip(), "cleared"
             return
         session.history.append((req.prompt, answer))
         status = ("stopped" if traj.stopped else "done") + f" after {traj.nfe} steps"
-        yield render.render_canvas(traj), chat, status
+        yield canvas_client.finished(traj), chat, status
+
+    BUBBLE_EVERY_S = 0.5  # a large canvas's text in the chat bubble is redrawn at most this often while live
+
+    def _bubble(self, session: Session, chat: list, traj, now: float):
+        """The chat with the canvas's text so far as the answer's bubble, or gr.skip() while a large canvas's
+        bubble was redrawn less than BUBBLE_EVERY_S ago (its markdown would cost more than the canvas)."""
+        if canvas_client.is_large(traj) and traj.steps and now - session.bubble_at < self.BUBBLE_EVERY_S:
+            return gr.skip()
+        session.bubble_at = now
+        chat[-1] = {"role": "assistant", "content": render.canvas_text(traj, mask=MASK_CHAR) or MASK_CHAR}
+        return chat
 
     def results(self, session):
         """After a run (or an import): (stats, answer-by-step, replay slider, json file, gif file)."""
@@ -198,8 +212,9 @@ class Studio:
         step = sum(s.seconds for s in traj.steps) / len(traj.steps)
         share = f" ({draw / step * 100:.1f}% of a step's compute)" if step > 0 else ""
         first = f"; first frame {session.first_frame_s * 1000:.0f} ms after send" if session.first_frame_s else ""
+        frames = f" ({len(session.render_seconds)} frames for {len(traj.steps)} steps)"
         return (f'<div class="dm-note" id="dm-drawing">Drawing a live frame took {draw * 1000:.2f} ms on average'
-                f"{share}; a step computed in {step * 1000:.1f} ms{first}.</div>")
+                f"{share}{frames}; a step computed in {step * 1000:.1f} ms{first}.</div>")
 
     def stop(self, session):
         """Stop the running decode after its current step (it reports "stopped"), or drop a question still queued."""
@@ -221,7 +236,7 @@ class Studio:
         session = _session(session)
         if session.trajectory is None:
             return render.empty_canvas("Nothing to replay yet.")
-        return render.render_canvas(session.trajectory, int(n or 0))
+        return canvas_client.value(session.trajectory, int(n or 0))
 
     def play(self, session):
         """Animate the recorded trajectory from step 0: yields (slider value, canvas)."""
@@ -232,7 +247,7 @@ class Studio:
             return
         delay = min(0.5, 10.0 / max(traj.nfe, 1))  # a long run plays in about 10 s
         for n in range(traj.nfe + 1):
-            yield n, render.render_canvas(traj, n)
+            yield n, canvas_client.value(traj, n)
             if n < traj.nfe:
                 time.sleep(delay)
 
@@ -340,7 +355,7 @@ class Studio:
             branching.restore(session, traj, studio)  # the export's branches replay without a model
         except ValueError as exc:
             raise gr.Error(f"Import failed: {exc}", duration=8, print_exception=False) from None
-        return render.render_canvas(traj), f"imported a run of {traj.nfe} steps", session
+        return canvas_client.finished(traj), f"imported a run of {traj.nfe} steps", session
 
 
 def _chat(history) -> list[dict]:

@@ -141,7 +141,7 @@ def _structure_prior(ui: SimpleNamespace) -> None:
 
 def _live(ui: SimpleNamespace) -> None:
     """The right column: the live canvas, the replay slider, status, stats and the conversation."""
-    ui.canvas = teaching_layout.canvas(render.empty_canvas(), elem_id="dm-canvas")
+    ui.canvas = teaching_layout.canvas(render.empty_canvas(), elem_id="dm-canvas", replay_id="dm-replay")
     teaching_layout.panel(ui)
     with gr.Row():
         ui.replay = gr.Slider(0, 1, value=0, step=1, label="Replay: step", interactive=True,
@@ -237,7 +237,7 @@ def _wire_asking(studio: Studio, ui: SimpleNamespace, form: Form) -> None:
 def _wire_inputs(studio: Studio, ui: SimpleNamespace) -> None:
     """Replay, examples, random scenes, a new image, and the template editor."""
     ui.replay.input(studio.replay_frame, [ui.replay, ui.session], [ui.canvas], api_visibility="private",
-                    concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
+                    queue=False, show_progress="hidden", trigger_mode="always_last")  # unqueued: a scrub is one request
     play_evt = ui.play.click(studio.play, [ui.session], [ui.replay, ui.canvas], api_visibility="private",
                              concurrency_limit=None, show_progress="hidden")
     ui.pause.click(None, cancels=[play_evt])

@@ -242,8 +242,9 @@ def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list
     return pieces
 
 
-def _dense_pieces(traj, n: int, state: list[int], alg: str) -> list[str]:
-    """A large canvas: one lean element per position (app/dense_view.py), no titles, no line breaks."""
+def dense_slots(traj, n: int, state: list[int], alg: str) -> list[tuple[str, str, str]]:
+    """A large canvas: one lean (class, label, style) per position (app/dense_view.py), no titles, no line
+    breaks; drawn as HTML here or by the browser (app/canvas_client.py)."""
     ends, new_conf, ghosts, thr, first_end = _frame_context(traj, n, state)
     pieces = []
     for pos, (tok, kind) in enumerate(zip(state, slot_kinds(traj, state, new_conf))):
@@ -262,7 +263,7 @@ def _dense_pieces(traj, n: int, state: list[int], alg: str) -> list[str]:
     return pieces
 
 
-def _canvas_head(traj, n: int, state: list[int], title: str, live: bool) -> str:
+def canvas_head(traj, n: int, state: list[int], title: str = "", live: bool = False) -> str:
     """The badges: step counter, masked count, this step's commits and the run's state."""
     this_step = traj.steps[n - 1] if n > 0 else None
     masked_left = sum(1 for i, t in enumerate(state) if t == traj.mask_token_id and not traj.fixed[i])
@@ -295,12 +296,16 @@ def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live:
     state = traj.state_at(n)
     thr = confidence_unit(threshold_of(traj), alg)
     if traj.length >= DENSE_FROM:
-        box = dense_view.tokens(n, thr, _dense_pieces(traj, n, state, alg))
+        box = dense_view.tokens(n, thr, dense_slots(traj, n, state, alg))
     else:
         box = tokens_open(n, thr) + "".join(_canvas_pieces(traj, n, state, alg, live))
     line = narration_line(narrate(traj, n))
-    return (f'<div class="dm-card"><div class="dm-head">{_canvas_head(traj, n, state, title, live)}</div>{line}'
-            f'{box}</div>{legend_html()}</div>')
+    return card(canvas_head(traj, n, state, title, live), line, box)
+
+
+def card(head: str, narration: str, box: str) -> str:
+    """The canvas card around an opened token box (its slots already in it, or none yet)."""
+    return f'<div class="dm-card"><div class="dm-head">{head}</div>{narration}{box}</div>{legend_html()}</div>'
 
 
 def render_answer(traj, *, title: str = "Answer by commit step") -> str:

@@ -37,6 +37,8 @@ class Session:
         self.stop = threading.Event()
         self.render_seconds: list[float] = []  # time spent drawing each live frame of the last run
         self.first_frame_s: Optional[float] = None  # send -> first frame ready, last run
+        self.frame_at = 0.0  # perf_counter() when the last live canvas frame was sent
+        self.bubble_at = 0.0  # perf_counter() when the live answer's chat bubble was last redrawn
         self.running = False  # a decode of this session is streaming now
         self.epoch = 0  # bumped by Clear: a run that started before it must not write into the new conversation
         self.sent_at: Optional[float] = None  # perf_counter() when the last question was accepted

@@ -4,7 +4,7 @@ Owns three pieces layout.py places: the panel under the live canvas (the
 token inspector beside the grounding heatmap and its caption), the "Threshold
 explorer" tab (a thresholds box, the button, the table), and their wiring: a
 click on a canvas slot (the canvas's gr.HTML triggers it with the slot's
-position and the frame's step, app/ghost_view.CLICK_JS) shows the inspector,
+position and the frame's step, app/ghost_view.CLICK_JS via app/canvas_client.py) shows the inspector,
 then the grounding; the explorer's button reads the question form plus the
 thresholds. No logic of its own (app/teaching.py decides).
 """
@@ -15,16 +15,15 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import render
+from app import canvas_client, render
 from app.explorer import DEFAULT_TEXT, empty_explorer
-from app.ghost_view import CLICK_JS
 from app.inspector import empty_inspector
 from app.teaching import Teaching
 
 
 def canvas(value: str, **kw) -> gr.HTML:
-    """The live canvas: a gr.HTML whose slots report clicks (position, step) to the inspector."""
-    return gr.HTML(value, css_template=render.CANVAS_CSS, js_on_load=CLICK_JS, **kw)
+    """The live canvas (app/canvas_client.py): its slots report clicks (position, step) to the inspector."""
+    return canvas_client.component(value, **kw)
 
 
 def panel(ui: SimpleNamespace) -> None:

@@ -47,6 +47,11 @@ def _masked(traj, state: list[int], step: int) -> list[int]:
     return masked
 
 
+def masked_in(traj, state: list[int], step: int) -> list[int]:
+    """Positions step `step` scored, given `state`, the canvas its forward pass saw (masked_confidence's order)."""
+    return _masked(traj, state, step)
+
+
 def masked_at(traj, step: int) -> list[int]:
     """Positions masked when step `step` (1-based) began, in the order its masked_confidence lists them."""
     if not 1 <= step <= len(traj.steps):

@@ -80,11 +80,13 @@ def require_chromium():
 
 
 @contextlib.contextmanager
-def studio_page(tmp_dir: Path, width: int = 1400, height: int = 1000):
-    """(page, assistant): the studio on the shipped model, open in headless Chromium once the header has loaded."""
+def studio_page(tmp_dir: Path, width: int = 1400, height: int = 1000, assistant=None):
+    """(page, assistant): the studio on `assistant` (default: the shipped model), open in headless Chromium once
+    the header has loaded."""
     from playwright.sync_api import sync_playwright
 
-    assistant, _ = load_assistant(tmp_dir)
+    if assistant is None:
+        assistant, _ = load_assistant(tmp_dir)
     demo, url = start(assistant)
     try:
         with sync_playwright() as p:
