@@ -174,14 +174,13 @@ function filmFrame(F, n) {  // step n of the film as render.dense_slots has it (
   return {step: n, thr: F.thr, head: F.heads[n], narr: F.narration[n], cls, txt, unit, bg, shell: F.shell};
 }
 function scrub(e) {  // the replay slider, handled here: a step of the film is drawn without asking the server
-  if (!film || !e.target.matches('input')) return;
+  if (!film || !e.target.matches('input') || !e.target.closest('#' + SETTINGS.replay_id)) return;
   const n = Number(e.target.value);
   if (!Number.isFinite(n)) return;
   local = {step: n, at: performance.now()};
   drawFrame(filmFrame(film, n));
 }
-const replay = document.getElementById(SETTINGS.replay_id);
-if (replay) replay.addEventListener('input', scrub, true);
+if (SETTINGS.replay_id) document.addEventListener('input', scrub, true);  // the slider may mount after this canvas
 function draw(text) {
   text = text || '';
   if (text.charAt(0) !== '{') { host.innerHTML = text; grid = null; film = null; return; }

@@ -2,15 +2,18 @@
 
 A stand-in (tests/standin_assistant.py) streams 1,024-token canvases decoded
 in 300 steps, with ghosts on every masked slot, through the real studio
-(handlers, render, Gradio, a headless Debian Chromium). It prints:
-  1. drawing one frame: the server's render_canvas (Python) plus the browser
-     putting that HTML on screen (innerHTML, style, layout, paint: two
-     animation frames), median and worst over frames across the run;
-  2. scrubbing the replay: from typing a step into the replay box to that
-     frame on screen, median and worst over 12 jumps;
-  3. the live stream: a whole decode through Send; the server's drawing per
-     frame (the studio's own note) and the browser's per frame, as a share of
-     the stand-in's step (`--step-ms`, default 50 ms, a nominal 7B step).
+(handlers, app/canvas_client.py, Gradio, a headless Debian Chromium). It prints:
+  1. drawing one frame: the server building a frame message plus the page's
+     renderer drawing it on its grid (script, style and layout it forces),
+     median and worst over frames across the run; and the time to paint;
+  2. scrubbing the replay: from the slider's input event to that step drawn
+     (and painted), timed inside the page, over 12 jumps;
+  3. the live stream: decodes through Send, two that draw and two whose canvas
+     ignores its values; drawing per step is the server's frame building plus
+     the browser's extra main-thread time (Chromium's TaskDuration) over the
+     runs that draw nothing, as a share of the stand-in's step (`--step-ms`,
+     default 50 ms, a nominal 7B step). The page's own per-update work
+     without drawing (Gradio, status, chat) is printed beside it.
 Targets (issue 15): a frame under 30 ms, scrubbing without visible lag
 (under 100 ms), live drawing under 20 % of a step. Benchmark numbers, not a test.
 """

@@ -1,8 +1,11 @@
 """The large live canvas in a real browser (Playwright + Debian Chromium): a 1,024-slot run drawn on the grid,
 scrubbed from its film without the server, drawing what the server would, and clickable. Skips only without
-Chromium. Its speed is tests/measure_canvas.py's (a benchmark, not a test)."""
+Chromium. Its speed is tests/measure_canvas.py's (a benchmark, not a test). With STUDIO_SCREENSHOTS=folder it
+keeps canvas-1024.png there (a step of the grid; docs/canvas-1024.png)."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -62,6 +65,11 @@ def test_moving_the_replay_slider_draws_that_step_before_any_server_answer(studi
       return document.querySelector('#dm-canvas .dm-tokens').dataset.step;  // read in the same task
     }""")
     assert step == "3"
+    if os.environ.get("STUDIO_SCREENSHOTS"):
+        page.evaluate("""() => { const r = document.querySelector('#dm-replay input[type=range]');
+          r.value = '12'; r.dispatchEvent(new Event('input', {bubbles: true})); }""")
+        os.makedirs(os.environ["STUDIO_SCREENSHOTS"], exist_ok=True)
+        page.locator("#dm-canvas").screenshot(path=os.path.join(os.environ["STUDIO_SCREENSHOTS"], "canvas-1024.png"))
 
 
 def test_clicking_a_grid_cell_opens_the_inspector_on_that_position(studio):
