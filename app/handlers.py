@@ -21,7 +21,7 @@ from typing import Optional
 
 import gradio as gr
 
-from app import branching, canvas_client, export, panels, plots, render
+from app import branching, canvas_client, compare, export, panels, plots, render
 from app.form import controls
 from app.inputs import check_prompt, load_image, make_config
 from app.protocol import StudioAssistant, answer_text
@@ -305,23 +305,10 @@ class Studio:
                                       {**base, "alg_p_threshold": form[f"{k}_threshold"], "prefill": form[f"{k}_prefill"]},
                                       []) for k in "ab")
         session.stop.clear()
-        done = {}
-        wait_b = render.empty_canvas("B runs after A.")
-        for key, req in (("A", req_a), ("B", req_b)):
-            label = _setting_label(req.cfg)
-            try:
-                for traj in self.assistant.stream(req.image, req.prompt, req.cfg, template=req.template,
-                                                  should_stop=session.stop.is_set):
-                    html = render.render_canvas(traj, live=True, title=f"{key}: {label}")
-                    yield (html, wait_b, gr.skip(), gr.skip()) if key == "A" else (gr.skip(), html, gr.skip(), gr.skip())
-            except ValueError as exc:
-                raise gr.Error(str(exc), print_exception=False) from None
-            done[key] = traj
-        a, b = done["A"], done["B"]
-        yield (render.render_canvas(a, title=f"A: {_setting_label(req_a.cfg)}") + panels.render_stats(a),
-               render.render_canvas(b, title=f"B: {_setting_label(req_b.cfg)}") + panels.render_stats(b),
-               verdict(a, b, answer_text(self.assistant, a), answer_text(self.assistant, b)),
-               plots.compare_cumulative(a, b, "A", "B"))
+        try:
+            yield from compare.run_pair(self.assistant, req_a, req_b, session.stop.is_set)
+        except ValueError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
 
     # ----- export / import -------------------------------------------------------
     def export_json(self, session):
@@ -363,27 +350,3 @@ def _chat(history) -> list[dict]:
     for user, answer in history:
         out += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
     return out
-
-
-def _setting_label(cfg) -> str:
-    thr = f"threshold {cfg.alg_p_threshold:g}" if cfg.alg_p_threshold > 0 else "threshold off"
-    return f"{thr}, prefilling {'on' if cfg.prefill else 'off'}"
-
-
-def verdict(a, b, text_a: str, text_b: str) -> str:
-    """Markdown: who was faster and by how much, in time and in forward passes; do the answers differ?"""
-    def ratio(x, y):
-        return x / y if y > 0 else float("inf")
-
-    t = ratio(b.total_seconds, a.total_seconds)
-    n = ratio(b.nfe, a.nfe)
-    faster = "A" if t >= 1 else "B"
-    speed = t if t >= 1 else ratio(a.total_seconds, b.total_seconds)
-    same = a.answer_ids == b.answer_ids
-    lines = [
-        f"**{faster} is {speed:.2f}x faster** (latency A {a.total_seconds * 1000:.0f} ms vs B {b.total_seconds * 1000:.0f} ms).",
-        f"Forward passes: A {a.nfe}, B {b.nfe} (B/A = {n:.2f}); tokens per forward: A {a.tokens_per_forward:.2f}, "
-        f"B {b.tokens_per_forward:.2f}.",
-        "**Answers are identical.**" if same else f"**Answers differ:** A: `{text_a}` · B: `{text_b}`",
-    ]
-    return "\n\n".join(lines)

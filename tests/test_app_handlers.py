@@ -8,7 +8,8 @@ import gradio as gr
 import pytest
 
 from app.form import COMPARE_DEFAULTS, CONTROLS
-from app.handlers import Studio, verdict
+from app.compare import verdict
+from app.handlers import Studio
 from app.session import Session
 from fake_assistant import VOCAB, FakeAssistant, make_trajectory
 

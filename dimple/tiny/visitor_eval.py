@@ -160,9 +160,20 @@ def summarize(high, low, threshold: float, low_threshold: float, seconds: float)
         "broken_at_low_threshold": round(broken / max(len(right_high), 1), 4),
         "nfe_mean_at_low_threshold": round(sum(r[2] for r in low) / len(low), 3),
         "seconds": round(seconds, 1),
-        "failures": [{"class": c.klass, "question": c.question, "history": c.history, "template": c.template,
-                      "expected": c.expected, "output": o} for c, o, _, ok in high if not ok][:40],
+        "failures": _failures(high),
     }
+
+
+def _failures(rows, per_class: int = 4) -> list[dict]:
+    """The first few wrong answers of every class (a class that fails often does not crowd out the others)."""
+    seen: Counter = Counter()
+    out = []
+    for case, output, _, ok in rows:
+        if not ok and seen[case.klass] < per_class:
+            seen[case.klass] += 1
+            out.append({"class": case.klass, "question": case.question, "history": case.history,
+                        "template": case.template, "expected": case.expected, "output": output})
+    return out
 
 
 def main(argv=None) -> int:
