@@ -17,7 +17,6 @@ It does not decode (see `engine.py`) nor score answers (see `evaluate.py`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -33,7 +32,7 @@ from .settings import TINY, image_processor
 from .tokenizer import build_tokenizer, special_ids
 from .data import WorldData
 from .init import load_start
-from .train_config import RECIPES, TrainConfig  # noqa: F401 - both are part of this module's API
+from .train_config import RECIPES, TrainConfig, parse_args  # noqa: F401 - RECIPES is part of this module's API
 from .vision_heads import DenseVisionHeads, ImageTokenTap
 
 # ------------------------------------------------------------------ model
@@ -404,41 +403,8 @@ def model_from_checkpoint(path: str):
     return model, tokenizer, cfg, state
 
 
-def parse_args(argv=None) -> tuple[TrainConfig, argparse.Namespace]:
-    p = argparse.ArgumentParser(prog="python -m dimple.tiny.train", description=__doc__.split("\n\n")[0])
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "mrope_section":
-            p.add_argument(flag, type=int, nargs=3, default=None)
-        elif f.type in ("int", int):
-            p.add_argument(flag, type=int, default=None)
-        elif f.type in ("float", float):
-            p.add_argument(flag, type=float, default=None)
-        else:
-            p.add_argument(flag, type=str, default=None)
-    p.add_argument("--resume", action="store_true", help="continue from <run>/last.pt")
-    p.add_argument("--export", metavar="DIR", help="write the run's last checkpoint as 16-bit safetensors to DIR and exit")
-    p.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"], help="export precision")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--max-seconds", type=float, default=None, help="stop (and checkpoint) after this much wall time")
-    args = p.parse_args(argv)
-    cfg = TrainConfig()
-    if args.resume or args.export:
-        saved = os.path.join(cfg.out_root if args.out_root is None else args.out_root,
-                             args.name or cfg.name, "config.json")
-        if os.path.exists(saved):
-            with open(saved) as f:
-                known = {f_.name for f_ in fields(TrainConfig)}
-                cfg = TrainConfig(**{k: v for k, v in json.load(f).items() if k in known})
-    for f in fields(TrainConfig):
-        v = getattr(args, f.name)
-        if v is not None:
-            setattr(cfg, f.name, list(v) if f.name == "mrope_section" else v)
-    return cfg, args
-
-
 def main(argv=None) -> int:
-    cfg, args = parse_args(argv)
+    cfg, args = parse_args(argv, prog="python -m dimple.tiny.train", description=__doc__.split("\n\n")[0])
     try:
         cfg.validate()
     except ValueError as exc:

@@ -4,14 +4,16 @@ Owns the run's settings (recipe, schedule, stages, sequences, data pool,
 checkpoints, model shape) and what follows from them alone: the share of the
 run done (by steps or by a time budget), the phase at a point of the run
 (autoregressive or diffusion) and the learning rate. It knows nothing of the
-model, the data or the loop (train.py).
+model, the data or the loop (train.py); it also reads the command line into a config (`parse_args`).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Optional
 
 from . import world
@@ -151,3 +153,38 @@ class TrainConfig:
         w = self.warmup_steps / self.steps
         p = min(1.0, max(0.0, (p - w) / max(1e-9, 1 - w)))
         return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def parse_args(argv=None, prog: str = "train", description: str = "") -> tuple[TrainConfig, argparse.Namespace]:
+    """The training command line: a flag per TrainConfig field; --resume and --export start from the run's saved
+    config, and the flags given override it."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "mrope_section":
+            p.add_argument(flag, type=int, nargs=3, default=None)
+        elif f.type in ("int", int):
+            p.add_argument(flag, type=int, default=None)
+        elif f.type in ("float", float):
+            p.add_argument(flag, type=float, default=None)
+        else:
+            p.add_argument(flag, type=str, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from <run>/last.pt")
+    p.add_argument("--export", metavar="DIR", help="write the run's last checkpoint as 16-bit safetensors to DIR and exit")
+    p.add_argument("--dtype", default="bf16", choices=["bf16", "fp16"], help="export precision")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop (and checkpoint) after this much wall time")
+    args = p.parse_args(argv)
+    cfg = TrainConfig()
+    if args.resume or args.export:
+        saved = os.path.join(cfg.out_root if args.out_root is None else args.out_root,
+                             args.name or cfg.name, "config.json")
+        if os.path.exists(saved):
+            with open(saved) as f:
+                known = {f_.name for f_ in fields(TrainConfig)}
+                cfg = TrainConfig(**{k: v for k, v in json.load(f).items() if k in known})
+    for f in fields(TrainConfig):
+        v = getattr(args, f.name)
+        if v is not None:
+            setattr(cfg, f.name, list(v) if f.name == "mrope_section" else v)
+    return cfg, args
