@@ -93,8 +93,9 @@ def _synthetic(kind: str, rng: random.Random) -> Image.Image:
     if kind == "stripes":
         width, c2 = rng.randint(3, 24), _random_color(rng)
         for i in range(-SIDE, 2 * SIDE, 2 * width):
-            draw.polygon([(i, 0), (i + width, 0), (i + width + SIDE * rng.choice((0, 1)), SIDE),
-                          (i + SIDE * rng.choice((0, 0)), SIDE)], fill=c2)
+            slant = SIDE * rng.choice((0, 1))
+            rng.randrange(2)  # a draw the first version spent here: kept, so every image stays the one trained on
+            draw.polygon([(i, 0), (i + width, 0), (i + width + slant, SIDE), (i, SIDE)], fill=c2)
         return img
     if kind == "checker":
         n, c2 = rng.randint(3, 14), _random_color(rng)
