@@ -168,14 +168,7 @@ class WorldData:
             return (), *(("Read the text.", " ".join(w for _, w, _ in scene.words)) if cat == "ocr" else (
                 "Describe the chart.", world.chart_answer(scene.bars)))
         if cat == "nonworld":
-            if rng.random() < 0.3:
-                kind = rng.choice(replies.KINDS)
-                return (), replies.text_of(kind, rng), replies.REPLIES[kind]
-            fake = world.random_objects_scene(rng) if rng.random() < 0.7 else world.random_chart_scene(rng)
-            question = dialogue.ask_any(fake, rng).question if rng.random() < 0.7 else world.ask(
-                fake, rng.choice(("describe", "count", "exists", "position")) if fake.kind == "objects" else "chart",
-                rng)[0]
-            return (), question, replies.NONWORLD_IMAGE
+            return self._nonworld()
         if cat == "offworld":
             kind = rng.choice(replies.KINDS)
             history = [(t.question, t.answer) for t in dialogue.conversation(scene, rng)[:rng.randint(0, 2)]]
@@ -193,6 +186,21 @@ class WorldData:
             _, template, turn, fills = got
             return (), turn.question, (template, fills)
         return (), *world.ask(scene, cat, rng)
+
+    def _nonworld(self):
+        """(history, question, answer) for a picture not from the world: now and then a greeting or an off-world
+        text, otherwise a world question (visitor or canonical wording) about a scene that is not in the picture."""
+        rng = self.rng
+        if rng.random() < 0.3:
+            kind = rng.choice(replies.KINDS)
+            return (), replies.text_of(kind, rng), replies.REPLIES[kind]
+        fake = world.random_objects_scene(rng) if rng.random() < 0.7 else world.random_chart_scene(rng)
+        if rng.random() < 0.7:
+            question = dialogue.ask_any(fake, rng).question
+        else:
+            category = rng.choice(("describe", "count", "exists", "position")) if fake.kind == "objects" else "chart"
+            question = world.ask(fake, category, rng)[0]
+        return (), question, replies.NONWORLD_IMAGE
 
     def maybe_refresh(self) -> None:
         self.steps_since_refresh += 1
