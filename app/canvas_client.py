@@ -33,6 +33,7 @@ from app.narration import narrate
 from dimple.ghosts import threshold_of
 
 HOST = '<div class="dm-host"></div>'  # the template: constant, so updates never re-render it
+SCRUB_HOLD_MS = 1500  # after a scrub drawn from the film, server frames of other steps are late answers this long
 
 # Runs once per page. It installs the canvas CSS, draws the first value and every new one, and reports a click
 # on a slot (ghost_view.CLICK_JS for HTML; the grid's own hit test). `host.dmDraw(text)` draws a value directly
@@ -187,7 +188,7 @@ function draw(text) {
   const msg = JSON.parse(text);
   if (msg.film) { film = msg.film; drawFrame(filmFrame(film, msg.at)); return; }
   // a server frame for another step than one just drawn from the film is a late answer to an earlier scrub
-  if (film && msg.step !== local.step && performance.now() - local.at < 1500) return;
+  if (film && msg.step !== local.step && performance.now() - local.at < SETTINGS.scrub_hold_ms) return;
   if (!msg.replay) film = null;  // a live frame: a new run
   drawFrame(msg);
 }
@@ -202,7 +203,7 @@ def component(value: str, replay_id: str = "", **kw) -> gr.HTML:
     """The live canvas: a constant template drawn by DRAW_JS; its slots report clicks to the inspector.
     `replay_id`: the elem_id of the replay slider, whose moves it draws from a finished run's film."""
     settings = json.dumps({"grid": dense_view.GRID, "palette": dense_view.PALETTE, "css": render.CANVAS_CSS,
-                           "replay_id": replay_id})
+                           "replay_id": replay_id, "scrub_hold_ms": SCRUB_HOLD_MS})
     return gr.HTML(value, html_template=HOST, css_template="", js_on_load=DRAW_JS.replace("__SETTINGS__", settings),
                    **kw)
 

@@ -73,10 +73,12 @@ def test_moving_the_replay_slider_draws_that_step_before_any_server_answer(studi
 
 
 def test_clicking_a_grid_cell_opens_the_inspector_on_that_position(studio):
-    page, traj = studio
+    from app import canvas_client
+
+    page, _ = studio
     page.evaluate("""() => { const r = document.querySelector('#dm-replay input[type=range]');
       r.value = '1'; r.dispatchEvent(new Event('input', {bubbles: true})); }""")
-    page.wait_for_timeout(1600)  # past the window in which a late server frame is ignored
+    page.wait_for_timeout(canvas_client.SCRUB_HOLD_MS + 100)  # past the window in which a late server frame is ignored
     grid = page.locator("#dm-canvas canvas.dm-grid")
     grid.click(position={"x": 3, "y": 3})  # the first cell: position 0
     page.wait_for_function("document.querySelector('#dm-inspector').innerText.includes('position 0')",
