@@ -28,6 +28,10 @@ BOX = "#dm-prompt textarea"
 SCENE = str(studio_server.ROOT / "assets" / "examples" / "objects_1.png")
 QUESTIONS = ("what do you see here?", "how many triangles can you spot", "And the circles?",
              "where's the orange one?", "thank you!")
+# Questions about SCENE for each preset (a preset's own example may ask about an object this scene lacks).
+PRESET_QUESTIONS = {"Answer: \u2026": "How many stars are there?", "Fixed length (8 slots)": "Where is the purple square?",
+                    "Color and shape": "What is at the top right?", "JSON object": "What is in the middle left?",
+                    "Numbered list": "Describe the image."}
 
 
 def _answers(page) -> list[str]:
@@ -41,7 +45,9 @@ def ask(page, question: str) -> str:
     page.keyboard.press("Enter")
     page.wait_for_function(f"document.querySelectorAll(\"#dm-chat [data-testid='bot']\").length > {before}",
                            timeout=120_000)
-    page.wait_for_selector("#dm-canvas .dm-done", timeout=120_000)
+    # the new bubble comes with the status "starting"; the answer is final once the status says how it ended
+    page.wait_for_function("/done after|stopped|error/.test(document.querySelector('#dm-status').innerText)",
+                           timeout=120_000)
     page.wait_for_timeout(300)
     return _answers(page)[-1]
 
@@ -69,7 +75,7 @@ def tour(out: str, questions) -> dict:
         for name, template in assistant.presets.items():
             page.fill("#dm-template textarea", template)
             page.wait_for_timeout(400)
-            example = _preset_question(name)
+            example = PRESET_QUESTIONS.get(name) or _preset_question(name)
             transcript["presets"].append({"preset": name, "template": template, "question": example,
                                           "answer": ask(page, example)})
     return transcript
