@@ -61,7 +61,7 @@ def test_generate_returns_the_cli_json(client):
     assert traj.response_ids == out["response_ids"]
     assert out["nfe"] == traj.nfe >= 1
     assert traj.mask_token_id not in out["response_ids"]
-    assert out["tokens_per_forward"] == pytest.approx(traj.tokens_per_forward)
+    assert out["tokens_per_forward"] == pytest.approx(traj.tokens_per_forward, abs=5e-5)  # the API rounds to 4 places
     assert out["latency_s"] > 0 and isinstance(out["text"], str)
     again = _generate(client)  # same seed, same answer
     assert again["response_ids"] == out["response_ids"]
