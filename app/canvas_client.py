@@ -21,6 +21,7 @@ the Trajectory through render.py's decisions; it knows nothing of the model.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Optional
 
@@ -208,16 +209,15 @@ def component(value: str, replay_id: str = "", **kw) -> gr.HTML:
                    **kw)
 
 
+@functools.lru_cache(maxsize=1)
 def _shell() -> str:
+    """The empty card the page draws a large canvas into (constant: built once)."""
     return render.card("", '<div class="dm-narration" hidden></div>', dense_view.tokens(0, 0.0))
 
 
 def frame(traj, n_steps: Optional[int] = None, *, live: bool = False, title: str = "") -> dict:
     """A large canvas after `n_steps` iterations (default: all so far) as the browser draws it."""
-    total = len(traj.steps)
-    n = total if n_steps is None else max(0, min(int(n_steps), total))
-    alg = str(traj.config.get("alg", "maskgit_plus"))
-    state = traj.state_at(n)
+    n, alg, state = render.frame_at(traj, n_steps)
     slots = render.dense_slots(traj, n, state, alg)
     return {"step": n, "thr": round(confidence_unit(threshold_of(traj), alg), 4), "replay": not live,
             "head": render.canvas_head(traj, n, state, title, live), "narr": narrate(traj, n),

@@ -45,16 +45,11 @@ def _ghosts(traj, n: int, before: list[int], alg: str, thr: float) -> list[list]
 def _step(traj, n: int, state: list[int], alg: str, thr: float) -> dict:
     """Step n's record for the browser; `state` is the canvas after it (not changed)."""
     record = traj.steps[n - 1]
-    writes = record.writes(traj.pad_token_id)
-    before = list(state)  # what its forward pass saw, as render._frame has it
-    for pos, _ in writes:
-        before[pos] = traj.mask_token_id
     ends = set(traj.end_token_ids)
-    fresh = {}
-    for j, pos in enumerate(record.positions):
-        conf = record.confidences[j] if j < len(record.confidences) else None
-        fresh[str(pos)] = "" if state[pos] in ends else confidence_colour(confidence_unit(conf, alg))
-    return {"w": [[p, t] for p, t in writes], "f": fresh, "g": _ghosts(traj, n, before, alg, thr)}
+    fresh = {str(pos): "" if state[pos] in ends else confidence_colour(confidence_unit(conf, alg))
+             for pos, conf in render.commit_confidences(record).items()}
+    return {"w": [[p, t] for p, t in record.writes(traj.pad_token_id)], "f": fresh,
+            "g": _ghosts(traj, n, render.seen_canvas(traj, record, state), alg, thr)}
 
 
 def film(traj, title: str = "") -> dict:

@@ -192,18 +192,26 @@ def _ghost_piece(traj, pos: int, ghost, alg: str, thr: float, live: bool) -> str
                       thr > 0 and ghost.confidence > thr)
 
 
+def commit_confidences(record) -> dict:
+    """{position: confidence} of the positions a step committed (None where the record has no score)."""
+    return {p: (record.confidences[j] if j < len(record.confidences) else None) for j, p in enumerate(record.positions)}
+
+
+def seen_canvas(traj, record, state: list[int]) -> list[int]:
+    """The canvas a step's forward pass saw: `state` (after the step) with the step's writes masked again."""
+    before = list(state)
+    for pos, _ in record.writes(traj.pad_token_id):
+        before[pos] = traj.mask_token_id
+    return before
+
+
 def _frame(traj, n: int, state: list[int]) -> tuple[dict, dict]:
     """This frame's step: {position: confidence} of its commits, and the ghosts of the positions it scored
     (the best guess of those still masked, dimple.ghosts) on the canvas its forward saw."""
-    this_step = traj.steps[n - 1] if n > 0 else None
-    if this_step is None:
+    if n <= 0:
         return {}, {}
-    new_conf = {p: (this_step.confidences[j] if j < len(this_step.confidences) else None)
-                for j, p in enumerate(this_step.positions)}
-    before = list(state)  # this frame's canvas with the step's writes masked again
-    for pos, _ in this_step.writes(traj.pad_token_id):
-        before[pos] = traj.mask_token_id
-    return new_conf, ghosts_at(traj, n, before)
+    record = traj.steps[n - 1]
+    return commit_confidences(record), ghosts_at(traj, n, seen_canvas(traj, record, state))
 
 
 def _frame_context(traj, n: int, state: list[int]):
@@ -286,14 +294,19 @@ def canvas_head(traj, n: int, state: list[int], title: str = "", live: bool = Fa
     return "".join(head)
 
 
+def frame_at(traj, n_steps: Optional[int]) -> tuple[int, str, list[int]]:
+    """(the step a frame shows, `n_steps` clamped to the record (None: the last), the confidence algorithm,
+    the canvas after that step)."""
+    total = len(traj.steps)
+    n = total if n_steps is None else max(0, min(int(n_steps), total))
+    return n, str(traj.config.get("alg", "maskgit_plus")), traj.state_at(n)
+
+
 def render_canvas(traj, n_steps: Optional[int] = None, *, title: str = "", live: bool = False) -> str:
     """The response canvas after `n_steps` iterations (default: all recorded so far)."""
     if traj is None:
         return empty_canvas()
-    total = len(traj.steps)
-    n = total if n_steps is None else max(0, min(int(n_steps), total))
-    alg = str(traj.config.get("alg", "maskgit_plus"))
-    state = traj.state_at(n)
+    n, alg, state = frame_at(traj, n_steps)
     thr = confidence_unit(threshold_of(traj), alg)
     if traj.length >= DENSE_FROM:
         box = dense_view.tokens(n, thr, dense_slots(traj, n, state, alg))
