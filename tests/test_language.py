@@ -15,8 +15,8 @@ def _normal(text: str) -> str:
 
 
 def _frame_pattern(frame: str) -> re.Pattern:
-    body = _normal(re.sub(r"\{\w+\}", "SLOT", frame))
-    return re.compile("^" + re.escape(body).replace("SLOT", "[a-z0-9 ]+?") + "$")
+    body = _normal(re.sub(r"\{\w+\}", "slotx", frame))  # lower case: _normal lowers the frame too
+    return re.compile("^" + re.escape(body).replace("slotx", "[a-z0-9 ]+?") + "$")
 
 
 def test_heldout_frames_are_disjoint_from_training_frames():
@@ -68,3 +68,17 @@ def test_training_openers_share_no_word_with_heldout_frames_or_prefixes():
     assert not chatter & (held - train)
     opener = language.chatter(random.Random(3))
     assert opener.endswith((", ", ": ")) and opener[0].isupper()
+
+
+def test_noisy_training_questions_keep_their_content_words_and_never_read_as_heldout():
+    rng = random.Random(5)
+    held = [_frame_pattern(f) for k in language.FRAMES for f in language.FRAMES[k]["heldout"]]
+    question = "What is the color of the circle?"  # contracted, it would be the held-out "what's the color of the {shape}"
+    outs = [language.noise(question, rng) for _ in range(400)]
+    assert sum(o != question for o in outs) > 300
+    for out in outs:
+        assert {"color", "circle"} <= set(re.findall(r"[a-z]+", out.lower())), out
+        assert not any(p.match(_normal(out)) for p in held), out
+    assert any("where's" in language.noise("Where is the red star?", rng).lower() for _ in range(50))
+    made_up = {language.pseudo_word(rng) for _ in range(2000)}
+    assert not made_up & language.RESERVED and not made_up & language.heldout_words()

@@ -5,7 +5,8 @@ exported folder with `model.safetensors` and its tokenizer) and carrying the
 token rows over when the new tokenizer differs: a token the old vocabulary
 has keeps its row; a new token starts from the mean of the rows of the old
 pieces its text splits into, so that a merged token begins where its parts
-were. It knows nothing of the training loop.
+were. A deeper model than the weights grows by inserting layers that start
+as the identity (`grow_depth`). It knows nothing of the training loop.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Optional
 import torch
 
 TOKEN_ROWS = ("model.embed_tokens.weight", "lm_head.weight")
+LAYER_PREFIX = "model.layers."
+# A layer's writes into the residual stream: zeroed in an inserted layer, so that it starts as the identity.
+RESIDUAL_WRITES = ("self_attn.o_proj.weight", "self_attn.o_proj.bias", "mlp.down_proj.weight")
 
 
 def read_start(path: str) -> tuple[dict, dict, Optional[str]]:
@@ -53,6 +57,37 @@ def remap_token_rows(state: dict, old_tok, new_tok) -> dict:
     return out
 
 
+def n_layers(state: dict) -> int:
+    return len({k[len(LAYER_PREFIX):].split(".")[0] for k in state if k.startswith(LAYER_PREFIX)})
+
+
+def grow_depth(state: dict, layers: int) -> dict:
+    """`state` with `layers` decoder layers: each inserted layer is a copy of the one before it with its
+    residual writes zeroed, so the grown model computes exactly what the old one did (pre-norm layers add
+    to the stream; a layer that adds zero is the identity), and training then has the new layers to use.
+    Insertions are spread evenly: 4 -> 6 puts one after old layers 1 and 3."""
+    old = n_layers(state)
+    if layers < old:
+        raise ValueError(f"cannot shrink {old} layers to {layers}")
+    if layers == old:
+        return state
+    extra = layers - old
+    after = {old - 1 - (i * old) // extra for i in range(extra)}  # old layers an insertion follows
+    out = {k: v for k, v in state.items() if not k.startswith(LAYER_PREFIX)}
+    new_index = 0
+    for i in range(old):
+        own = {k[len(f"{LAYER_PREFIX}{i}."):]: v for k, v in state.items() if k.startswith(f"{LAYER_PREFIX}{i}.")}
+        copies = [False] + ([True] if i in after else [])
+        for inserted in copies:
+            for name, value in own.items():
+                value = value.clone()
+                if inserted and name in RESIDUAL_WRITES:
+                    value.zero_()
+                out[f"{LAYER_PREFIX}{new_index}.{name}"] = value
+            new_index += 1
+    return out
+
+
 def load_start(model, path: str, tokenizer) -> dict:
     """Load the weights at `path` into `model` (remapping token rows to `tokenizer`); returns the
     checkpoint's other entries (the vision heads' state, when it has them)."""
@@ -61,5 +96,5 @@ def load_start(model, path: str, tokenizer) -> dict:
     state, extra, tok_dir = read_start(path)
     if tok_dir and os.path.exists(os.path.join(tok_dir, "tokenizer.json")):
         state = remap_token_rows(state, AutoTokenizer.from_pretrained(tok_dir), tokenizer)
-    model.load_state_dict(state)
+    model.load_state_dict(grow_depth(state, model.config.num_hidden_layers))
     return extra

@@ -155,6 +155,18 @@ CHATTER_WORDS = ("hmm", "well", "now", "alright", "right", "next", "then", "also
                  "help me", "let me ask", "another one", "tell me", "dear model", "my friend", "be honest",
                  "if you can", "no rush", "for the record", "last one", "first", "lastly", "actually")
 CHATTER_RATE = 0.25  # share of training questions that get one or two openers
+# Noise laid over training questions, so that the model reads a question by its content words, not by where
+# they sit in a frame it has seen: a visitor's unseen frame is a seen one with words moved, added or missing.
+NOISE_RATE = 0.35  # share of training questions that get noise
+FILLERS = ("really", "exactly", "just", "maybe", "kindly", "actually", "um", "uh", "like", "hmm", "well", "now",
+           "then", "again", "dear", "friend", "buddy", "honestly", "basically", "here", "simply", "perhaps")
+DROPPABLE = ("the", "is", "are", "a", "an", "of", "do", "there")  # words a hurried visitor leaves out
+CONTRACTIONS = (("what is", "what's"), ("where is", "where's"), ("it is", "it's"), ("that is", "that's"))
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+# The world's words (drawn words and number words) that a made-up word must not be.
+RESERVED = frozenset(("cat", "dog", "sun", "tree", "fish", "bird", "car", "boat", "moon", "cake", "book", "hat",
+                      "key", "cup", "bus", "frog", "zero", "one", "two", "three", "four", "five", "six", "seven",
+                      "eight", "nine"))
 
 # The evaluation's canonical categories, with the kinds of question each covers.
 KINDS_OF_CATEGORY = {
@@ -191,6 +203,8 @@ def style(text: str, rng: random.Random, split: str = "train") -> str:
     prefix = rng.choice(PREFIXES[split])
     if split == "train" and rng.random() < CHATTER_RATE:
         prefix = chatter(rng)
+    if split == "train" and rng.random() < NOISE_RATE:
+        text = noise(text, rng)
     if prefix and not prefix.endswith(": "):
         text = text[0].lower() + text[1:]
     body = text
@@ -206,6 +220,63 @@ def style(text: str, rng: random.Random, split: str = "train") -> str:
     if rng.random() < 0.3:
         out = re.sub(r"\bcolor\b", "colour", out)
     return out
+
+
+def pseudo_word(rng: random.Random) -> str:
+    """A made-up word of two or three syllables ("tavoki"): the model must learn to read past unknown words.
+    Never a word of the world ("cake", "five"), which would change the question."""
+    while True:
+        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
+        if word not in RESERVED:
+            return word
+
+
+def noise(text: str, rng: random.Random) -> str:
+    """`text` with one or two filler or made-up words inserted, some small words dropped, and a contraction
+    made or undone; a result that reads like a held-out frame is refused (the original comes back)."""
+    words = text.split(" ")
+    for _ in range(rng.randint(1, 2)):
+        word = rng.choice(FILLERS) if rng.random() < 0.5 else pseudo_word(rng)
+        words.insert(rng.randint(0, len(words)), word)
+    words = [w for w in words if not (w.lower() in DROPPABLE and rng.random() < 0.2)]
+    out = " ".join(words) or text
+    for full, short in CONTRACTIONS:
+        if rng.random() < 0.5:
+            out = re.sub(rf"\b{full}\b", short, out, flags=re.I) if full in out.lower() else re.sub(
+                rf"\b{re.escape(short)}\b", full, out, flags=re.I)
+    if _first_upper(text) and out:
+        out = out[0].upper() + out[1:]
+    return text if matches_heldout(out) else out
+
+
+def _first_upper(text: str) -> bool:
+    return bool(text) and text[0].isupper()
+
+
+def _normal(text: str) -> str:
+    """Lower case, British spelling undone, any prefix and "please" removed, only letters, digits and spaces."""
+    text = re.sub(r"\bcolour\b", "color", text.lower())
+    for prefix in PREFIXES["train"] + PREFIXES["heldout"]:
+        if prefix and text.startswith(prefix.lower()):
+            text = text[len(prefix):]
+    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9 ]", "", text.replace(" please", ""))).strip()
+
+
+def _heldout_patterns() -> list[re.Pattern]:
+    pats = []
+    for kind in FRAMES:
+        for frame in FRAMES[kind]["heldout"]:
+            body = _normal(re.sub(r"\{\w+\}", "slotx", frame))  # a slot survives _normal's lower case
+            pats.append(re.compile("^" + re.escape(body).replace("slotx", "[a-z0-9 ]+?") + "$"))
+    return pats
+
+
+_HELDOUT = _heldout_patterns()
+
+
+def matches_heldout(question: str) -> bool:
+    """Whether a question reads as one of the held-out frames (any slot values, prefix, case, punctuation)."""
+    return any(p.match(_normal(question)) for p in _HELDOUT)
 
 
 def chatter(rng: random.Random) -> str:
