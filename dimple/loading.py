@@ -16,7 +16,8 @@ from typing import Optional
 
 import torch
 
-from .modeling import DimpleConfig, DimpleModel, batch_vision_windows, fuse_projections
+from .fast_paths import batch_vision_windows, fuse_projections
+from .modeling import DimpleConfig, DimpleModel
 from .packed_linear import pack_linear_weights
 
 def _assets_folder() -> Path:

@@ -1,8 +1,8 @@
 """The Dimple architecture: Qwen2.5-VL vision tower + projector + bidirectional Qwen2 LM.
 
 Owns the network and the checkpoint layout of the released Dimple-7B
-(`visual.*`, `img_projector.*`, `model.*`, `lm_head`), the multimodal rotary
-positions (temporal / height / width sections) and the attention masks
+(`visual.*`, `img_projector.*`, `model.*`, `lm_head`), where the multimodal
+rotary positions (`dimple.rotary`) enter, and the attention masks
 (full by default, causal for the autoregressive training phase), and, on
 request only, the attention weights of chosen queries (`capture_attention`,
 for grounding). The forward
@@ -34,6 +34,7 @@ from transformers.utils import ModelOutput
 
 from .diffusion_generate import DiffusionGenerationMixin
 from .kv_cache import KVCache
+from .rotary import apply_rotary, get_rope_index, mrope_cos_sin
 
 VISION_KEYS = (
     "depth", "hidden_size", "hidden_act", "intermediate_size", "num_heads", "in_channels", "patch_size",
@@ -111,38 +112,6 @@ class DimpleOutput(ModelOutput):
 
 
 # ----- pure helpers ----------------------------------------------------------
-def swap_halves(x: torch.Tensor) -> torch.Tensor:
-    """(x1, x2) -> (x2, x1) along the last dim. Rotary's usual rotate_half(x) = (-x2, x1), so
-    rotate_half(x) * sin == swap_halves(x) * signed_sin(sin), exactly."""
-    return x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)
-
-
-def signed_sin(sin: torch.Tensor) -> torch.Tensor:
-    """(sin1, sin2) -> (-sin1, sin2), the sin that pairs with swap_halves (one op fewer per rotation)."""
-    half = sin.shape[-1] // 2
-    return torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
-
-
-def mrope_cos_sin(cos, sin, mrope_section):
-    """(3, batch, seq, head_dim) cos/sin -> cos, signed sin (batch, seq, 1, head_dim): each channel chunk
-    takes its axis.
-
-    Chunks cycle through temporal, height, width (twice, for the two halves). Done once per forward,
-    not per layer: every layer rotates with the same angles. The head axis is 1 so that queries and keys
-    (batch, seq, heads, head_dim) rotate before the transpose to attention layout, in one call.
-    """
-    sections = list(mrope_section) * 2
-    cos = torch.cat([c[i % 3] for i, c in enumerate(cos.split(sections, dim=-1))], dim=-1).unsqueeze(2)
-    sin = torch.cat([s[i % 3] for i, s in enumerate(sin.split(sections, dim=-1))], dim=-1).unsqueeze(2)
-    return cos, signed_sin(sin)
-
-
-def apply_rotary(x, cos, signed_sin):
-    """Rotate x (..., head_dim) by angles given as cos and signed_sin (broadcast to x):
-    x * cos + rotate_half(x) * sin, written with one swap in place of rotate_half's negate and concat."""
-    return x * cos + swap_halves(x) * signed_sin
-
-
 def stacked_weights(params, memo: dict) -> torch.Tensor:
     """torch.cat(params) along the output dimension, for one matmul in place of several. Without autograd
     the result is kept in `memo` until a parameter is changed in place (an optimizer step, load_state_dict)
@@ -347,56 +316,6 @@ class DimpleMultiModalProjector(nn.Module):
         return self.linear_2(self.act(self.linear_1(x)))
 
 
-# ----- rotary positions ------------------------------------------------------
-def get_rope_index(
-    input_ids: torch.LongTensor,
-    image_grid_thw: Optional[torch.LongTensor],
-    attention_mask: Optional[torch.Tensor],
-    *,
-    image_token_id: int,
-    vision_start_token_id: int,
-    spatial_merge_size: int,
-) -> tuple[torch.LongTensor, torch.LongTensor]:
-    """Multimodal rotary positions (3, batch, seq) and per-row deltas (batch, 1).
-
-    Text advances all three axes together; an image block takes (t, h, w) grid
-    coordinates offset by the text before it, and the text after an image
-    resumes at the largest position so far + 1. Padded positions get 1.
-    """
-    bsz, seq = input_ids.shape
-    device = input_ids.device
-    if attention_mask is None:
-        attention_mask = torch.ones_like(input_ids)
-    positions = torch.ones(3, bsz, seq, dtype=torch.long, device=device)
-    deltas = []
-    image_index = 0
-    for b in range(bsz):
-        keep = attention_mask[b] == 1
-        tokens = input_ids[b][keep].tolist()
-        chunks: list[torch.Tensor] = []
-        next_pos, st = 0, 0
-        starts = [] if image_grid_thw is None else [
-            i for i, t in enumerate(tokens[:-1]) if t == vision_start_token_id and tokens[i + 1] == image_token_id
-        ]
-        for _ in starts:
-            ed = tokens.index(image_token_id, st)
-            t, h, w = (int(v) for v in image_grid_thw[image_index])
-            image_index += 1
-            h, w = h // spatial_merge_size, w // spatial_merge_size
-            text_len = ed - st
-            chunks.append(torch.arange(text_len).expand(3, -1) + next_pos)
-            grid = torch.stack(torch.meshgrid(torch.arange(t), torch.arange(h), torch.arange(w), indexing="ij"))
-            chunks.append(grid.reshape(3, -1) + text_len + next_pos)
-            next_pos = int(chunks[-1].max()) + 1
-            st = ed + t * h * w
-        if st < len(tokens):
-            chunks.append(torch.arange(len(tokens) - st).expand(3, -1) + next_pos)
-        row = torch.cat(chunks, dim=1) if chunks else torch.zeros(3, 0, dtype=torch.long)
-        positions[:, b, keep] = row.to(device)
-        deltas.append((int(row.max()) + 1 if row.numel() else 0) - seq)
-    return positions, torch.tensor(deltas, device=device).unsqueeze(1)
-
-
 # ----- the whole model -------------------------------------------------------
 class DimplePreTrainedModel(PreTrainedModel):
     config_class = DimpleConfig
@@ -503,45 +422,3 @@ class DimpleModel(DiffusionGenerationMixin, DimplePreTrainedModel):
         if logits_index is not None:
             hidden = torch.gather(hidden, 1, logits_index[..., None].expand(-1, -1, hidden.shape[-1]))
         return DimpleOutput(logits=self.lm_head(hidden), position_ids=position_ids)
-
-
-def fuse_projections(model, max_parameters: int = 50_000_000) -> bool:
-    """Compute q/k/v and gate/up as one matmul each (same function, fewer calls) in models small enough
-    that per-call costs dominate, as Dimple-Tiny on a CPU. The stacked copies of the weights are kept while
-    decoding, which is why a 7B model (about 4B parameters more) is left as it is. Returns whether it fused."""
-    if sum(p.numel() for p in model.parameters()) > max_parameters:
-        return False
-    for module in model.modules():
-        if isinstance(module, (DimpleAttention, DimpleMLP)):
-            module.fused = {}
-    return True
-
-
-def batch_vision_windows(model) -> None:
-    """Run the vision tower's window attention as one batched call instead of transformers' loop over
-    windows, when all windows have the same length (images whose sides are multiples of the window, as
-    in the drawn world); otherwise the original loop runs. Same function, checked in
-    tests/test_modeling.py; on a CPU the loop's per-window calls cost more than the tiny model's steps."""
-    import types
-
-    from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qv
-
-    if getattr(model, "hf_device_map", None):  # accelerate's dispatch hooks wrap `forward`; leave them be
-        return
-
-    def vision_attn_forward(self, hidden_states, cu_seqlens, position_embeddings=None, max_seqlen=None, **kwargs):
-        lengths = cu_seqlens[1:] - cu_seqlens[:-1]
-        n, size = lengths.numel(), int(lengths[0])
-        if not bool((lengths == size).all()):
-            return type(self).forward(self, hidden_states, cu_seqlens, position_embeddings, max_seqlen, **kwargs)
-        seq = hidden_states.shape[0]
-        q, k, v = self.qkv(hidden_states).reshape(seq, 3, self.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
-        cos, sin = position_embeddings
-        q, k = qv.apply_rotary_pos_emb_vision(q, k, cos, sin)
-        q, k, v = (x.reshape(n, size, self.num_heads, -1).transpose(1, 2) for x in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, scale=self.scaling)
-        return self.proj(out.transpose(1, 2).reshape(seq, -1))
-
-    for module in model.modules():
-        if isinstance(module, qv.Qwen2_5_VLVisionAttention):
-            module.forward = types.MethodType(vision_attn_forward, module)

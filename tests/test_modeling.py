@@ -6,9 +6,9 @@ import torch
 
 from conftest import FIXTURES
 from dimple.kv_cache import PrefixKVCache
-from dimple.modeling import (
-    DimpleConfig, DimpleModel, apply_rotary, batch_vision_windows, build_attention_mask, fuse_projections, signed_sin,
-)
+from dimple.fast_paths import batch_vision_windows, fuse_projections
+from dimple.modeling import DimpleConfig, DimpleModel, build_attention_mask
+from dimple.rotary import apply_rotary, signed_sin
 
 
 def test_rotary_positions_match_reference(reference_model, reference_expected):

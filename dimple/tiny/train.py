@@ -79,7 +79,8 @@ def model_config(cfg: TrainConfig, tokenizer):
 
 
 def build_model(cfg: TrainConfig, tokenizer):
-    from ..modeling import DimpleModel, batch_vision_windows
+    from ..fast_paths import batch_vision_windows
+    from ..modeling import DimpleModel
 
     torch.manual_seed(cfg.seed)
     model = DimpleModel(model_config(cfg, tokenizer))
