@@ -3,16 +3,18 @@
 Owns streaming A's canvas then B's (same image, prompt and seed), the
 finished pair with its stats, the verdict (who was faster in time and in
 forward passes, whether the answers differ) and the settings' labels. It
-knows the assistant's stream and the Trajectory; the HTML comes from
-render.py and panels.py, the plot from plots.py, the validated requests
+knows the assistant's stream and the Trajectory; the canvases come from
+canvas_client.py (drawn by the page when large), the stats from panels.py, the plot from plots.py, the validated requests
 from handlers.py.
 """
 
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 
-from app import panels, plots, render
+from app import canvas_client, panels, plots, render
 from app.protocol import answer_text
 
 
@@ -22,20 +24,26 @@ def setting_label(cfg) -> str:
 
 
 def run_pair(assistant, req_a, req_b, should_stop):
-    """Yields (canvas A, canvas B, verdict, plot): each live frame of A, then of B, then the finished pair.
-    A request's bad input raises ValueError."""
+    """Yields (canvas A, canvas B, stats A, stats B, verdict, plot): live frames of A, then of B, then the
+    finished pair. Each canvas is what app/canvas_client.py draws: HTML when small, a frame message when large
+    (sent live at its pace, as the chat's canvas is). A request's bad input raises ValueError."""
     done = {}
     wait_b = render.empty_canvas("B runs after A.")
     for key, req in (("A", req_a), ("B", req_b)):
         title = f"{key}: {setting_label(req.cfg)}"
-        traj = None
+        traj, sent_at = None, float("-inf")
         for traj in assistant.stream(req.image, req.prompt, req.cfg, template=req.template, should_stop=should_stop):
-            html = render.render_canvas(traj, live=True, title=title)
-            yield (html, wait_b, gr.skip(), gr.skip()) if key == "A" else (gr.skip(), html, gr.skip(), gr.skip())
+            now = time.monotonic()
+            if not canvas_client.due(traj, now - sent_at):
+                continue
+            sent_at = now
+            canvas = canvas_client.value(traj, live=True, title=title)
+            yield (canvas, wait_b, *[gr.skip()] * 4) if key == "A" else (gr.skip(), canvas, *[gr.skip()] * 4)
         done[key] = traj
     a, b = done["A"], done["B"]
-    yield (render.render_canvas(a, title=f"A: {setting_label(req_a.cfg)}") + panels.render_stats(a),
-           render.render_canvas(b, title=f"B: {setting_label(req_b.cfg)}") + panels.render_stats(b),
+    yield (canvas_client.value(a, title=f"A: {setting_label(req_a.cfg)}"),
+           canvas_client.value(b, title=f"B: {setting_label(req_b.cfg)}"),
+           panels.render_stats(a), panels.render_stats(b),
            verdict(a, b, answer_text(assistant, a), answer_text(assistant, b)),
            plots.compare_cumulative(a, b, "A", "B"))
 

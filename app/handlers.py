@@ -296,7 +296,7 @@ class Studio:
 
     # ----- compare --------------------------------------------------------------
     def compare(self, form: dict):
-        """Run A then B (same image, prompt, seed), streaming both: yields (canvas A, canvas B, verdict, plot)."""
+        """Run A then B (same image, prompt, seed), streaming both: yields compare.run_pair's outputs."""
         session = _session(form["session"])
         self._check_idle(session)
         prompt = form["prompt"] if (form["prompt"] or "").strip() else session.question

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import api, branch_tab, panels, plots, render, teaching_layout
+from app import api, branch_tab, canvas_client, panels, plots, render, teaching_layout
 from app.form import COMPARE_DEFAULTS, Form
 from app.handlers import NO_PRESET, Studio
 from app.protocol import StudioAssistant
@@ -170,8 +170,12 @@ def _compare_tab(ui: SimpleNamespace) -> None:
         ui.run_cmp = gr.Button("Run comparison", variant="primary", elem_id="dm-compare")
     ui.verdict = gr.Markdown("", elem_id="dm-verdict")
     with gr.Row():
-        ui.cmp_a = _html(render.empty_canvas("A appears here."), elem_id="dm-cmp-a")
-        ui.cmp_b = _html(render.empty_canvas("B appears here."), elem_id="dm-cmp-b")
+        with gr.Column():
+            ui.cmp_a = canvas_client.component(render.empty_canvas("A appears here."), elem_id="dm-cmp-a")
+            ui.cmp_stats_a = _html("", elem_id="dm-cmp-stats-a")
+        with gr.Column():
+            ui.cmp_b = canvas_client.component(render.empty_canvas("B appears here."), elem_id="dm-cmp-b")
+            ui.cmp_stats_b = _html("", elem_id="dm-cmp-stats-b")
     ui.cmp_plot = gr.Plot(plots.empty_figure("Run a comparison to see this plot."), format="png")
 
 
@@ -258,8 +262,8 @@ def _wire_compare_and_files(studio: Studio, ui: SimpleNamespace, form: Form) -> 
     ab = [ui.a_thr, ui.a_prefill, ui.b_thr, ui.b_prefill]
     ui.preset_thr.click(lambda: (0.9, True, 0.0, True), None, ab, queue=False, api_visibility="private")
     ui.preset_pre.click(lambda: (0.9, True, 0.9, False), None, ab, queue=False, api_visibility="private")
-    ui.run_cmp.click(form.stream(studio.compare), form.inputs, [ui.cmp_a, ui.cmp_b, ui.verdict, ui.cmp_plot],
-                     concurrency_id="model", **LIVE)
+    pair = [ui.cmp_a, ui.cmp_b, ui.cmp_stats_a, ui.cmp_stats_b, ui.verdict, ui.cmp_plot]  # compare.run_pair's
+    ui.run_cmp.click(form.stream(studio.compare), form.inputs, pair, concurrency_id="model", **LIVE)
     ui.json_btn.click(studio.export_json, [ui.session], [ui.json_file], api_visibility="private",
                       concurrency_limit=4, concurrency_id="files")
     ui.gif_btn.click(studio.export_gif, [ui.session], [ui.gif_file], api_visibility="private",

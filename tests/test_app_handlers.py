@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import gradio as gr
 import pytest
 
 from app.form import COMPARE_DEFAULTS, CONTROLS
+from app import render
 from app.compare import verdict
 from app.handlers import Studio
 from app.session import Session
@@ -102,12 +104,23 @@ def test_a_fault_inside_one_generation_is_reported_to_that_user_only():
 def test_compare_streams_a_then_b_under_their_own_settings_and_reports_their_forwards():
     studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
     outs = list(studio.compare(_form(session, "Describe it.", b_threshold=0.6, b_prefill=False)))
-    canvas_a, canvas_b, verdict_md, _ = outs[-1]
+    canvas_a, canvas_b, stats_a, stats_b, verdict_md, _ = outs[-1]
     assert "A: threshold 0.9, prefilling on" in canvas_a and "B: threshold 0.6, prefilling off" in canvas_b
+    assert "dm-tokens" in canvas_a and "forward passes" in stats_a.lower() and "forward passes" in stats_b.lower()
     nfe_a = make_trajectory(16, threshold=0.9, steps=16).nfe  # the fake decodes what make_trajectory draws
     nfe_b = make_trajectory(16, threshold=0.6, steps=16).nfe
     assert nfe_a != nfe_b and f"Forward passes: A {nfe_a}, B {nfe_b}" in verdict_md
     assert "**Answers are identical.**" in verdict_md  # the fake's answer does not depend on the threshold
+
+
+def test_a_large_comparison_is_sent_as_frames_the_page_draws():
+    studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
+    studio.assistant.max_new_tokens_limit = render.DENSE_FROM
+    outs = list(studio.compare(_form(session, "Describe it.", max_new_tokens=render.DENSE_FROM, steps=12)))
+    first_a, final_a, final_b = outs[0][0], json.loads(outs[-1][0]), json.loads(outs[-1][1])
+    assert json.loads(first_a)["replay"] is False and len(final_a["cls"]) == render.DENSE_FROM
+    assert final_a["replay"] and "A: threshold 0.9" in final_a["head"] and "B: threshold" in final_b["head"]
+    assert final_a["step"] > 0 and "m" not in final_a["cls"]  # the finished canvas: every slot decided
 
 
 def test_verdict_names_the_faster_run_and_shows_differing_answers():

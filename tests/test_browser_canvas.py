@@ -83,3 +83,15 @@ def test_clicking_a_grid_cell_opens_the_inspector_on_that_position(studio):
     grid.click(position={"x": 3, "y": 3})  # the first cell: position 0
     page.wait_for_function("document.querySelector('#dm-inspector').innerText.includes('position 0')",
                            timeout=20_000)
+
+
+def test_the_compare_tab_draws_both_large_runs_on_grids_with_their_stats(studio):
+    page, traj = studio
+    page.get_by_role("tab", name="Compare").click()
+    page.click("#dm-compare")
+    page.wait_for_function("document.querySelector('#dm-verdict').innerText.includes('faster')", timeout=120_000)
+    for side in "ab":
+        assert page.locator(f"#dm-cmp-{side} .dm-tokens canvas.dm-grid").count() == 1
+        assert page.locator(f"#dm-cmp-{side} .dm-tokens span").count() == 0
+        assert "forward passes" in page.inner_text(f"#dm-cmp-stats-{side}").lower()
+    assert "A: threshold" in page.inner_text("#dm-cmp-a .dm-head") and "B: threshold" in page.inner_text("#dm-cmp-b")
