@@ -32,7 +32,8 @@ def tiny():
 
 def _form(session, assistant, **overrides):
     cfg = assistant.default_config
-    values = dict(zip(CONTROLS, (cfg.alg_p_threshold, cfg.prefill, cfg.steps, cfg.max_new_tokens, cfg.alg, 0.0, 1.0,
+    # threshold off: one token per pass, so the run has steps to branch from (Tiny may answer in one pass at 0.9)
+    values = dict(zip(CONTROLS, (0.0, cfg.prefill, cfg.steps, cfg.max_new_tokens, cfg.alg, 0.0, 1.0,
                                  0, 0.0, 0)))
     return {**values, **COMPARE_DEFAULTS, "image": IMAGE, "prompt": QUESTION, "template": "", "session": session,
             **overrides}
