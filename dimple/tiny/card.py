@@ -39,7 +39,7 @@ def about() -> str:
         "shape, size or position, read the words or the chart, or list the objects as JSON. "
         "It was also taught follow-ups (\"And the squares?\", \"Where is it?\"), to say so when a picture is not "
         "from its world, and to answer greetings; it knows nothing else. It is a very small model: with words it "
-        "has not seen it is often wrong (about 7 in 10 of a visitor's questions are right, fewer on busy pictures "
+        "has not seen it is often wrong (about 8 in 10 of a visitor's questions are right, fewer on busy pictures "
         "and long descriptions; see the README). The presets "
         "under Structure prior are formats it was trained to fill; their slots may be longer than the answer "
         "(elastic slots)."
