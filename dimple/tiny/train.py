@@ -359,7 +359,20 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_sec
     if run.main:
         _save(run, stats)
         _log(run.log_path, f"end step {run.step} train_seconds {run.train_seconds:.0f}")
+    _close_processes(run.accelerator)
     return {"stats": stats, "model": run.raw, "tokenizer": run.tokenizer, "step": run.step}
+
+
+def _close_processes(accelerator) -> None:
+    """Under DDP, every process waits for the main one's last save, then the process group is closed: a process
+    that exits while another still holds the group can abort in gloo's teardown."""
+    if accelerator.num_processes == 1:
+        return
+    import torch.distributed as dist
+
+    accelerator.wait_for_everyone()
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _unwrapped(accelerator, vision):
