@@ -4,8 +4,8 @@ Owns streaming A's canvas then B's (same image, prompt and seed), the
 finished pair with its stats, the verdict (who was faster in time and in
 forward passes, whether the answers differ) and the settings' labels. It
 knows the assistant's stream and the Trajectory; the canvases come from
-canvas_client.py (drawn by the page when large), the stats from panels.py, the plot from plots.py, the validated requests
-from handlers.py.
+canvas_client.py (drawn by the page when large), the stats from panels.py,
+the plot from plots.py, the validated requests from handlers.py.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ from __future__ import annotations
 import random
 import re
 
+from . import world as W
+from .score import NUMBER_WORDS
+
 SPLITS = ("train", "heldout")
 
 # Each kind: {"train": [frames], "heldout": [frames]}. Slots: {shape} {shapes} {color} {a} {pos} {row} {label} {things}.
@@ -163,10 +166,8 @@ FILLERS = ("really", "exactly", "just", "maybe", "kindly", "actually", "um", "uh
 DROPPABLE = ("the", "is", "are", "a", "an", "of", "do", "there")  # words a hurried visitor leaves out
 CONTRACTIONS = (("what is", "what's"), ("where is", "where's"), ("it is", "it's"), ("that is", "that's"))
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
-# The world's words (drawn words and number words) that a made-up word must not be.
-RESERVED = frozenset(("cat", "dog", "sun", "tree", "fish", "bird", "car", "boat", "moon", "cake", "book", "hat",
-                      "key", "cup", "bus", "frog", "zero", "one", "two", "three", "four", "five", "six", "seven",
-                      "eight", "nine"))
+# The world's words that a made-up word must not be: it would change the question ("cake", "five").
+RESERVED = frozenset((*W.WORDS, *W.COLOR_NAMES, *W.SHAPES, *NUMBER_WORDS))
 
 # The evaluation's canonical categories, with the kinds of question each covers.
 KINDS_OF_CATEGORY = {
@@ -224,7 +225,7 @@ def style(text: str, rng: random.Random, split: str = "train") -> str:
 
 def pseudo_word(rng: random.Random) -> str:
     """A made-up word of two or three syllables ("tavoki"): the model must learn to read past unknown words.
-    Never a word of the world ("cake", "five"), which would change the question."""
+    Never one of the world's words (RESERVED)."""
     while True:
         word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
         if word not in RESERVED:
@@ -239,18 +240,14 @@ def noise(text: str, rng: random.Random) -> str:
         word = rng.choice(FILLERS) if rng.random() < 0.5 else pseudo_word(rng)
         words.insert(rng.randint(0, len(words)), word)
     words = [w for w in words if not (w.lower() in DROPPABLE and rng.random() < 0.2)]
-    out = " ".join(words) or text
+    out = " ".join(words)  # never empty: the inserted words are not droppable
     for full, short in CONTRACTIONS:
         if rng.random() < 0.5:
             out = re.sub(rf"\b{full}\b", short, out, flags=re.I) if full in out.lower() else re.sub(
                 rf"\b{re.escape(short)}\b", full, out, flags=re.I)
-    if _first_upper(text) and out:
+    if text[:1].isupper():
         out = out[0].upper() + out[1:]
     return text if matches_heldout(out) else out
-
-
-def _first_upper(text: str) -> bool:
-    return bool(text) and text[0].isupper()
 
 
 def _normal(text: str) -> str:
