@@ -8,8 +8,8 @@ import threading
 import gradio as gr
 import pytest
 
-from app.form import COMPARE_DEFAULTS, CONTROLS
 from app import render
+from app.form import COMPARE_DEFAULTS, CONTROLS
 from app.compare import verdict
 from app.handlers import Studio
 from app.session import Session
