@@ -61,6 +61,41 @@ TEXTS: dict[str, dict[str, list[str]]] = {
     },
 }
 
+# Off-world questions made from frames and slot words, so the model learns the rule (a question about
+# something its world does not hold) rather than fifty texts. No slot word is a world word, and a text that
+# holds a word of a held-out text that no training text has is refused (`_HELDOUT_ONLY`).
+OFFWORLD_FRAMES = (
+    "What is the capital of {place}?", "Where is {place}?", "What language do they speak in {place}?",
+    "Who wrote {work}?", "Who invented the {device}?", "How is a {device} made?", "What is a {thing}?",
+    "What is {subject}?", "Explain {subject} to me.", "How many {unit} are in a {span}?", "Can you {task} for me?",
+    "Write a {genre} on {topic}.", "What do {animal} eat?", "How fast can {animal} run?", "How do I {activity}?",
+    "What is the best {device}?", "What's the weather in {place}?", "Who is {name}?", "Teach me {subject}.",
+    "How long do {animal} live?", "Why do {animal} sleep?", "Give me a {genre} on {topic}.",
+)
+OFFWORLD_SLOTS = {
+    "place": ("France", "Spain", "Italy", "Canada", "Brazil", "Egypt", "Kenya", "Peru", "Norway", "Mexico", "China",
+              "Chile", "Greece", "Poland", "Paris", "Rome", "London", "Berlin", "Madrid", "Cairo", "Sydney"),
+    "work": ("Hamlet", "Don Quixote", "the Odyssey", "Harry Potter", "Pride and Prejudice", "War and Peace"),
+    "device": ("telephone", "light bulb", "radio", "television", "computer", "bicycle", "camera", "printer",
+               "engine", "laptop", "microwave", "clock"),
+    "thing": ("volcano", "rainbow", "galaxy", "virus", "piano", "guitar", "tornado", "glacier", "pyramid",
+              "dinosaur", "atom", "magnet", "comet", "desert"),
+    "subject": ("gravity", "democracy", "evolution", "electricity", "chemistry", "music", "economics", "algebra",
+                "biology", "philosophy", "geography", "astronomy", "physics"),
+    "unit": ("minutes", "hours", "seconds", "days", "weeks", "months", "grams", "metres", "inches", "years"),
+    "span": ("day", "week", "year", "hour", "minute", "kilogram", "mile", "century"),
+    "task": ("order a pizza", "call my mom", "send an email", "find a hotel", "fix my laptop", "plan a trip",
+             "set an alarm", "pay my bills", "buy tickets", "clean my room", "do my homework"),
+    "genre": ("poem", "song", "story", "letter", "speech", "limerick", "report", "review", "joke"),
+    "topic": ("the ocean", "friendship", "summer", "my garden", "the city", "winter", "football", "space", "rain"),
+    "animal": ("dogs", "cats", "horses", "cows", "rabbits", "bears", "lions", "sharks", "whales", "birds", "frogs",
+               "snakes", "ants", "bees"),
+    "activity": ("cook rice", "learn French", "play chess", "grow tomatoes", "ride a horse", "tie a tie",
+                 "save money", "write code", "make friends", "bake bread"),
+    "name": ("Einstein", "Mozart", "Shakespeare", "Cleopatra", "Napoleon", "Picasso"),
+}
+GENERATED_RATE = 0.6  # share of training off-world texts made from the frames above
+
 REPLIES = {
     "greeting": "Hello! Ask me about the shapes, words or bar charts in the picture.",
     "thanks": "You're welcome! Ask me more about the picture.",
@@ -72,10 +107,27 @@ KINDS = tuple(TEXTS)
 NOISE_RATE = 0.2  # share of training texts with a filler or made-up word added (language.noise)
 
 
+_HELDOUT_ONLY = language.words_of(t for k in TEXTS for t in TEXTS[k]["heldout"]) - language.words_of(
+    t for k in TEXTS for t in TEXTS[k]["train"])
+
+
+def offworld_question(rng: random.Random) -> str:
+    """A training off-world question from `OFFWORLD_FRAMES`; a slot is now and then a made-up word ("What is
+    a tavoki?"). Never a held-out text, a word only held-out texts have, or a held-out question frame."""
+    while True:
+        frame = rng.choice(OFFWORLD_FRAMES)
+        slots = {name: (language.pseudo_word(rng) if rng.random() < 0.2 else rng.choice(words))
+                 for name, words in OFFWORLD_SLOTS.items() if "{" + name + "}" in frame}
+        text = frame.format(**slots)
+        if not (language.words_of([text]) & _HELDOUT_ONLY or language.matches_heldout(text)):
+            return text
+
+
 def text_of(kind: str, rng: random.Random, split: str = "train") -> str:
     if kind not in TEXTS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    text = rng.choice(TEXTS[kind][split])
+    generated = kind == "offworld" and split == "train" and rng.random() < GENERATED_RATE
+    text = offworld_question(rng) if generated else rng.choice(TEXTS[kind][split])
     if split == "train" and rng.random() < NOISE_RATE:
         text = language.noise(text, rng)
     return text.lower() if rng.random() < 0.3 else text

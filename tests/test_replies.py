@@ -1,0 +1,43 @@
+"""Replies outside the world: generated off-world questions stay off the held-out split and the world's words."""
+
+import random
+import re
+
+from dimple.tiny import language, replies
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def test_generated_offworld_questions_never_hold_a_word_only_heldout_texts_have():
+    train = set().union(*(_words(t) for k in replies.TEXTS for t in replies.TEXTS[k]["train"]))
+    held = set().union(*(_words(t) for k in replies.TEXTS for t in replies.TEXTS[k]["heldout"]))
+    heldout_only = held - train
+    assert {"japan", "spider"} <= heldout_only
+    rng = random.Random(0)
+    heldout_texts = {t.lower() for k in replies.TEXTS for t in replies.TEXTS[k]["heldout"]}
+    for _ in range(3000):
+        text = replies.offworld_question(rng)
+        assert not _words(text) & heldout_only, text
+        assert text.lower() not in heldout_texts
+        assert not language.matches_heldout(text), text
+
+
+def test_generated_offworld_questions_name_nothing_of_the_world():
+    rng = random.Random(1)
+    texts = [replies.offworld_question(rng) for _ in range(2000)]
+    assert len(set(texts)) > 500  # a rule to learn, not a list to memorise
+    for text in texts:
+        assert not _words(text) & language.RESERVED, text
+
+
+def test_training_offworld_texts_mix_generated_and_listed_ones():
+    rng = random.Random(2)
+    texts = [replies.text_of("offworld", rng) for _ in range(400)]
+    listed = {t.lower() for t in replies.TEXTS["offworld"]["train"]}
+    n_listed = sum(t.lower() in listed for t in texts)
+    assert 0.2 * len(texts) < n_listed < 0.6 * len(texts)
+    heldout_rng = random.Random(3)
+    assert {replies.text_of("offworld", heldout_rng, "heldout").lower() for _ in range(100)} <= {
+        t.lower() for t in replies.TEXTS["offworld"]["heldout"]}
