@@ -105,7 +105,7 @@ def load(model: Optional[str] = None, checkpoint: Optional[str] = None):
     from pathlib import Path
 
     if checkpoint:
-        from .train import model_from_checkpoint
+        from .checkpoint import model_from_checkpoint
 
         m, tok, _, _ = model_from_checkpoint(checkpoint)
         return m, (tok, image_processor())

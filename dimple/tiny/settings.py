@@ -20,10 +20,15 @@ class TinySettings:
     min_pixels: int = 56 * 56  # the processor's smallest area (Qwen2-VL's default)
     threshold: float = 0.9  # the confidence threshold of evaluation and the app's default
     max_new_tokens_limit: int = 128  # the app's longest canvas for Tiny
+    patch_size: int = 14  # vision patch side in pixels (Qwen2-VL's)
+    merge_size: int = 2  # patches merged per side into one image token
+    temporal_patch_size: int = 2  # frames per patch (a still image is repeated)
+    max_positions: int = 512  # rotary positions the language model is built for (prompt + canvas fit easily)
 
     def validate(self) -> "TinySettings":
-        if self.drawn_side % self.model_side or self.model_side % 28:
-            raise ValueError(f"model_side must divide drawn_side and be a multiple of 28, got {self.model_side}")
+        token_side = self.patch_size * self.merge_size
+        if self.drawn_side % self.model_side or self.model_side % token_side:
+            raise ValueError(f"model_side must divide drawn_side and be a multiple of {token_side}, got {self.model_side}")
         if not 8 <= self.canvas <= self.max_new_tokens_limit:
             raise ValueError(f"canvas must be in [8, {self.max_new_tokens_limit}], got {self.canvas}")
         return self
@@ -38,7 +43,8 @@ class TinySettings:
 
     def preprocessor_config(self) -> dict:
         return {"image_processor_type": "DimpleImageProcessor", "min_pixels": self.min_pixels,
-                "max_pixels": self.max_pixels, "patch_size": 14, "merge_size": 2, "temporal_patch_size": 2,
+                "max_pixels": self.max_pixels, "patch_size": self.patch_size, "merge_size": self.merge_size,
+                "temporal_patch_size": self.temporal_patch_size,
                 "image_mean": list(CLIP_MEAN), "image_std": list(CLIP_STD)}
 
 
@@ -47,4 +53,5 @@ TINY = TinySettings().validate()
 
 def image_processor() -> DimpleImageProcessor:
     """Tiny's image processor (the one its exported preprocessor_config.json describes)."""
-    return DimpleImageProcessor(min_pixels=TINY.min_pixels, max_pixels=TINY.max_pixels)
+    return DimpleImageProcessor(min_pixels=TINY.min_pixels, max_pixels=TINY.max_pixels, patch_size=TINY.patch_size,
+                                merge_size=TINY.merge_size, temporal_patch_size=TINY.temporal_patch_size)

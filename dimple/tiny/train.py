@@ -5,12 +5,12 @@
     python -m dimple.tiny.train --export assets/dimple-tiny --name RUN   # 16-bit safetensors + config + tokenizer
     accelerate launch -m dimple.tiny.train ...                # same script on one or more GPUs
 
-Owns the training configuration (`TrainConfig`), the two training phases
+Owns the training loop and the two training phases
 of Dimple (autoregressive: causal attention and next-token loss on the answer;
 diffusion: full attention, each answer token masked with probability
-t ~ U(eps, 1), loss on masked positions weighted by 1/t), checkpoints/resume
-and export. The batches (scene pools, stages, padding) come from
-`data.py`.
+t ~ U(eps, 1), loss on masked positions weighted by 1/t) and resuming. The
+configuration is `train_config.py`, the model, checkpoints and export are
+`checkpoint.py`, the batches (scene pools, stages, padding) are `data.py`.
 
 It does not decode (see `engine.py`) nor score answers (see `evaluate.py`).
 """
@@ -22,82 +22,18 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from .settings import TINY, image_processor
-from .tokenizer import build_tokenizer, special_ids
+from .checkpoint import build_model, export, load_checkpoint, load_tokenizer, model_from_checkpoint, save_checkpoint
 from .data import WorldData
 from .init import load_start
 from .train_config import RECIPES, TrainConfig, parse_args  # noqa: F401 - RECIPES is part of this module's API
+from .settings import image_processor
 from .vision_heads import DenseVisionHeads, ImageTokenTap
-
-# ------------------------------------------------------------------ model
-def model_config(cfg: TrainConfig, tokenizer):
-    from ..modeling import DimpleConfig
-
-    ids = special_ids(tokenizer)
-    return DimpleConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=cfg.hidden_size,
-        intermediate_size=cfg.intermediate_size,
-        num_hidden_layers=cfg.num_layers,
-        num_attention_heads=cfg.num_heads,
-        num_key_value_heads=cfg.num_kv_heads,
-        max_position_embeddings=512,
-        rope_theta=float(cfg.rope_theta),
-        mrope_section=list(cfg.mrope_section),
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=False,
-        bos_token_id=ids["bos"],
-        eos_token_id=ids["eos"],
-        pad_token_id=ids["pad"],
-        mask_token_id=ids["mask"],
-        image_token_id=ids["image"],
-        video_token_id=ids["video"],
-        vision_start_token_id=ids["vision_start"],
-        vision_end_token_id=ids["vision_end"],
-        vision_token_id=ids["vision"],
-        vision_config=dict(
-            depth=cfg.vision_depth,
-            hidden_size=cfg.vision_hidden,
-            intermediate_size=cfg.vision_intermediate,
-            num_heads=cfg.vision_heads,
-            out_hidden_size=cfg.hidden_size,
-            window_size=cfg.vision_window,
-            fullatt_block_indexes=[cfg.vision_depth - 1],
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            in_channels=3,
-            hidden_act="silu",
-        ),
-    )
-
-
-def build_model(cfg: TrainConfig, tokenizer):
-    from ..fast_paths import batch_vision_windows
-    from ..modeling import DimpleModel
-
-    torch.manual_seed(cfg.seed)
-    model = DimpleModel(model_config(cfg, tokenizer))
-    batch_vision_windows(model)
-    return model
-
-
-def load_tokenizer(path: str):
-    """The run's tokenizer, built from the world's text first when the folder has none."""
-    from pathlib import Path
-
-    from ..loading import load_tokenizer as load_folder_tokenizer
-
-    if not os.path.exists(os.path.join(path, "tokenizer.json")):
-        build_tokenizer(path)
-    return load_folder_tokenizer(Path(path))
-
 
 # ------------------------------------------------------------------ loss
 def compute_loss(model, batch: dict, phase: str, cfg: TrainConfig, mask_id: int, generator: torch.Generator):
@@ -140,7 +76,6 @@ def compute_loss(model, batch: dict, phase: str, cfg: TrainConfig, mask_id: int,
     return loss, {"loss": float(loss.detach()), "tok_acc": float(acc), "ce": float(ce.detach().mean())}
 
 
-# ------------------------------------------------------------------ checkpoints
 def param_groups(model, weight_decay: float):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -148,48 +83,6 @@ def param_groups(model, weight_decay: float):
             continue
         (no_decay if p.dim() < 2 or "embed" in name or "norm" in name else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, data: WorldData, extra: dict,
-                    vision=None) -> None:
-    """vision: (DenseVisionHeads, their optimizer) when the auxiliary vision loss is on."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "config": asdict(cfg),
-        "python_rng": data.rng.getstate(),
-        "torch_rng": torch.get_rng_state(),
-        "extra": extra,
-    }
-    if vision is not None:
-        state["vision_heads"], state["vision_heads_optimizer"] = vision[0].state_dict(), vision[1].state_dict()
-    tmp = path + ".tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str):
-    """A training checkpoint, read with torch's restricted unpickler (tensors and plain containers only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) -> str:
-    """Write the model in 16-bit safetensors + config.json + tokenizer + image settings into out_dir, with a
-    dimple_studio.json that gives any such folder Dimple-Tiny's card in the app."""
-    import copy
-
-    os.makedirs(out_dir, exist_ok=True)
-    m = copy.deepcopy(model).to(dtype)
-    m.config.torch_dtype = str(dtype).replace("torch.", "")
-    m.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
-    with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
-        json.dump(TINY.preprocessor_config(), f, indent=1)
-    with open(os.path.join(out_dir, "dimple_studio.json"), "w") as f:
-        json.dump({"kind": "tiny"}, f)
-    return out_dir
 
 
 # ------------------------------------------------------------------ loop
@@ -403,18 +296,6 @@ def _quick_eval(model, tokenizer, cfg: TrainConfig, log_path: str, step: int) ->
     dcfg = DecodeConfig(max_new_tokens=cfg.canvas_len, steps=cfg.canvas_len, alg_p_threshold=0.9, prefill=True)
     res = evaluate(model, (tokenizer, proc), cfg.eval_n, dcfg)
     _log(log_path, "eval " + json.dumps({"step": step, **{k: v for k, v in res.items() if k != "samples"}}))
-
-
-def model_from_checkpoint(path: str):
-    """(model, tokenizer, TrainConfig) from a runs/<name>/last.pt checkpoint."""
-    state = load_checkpoint(path)
-    known = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
-    tokenizer = load_tokenizer(cfg.tokenizer_dir)
-    model = build_model(cfg, tokenizer)
-    model.load_state_dict(state["model"])
-    model.eval()
-    return model, tokenizer, cfg, state
 
 
 def main(argv=None) -> int:

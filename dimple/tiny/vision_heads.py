@@ -164,7 +164,7 @@ if __name__ == "__main__":  # pragma: no cover
     args = p.parse_args()
     torch.set_num_threads(2)
     if args.model.endswith(".pt"):
-        from .train import model_from_checkpoint
+        from .checkpoint import model_from_checkpoint
 
         net = model_from_checkpoint(args.model)[0]
     else:
