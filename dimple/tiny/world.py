@@ -41,6 +41,7 @@ CATEGORIES = ("describe", "count", "exists", "attribute", "position", "ocr", "ch
 WARMUP_CATEGORIES = ("cells",)
 ALL_CATEGORIES = CATEGORIES + WARMUP_CATEGORIES
 SCENE_CATEGORIES = ("describe", "count", "exists", "attribute", "position", "structured", "cells")
+SCENE_KIND = {**{c: "objects" for c in SCENE_CATEGORIES}, "ocr": "text", "chart": "chart"}  # the scene each asks about
 
 MAX_OBJECTS = 6
 MAX_LIST_OBJECTS = 4  # describe / structured answers list at most this many objects
@@ -155,64 +156,62 @@ def ask(scene: Scene, category: str, rng: random.Random) -> tuple[str, str]:
     """One (question, answer) pair of `category` about `scene` (which must be of the matching kind)."""
     if category not in ALL_CATEGORIES:
         raise ValueError(f"category must be one of {', '.join(ALL_CATEGORIES)}, got {category!r}")
-    if category == "ocr":
-        if scene.kind != "text":
-            raise ValueError("ocr questions need a text scene")
-        return _ask_ocr(scene, rng)
-    if category == "chart":
-        if scene.kind != "chart":
-            raise ValueError("chart questions need a chart scene")
-        return _ask_chart(scene, rng)
-    if scene.kind != "objects":
-        raise ValueError(f"{category} questions need an objects scene")
+    if scene.kind != SCENE_KIND[category]:
+        raise ValueError(f"{category} questions need {_a(SCENE_KIND[category])} {SCENE_KIND[category]} scene")
+    return _ASKERS[category](scene, rng)
+
+
+def _ask_cells(scene: Scene, rng: random.Random) -> tuple[str, str]:
+    row = rng.randrange(3)
+    parts = []
+    for c in range(row * 3, row * 3 + 3):
+        o = next((o for o in scene.objects if o.cell == c), None)
+        parts.append(o.name(size=True) if o else "nothing")
+    return f"What is in the {ROWS[row]} row?", ", ".join(parts)
+
+
+def _ask_count(scene: Scene, rng: random.Random) -> tuple[str, str]:
+    objs, kind = scene.objects, rng.randrange(3)
+    if kind == 0:
+        return "How many objects are there?", str(len(objs))
+    if kind == 1:
+        shape = rng.choice(SHAPES)
+        return f"How many {_plural(shape)} are there?", str(sum(o.shape == shape for o in objs))
+    color = rng.choice(COLOR_NAMES)
+    return f"How many {color} objects are there?", str(sum(o.color == color for o in objs))
+
+
+def _ask_exists(scene: Scene, rng: random.Random) -> tuple[str, str]:
+    color, shape, yes = exists_target(scene.objects, rng)
+    return f"Is there {_a(color)} {color} {shape}?", "yes" if yes else "no"
+
+
+def _unique(objs, o) -> bool:
+    return sum(p.color == o.color and p.shape == o.shape for p in objs) == 1
+
+
+def _ask_attribute(scene: Scene, rng: random.Random) -> tuple[str, str]:
     objs = scene.objects
-    if category == "describe":
-        return "Describe the image.", describe_answer(objs)
-    if category == "structured":
-        return "List the objects as JSON.", structured_answer(objs)
-    if category == "cells":
-        row = rng.randrange(3)
-        parts = []
-        for c in range(row * 3, row * 3 + 3):
-            o = next((o for o in objs if o.cell == c), None)
-            parts.append(o.name(size=True) if o else "nothing")
-        return f"What is in the {ROWS[row]} row?", ", ".join(parts)
-    if category == "count":
-        kind = rng.randrange(3)
-        if kind == 0:
-            return "How many objects are there?", str(len(objs))
-        if kind == 1:
-            shape = rng.choice(SHAPES)
-            return f"How many {_plural(shape)} are there?", str(sum(o.shape == shape for o in objs))
-        color = rng.choice(COLOR_NAMES)
-        return f"How many {color} objects are there?", str(sum(o.color == color for o in objs))
-    if category == "exists":
-        color, shape, yes = exists_target(objs, rng)
-        return f"Is there {_a(color)} {color} {shape}?", "yes" if yes else "no"
-    if category == "attribute":
-        options = []
-        shapes = [o.shape for o in objs]
-        colors = [o.color for o in objs]
-        for o in objs:
-            if shapes.count(o.shape) == 1:
-                options.append((f"What color is the {o.shape}?", o.color))
-            if colors.count(o.color) == 1:
-                options.append((f"What shape is the {o.color} object?", o.shape))
-            options.append((f"What color is the object at the {o.position}?", o.color))
-            options.append((f"What shape is at the {o.position}?", o.shape))
-            if sum(p.color == o.color and p.shape == o.shape for p in objs) == 1:
-                options.append((f"What size is the {o.color} {o.shape}?", o.size))
-        return rng.choice(options)
-    if category == "position":
-        options = []
-        for o in objs:
-            if sum(p.color == o.color and p.shape == o.shape for p in objs) == 1:
-                options.append((f"Where is the {o.color} {o.shape}?", o.position))
-        if not options:  # every object has a twin: ask for the first one of them
-            o = objs[0]
-            options.append((f"Where is the first {o.color} {o.shape}?", o.position))
-        return rng.choice(options)
-    raise AssertionError(category)  # pragma: no cover
+    shapes, colors = [o.shape for o in objs], [o.color for o in objs]
+    options = []
+    for o in objs:
+        if shapes.count(o.shape) == 1:
+            options.append((f"What color is the {o.shape}?", o.color))
+        if colors.count(o.color) == 1:
+            options.append((f"What shape is the {o.color} object?", o.shape))
+        options.append((f"What color is the object at the {o.position}?", o.color))
+        options.append((f"What shape is at the {o.position}?", o.shape))
+        if _unique(objs, o):
+            options.append((f"What size is the {o.color} {o.shape}?", o.size))
+    return rng.choice(options)
+
+
+def _ask_position(scene: Scene, rng: random.Random) -> tuple[str, str]:
+    objs = scene.objects
+    options = [(f"Where is the {o.color} {o.shape}?", o.position) for o in objs if _unique(objs, o)]
+    if not options:  # every object has a twin: ask for the first one of them
+        options.append((f"Where is the first {objs[0].color} {objs[0].shape}?", objs[0].position))
+    return rng.choice(options)
 
 
 def _ask_ocr(scene: Scene, rng: random.Random) -> tuple[str, str]:
@@ -243,9 +242,15 @@ def _ask_chart(scene: Scene, rng: random.Random) -> tuple[str, str]:
     return "Describe the chart.", chart_answer(bars)
 
 
+_ASKERS = {  # category -> (scene, rng) -> (question, answer)
+    "describe": lambda scene, rng: ("Describe the image.", describe_answer(scene.objects)),
+    "structured": lambda scene, rng: ("List the objects as JSON.", structured_answer(scene.objects)),
+    "cells": _ask_cells, "count": _ask_count, "exists": _ask_exists, "attribute": _ask_attribute,
+    "position": _ask_position, "ocr": _ask_ocr, "chart": _ask_chart,
+}
+
+
 # ------------------------------------------------------------------ samples
-SCENE_KIND = {c: "objects" for c in SCENE_CATEGORIES}
-SCENE_KIND.update({"ocr": "text", "chart": "chart"})
 
 
 def make_scene(rng: random.Random, category: str, n_objects: Optional[int] = None) -> Scene:
