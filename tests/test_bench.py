@@ -79,7 +79,9 @@ def test_prefill_timing_reports_one_iteration_and_the_whole_decode():
     assert row["nfe"] == row["nfe_no_prefill"] >= 2, row  # same iterations with and without the cache
     assert row["iteration_speedup"] > 0 and row["speedup"] > 0
     assert row["analytic_ratio"] == round((row["prompt_tokens"] + 4) / 5, 3)
-    assert row["iteration_fraction_of_analytic"] == round(row["iteration_speedup"] / row["analytic_ratio"], 3)
+    # the row holds each ratio rounded to 3 places but divides the unrounded ones, so allow that rounding
+    fraction = row["iteration_speedup"] / row["analytic_ratio"]
+    assert abs(row["iteration_fraction_of_analytic"] - fraction) < 2e-3, row
 
 
 def test_save_plots_draws_the_sweep_its_options_and_the_prefill_figure(tmp_path):
