@@ -82,9 +82,11 @@ def _header(ui: SimpleNamespace) -> None:
 
 def _question(ui: SimpleNamespace) -> None:
     """The image, the examples, the question box and its buttons."""
-    ui.image = gr.Image(label="Image", type="filepath", height=250, sources=["upload", "clipboard"],
-                        elem_id="dm-image")
     ui.examples = _examples()
+    # a visitor meets a picture at once: Dimple-Tiny only answers about one, and "hello" deserves an answer
+    first = ui.examples[0][0] if ui.examples else None
+    ui.image = gr.Image(value=first, label="Image", type="filepath", height=250, sources=["upload", "clipboard"],
+                        elem_id="dm-image")
     ui.gallery = gr.Gallery([path for path, _ in ui.examples], label="Examples (click one: image and question)",
                             columns=8, rows=1, height=96, allow_preview=False, object_fit="contain",
                             visible=bool(ui.examples), elem_id="dm-examples")

@@ -52,6 +52,7 @@ class ModelCard:
     defaults: dict = field(default_factory=dict)  # DecodeConfig overrides suited to the model
     max_new_tokens_limit: int = 256
     square_images: bool = False  # crop uploads to their centred square (a model trained on square pictures only)
+    needs_image: bool = False  # refuse a question without a picture (a model that never saw one asked without)
     suggestions: tuple[str, ...] = ()  # questions the UI offers with one click
     presets: dict = field(default_factory=dict)  # structure-prior templates by name, for the UI's preset menu
 
@@ -147,6 +148,9 @@ class Assistant:
             raise ValueError("the prompt is empty; ask a question about the image")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise ValueError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
+        if image is None and self.card.needs_image:
+            raise ValueError(f"{self.name} only answers questions about an image: pick an example, press "
+                             "New random scene or upload a picture, then ask again")
         if image is not None and self.card.square_images:
             image = center_square(image)
         inputs = encode_prompt(self.tokenizer, self.image_processor, prompt.strip(), image, history, self.card.system)

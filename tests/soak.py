@@ -116,7 +116,7 @@ def bad_input_cases(files: dict[str, Path]) -> list[Case]:
               ("one-pixel.png", "grayscale.png", "rgba.png", "palette.png", "cmyk.jpg", "16-bit.png",
                "exif-rotated.jpg", "animated.gif", "wide.png")]
     cases += [
-        Case("no image", None),
+        Case("no image", None, expect="only answers questions about an image"),  # Dimple-Tiny asks for one
         Case("empty prompt", prompt="", expect="prompt"),
         Case("whitespace prompt", prompt="   \n ", expect="prompt"),
         Case("20,000-character prompt", prompt="colour " * 2858, expect="too long"),

@@ -32,7 +32,13 @@ def test_each_row_is_the_decode_at_its_threshold_and_the_reference_is_the_schedu
     assert out["rows"][0]["text"] == assistant.decode(result.rows[0].answer_ids) and out["seconds"] > 0
 
 
+def _picture():
+    from dimple.tiny.world import make_sample, split_seeds
+
+    return make_sample(split_seeds("eval", 1)[0], category="describe").image
+
+
 def test_bad_thresholds_are_refused_with_their_name(assistant):
     for bad in ([], [0.0], [1.5], ["x"]):
         with pytest.raises(ValueError, match="threshold"):
-            assistant.explore(None, "Hello!", None, bad)
+            assistant.explore(_picture(), "Hello!", None, bad)

@@ -42,7 +42,8 @@ def test_grounding_lies_on_the_3x3_grid_and_leaves_the_model_as_it_was(assistant
     assert assistant.generate(sample.image, sample.question).response_ids == traj.response_ids
 
 
-def test_a_capture_in_one_thread_leaves_a_decode_in_another_alone(assistant):
+def test_a_capture_in_one_thread_leaves_a_decode_in_another_alone(assistant, monkeypatch):
+    monkeypatch.setattr(assistant.card, "needs_image", False)  # a text-only decode: the smallest one
     rows, seen = torch.tensor([0]), []
     with capture_attention(assistant.model, rows) as maps:
         worker = threading.Thread(target=lambda: seen.append(assistant.generate(None, "Hello!").nfe))
@@ -51,7 +52,7 @@ def test_a_capture_in_one_thread_leaves_a_decode_in_another_alone(assistant):
     assert seen and maps == []
 
 
-def test_grounding_refuses_no_image_and_a_template_token(assistant):
+def test_grounding_refuses_no_image_and_a_template_token(assistant, monkeypatch):
     from dimple.tiny import world
 
     sample = world.make_sample(world.split_seeds("eval", 2)[0], "attribute")
@@ -61,6 +62,7 @@ def test_grounding_refuses_no_image_and_a_template_token(assistant):
         assistant.ground(None, traj, free)
     with pytest.raises(ValueError, match="template"):
         assistant.ground(sample.image, traj, 0)
+    monkeypatch.setattr(assistant.card, "needs_image", False)  # a model that may answer without a picture
     text_only = assistant.generate(None, "Hello!")
     with pytest.raises(ValueError, match="image tokens"):
         assistant.ground(sample.image, text_only, 0)

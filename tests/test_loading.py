@@ -119,3 +119,13 @@ def test_generate_ends_where_stream_ends_with_the_same_token_texts():
     generated = assistant.generate(sample.image, sample.question, cfg)
     assert generated.states() == streamed.states()
     assert generated.token_text == streamed.token_text and generated.token_text
+
+
+def test_tiny_asks_for_a_picture_instead_of_answering_without_one(fake_7b):
+    from dimple.tiny.world import make_sample, split_seeds
+
+    tiny = Assistant.load("tiny")
+    with pytest.raises(ValueError, match="only answers questions about an image"):
+        tiny.generate(None, "hello")
+    assert tiny.generate(make_sample(split_seeds("eval", 1)[0], category="describe").image, "hello").answer_ids
+    assert Assistant.load(str(fake_7b)).encode(None, "w10 w11")["input_ids"].shape[0] == 1  # a general model takes text alone

@@ -36,6 +36,13 @@ def test_numbers_yes_no_and_words_are_read_by_meaning():
     assert not score.same_meaning("A: 5, B: 4, C: 1", "A: 5, B: 3, C: 1")
 
 
+def test_a_yes_or_no_may_carry_a_confirmation_but_not_a_garbled_tail():
+    assert score.same_meaning("no, there are no red stars", "no")
+    assert score.same_meaning("Yes, I see one.", "yes")
+    assert not score.same_meaning("yes only drawn world", "yes")
+    assert not score.same_meaning("yes, bottom right", "yes")
+
+
 def test_a_reply_outside_the_world_must_be_its_kind():
     assert score.same_meaning(replies.REPLIES["greeting"], replies.REPLIES["greeting"])
     assert not score.same_meaning(replies.REPLIES["thanks"], replies.REPLIES["greeting"])

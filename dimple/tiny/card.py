@@ -62,5 +62,5 @@ def random_scene(seed: int) -> tuple[Image.Image, str]:
 def card_fields() -> dict:
     """The ModelCard fields of Dimple-Tiny."""
     return dict(name="Dimple-Tiny", about=about(), defaults=TINY.decode_defaults(),
-                max_new_tokens_limit=TINY.max_new_tokens_limit, square_images=True,
+                max_new_tokens_limit=TINY.max_new_tokens_limit, square_images=True, needs_image=True,
                 suggestions=SUGGESTIONS, presets=preset_templates())

@@ -5,7 +5,7 @@ description becomes a set of (position, size, colour, shape) items in any
 order, and in either of the two phrasings "top left: big red circle" or "a big
 red circle at the top left"; JSON is compared as a mapping; a chart reading as
 a set of (label, value); numbers may be digits or words; yes/no may carry a
-tail ("yes, there is"). A reply outside the world must be the one honest reply
+confirmation ("yes, there is"), never a garbled tail. A reply outside the world must be the one honest reply
 of its kind. It knows nothing of models or tokenizers.
 """
 
@@ -67,6 +67,18 @@ def _chart_items(text: str) -> Optional[Counter]:
     return Counter(pairs) or None
 
 
+# What may follow a yes or a no: a confirmation, perhaps naming the thing ("yes, there is a red star"), never
+# a garbled tail ("yes only drawn world").
+_THING = rf"(?:(?:an?|one|any|no) )?(?:(?:{'|'.join(W.COLOR_NAMES)}) )?(?:{'|'.join(W.SHAPES)}|one|thing|object)s?"
+_YES_NO = re.compile(r"^(yes|no)(?:,? (?:there (?:is|are|isn't|aren't)(?: not)?|i (?:do|can|see)(?: not)?"
+                     rf"|i (?:don't|can't|cannot)(?: see)?)(?: {_THING})?)?$")
+
+
+def _yes_no(text: str) -> Optional[str]:
+    m = _YES_NO.match(normalize(text))
+    return m.group(1) if m else None
+
+
 def same_meaning(output: str, expected: str) -> bool:
     """Whether `output` says what `expected` says (`expected` in the world's canonical form)."""
     exp = normalize(expected)
@@ -81,8 +93,7 @@ def same_meaning(output: str, expected: str) -> bool:
     if _number(expected) is not None:
         return _number(output) == _number(expected)
     if exp in ("yes", "no"):
-        first = normalize(output).split(" ")[0].strip(",") if normalize(output) else ""
-        return first == exp
+        return _yes_no(output) == exp
     return normalize(output) == exp
 
 
