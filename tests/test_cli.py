@@ -55,7 +55,7 @@ def test_bad_input_exits_with_a_message(random_checkpoint, capsys, args, message
 @pytest.mark.slow  # a fresh Python process loads torch and the model
 def test_module_entry_point_runs_in_a_fresh_process(random_checkpoint):
     proc = subprocess.run([sys.executable, "-m", "dimple.cli", "generate", "--model", str(random_checkpoint),
-                           "--prompt", "Hello", "--max-new-tokens", "4", "--json"],
+                           "--image", IMAGE, "--prompt", "Hello", "--max-new-tokens", "4", "--json"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["response_ids"]) == 4
