@@ -82,3 +82,16 @@ def test_noisy_training_questions_keep_their_content_words_and_never_read_as_hel
     assert any("where's" in language.noise("Where is the red star?", rng).lower() for _ in range(50))
     made_up = {language.pseudo_word(rng) for _ in range(2000)}
     assert not made_up & language.RESERVED and not made_up & language.heldout_words()
+
+
+def test_reworded_training_questions_keep_their_content_words_and_never_read_as_heldout():
+    rng = random.Random(7)
+    held = [_frame_pattern(f) for k in language.FRAMES for f in language.FRAMES[k]["heldout"]]
+    questions = ["How many stars?", "Do you see a red star?", "Count the shapes.", "What color is the circle?"]
+    outs = [(q, language.rephrase(q, rng)) for q in questions for _ in range(100)]
+    assert sum(q != out for q, out in outs) > 250
+    assert any("can you spot" in out.lower() for _, out in outs) and any(" here?" in out for _, out in outs)
+    for q, out in outs:
+        assert set(re.findall(r"[a-z]+", q.lower())) - {"do", "see"} <= set(re.findall(r"[a-z]+", out.lower())), out
+        assert not any(p.match(_normal(out)) for p in held), out
+        assert not language.words_of([out]) & language.heldout_words(), out

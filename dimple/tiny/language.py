@@ -163,6 +163,11 @@ CHATTER_RATE = 0.25  # share of training questions that get one or two openers
 NOISE_RATE = 0.35  # share of training questions that get noise
 FILLERS = ("really", "exactly", "just", "maybe", "kindly", "actually", "um", "uh", "like", "hmm", "well", "now",
            "then", "again", "dear", "friend", "buddy", "honestly", "basically", "here", "simply", "perhaps")
+# Rewordings of a whole training question: where the thing is sought ("... in this picture?") and how it is seen
+# ("can you spot"). A visitor's unseen frame is often a seen one with such a tail or verb.
+REPHRASE_RATE = 0.3  # share of training questions reworded before any noise
+PLACE_TAILS = (" in the picture", " in the image", " in this picture", " in this image", " here", " on the image")
+SEEING = ("do you see", "can you see", "do you spot", "can you spot", "do you notice", "can you find")
 DROPPABLE = ("the", "is", "are", "a", "an", "of", "do", "there")  # words a hurried visitor leaves out
 CONTRACTIONS = (("what is", "what's"), ("where is", "where's"), ("it is", "it's"), ("that is", "that's"))
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
@@ -204,6 +209,8 @@ def style(text: str, rng: random.Random, split: str = "train") -> str:
     prefix = rng.choice(PREFIXES[split])
     if split == "train" and rng.random() < CHATTER_RATE:
         prefix = chatter(rng)
+    if split == "train" and rng.random() < REPHRASE_RATE:
+        text = rephrase(text, rng)
     if split == "train" and rng.random() < NOISE_RATE:
         text = noise(text, rng)
     if prefix and not prefix.endswith(": "):
@@ -230,6 +237,23 @@ def pseudo_word(rng: random.Random) -> str:
         word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
         if word not in RESERVED:
             return word
+
+
+def rephrase(text: str, rng: random.Random) -> str:
+    """`text` with its verb of seeing swapped, or a place tail put before its final mark ("How many stars?" ->
+    "How many stars in this picture?"); a result that reads like a held-out frame is refused (the original
+    comes back)."""
+    lower = text.lower()
+    verb = next((v for v in SEEING if v in lower), None)
+    if verb is not None and rng.random() < 0.5:
+        out = re.sub(re.escape(verb), rng.choice([v for v in SEEING if v != verb]), text, count=1, flags=re.I)
+        out = (out[0].upper() + out[1:]) if text[:1].isupper() else out
+    elif re.search(r"\b(in|on) (the|this) (image|picture)\b|\bhere\b", lower):
+        return text
+    else:
+        body, mark = (text[:-1], text[-1]) if text[-1:] in "?." else (text, "")
+        out = body + rng.choice(PLACE_TAILS) + mark
+    return text if matches_heldout(out) else out
 
 
 def noise(text: str, rng: random.Random) -> str:
