@@ -46,6 +46,10 @@ def launch_options() -> dict:
     return {"theme": theme, "css": PAGE_CSS, "max_file_size": MAX_UPLOAD, "footer_links": ["api", "gradio"]}
 
 
+SELECT_QUESTION = ("() => { const box = document.querySelector('#dm-prompt textarea');"
+                   " if (box) { box.focus(); box.select(); } }")
+
+
 def _examples() -> list[list[str]]:
     index = os.path.join(EXAMPLES_DIR, "index.json")
     rows = []
@@ -247,9 +251,12 @@ def _wire_inputs(studio: Studio, ui: SimpleNamespace) -> None:
     play_evt = ui.play.click(studio.play, [ui.session], [ui.replay, ui.canvas], api_visibility="private",
                              concurrency_limit=None, show_progress="hidden")
     ui.pause.click(None, cancels=[play_evt])
-    ui.gallery.select(_pick_example(ui.examples), None, [ui.image, ui.prompt], api_visibility="private", queue=False)
-    ui.scene_btn.click(studio.random_scene, [ui.scene_seed], [ui.image, ui.prompt, ui.scene_seed],
-                       api_visibility="private", concurrency_limit=None)
+    picked = ui.gallery.select(_pick_example(ui.examples), None, [ui.image, ui.prompt], api_visibility="private",
+                               queue=False)
+    drawn = ui.scene_btn.click(studio.random_scene, [ui.scene_seed], [ui.image, ui.prompt, ui.scene_seed],
+                               api_visibility="private", concurrency_limit=None)
+    for filled in (picked, drawn):  # the offered question is selected: Enter sends it, typing replaces it
+        filled.then(None, js=SELECT_QUESTION)
     ui.image.change(studio.image_changed, [ui.session], [ui.chat, ui.session], api_visibility="private", queue=False)
     ui.preset.change(studio.preset, [ui.preset], [ui.template], api_visibility="private", queue=False)
     ui.suggest.click(lambda sample: sample[0], [ui.suggest], [ui.prompt], api_visibility="private", queue=False,

@@ -1,6 +1,6 @@
 """Chat conventions in a real browser: Enter sends, Shift+Enter breaks the line, the box clears and keeps
-focus, the card's suggestions fill the box in one click, Tiny's presets are offered, the keyboard reaches
-every control."""
+focus, the card's suggestions fill the box in one click, a new scene's question is selected so that typing
+replaces it, Tiny's presets are offered, the keyboard reaches every control."""
 
 from __future__ import annotations
 
@@ -54,6 +54,19 @@ def test_a_suggestion_fills_the_box_in_one_click(app):
     first = assistant.suggestions[0]
     page.locator("#dm-suggest button", has_text=first).first.click()
     page.wait_for_function(f"document.querySelector('{BOX}').value === {first!r}", timeout=10_000)
+
+
+def test_a_new_random_scenes_question_is_selected_so_typing_replaces_it(app):
+    page, _ = app
+    page.fill(BOX, "")
+    page.click("#dm-scene")
+    page.wait_for_function(f"document.querySelector('{BOX}').value !== ''", timeout=30_000)
+    page.wait_for_function(f"(() => {{ const b = document.querySelector('{BOX}');"
+                           " return document.activeElement === b && b.selectionEnd - b.selectionStart === b.value.length; })()",
+                           timeout=10_000)
+    page.keyboard.type("hello")
+    assert page.input_value(BOX) == "hello"
+    page.fill(BOX, "")
 
 
 def test_the_preset_menu_offers_the_models_own_presets(app):
