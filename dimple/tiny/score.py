@@ -5,8 +5,9 @@ description becomes a set of (position, size, colour, shape) items in any
 order, and in either of the two phrasings "top left: big red circle" or "a big
 red circle at the top left"; JSON is compared as a mapping; a chart reading as
 a set of (label, value); numbers may be digits or words; yes/no may carry a
-confirmation ("yes, there is"), never a garbled tail. A reply outside the world must be the one honest reply
-of its kind. It knows nothing of models or tokenizers.
+confirmation ("yes, there is"), never a garbled tail. A reply outside the
+world must be the one honest reply of its kind. It knows nothing of models or
+tokenizers.
 """
 
 from __future__ import annotations
