@@ -1,6 +1,7 @@
-"""Chat conventions in a real browser: Enter sends, Shift+Enter breaks the line, the box clears and keeps
-focus, the card's suggestions fill the box in one click, a new scene's question is selected so that typing
-replaces it, Tiny's presets are offered, the keyboard reaches every control."""
+"""Chat conventions in a real browser: the app opens on a picture (so "hello" gets the greeting), Enter sends,
+Shift+Enter breaks the line, the box clears and keeps focus, the card's suggestions fill the box in one click, a
+new scene's question is selected so that typing replaces it, Tiny's presets are offered, the keyboard reaches
+every control."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ def app(tmp_path_factory):
 
 def _chat_turns(page) -> int:
     return page.locator("#dm-chat .message-row, #dm-chat [data-testid='user']").count()
+
+
+def test_the_app_opens_on_an_example_picture_and_hello_gets_the_greeting(app):
+    from dimple.tiny import replies
+
+    page, _ = app
+    assert page.locator("#dm-image img").count() == 1  # before any upload: the first example is on screen
+    page.click(BOX)
+    page.keyboard.type("hello")
+    page.keyboard.press("Enter")
+    want = replies.REPLIES["greeting"]  # the shipped Dimple-Tiny's reply
+    page.wait_for_function("document.querySelectorAll('#dm-chat [data-testid=bot]').length >= 1", timeout=60_000)
+    page.wait_for_function(f"document.querySelector('#dm-chat [data-testid=bot]').innerText.includes({want!r})",
+                           timeout=60_000)
+    page.click("#dm-clear")
 
 
 def test_enter_sends_clears_the_box_and_keeps_its_focus(app):
