@@ -77,9 +77,8 @@ def test_a_new_random_scenes_question_is_selected_so_typing_replaces_it(app):
     page.fill(BOX, "")
     page.click("#dm-scene")
     page.wait_for_function(f"document.querySelector('{BOX}').value !== ''", timeout=30_000)
-    page.wait_for_function(f"(() => {{ const b = document.querySelector('{BOX}');"
-                           " return document.activeElement === b && b.selectionEnd - b.selectionStart === b.value.length; })()",
-                           timeout=10_000)
+    page.wait_for_function(f"(() => {{ const b = document.querySelector('{BOX}'); return document.activeElement"
+                           " === b && b.selectionEnd - b.selectionStart === b.value.length; })()", timeout=10_000)
     page.keyboard.type("hello")
     assert page.input_value(BOX) == "hello"
     page.fill(BOX, "")
