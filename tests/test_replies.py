@@ -10,7 +10,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z']+", text.lower()))
 
 
-def test_generated_offworld_questions_never_hold_a_word_only_heldout_texts_have():
+def test_generated_texts_never_hold_a_word_only_heldout_texts_have():
     train = set().union(*(_words(t) for k in replies.TEXTS for t in replies.TEXTS[k]["train"]))
     held = set().union(*(_words(t) for k in replies.TEXTS for t in replies.TEXTS[k]["heldout"]))
     heldout_only = held - train
@@ -18,18 +18,19 @@ def test_generated_offworld_questions_never_hold_a_word_only_heldout_texts_have(
     rng = random.Random(0)
     heldout_texts = {t.lower() for k in replies.TEXTS for t in replies.TEXTS[k]["heldout"]}
     for _ in range(3000):
-        text = replies.offworld_question(rng)
+        text = replies.generated_text(rng.choice(replies.KINDS), rng)
         assert not _words(text) & heldout_only, text
-        assert text.lower() not in heldout_texts
+        assert text.lower().rstrip("?!.") not in {h.rstrip("?!.") for h in heldout_texts}, text
         assert not language.matches_heldout(text), text
 
 
-def test_generated_offworld_questions_name_nothing_of_the_world():
+def test_generated_texts_name_nothing_of_the_world():
     rng = random.Random(1)
-    texts = [replies.offworld_question(rng) for _ in range(2000)]
-    assert len(set(texts)) > 500  # a rule to learn, not a list to memorise
-    for text in texts:
-        assert not _words(text) & language.RESERVED, text
+    for kind, least in (("offworld", 500), ("greeting", 300), ("thanks", 300), ("self", 300)):
+        texts = [replies.generated_text(kind, rng) for _ in range(2000)]
+        assert len({t.lower() for t in texts}) > least, kind  # a rule to learn, not a list to memorise
+        for text in texts:
+            assert not _words(text) & language.RESERVED, text
 
 
 def test_training_offworld_texts_mix_generated_and_listed_ones():

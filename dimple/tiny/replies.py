@@ -71,6 +71,8 @@ OFFWORLD_FRAMES = (
     "Write a {genre} on {topic}.", "What do {animal} eat?", "How fast can {animal} run?", "How do I {activity}?",
     "What is the best {device}?", "What's the weather in {place}?", "Who is {name}?", "Teach me {subject}.",
     "How long do {animal} live?", "Why do {animal} sleep?", "Give me a {genre} on {topic}.",
+    "How many {animal} live in {place}?", "What is the {quantity} of {place}?", "What color is a {thing}?",
+    "How old is a {thing}?", "Where do {animal} live?", "Is {place} far away?",
 )
 OFFWORLD_SLOTS = {
     "place": ("France", "Spain", "Italy", "Canada", "Brazil", "Egypt", "Kenya", "Peru", "Norway", "Mexico", "China",
@@ -92,9 +94,32 @@ OFFWORLD_SLOTS = {
                "snakes", "ants", "bees"),
     "activity": ("cook rice", "learn French", "play chess", "grow tomatoes", "ride a horse", "tie a tie",
                  "save money", "write code", "make friends", "bake bread"),
+    "quantity": ("size", "area", "currency", "flag", "climate", "anthem", "capital city", "main river"),
     "name": ("Einstein", "Mozart", "Shakespeare", "Cleopatra", "Napoleon", "Picasso"),
 }
-GENERATED_RATE = 0.6  # share of training off-world texts made from the frames above
+# Greetings, thanks and questions about itself composed of parts (one choice per part, joined), for the same
+# reason: a visitor's "hey buddy, how are things?" is none of the listed texts. The same refusals apply.
+PARTS = {
+    "greeting": (("hello", "hi", "hey", "heya", "yo", "greetings", "good morning", "good afternoon", "good day",
+                  "morning", "hi there", "hey there", "hello there", "hey hey", "hi hi"),
+                 ("", "", " dimple", " friend", " buddy", " again", " everyone", " pal", " mate"),
+                 ("", "!", "!", ", how are you?", ", what's up?", ", nice to meet you", ", how are you doing today?",
+                  ", how have you been?", ", good to see you", ", how are things?", ", how's your day?",
+                  ", anyone there?", ", how do you do?")),
+    "thanks": (("", "", "great, ", "ok ", "okay, ", "nice, ", "cool, ", "perfect, ", "wonderful, ",
+                "good, ", "lovely, "),
+               ("thanks", "thank you", "thx", "ty", "much appreciated", "thank you kindly", "big thanks"),
+               ("", "", " so much", " a lot", " very much", " again", " buddy", " friend", " dimple"),
+               ("", "!", ", that helps", ", great answer", ", nice work", ", that was useful", ", well done")),
+    "self": (("", "", "so ", "ok, ", "hey, ", "tell me, ", "please, "),
+             ("who are you", "what are you", "what can you do", "what is your name", "what are you good at",
+              "how do you work", "what kind of model are you", "who made you", "who built you", "what do you know",
+              "what questions can you answer", "what can I ask you", "what is your job", "are you a robot",
+              "what is your purpose", "who am I talking to", "what do you do", "which things can you answer",
+              "what are you for", "what is this app", "what are your skills", "can you explain what you do"),
+             ("?", "?", "", " exactly?", ", please?", " here?")),
+}
+GENERATED_RATE = {"offworld": 0.6, "greeting": 0.5, "thanks": 0.5, "self": 0.5}  # share of training texts generated
 
 REPLIES = {
     "greeting": "Hello! Ask me about the shapes, words or bar charts in the picture.",
@@ -111,23 +136,30 @@ _HELDOUT_ONLY = language.words_of(t for k in TEXTS for t in TEXTS[k]["heldout"])
     t for k in TEXTS for t in TEXTS[k]["train"])
 
 
-def offworld_question(rng: random.Random) -> str:
-    """A training off-world question from `OFFWORLD_FRAMES`; a slot is now and then a made-up word ("What is
-    a tavoki?"). Never a held-out text, a word only held-out texts have, or a held-out question frame."""
+def _offworld_frame(rng: random.Random) -> str:
+    frame = rng.choice(OFFWORLD_FRAMES)
+    slots = {name: (language.pseudo_word(rng) if rng.random() < 0.2 else rng.choice(words))
+             for name, words in OFFWORLD_SLOTS.items() if "{" + name + "}" in frame}
+    return frame.format(**slots)
+
+
+def generated_text(kind: str, rng: random.Random) -> str:
+    """A training text of `kind` made by rule: an off-world question from `OFFWORLD_FRAMES` (a slot is now and
+    then a made-up word, "What is a tavoki?"), or a greeting, thanks or question about itself from `PARTS`.
+    Never a held-out text, a word only held-out texts have, or a held-out question frame."""
+    heldout = {t.lower() for t in TEXTS[kind]["heldout"]}
     while True:
-        frame = rng.choice(OFFWORLD_FRAMES)
-        slots = {name: (language.pseudo_word(rng) if rng.random() < 0.2 else rng.choice(words))
-                 for name, words in OFFWORLD_SLOTS.items() if "{" + name + "}" in frame}
-        text = frame.format(**slots)
-        if not (language.words_of([text]) & _HELDOUT_ONLY or language.matches_heldout(text)):
-            return text
+        text = _offworld_frame(rng) if kind == "offworld" else "".join(rng.choice(part) for part in PARTS[kind])
+        if not (language.words_of([text]) & _HELDOUT_ONLY or language.matches_heldout(text)
+                or text.lower().rstrip("?!.") in {h.rstrip("?!.") for h in heldout}):
+            return text[0].upper() + text[1:] if rng.random() < 0.5 else text
 
 
 def text_of(kind: str, rng: random.Random, split: str = "train") -> str:
     if kind not in TEXTS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    generated = kind == "offworld" and split == "train" and rng.random() < GENERATED_RATE
-    text = offworld_question(rng) if generated else rng.choice(TEXTS[kind][split])
+    generated = split == "train" and rng.random() < GENERATED_RATE[kind]
+    text = generated_text(kind, rng) if generated else rng.choice(TEXTS[kind][split])
     if split == "train" and rng.random() < NOISE_RATE:
         text = language.noise(text, rng)
     return text.lower() if rng.random() < 0.3 else text
