@@ -134,6 +134,7 @@ NOISE_RATE = 0.2  # share of training texts with a filler or made-up word added 
 
 _HELDOUT_ONLY = language.words_of(t for k in TEXTS for t in TEXTS[k]["heldout"]) - language.words_of(
     t for k in TEXTS for t in TEXTS[k]["train"])
+_HELDOUT_TEXTS = frozenset(t.lower().rstrip("?!.") for k in TEXTS for t in TEXTS[k]["heldout"])
 
 
 def _offworld_frame(rng: random.Random) -> str:
@@ -147,11 +148,10 @@ def generated_text(kind: str, rng: random.Random) -> str:
     """A training text of `kind` made by rule: an off-world question from `OFFWORLD_FRAMES` (a slot is now and
     then a made-up word, "What is a tavoki?"), or a greeting, thanks or question about itself from `PARTS`.
     Never a held-out text, a word only held-out texts have, or a held-out question frame."""
-    heldout = {t.lower() for t in TEXTS[kind]["heldout"]}
     while True:
         text = _offworld_frame(rng) if kind == "offworld" else "".join(rng.choice(part) for part in PARTS[kind])
         if not (language.words_of([text]) & _HELDOUT_ONLY or language.matches_heldout(text)
-                or text.lower().rstrip("?!.") in {h.rstrip("?!.") for h in heldout}):
+                or text.lower().rstrip("?!.") in _HELDOUT_TEXTS):
             return text[0].upper() + text[1:] if rng.random() < 0.5 else text
 
 
