@@ -95,3 +95,21 @@ def test_reworded_training_questions_keep_their_content_words_and_never_read_as_
         assert set(re.findall(r"[a-z]+", q.lower())) - {"do", "see"} <= set(re.findall(r"[a-z]+", out.lower())), out
         assert not any(p.match(_normal(out)) for p in held), out
         assert not language.words_of([out]) & language.heldout_words(), out
+
+
+def test_made_up_openers_are_never_a_world_word_or_a_heldout_word():
+    rng = random.Random(13)
+    words = {language.made_up_word(rng) for _ in range(5000)}
+    assert any(len(w) <= 5 for w in words) and any(w[:2] in ("qu", "br", "st") for w in words)
+    assert not words & language.RESERVED
+    assert not words & language.heldout_vocabulary()
+    assert {"quick", "question", "howdy", "spider"} <= language.heldout_vocabulary()
+    openers = [language.chatter(rng) for _ in range(500)]
+    made_up = [o for o in openers if not language.words_of([o]) <= language.words_of(language.CHATTER_WORDS)]
+    assert 100 < len(made_up) < 450  # about MADE_UP_OPENER_RATE of openers hold a made-up word
+
+
+def test_made_up_word_refuses_what_it_is_told_to_avoid():
+    rng = random.Random(2)
+    common = {language.made_up_word(random.Random(2)) for _ in range(1)}
+    assert language.made_up_word(rng, avoid=frozenset(common)) not in common

@@ -42,3 +42,14 @@ def test_training_offworld_texts_mix_generated_and_listed_ones():
     heldout_rng = random.Random(3)
     assert {replies.text_of("offworld", heldout_rng, "heldout").lower() for _ in range(100)} <= {
         t.lower() for t in replies.TEXTS["offworld"]["heldout"]}
+
+
+def test_training_texts_after_an_opener_hold_no_heldout_word_and_keep_their_kind():
+    held = set().union(*(_words(t) for k in replies.TEXTS for t in replies.TEXTS[k]["heldout"]))
+    train = set().union(*(_words(t) for k in replies.TEXTS for t in replies.TEXTS[k]["train"]))
+    rng = random.Random(11)
+    texts = [replies.text_of("greeting", rng) for _ in range(3000)]
+    with_opener = [t for t in texts if re.match(r"^[^,:]+[,:] [^,:]+[,:]? ", t)]
+    assert len(with_opener) > 200  # OPENER_RATE puts openers before some texts
+    for text in texts:
+        assert not _words(text) & (held - train), text

@@ -13,6 +13,7 @@ that can be scored by meaning. It knows nothing of tokenizers or models.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 
@@ -157,7 +158,14 @@ CHATTER_WORDS = ("hmm", "well", "now", "alright", "right", "next", "then", "also
                  "great", "cool", "nice", "fine", "wait", "one more", "and now", "just curious", "i wonder",
                  "help me", "let me ask", "another one", "tell me", "dear model", "my friend", "be honest",
                  "if you can", "no rush", "for the record", "last one", "first", "lastly", "actually")
-CHATTER_RATE = 0.25  # share of training questions that get one or two openers
+CHATTER_RATE = 0.35  # share of training questions that get one or two openers
+MADE_UP_OPENER_RATE = 0.45  # share of openers that are one or two made-up words ("Brost quelm: "), not chatter
+# Made-up words with consonant clusters, so that an unseen opener cut by the tokenizer into small pieces
+# ("Q", "u", "i", "ck") reads as one more such opener: an opener never changes what a question asks.
+_ONSETS = ("b", "br", "bl", "ch", "cr", "d", "dr", "f", "fl", "g", "gr", "h", "j", "k", "kl", "l", "m", "n",
+           "p", "pl", "pr", "qu", "r", "s", "sh", "sk", "sl", "sn", "sp", "st", "t", "th", "tr", "v", "w", "wh", "z")
+_NUCLEI = ("a", "e", "i", "o", "u", "ee", "oo", "ai", "ea", "ou")
+_CODAS = ("", "ck", "st", "n", "nd", "r", "rk", "sh", "t", "x", "ng", "m", "lm", "p", "ft")
 # Noise laid over training questions, so that the model reads a question by its content words, not by where
 # they sit in a frame it has seen: a visitor's unseen frame is a seen one with words moved, added or missing.
 NOISE_RATE = 0.35  # share of training questions that get noise
@@ -232,10 +240,24 @@ def style(text: str, rng: random.Random, split: str = "train") -> str:
 
 def pseudo_word(rng: random.Random) -> str:
     """A made-up word of two or three syllables ("tavoki"): the model must learn to read past unknown words.
-    Never one of the world's words (RESERVED)."""
+    Never one of the world's words (RESERVED), nor a word only held-out texts have ("mona")."""
     while True:
         word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
-        if word not in RESERVED:
+        if word not in RESERVED and word not in heldout_vocabulary():
+            return word
+
+
+def made_up_word(rng: random.Random, avoid: frozenset = frozenset()) -> str:
+    """A made-up word: syllables ("tavoki") or clustered ("brost", "quelm"). Never a world word (RESERVED), a word
+    only held-out questions or replies have (`heldout_vocabulary`), nor one in `avoid`."""
+    banned = RESERVED | heldout_vocabulary() | avoid
+    while True:
+        if rng.random() < 0.5:
+            word = pseudo_word(rng)
+        else:
+            word = "".join(rng.choice(_ONSETS) + rng.choice(_NUCLEI) + rng.choice(_CODAS)
+                           for _ in range(rng.randint(1, 2)))
+        if word not in banned:
             return word
 
 
@@ -301,8 +323,9 @@ def matches_heldout(question: str) -> bool:
 
 
 def chatter(rng: random.Random) -> str:
-    """One or two training openers, each closed by a comma or a colon: "Hmm, one more: "."""
-    words = rng.sample(CHATTER_WORDS, rng.randint(1, 2))
+    """One or two training openers, each closed by a comma or a colon: "Hmm, one more: ", "Brost quelm: "."""
+    words = [" ".join(made_up_word(rng) for _ in range(rng.randint(1, 2))) if rng.random() < MADE_UP_OPENER_RATE
+             else rng.choice(CHATTER_WORDS) for _ in range(rng.randint(1, 2))]
     return "".join(w[0].upper() + w[1:] + rng.choice((", ", ": ", ", ")) for w in words)
 
 
@@ -314,6 +337,14 @@ def phrase(kind: str, rng: random.Random, split: str = "train", styled: bool = T
 
 def words_of(texts) -> set[str]:
     return {w for t in texts for w in re.findall(r"[a-z']+", t.lower())}
+
+
+@functools.lru_cache(maxsize=1)
+def heldout_vocabulary() -> frozenset:
+    """Every word that only held-out texts have: question frames and prefixes, and replies' held-out texts."""
+    from . import replies  # replies builds on this module; by the first call both are loaded
+
+    return frozenset(heldout_words() | replies.heldout_only_words())
 
 
 def heldout_words() -> set[str]:

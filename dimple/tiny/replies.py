@@ -101,7 +101,8 @@ OFFWORLD_SLOTS = {
 # reason: a visitor's "hey buddy, how are things?" is none of the listed texts. The same refusals apply.
 PARTS = {
     "greeting": (("hello", "hi", "hey", "heya", "yo", "greetings", "good morning", "good afternoon", "good day",
-                  "morning", "hi there", "hey there", "hello there", "hey hey", "hi hi"),
+                  "morning", "hi there", "hey there", "hello there", "hey hey", "hi hi", "hallo", "hullo", "hola",
+                  "ahoy", "g'day", "bonjour", "aloha", "salut", "hey ya", "hi ya", "oi", "hail", "welcome"),
                  ("", "", " dimple", " friend", " buddy", " again", " everyone", " pal", " mate"),
                  ("", "!", "!", ", how are you?", ", what's up?", ", nice to meet you", ", how are you doing today?",
                   ", how have you been?", ", good to see you", ", how are things?", ", how's your day?",
@@ -116,9 +117,12 @@ PARTS = {
               "how do you work", "what kind of model are you", "who made you", "who built you", "what do you know",
               "what questions can you answer", "what can I ask you", "what is your job", "are you a robot",
               "what is your purpose", "who am I talking to", "what do you do", "which things can you answer",
-              "what are you for", "what is this app", "what are your skills", "can you explain what you do"),
+              "what are you for", "what is this app", "what are your skills", "can you explain what you do",
+              "what could I ask you", "what would you like me to ask", "what do I ask", "what may I ask you about",
+              "what can I talk to you about", "what can we talk about", "what is your name again"),
              ("?", "?", "", " exactly?", ", please?", " here?")),
 }
+MADE_UP_SLOT_RATE = 0.35  # share of off-world slots filled by a made-up word: an unknown noun is off-world too
 GENERATED_RATE = {"offworld": 0.6, "greeting": 0.5, "thanks": 0.5, "self": 0.5}  # share of training texts generated
 
 REPLIES = {
@@ -130,6 +134,7 @@ REPLIES = {
 NONWORLD_IMAGE = "This image is not from my world. I only know drawn shapes, words and bar charts."
 KINDS = tuple(TEXTS)
 NOISE_RATE = 0.2  # share of training texts with a filler or made-up word added (language.noise)
+OPENER_RATE = 0.15  # share of training texts after an opener ("Brost, hello"): an opener changes no reply
 
 
 _HELDOUT_ONLY = language.words_of(t for k in TEXTS for t in TEXTS[k]["heldout"]) - language.words_of(
@@ -137,9 +142,14 @@ _HELDOUT_ONLY = language.words_of(t for k in TEXTS for t in TEXTS[k]["heldout"])
 _HELDOUT_TEXTS = frozenset(t.lower().rstrip("?!.") for k in TEXTS for t in TEXTS[k]["heldout"])
 
 
+def heldout_only_words() -> set[str]:
+    """Words that held-out texts have and no training text has."""
+    return set(_HELDOUT_ONLY)
+
+
 def _offworld_frame(rng: random.Random) -> str:
     frame = rng.choice(OFFWORLD_FRAMES)
-    slots = {name: (language.pseudo_word(rng) if rng.random() < 0.2 else rng.choice(words))
+    slots = {name: (language.pseudo_word(rng) if rng.random() < MADE_UP_SLOT_RATE else rng.choice(words))
              for name, words in OFFWORLD_SLOTS.items() if "{" + name + "}" in frame}
     return frame.format(**slots)
 
@@ -162,6 +172,8 @@ def text_of(kind: str, rng: random.Random, split: str = "train") -> str:
     text = generated_text(kind, rng) if generated else rng.choice(TEXTS[kind][split])
     if split == "train" and rng.random() < NOISE_RATE:
         text = language.noise(text, rng)
+    if split == "train" and rng.random() < OPENER_RATE:
+        text = language.chatter(rng) + text
     return text.lower() if rng.random() < 0.3 else text
 
 
