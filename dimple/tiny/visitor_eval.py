@@ -152,6 +152,7 @@ def summarize(high, low, threshold: float, low_threshold: float, seconds: float)
         "threshold": threshold,
         "accuracy": round(sum(r[3] for r in high) / len(high), 4),
         "per_class": {k: round(v[0] / v[1], 4) for k, v in per_class.items()},
+        "per_opener": per_opener(high),
         "invented_objects_on_nonworld_images": sum(score.invents_objects(o) for c, o, _, _ in high if c.nonworld),
         "nfe_histogram": dict(sorted(Counter(r[2] for r in high).items())),
         "nfe_mean": round(sum(r[2] for r in high) / len(high), 3),
@@ -162,6 +163,21 @@ def summarize(high, low, threshold: float, low_threshold: float, seconds: float)
         "seconds": round(seconds, 1),
         "failures": _failures(high),
     }
+
+
+def opener_of(question: str) -> str:
+    """The held-out opener a question starts with ("Quick question: "), or "" for none."""
+    lower = question.lower()
+    return next((p.strip() for p in L.PREFIXES["heldout"] if p and lower.startswith(p.lower().strip())), "")
+
+
+def per_opener(rows) -> dict[str, float]:
+    """Accuracy by held-out opener: an opener never changes what a question asks, so the rows should agree."""
+    tally: dict[str, list[int]] = {}
+    for case, _, _, ok in rows:
+        t = tally.setdefault(opener_of(case.question) or "(none)", [0, 0])
+        t[0], t[1] = t[0] + int(ok), t[1] + 1
+    return {k: round(v[0] / v[1], 4) for k, v in sorted(tally.items())}
 
 
 def _failures(rows, per_class: int = 4) -> list[dict]:

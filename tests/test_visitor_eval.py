@@ -1,0 +1,45 @@
+"""The visitor evaluation: its cases stay off training's words, and its tallies read the rows they are given."""
+
+from dimple.tiny import language, replies, visitor_eval as V
+from PIL import Image
+
+
+def _row(question: str, ok: bool, klass: str = "phrasing_count"):
+    case = V.Case(klass, Image.new("RGB", (8, 8)), question, "2")
+    return case, "2" if ok else "3", 1, ok
+
+
+def test_cases_are_the_same_every_time_and_cover_every_class():
+    a, b = V.cases(2), V.cases(2)
+    assert [(c.klass, c.question, c.expected) for c in a] == [(c.klass, c.question, c.expected) for c in b]
+    assert {c.klass for c in a} == set(V.CLASSES)
+
+
+def test_heldout_phrasing_cases_never_use_a_training_frame_and_off_world_texts_are_heldout():
+    cases = V.cases(6)
+    train_frames = {language._normal(language.fill(f, **{k: "x" for k in ("color", "shape", "pos", "row", "label",
+                                                                              "things")}))
+                    for k in language.FRAMES for f in language.FRAMES[k]["train"]}
+    heldout_texts = {t for k in replies.TEXTS for t in replies.TEXTS[k]["heldout"]}
+    for case in cases:
+        if case.klass.startswith("phrasing_"):
+            assert language.matches_heldout(case.question), case.question
+            assert language._normal(case.question) not in train_frames
+        if case.klass == "off_world":
+            assert case.question in heldout_texts or case.question.lower() in {t.lower() for t in heldout_texts}
+        assert case.nonworld == (case.klass == "nonworld_image")
+
+
+def test_per_opener_tallies_accuracy_by_the_heldout_opener_a_question_starts_with():
+    rows = [_row("Quick question: how many stars?", False), _row("quick question: count the stars", True),
+            _row("So, how many stars?", True), _row("how many stars?", True), _row("How many stars?", False)]
+    assert V.per_opener(rows) == {"(none)": 0.5, "Quick question:": 0.5, "So,": 1.0}
+    assert V.opener_of("Sorry, how many?") == ""
+
+
+def test_summary_counts_a_break_only_where_the_high_threshold_was_right():
+    high = [_row("a", True), _row("b", True), _row("c", False)]
+    low = [_row("a", False), _row("b", True), _row("c", True)]
+    out = V.summarize(high, low, 0.9, 0.5, 1.0)
+    assert out["accuracy"] == round(2 / 3, 4) and out["broken_at_low_threshold"] == 0.5
+    assert out["failures"][0]["question"] == "c" and out["per_class"] == {"phrasing_count": round(2 / 3, 4)}
