@@ -43,3 +43,10 @@ def test_summary_counts_a_break_only_where_the_high_threshold_was_right():
     out = V.summarize(high, low, 0.9, 0.5, 1.0)
     assert out["accuracy"] == round(2 / 3, 4) and out["broken_at_low_threshold"] == 0.5
     assert out["failures"][0]["question"] == "c" and out["per_class"] == {"phrasing_count": round(2 / 3, 4)}
+
+
+def test_busy_cases_do_not_move_with_trainings_noise_and_openers(monkeypatch):
+    before = [c.question for c in V.cases(20, ("busy",))]
+    monkeypatch.setattr(language, "CHATTER_RATE", 1.0)
+    monkeypatch.setattr(language, "NOISE_RATE", 1.0)
+    assert [c.question for c in V.cases(20, ("busy",))] == before
