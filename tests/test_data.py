@@ -48,18 +48,3 @@ def test_a_preset_sample_pads_its_slots_and_leaves_the_template_unsupervised(dat
 def test_training_draws_every_visitor_category(data):
     cats = {data.draw(10)[0] for _ in range(400)}
     assert set(WorldData.VISITOR_CATEGORIES) <= cats
-
-
-def test_describe_and_json_draw_busy_pictures_more_often_than_uniform_counts(data):
-    from dimple.tiny import data as D
-
-    counts = {}
-    for _ in range(6000):
-        cat, pool = data._category("full")
-        if pool.startswith("objects"):
-            counts.setdefault(cat, []).append(int(pool[len("objects"):]))
-    top = world.MAX_OBJECTS
-    busy = lambda cat: sum(n > top - D.BUSY_SPAN for n in counts[cat]) / len(counts[cat])  # noqa: E731
-    uniform = D.BUSY_SPAN / top
-    assert busy("describe") > uniform + 0.08 and busy("structured") > uniform + 0.08
-    assert abs(busy("count") - uniform) < 0.1  # a category outside BUSY_CATEGORIES keeps uniform counts
