@@ -48,3 +48,25 @@ def test_a_preset_sample_pads_its_slots_and_leaves_the_template_unsupervised(dat
 def test_training_draws_every_visitor_category(data):
     cats = {data.draw(10)[0] for _ in range(400)}
     assert set(WorldData.VISITOR_CATEGORIES) <= cats
+
+
+def test_busy_share_draws_busy_pictures_for_describe_and_json_only():
+    from dimple.tiny import data as D
+
+    tok = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    top = world.MAX_OBJECTS
+
+    def busy_rates(share: float) -> dict:
+        d = WorldData(TrainConfig(pool_per_kind=2, vision_warmup_steps=0, curriculum_steps=0, busy_share=share), tok)
+        counts: dict = {}
+        for _ in range(6000):
+            cat, pool = d._category("full")
+            if pool.startswith("objects"):
+                counts.setdefault(cat, []).append(int(pool[len("objects"):]) > top - D.BUSY_SPAN)
+        return {c: sum(v) / len(v) for c, v in counts.items()}
+
+    off, on = busy_rates(0.0), busy_rates(0.5)
+    uniform = D.BUSY_SPAN / top
+    assert abs(off["describe"] - uniform) < 0.08 and abs(off["structured"] - uniform) < 0.08
+    assert on["describe"] > uniform + 0.15 and on["structured"] > uniform + 0.15
+    assert abs(on["count"] - uniform) < 0.08  # a category outside BUSY_CATEGORIES keeps uniform counts

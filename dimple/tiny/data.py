@@ -59,6 +59,12 @@ def parse_mix(text: str) -> dict[str, float]:
     return out
 
 
+# Long answers about busy pictures bind an attribute to the wrong object most often, so these categories may draw
+# a picture with one of the BUSY_SPAN largest object counts more often (TrainConfig.busy_share).
+BUSY_CATEGORIES = ("describe", "structured", "visitor", "conversation")
+BUSY_SPAN = 3
+
+
 class ScenePool:
     """Pre-rendered scenes of one kind as a uint8 tensor, part replaced by fresh ones now and then.
     `draw(scene, rng)` makes the picture (the world's renderer unless given)."""
@@ -146,7 +152,8 @@ class WorldData:
         if kind != "objects":
             return cat, kind
         top = self.cfg.curriculum_objects if stage == "curriculum" else world.MAX_OBJECTS
-        return cat, f"objects{rng.randint(1, top)}"
+        busy = cat in BUSY_CATEGORIES and rng.random() < self.cfg.busy_share
+        return cat, f"objects{rng.randint(max(1, top - BUSY_SPAN + 1) if busy else 1, top)}"
 
     def draw(self, step: int):
         """(category, history, question, answer, image uint8, scene) for one sample at `step`; the answer is a

@@ -48,6 +48,7 @@ class TrainConfig:
     vision_warmup_steps: int = 150  # dense per-row captions, words and charts read out in full
     curriculum_steps: int = 600  # until then objects scenes have at most `curriculum_objects` objects, no words/charts
     curriculum_objects: int = 2  # most objects per scene during the curriculum stage
+    busy_share: float = 0.0  # share of describe, JSON, visitor and conversation scenes drawn with 4-6 objects
     # --- sequences ---
     max_pad: int = 6  # supervised <|endoftext|> pads after <|im_end|>: uniform in [0, max_pad]
     long_pad_prob: float = 0.15  # chance that the pads instead fill the response up to canvas_len
@@ -98,6 +99,7 @@ class TrainConfig:
         need(self.vision_warmup_steps >= 0, "vision_warmup_steps", ">= 0")
         need(self.curriculum_steps >= 0, "curriculum_steps", ">= 0")
         need(1 <= self.curriculum_objects <= world.MAX_OBJECTS, "curriculum_objects", f"in [1, {world.MAX_OBJECTS}]")
+        need(0 <= self.busy_share <= 1, "busy_share", "in [0, 1]")
         need(0 <= self.max_pad <= 64, "max_pad", "in [0, 64]")
         need(0 <= self.long_pad_prob <= 1, "long_pad_prob", "in [0, 1]")
         need(8 <= self.canvas_len <= 256, "canvas_len", "in [8, 256]")
