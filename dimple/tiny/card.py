@@ -41,9 +41,8 @@ def about() -> str:
         "from its world, and to answer greetings; it knows nothing else. It needs a picture to answer, and it "
         "takes for granted that what you ask about is in it (ask for the colour of a square that is not there and "
         "it guesses one). It is a very small model: with words it "
-        "has not seen it is sometimes wrong (about 15 in 16 of a visitor's questions are right, fewer for "
-        "\"tell me about the object ...\", busy pictures and greetings or questions it has not seen; see the "
-        "README). The presets "
+        "has not seen it is sometimes wrong (about 19 in 20 of a visitor's questions are right, fewer for "
+        "\"tell me about the object ...\" and greetings or questions it has not seen; see the README). The presets "
         "under Structure prior are formats it was trained to fill; their slots may be longer than the answer "
         "(elastic slots)."
     )
