@@ -141,19 +141,23 @@ def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold
                      time.perf_counter() - t0)
 
 
+def _rates(rows, key) -> dict[str, float]:
+    """Share of right rows by `key(case)`, in first-seen order of the keys."""
+    tally: dict[str, list[int]] = {}
+    for case, _, _, ok in rows:
+        t = tally.setdefault(key(case), [0, 0])
+        t[0], t[1] = t[0] + int(ok), t[1] + 1
+    return {k: round(v[0] / v[1], 4) for k, v in tally.items()}
+
+
 def summarize(high, low, threshold: float, low_threshold: float, seconds: float) -> dict:
-    per_class: dict[str, list[int]] = {}
-    for case, _, _, ok in high:
-        per_class.setdefault(case.klass, [0, 0])
-        per_class[case.klass][0] += int(ok)
-        per_class[case.klass][1] += 1
     right_high = [i for i, row in enumerate(high) if row[3]]
     broken = sum(1 for i in right_high if not low[i][3])
     return {
         "n": len(high),
         "threshold": threshold,
         "accuracy": round(sum(r[3] for r in high) / len(high), 4),
-        "per_class": {k: round(v[0] / v[1], 4) for k, v in per_class.items()},
+        "per_class": _rates(high, lambda case: case.klass),
         "per_opener": per_opener(high),
         "invented_objects_on_nonworld_images": sum(score.invents_objects(o) for c, o, _, _ in high if c.nonworld),
         "nfe_histogram": dict(sorted(Counter(r[2] for r in high).items())),
@@ -175,11 +179,7 @@ def opener_of(question: str) -> str:
 
 def per_opener(rows) -> dict[str, float]:
     """Accuracy by held-out opener: an opener never changes what a question asks, so the rows should agree."""
-    tally: dict[str, list[int]] = {}
-    for case, _, _, ok in rows:
-        t = tally.setdefault(opener_of(case.question) or "(none)", [0, 0])
-        t[0], t[1] = t[0] + int(ok), t[1] + 1
-    return {k: round(v[0] / v[1], 4) for k, v in sorted(tally.items())}
+    return dict(sorted(_rates(rows, lambda case: opener_of(case.question) or "(none)").items()))
 
 
 def _failures(rows, per_class: int = 4) -> list[dict]:
