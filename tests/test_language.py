@@ -107,9 +107,3 @@ def test_made_up_openers_are_never_a_world_word_or_a_heldout_word():
     openers = [language.chatter(rng) for _ in range(500)]
     made_up = [o for o in openers if not language.words_of([o]) <= language.words_of(language.CHATTER_WORDS)]
     assert 100 < len(made_up) < 450  # about MADE_UP_OPENER_RATE of openers hold a made-up word
-
-
-def test_made_up_word_refuses_what_it_is_told_to_avoid():
-    rng = random.Random(2)
-    common = {language.made_up_word(random.Random(2)) for _ in range(1)}
-    assert language.made_up_word(rng, avoid=frozenset(common)) not in common

@@ -44,7 +44,7 @@ def test_training_offworld_texts_mix_generated_and_listed_ones():
         t.lower() for t in replies.TEXTS["offworld"]["heldout"]}
 
 
-def test_training_texts_after_an_opener_hold_no_heldout_word_and_keep_their_kind():
+def test_training_texts_after_an_opener_hold_no_heldout_word():
     held = set().union(*(_words(t) for k in replies.TEXTS for t in replies.TEXTS[k]["heldout"]))
     train = set().union(*(_words(t) for k in replies.TEXTS for t in replies.TEXTS[k]["train"]))
     rng = random.Random(11)

@@ -247,17 +247,16 @@ def pseudo_word(rng: random.Random) -> str:
             return word
 
 
-def made_up_word(rng: random.Random, avoid: frozenset = frozenset()) -> str:
-    """A made-up word: syllables ("tavoki") or clustered ("brost", "quelm"). Never a world word (RESERVED), a word
-    only held-out questions or replies have (`heldout_vocabulary`), nor one in `avoid`."""
-    banned = RESERVED | heldout_vocabulary() | avoid
+def made_up_word(rng: random.Random) -> str:
+    """A made-up word: syllables ("tavoki") or clustered ("brost", "quelm"). Never a world word (RESERVED) nor a
+    word only held-out questions or replies have (`heldout_vocabulary`)."""
     while True:
         if rng.random() < 0.5:
             word = pseudo_word(rng)
         else:
             word = "".join(rng.choice(_ONSETS) + rng.choice(_NUCLEI) + rng.choice(_CODAS)
                            for _ in range(rng.randint(1, 2)))
-        if word not in banned:
+        if word not in RESERVED and word not in heldout_vocabulary():
             return word
 
 
