@@ -28,7 +28,8 @@ FRAMES: dict[str, dict[str, list[str]]] = {
         "train": ["Describe the image.", "Describe this image.", "Describe the picture.", "What is in the image?",
                   "What do you see?", "What's in this picture?", "Tell me what you see.", "What objects are there?",
                   "List everything in the image.", "Describe what you see.", "What is in the picture?",
-                  "What can you see?", "Describe it.", "What does the image show?"],
+                  "What can you see?", "Describe it.", "What does the image show?", "What is the picture about?",
+                  "Say something about the image."],
         "heldout": ["Describe this picture.", "What can you see in the image?", "Tell me what is in the picture.",
                     "what do you see in this image"],
     },
@@ -88,7 +89,9 @@ FRAMES: dict[str, dict[str, list[str]]] = {
     },
     "object_at": {
         "train": ["What is at the {pos}?", "What is in the {pos}?", "What is the object at the {pos}?",
-                  "Describe the object at the {pos}.", "Which object is in the {pos}?", "What's at the {pos}?"],
+                  "Describe the object at the {pos}.", "Which object is in the {pos}?", "What's at the {pos}?",
+                  "What can you say about the object at the {pos}?", "Anything at the {pos}?",
+                  "What object do you see in the {pos}?"],
         "heldout": ["Tell me about the object in the {pos}.", "what do you see at the {pos}"],
     },
     "size": {
@@ -346,9 +349,13 @@ def heldout_vocabulary() -> frozenset:
     return frozenset(heldout_words() | replies.heldout_only_words())
 
 
+def training_words() -> set[str]:
+    """Every word of a training question frame, prefix, suffix or opener."""
+    return words_of(f for k in FRAMES for f in FRAMES[k]["train"]) | words_of(
+        PREFIXES["train"] + SUFFIXES["train"] + CHATTER_WORDS)
+
+
 def heldout_words() -> set[str]:
     """Words that appear only in held-out frames or prefixes (never in a training question)."""
-    train = words_of(f for k in FRAMES for f in FRAMES[k]["train"]) | words_of(
-        PREFIXES["train"] + SUFFIXES["train"] + CHATTER_WORDS)
     held = words_of(f for k in FRAMES for f in FRAMES[k]["heldout"]) | words_of(PREFIXES["heldout"])
-    return held - train
+    return held - training_words()

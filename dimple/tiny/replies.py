@@ -73,6 +73,7 @@ OFFWORLD_FRAMES = (
     "How long do {animal} live?", "Why do {animal} sleep?", "Give me a {genre} on {topic}.",
     "How many {animal} live in {place}?", "What is the {quantity} of {place}?", "What color is a {thing}?",
     "How old is a {thing}?", "Where do {animal} live?", "Is {place} far away?",
+    "How many {part} does a {owner} have?", "Does a {owner} have {part}?", "How many {part} do {animal} have?",
 )
 OFFWORLD_SLOTS = {
     "place": ("France", "Spain", "Italy", "Canada", "Brazil", "Egypt", "Kenya", "Peru", "Norway", "Mexico", "China",
@@ -96,13 +97,18 @@ OFFWORLD_SLOTS = {
                  "save money", "write code", "make friends", "bake bread"),
     "quantity": ("size", "area", "currency", "flag", "climate", "anthem", "capital city", "main river"),
     "name": ("Einstein", "Mozart", "Shakespeare", "Cleopatra", "Napoleon", "Picasso"),
+    "part": ("wings", "eyes", "teeth", "wheels", "arms", "strings", "keys", "toes", "moons", "bones", "pages",
+             "seats", "doors", "tails", "ears"),
+    "owner": ("octopus", "guitar", "piano", "bike", "planet", "house", "horse", "shark", "cow", "spoon", "chair",
+              "lorry", "beetle", "tiger", "violin"),
 }
 # Greetings, thanks and questions about itself composed of parts (one choice per part, joined), for the same
 # reason: a visitor's "hey buddy, how are things?" is none of the listed texts. The same refusals apply.
 PARTS = {
     "greeting": (("hello", "hi", "hey", "heya", "yo", "greetings", "good morning", "good afternoon", "good day",
                   "morning", "hi there", "hey there", "hello there", "hey hey", "hi hi", "hallo", "hullo", "hola",
-                  "ahoy", "g'day", "bonjour", "aloha", "salut", "hey ya", "hi ya", "oi", "hail", "welcome"),
+                  "ahoy", "g'day", "bonjour", "aloha", "salut", "hey ya", "hi ya", "oi", "hail", "welcome",
+                  "how are you", "how do you do", "how's life", "how are things", "how goes it"),
                  ("", "", " dimple", " friend", " buddy", " again", " everyone", " pal", " mate"),
                  ("", "!", "!", ", how are you?", ", what's up?", ", nice to meet you", ", how are you doing today?",
                   ", how have you been?", ", good to see you", ", how are things?", ", how's your day?",
@@ -112,14 +118,15 @@ PARTS = {
                ("thanks", "thank you", "thx", "ty", "much appreciated", "thank you kindly", "big thanks"),
                ("", "", " so much", " a lot", " very much", " again", " buddy", " friend", " dimple"),
                ("", "!", ", that helps", ", great answer", ", nice work", ", that was useful", ", well done")),
-    "self": (("", "", "so ", "ok, ", "hey, ", "tell me, ", "please, "),
+    "self": (("", "", "ok, ", "hey, ", "tell me, ", "please, "),
              ("who are you", "what are you", "what can you do", "what is your name", "what are you good at",
               "how do you work", "what kind of model are you", "who made you", "who built you", "what do you know",
               "what questions can you answer", "what can I ask you", "what is your job", "are you a robot",
               "what is your purpose", "who am I talking to", "what do you do", "which things can you answer",
               "what are you for", "what is this app", "what are your skills", "can you explain what you do",
               "what could I ask you", "what would you like me to ask", "what do I ask", "what may I ask you about",
-              "what can I talk to you about", "what can we talk about", "what is your name again"),
+              "what can I talk to you about", "what can we talk about", "what is your name again",
+              "what should I say", "what should we talk about", "what would you suggest", "what should I try"),
              ("?", "?", "", " exactly?", ", please?", " here?")),
 }
 MADE_UP_SLOT_RATE = 0.35  # share of off-world slots filled by a made-up word: an unknown noun is off-world too
@@ -137,8 +144,10 @@ NOISE_RATE = 0.2  # share of training texts with a filler or made-up word added 
 OPENER_RATE = 0.15  # share of training texts after an opener ("Brost, hello"): an opener changes no reply
 
 
+# A word training questions have ("does", "have", "about") is no held-out word here either: keeping it out of
+# off-world texts alone would teach that "How many ... does ... have?" is always a question about the picture.
 _HELDOUT_ONLY = language.words_of(t for k in TEXTS for t in TEXTS[k]["heldout"]) - language.words_of(
-    t for k in TEXTS for t in TEXTS[k]["train"])
+    t for k in TEXTS for t in TEXTS[k]["train"]) - language.training_words()
 _HELDOUT_TEXTS = frozenset(t.lower().rstrip("?!.") for k in TEXTS for t in TEXTS[k]["heldout"])
 
 
@@ -160,7 +169,7 @@ def generated_text(kind: str, rng: random.Random) -> str:
     Never a held-out text, a word only held-out texts have, or a held-out question frame."""
     while True:
         text = _offworld_frame(rng) if kind == "offworld" else "".join(rng.choice(part) for part in PARTS[kind])
-        if not (language.words_of([text]) & _HELDOUT_ONLY or language.matches_heldout(text)
+        if not (language.words_of([text]) & language.heldout_vocabulary() or language.matches_heldout(text)
                 or text.lower().rstrip("?!.") in _HELDOUT_TEXTS):
             return text[0].upper() + text[1:] if rng.random() < 0.5 else text
 
