@@ -1,20 +1,28 @@
-"""A fresh probe: questions made up once, after the ninth run trained, that no data recipe was ever tuned on.
+"""A fresh probe: questions made up after a model trained, that no data recipe was tuned on before it was scored.
 
-    python tests/fresh_probe.py [MODEL ...]     # default: tiny
+    python tests/fresh_probe.py [MODEL ...]                    # default: tiny
+    python tests/fresh_probe.py --phrasings FILE.json MODEL ...
 
 The visitor evaluation's held-out texts have been read, run after run, to decide what training gets next (its
-phrasings never enter training, but their neighbours may). This probe is the check that guards against that:
-34 phrasings written in one sitting before any model answered them, each asked about 6 scenes from the eval
-seed split (204 cases), scored by meaning through the Assistant, with every model given side by side.
-It prints accuracy overall and per group, and the wrong answers. A text from outside the world passes with any of
-the four honest replies (each says what the model can talk about, which is what a visitor needs); the count of
-those that got another reply than their own kind's is printed too.
+phrasings never enter training, but their neighbours may). A probe is the check that guards against that:
+phrasings written in one sitting before any model answered them, each asked about 6 scenes from the eval seed
+split, scored by meaning through the Assistant, with every model given side by side. It prints accuracy overall
+and per group, and the wrong answers (`--quiet`: scores only, so that the phrasings stay unread). A text from
+outside the world passes with any of the four honest replies (each says what the model can talk about, which
+is what a visitor needs); the count of those that got another kind's reply is printed too.
 
-Nothing here feeds training; a phrasing added to training from this file would make it worthless.
+PROBE below was written after the ninth run trained. `--phrasings` reads another set with the same kinds:
+{"describe": [frames], "count": ["... {shapes} ..."], "exists": ["... {a} {color} {shape} ..."],
+"colour_of_shape": ["... {shape} ..."], "object_at": ["... {pos} ..."], "position": ["... {color} {shape} ..."],
+"ocr": [frames], "chart_tallest": [frames], "chart_value": ["... {label} ..."], "off_world": [[kind, text]]}.
+
+Nothing here feeds training; a phrasing added to training from a probe makes that probe worthless.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import sys
 from collections import defaultdict
@@ -37,85 +45,146 @@ def _only_shape(scene):
     return [o for o in scene.objects if sum(p.shape == o.shape for p in scene.objects) == 1]
 
 
-# group -> [(frame, scene kind, (scene, rng) -> slots and expected answer, or None to draw another scene)]
-PROBE = {
-    "describe": [(f, "objects", lambda s, r: ({}, W.describe_answer(s.objects))) for f in (
-        "Could you walk me through what's drawn here?", "what's going on in this one",
-        "Please describe everything you notice.", "give me a quick summary of the picture")],
-    "count": [(f, "objects", lambda s, r: (lambda sh: ({"shapes": sh + "s"}, str(sum(
-        o.shape == sh for o in s.objects))))(r.choice(W.SHAPES))) for f in (
-        "How many {shapes} can you spot?", "number of {shapes}?", "tell me how many {shapes} are in it")] + [
-        ("How many things are drawn?", "objects", lambda s, r: ({}, str(len(s.objects))))],
-    "exists": [(f, "objects", lambda s, r: (lambda t: ({"color": t[0], "shape": t[1], "a": "an" if t[0][0] in "aeiou"
-                else "a"}, "yes" if t[2] else "no"))(W.exists_target(s.objects, r))) for f in (
-        "Is there any {color} {shape} here?", "any {color} {shape} in it?",
-        "Would I find {a} {color} {shape} in this image?")],
-    "attribute": [(f, "objects", lambda s, r: (lambda os: ({"shape": os[0].shape}, os[0].color) if os else None)(
-        r.sample(_only_shape(s), len(_only_shape(s))))) for f in (
-        "Which colour does the {shape} have?", "the {shape} is what color?")] + [
-        (f, "objects", lambda s, r: (lambda o: ({"pos": o.position}, o.name(size=True)))(r.choice(s.objects)))
-        for f in ("What sits in the {pos}?", "Identify the thing at the {pos}.")],
-    "position": [(f, "objects", lambda s, r: (lambda os: ({"color": os[0].color, "shape": os[0].shape},
-                  os[0].position) if os else None)(r.sample(_unique(s), len(_unique(s))))) for f in (
-        "In which spot is the {color} {shape}?", "Where can I find the {color} {shape}?")],
-    "ocr": [(f, "text", lambda s, r: ({}, " ".join(w for _, w, _ in s.words))) for f in (
-        "What does the writing say?", "read it out loud please")],
-    "chart": [("Which bar reaches highest?", "chart", lambda s, r: ({}, max(s.bars, key=lambda b: b[1])[0])),
-              ("What number does bar {label} show?", "chart", lambda s, r: (lambda b: ({"label": b[0]}, str(b[1])))(
-                  r.choice(s.bars)))],
-    "off_world": [(f, "objects", lambda s, r, k=k: ({}, replies.REPLIES[k])) for k, f in (
-        ("greeting", "good night!"), ("greeting", "yo what's good"), ("greeting", "Hi Dimple, nice day isn't it?"),
-        ("thanks", "appreciate it!"), ("thanks", "thanks a bunch"), ("thanks", "perfect, thanks"),
-        ("self", "how were you trained?"), ("self", "introduce yourself"),
-        ("offworld", "What's the weather like tomorrow?"), ("offworld", "Can you recommend a good movie?"),
-        ("offworld", "What's 17 times 3?"), ("offworld", "Why is the sky blue?"), ("offworld", "Tell me a joke."))],
+def _count(scene, rng):
+    shape = rng.choice(W.SHAPES)
+    return {"shapes": shape + "s"}, str(sum(o.shape == shape for o in scene.objects))
+
+
+def _exists(scene, rng):
+    color, shape, yes = W.exists_target(scene.objects, rng)
+    return {"color": color, "shape": shape, "a": "an" if color[0] in "aeiou" else "a"}, "yes" if yes else "no"
+
+
+def _colour_of_shape(scene, rng):
+    objs = rng.sample(_only_shape(scene), len(_only_shape(scene)))
+    return ({"shape": objs[0].shape}, objs[0].color) if objs else None
+
+
+def _object_at(scene, rng):
+    o = rng.choice(scene.objects)
+    return {"pos": o.position}, o.name(size=True)
+
+
+def _position(scene, rng):
+    objs = rng.sample(_unique(scene), len(_unique(scene)))
+    return ({"color": objs[0].color, "shape": objs[0].shape}, objs[0].position) if objs else None
+
+
+def _chart_value(scene, rng):
+    label, value, *_ = rng.choice(scene.bars)
+    return {"label": label}, str(value)
+
+
+# kind -> (scene kind, (scene, rng) -> (slots, expected answer), or None to draw another scene)
+ANSWERS = {
+    "describe": ("objects", lambda s, r: ({}, W.describe_answer(s.objects))),
+    "count": ("objects", _count),
+    "count_all": ("objects", lambda s, r: ({}, str(len(s.objects)))),
+    "exists": ("objects", _exists),
+    "colour_of_shape": ("objects", _colour_of_shape),
+    "object_at": ("objects", _object_at),
+    "position": ("objects", _position),
+    "ocr": ("text", lambda s, r: ({}, " ".join(w for _, w, _ in s.words))),
+    "chart_tallest": ("chart", lambda s, r: ({}, max(s.bars, key=lambda b: b[1])[0])),
+    "chart_value": ("chart", _chart_value),
 }
+for _kind, _reply in replies.REPLIES.items():
+    ANSWERS[_kind] = ("objects", lambda s, r, reply=_reply: ({}, reply))
+GROUP = {"count_all": "count", "colour_of_shape": "attribute", "object_at": "attribute", "chart_tallest": "chart",
+         "chart_value": "chart", **{k: "off_world" for k in replies.REPLIES}}
+
+# (kind, frame), written after the ninth run trained and before any model answered them
+PROBE = [("describe", f) for f in (
+    "Could you walk me through what's drawn here?", "what's going on in this one",
+    "Please describe everything you notice.", "give me a quick summary of the picture")] + [
+    ("count", f) for f in ("How many {shapes} can you spot?", "number of {shapes}?",
+                           "tell me how many {shapes} are in it")] + [
+    ("count_all", "How many things are drawn?")] + [
+    ("exists", f) for f in ("Is there any {color} {shape} here?", "any {color} {shape} in it?",
+                            "Would I find {a} {color} {shape} in this image?")] + [
+    ("colour_of_shape", "Which colour does the {shape} have?"), ("colour_of_shape", "the {shape} is what color?"),
+    ("object_at", "What sits in the {pos}?"), ("object_at", "Identify the thing at the {pos}."),
+    ("position", "In which spot is the {color} {shape}?"), ("position", "Where can I find the {color} {shape}?"),
+    ("ocr", "What does the writing say?"), ("ocr", "read it out loud please"),
+    ("chart_tallest", "Which bar reaches highest?"), ("chart_value", "What number does bar {label} show?"),
+    ("greeting", "good night!"), ("greeting", "yo what's good"), ("greeting", "Hi Dimple, nice day isn't it?"),
+    ("thanks", "appreciate it!"), ("thanks", "thanks a bunch"), ("thanks", "perfect, thanks"),
+    ("self", "how were you trained?"), ("self", "introduce yourself"),
+    ("offworld", "What's the weather like tomorrow?"), ("offworld", "Can you recommend a good movie?"),
+    ("offworld", "What's 17 times 3?"), ("offworld", "Why is the sky blue?"), ("offworld", "Tell me a joke.")]
 
 
-def cases():
-    """(group, frame, image, question, expected), the same every time."""
-    out, k = [], 0
-    for group, entries in PROBE.items():
-        for frame, kind, answer in entries:
-            rng = random.Random(W.split_seeds("eval", 1, start=SEED_START + k)[0])
-            k += 1
-            made = 0
-            while made < PER_FRAME:
-                scene = {"objects": lambda: W.random_objects_scene(rng, n_objects=rng.randint(1, 6)),
-                         "text": lambda: W.random_text_scene(rng), "chart": lambda: W.random_chart_scene(rng)}[kind]()
-                got = answer(scene, rng)
-                if got is None:
-                    continue
+def read_phrasings(path: str) -> list[tuple[str, str]]:
+    """(kind, frame) pairs from a JSON file in the module docstring's format."""
+    spec = json.load(open(path))
+    pairs = [(kind, text) for kind, text in spec.pop("off_world", [])]
+    for kind, frames in spec.items():
+        if kind not in ANSWERS:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(ANSWERS)}")
+        pairs.extend((kind, f) for f in frames)
+    return pairs
+
+
+def _scene(kind: str, rng: random.Random) -> W.Scene:
+    if kind == "text":
+        return W.random_text_scene(rng)
+    if kind == "chart":
+        return W.random_chart_scene(rng)
+    return W.random_objects_scene(rng, n_objects=rng.randint(1, 6))
+
+
+def cases(probe):
+    """(group, image, question, expected) for every (kind, frame), the same every time."""
+    out = []
+    for k, (kind, frame) in enumerate(probe):
+        scene_kind, answer = ANSWERS[kind]
+        rng = random.Random(W.split_seeds("eval", 1, start=SEED_START + k)[0])
+        made = 0
+        while made < PER_FRAME:
+            scene = _scene(scene_kind, rng)
+            got = answer(scene, rng)
+            if got is not None:
                 slots, expected = got
-                out.append((group, frame, W.render(scene), frame.format(**slots), expected))
+                out.append((GROUP.get(kind, kind), W.render(scene), frame.format(**slots), expected))
                 made += 1
     return out
 
 
-def main(models) -> None:
+def score_model(assistant, probe_cases):
+    """({group: [right, asked]}, wrong answers, outside texts passed with another kind's reply)."""
+    tally, wrong, other_kind = defaultdict(lambda: [0, 0]), [], 0
+    for group, image, question, expected in probe_cases:
+        output = assistant.answer_text(assistant.generate(image, question, assistant.default_config))
+        ok = score.same_meaning(output, expected)
+        if group == "off_world" and not ok and any(score.same_meaning(output, r) for r in HONEST):
+            ok, other_kind = True, other_kind + 1
+        for key in (group, "all"):
+            tally[key][0] += ok
+            tally[key][1] += 1
+        if not ok:
+            wrong.append(f"  {question!r}: {output!r} (want {expected!r})")
+    return tally, wrong, other_kind
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("models", nargs="*", default=["tiny"])
+    p.add_argument("--phrasings", help="a JSON file of (kind, frame)s instead of PROBE")
+    p.add_argument("--quiet", action="store_true", help="scores only, no questions or answers")
+    args = p.parse_args(argv)
     import torch
 
     from dimple.assistant import Assistant
 
     torch.set_num_threads(2)
-    probe = cases()
-    for name in models:
-        a = Assistant.load(name)
-        tally, wrong, other_kind = defaultdict(lambda: [0, 0]), [], 0
-        for group, frame, image, question, expected in probe:
-            output = a.answer_text(a.generate(image, question, a.default_config))
-            ok = score.same_meaning(output, expected)
-            if group == "off_world" and not ok and any(score.same_meaning(output, r) for r in HONEST):
-                ok, other_kind = True, other_kind + 1
-            for key in (group, "all"):
-                tally[key][0] += ok
-                tally[key][1] += 1
-            if not ok:
-                wrong.append(f"  {question!r}: {output!r} (want {expected!r})")
+    probe_cases = cases(read_phrasings(args.phrasings) if args.phrasings else PROBE)
+    for name in args.models:
+        tally, wrong, other_kind = score_model(Assistant.load(name), probe_cases)
         print(name, " ".join(f"{k} {v[0] / v[1]:.3f} ({v[0]}/{v[1]})" for k, v in tally.items()),
-              f"(off-world passes with another kind's reply: {other_kind})")
-        print("\n".join(wrong))
+              f"(outside texts passed with another kind's reply: {other_kind})")
+        if not args.quiet:
+            print("\n".join(wrong))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["tiny"])
+    main()
