@@ -16,6 +16,10 @@ PROBE below was written after the ninth run trained. `--phrasings` reads another
 "colour_of_shape": ["... {shape} ..."], "object_at": ["... {pos} ..."], "position": ["... {color} {shape} ..."],
 "ocr": [frames], "chart_tallest": [frames], "chart_value": ["... {label} ..."], "off_world": [[kind, text]]}.
 
+tests/probes/probe2.json and probe3.json were written the same way by a helper that saw neither the training
+frames nor any answer (probe 2 after the tenth run's data was fixed, probe 3 after the tenth run trained); they
+were scored with --quiet, and were not read, when the tenth and eleventh runs were judged.
+
 Nothing here feeds training; a phrasing added to training from a probe makes that probe worthless.
 """
 
