@@ -107,3 +107,18 @@ def test_made_up_openers_are_never_a_world_word_or_a_heldout_word():
     openers = [language.chatter(rng) for _ in range(500)]
     made_up = [o for o in openers if not language.words_of([o]) <= language.words_of(language.CHATTER_WORDS)]
     assert 100 < len(made_up) < 450  # about MADE_UP_OPENER_RATE of openers hold a made-up word
+
+
+def test_a_verb_slot_becomes_a_made_up_word_that_is_never_a_world_or_heldout_word():
+    rng = random.Random(11)
+    frames = language.FRAMES["describe"]["train"]
+    assert any(f.startswith(language.VERB_SLOT) for f in frames)
+    known_first = {f.split(" ")[0].lower() for f in frames if not f.startswith(language.VERB_SLOT)}
+    verbs = set()
+    for _ in range(300):
+        q = language.phrase("describe", rng, "train", styled=False)
+        assert "{" not in q, q
+        if q.split(" ")[0].lower() not in known_first:
+            verbs.add(q.split(" ")[0])
+    assert len(verbs) > 5 and all(v[0].isupper() for v in verbs)
+    assert not {v.lower() for v in verbs} & (language.RESERVED | language.heldout_words())

@@ -29,7 +29,13 @@ FRAMES: dict[str, dict[str, list[str]]] = {
                   "What do you see?", "What's in this picture?", "Tell me what you see.", "What objects are there?",
                   "List everything in the image.", "Describe what you see.", "What is in the picture?",
                   "What can you see?", "Describe it.", "What does the image show?", "What is the picture about?",
-                  "Say something about the image."],
+                  "Say something about the image.", "What's happening in the picture?", "Explain the image.",
+                  "Give me a description of the image.", "Summarize the picture.", "What is shown here?",
+                  "What shapes are in the drawing?", "Describe the scene.", "What's in the drawing?",
+                  "What is drawn?", "Tell me everything in the scene.", "Go over the picture.",
+                  "What shapes do you see?", "Talk me through the image.", "Explain what is drawn.",
+                  "{verb} the image.", "Can you {verb} the picture?", "Please {verb} this image.",
+                  "Could you {verb} what is drawn?", "{verb} everything in the picture."],
         "heldout": ["Describe this picture.", "What can you see in the image?", "Tell me what is in the picture.",
                     "what do you see in this image"],
     },
@@ -110,7 +116,10 @@ FRAMES: dict[str, dict[str, list[str]]] = {
     },
     "ocr_read": {
         "train": ["Read the text.", "What does it say?", "What is written?", "Read the words.", "What text is there?",
-                  "What word is written?", "What is written in the image?", "Read it."],
+                  "What word is written?", "What is written in the image?", "Read it.",
+                  "What does the text say?", "What's written here?", "Read what is written.", "What do the letters say?",
+                  "Read the writing.", "What is the text?", "Read the word for me.", "What does the label read?",
+                  "{verb} the text.", "Can you {verb} the words?", "{verb} what is written."],
         "heldout": ["What do the words say?", "read the text in the picture"],
     },
     "ocr_row": {
@@ -149,6 +158,10 @@ FRAMES: dict[str, dict[str, list[str]]] = {
         "heldout": ["Give the objects in JSON.", "list the objects in json"],
     },
 }
+
+# A {verb} slot is filled by a made-up word (`phrase`): a visitor's verb the model never saw ("Summarise the
+# picture", "Decode the words") should leave what the question asks to the words it knows ("picture", "words").
+VERB_SLOT = "{verb}"
 
 # Synonyms a slot may take (all of them seen in training).
 THINGS = ("objects", "shapes", "things", "items")
@@ -333,7 +346,12 @@ def chatter(rng: random.Random) -> str:
 
 def phrase(kind: str, rng: random.Random, split: str = "train", styled: bool = True, **slots: str) -> str:
     """One phrasing of a question of `kind`, drawn from `split`'s frames and styles."""
-    text = fill(rng.choice(frames(kind, split)), **slots)
+    frame = rng.choice(frames(kind, split))
+    if VERB_SLOT in frame:
+        slots = {**slots, "verb": made_up_word(rng)}
+    text = fill(frame, **slots)
+    if frame.startswith(VERB_SLOT):
+        text = text[0].upper() + text[1:]
     return style(text, rng, split) if styled else text
 
 

@@ -74,6 +74,11 @@ OFFWORLD_FRAMES = (
     "How many {animal} live in {place}?", "What is the {quantity} of {place}?", "What color is a {thing}?",
     "How old is a {thing}?", "Where do {animal} live?", "Is {place} far away?",
     "How many {part} does a {owner} have?", "Does a {owner} have {part}?", "How many {part} do {animal} have?",
+    "What is {num} {op} {num2}?", "What's {num} {op} {num2}?", "How much is {num} {op} {num2}?",
+    "Calculate {num} {op} {num2}.", "Can you add {num} and {num2}?", "{num} {op} {num2} = ?",
+    # a made-up verb about something no picture holds is still off-world: the contrast to "{verb} the picture."
+    "{verb} me a {genre} on {topic}.", "Can you {verb} a {genre}?", "Please {verb} my {device}.",
+    "{verb} {subject} for me.", "How do I {verb} a {device}?", "Could you {verb} {place}?",
 )
 OFFWORLD_SLOTS = {
     "place": ("France", "Spain", "Italy", "Canada", "Brazil", "Egypt", "Kenya", "Peru", "Norway", "Mexico", "China",
@@ -99,6 +104,10 @@ OFFWORLD_SLOTS = {
     "name": ("Einstein", "Mozart", "Shakespeare", "Cleopatra", "Napoleon", "Picasso"),
     "part": ("wings", "eyes", "teeth", "wheels", "arms", "strings", "keys", "toes", "moons", "bones", "pages",
              "seats", "doors", "tails", "ears"),
+    # arithmetic: a number in a question is no sign that it is about the picture
+    "num": tuple(str(n) for n in (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 15, 19, 21, 25, 33, 42, 50, 64, 99, 100, 250)),
+    "num2": tuple(str(n) for n in (2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 16, 18, 20, 24, 30, 45, 77, 81, 1000)),
+    "op": ("plus", "minus", "times", "divided by", "+", "-", "x", "*", "multiplied by", "and"),
     "owner": ("octopus", "guitar", "piano", "bike", "planet", "house", "horse", "shark", "cow", "spoon", "chair",
               "lorry", "beetle", "tiger", "violin"),
 }
@@ -160,6 +169,8 @@ def _offworld_frame(rng: random.Random) -> str:
     frame = rng.choice(OFFWORLD_FRAMES)
     slots = {name: (language.pseudo_word(rng) if rng.random() < MADE_UP_SLOT_RATE else rng.choice(words))
              for name, words in OFFWORLD_SLOTS.items() if "{" + name + "}" in frame}
+    if language.VERB_SLOT in frame:
+        slots["verb"] = language.made_up_word(rng)
     return frame.format(**slots)
 
 
