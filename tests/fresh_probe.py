@@ -33,7 +33,7 @@ from collections import defaultdict
 
 sys.path.insert(0, ".")
 
-from dimple.tiny import replies, score  # noqa: E402
+from dimple.tiny import language, replies, score  # noqa: E402
 from dimple.tiny import world as W  # noqa: E402
 
 SEED_START = 900_000  # eval-split seeds past the visitor evaluation's
@@ -56,11 +56,12 @@ def _count(scene, rng):
 
 def _exists(scene, rng):
     color, shape, yes = W.exists_target(scene.objects, rng)
-    return {"color": color, "shape": shape, "a": "an" if color[0] in "aeiou" else "a"}, "yes" if yes else "no"
+    return {"color": color, "shape": shape}, "yes" if yes else "no"  # language.fill adds {a}
 
 
 def _colour_of_shape(scene, rng):
-    objs = rng.sample(_only_shape(scene), len(_only_shape(scene)))
+    objs = _only_shape(scene)
+    objs = rng.sample(objs, len(objs))
     return ({"shape": objs[0].shape}, objs[0].color) if objs else None
 
 
@@ -70,7 +71,8 @@ def _object_at(scene, rng):
 
 
 def _position(scene, rng):
-    objs = rng.sample(_unique(scene), len(_unique(scene)))
+    objs = _unique(scene)
+    objs = rng.sample(objs, len(objs))
     return ({"color": objs[0].color, "shape": objs[0].shape}, objs[0].position) if objs else None
 
 
@@ -120,7 +122,8 @@ PROBE = [("describe", f) for f in (
 
 def read_phrasings(path: str) -> list[tuple[str, str]]:
     """(kind, frame) pairs from a JSON file in the module docstring's format."""
-    spec = json.load(open(path))
+    with open(path) as f:
+        spec = json.load(f)
     pairs = [(kind, text) for kind, text in spec.pop("off_world", [])]
     for kind, frames in spec.items():
         if kind not in ANSWERS:
@@ -149,7 +152,7 @@ def cases(probe):
             got = answer(scene, rng)
             if got is not None:
                 slots, expected = got
-                out.append((GROUP.get(kind, kind), W.render(scene), frame.format(**slots), expected))
+                out.append((GROUP.get(kind, kind), W.render(scene), language.fill(frame, **slots), expected))
                 made += 1
     return out
 
