@@ -41,9 +41,9 @@ def about() -> str:
         "from its world, and to answer greetings; it knows nothing else. It needs a picture to answer, and it "
         "takes for granted that what you ask about is in it (ask for the colour of a square that is not there and "
         "it guesses one). It is a very small model: with words it "
-        "has not seen it is often wrong: about 4 in 5 of questions worded in new ways are right (nearly every count, "
-        "colour, position or yes/no question; few descriptions or readings asked in unusual words, which it may "
-        "answer with \"I only know my drawn world\"; see the README). The presets "
+        "has not seen it is often wrong: about 5 in 6 of questions worded in new ways are right (nearly every "
+        "reading; about 4 in 5 counts and colours, 3 in 4 descriptions, positions and chart questions; "
+        "yes/no are its weakest, about 6 in 10; see the README). The presets "
         "under Structure prior are formats it was trained to fill; their slots may be longer than the answer "
         "(elastic slots)."
     )
