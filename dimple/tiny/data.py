@@ -7,6 +7,8 @@ one-or-two-object curriculum, then the whole world), batches grouped by length
 and patchified in one vectorised call, and the multimodal rotary positions of
 the shared layout. Answers are followed by `<|im_end|>` and a random number of
 `<|endoftext|>` pads, all supervised: that is what teaches where an answer ends.
+Every answer is said in one of its valid forms (`forms.vary`), drawn at random,
+so that no form is canonical (Tiny 3).
 
 It knows the world, the tokenizer's special tokens and the processor's patch
 layout; nothing of the model, the loss or the optimiser.
@@ -22,7 +24,7 @@ import torch
 from dimple.processing import IMAGE_PLACEHOLDER, chat_prompt, expand_image_tokens
 from dimple.structure import build_canvas
 
-from . import dialogue, nonworld, presets, replies, world
+from . import dialogue, forms, nonworld, presets, replies, world
 from .tokenizer import special_ids
 from .vision_heads import scene_targets
 
@@ -176,23 +178,25 @@ class WorldData:
                 "Describe the chart.", world.chart_answer(scene.bars)))
         if cat == "nonworld":
             return self._nonworld()
+        say = lambda t: forms.vary(t.answer, t.facts, scene, rng)  # noqa: E731 (one of the answer's valid forms)
         if cat == "offworld":
             kind = rng.choice(replies.KINDS)
-            history = [(t.question, t.answer) for t in dialogue.conversation(scene, rng)[:rng.randint(0, 2)]]
+            history = [(t.question, say(t)) for t in dialogue.conversation(scene, rng)[:rng.randint(0, 2)]]
             return history, replies.text_of(kind, rng), replies.REPLIES[kind]
         if cat == "visitor":
             turn = dialogue.ask_any(scene, rng)
-            return (), turn.question, turn.answer
+            return (), turn.question, say(turn)
         if cat == "conversation":
             turns = dialogue.conversation(scene, rng, last=rng.choice(("follow_up", "any")))
-            return [(t.question, t.answer) for t in turns[:-1]], turns[-1].question, turns[-1].answer
+            return [(t.question, say(t)) for t in turns[:-1]], turns[-1].question, say(turns[-1])
         if cat == "preset":
             got = presets.sample(scene, rng)
             if got is None:
                 return None
             _, template, turn, fills = got
             return (), turn.question, (template, fills)
-        return (), *world.ask(scene, cat, rng)
+        got = world.ask_facts(scene, cat, rng)
+        return (), got.question, forms.vary(got.answer, got.facts, scene, rng)
 
     def _nonworld(self):
         """(history, question, answer) for a picture not from the world: now and then a greeting or an off-world

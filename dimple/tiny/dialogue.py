@@ -28,6 +28,7 @@ class Turn:
     kind: str  # a language.FRAMES kind, "object_at", or "follow_up"
     about: dict = field(default_factory=dict)  # the referent a follow-up may lean on
     follows: bool = False  # True when the question leans on the turn before it
+    facts: dict = field(default_factory=dict)  # what `forms.vary` needs to say the answer in another form
 
 
 def _unique(objs, *attrs: str) -> list:
@@ -41,69 +42,94 @@ def _count_answer(objs, **attrs) -> str:
     return str(sum(all(getattr(o, a) == v for a, v in attrs.items()) for o in objs))
 
 
+def _count_facts(answer: str, noun: str) -> dict:
+    return {"form": "count", "n": int(answer), "noun": noun}
+
+
+def _color(o: W.Obj) -> dict:
+    return {"form": "attribute", "value": o.color, "subject": o.shape}
+
+
+def _shape(o: W.Obj) -> dict:
+    return {"form": "shape", "value": o.shape}
+
+
 def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, styled: bool) -> Optional[Turn]:
     objs = scene.objects
     say = lambda **s: L.phrase(kind, rng, split, styled, **s)  # noqa: E731
     if kind == "describe":
-        return Turn(say(), W.describe_answer(objs), kind)
+        return Turn(say(), W.describe_answer(objs), kind, facts={"form": "describe"})
     if kind == "structured":
-        return Turn(say(), W.structured_answer(objs), kind)
+        return Turn(say(), W.structured_answer(objs), kind, facts={"form": "structured"})
     if kind == "count_all":
-        return Turn(say(things=rng.choice(L.THINGS)), str(len(objs)), kind, {"count": "all"})
+        things = rng.choice(L.THINGS)
+        return Turn(say(things=things), str(len(objs)), kind, {"count": "all"}, facts=_count_facts(str(len(objs)), things))
     if kind == "count_shape":
         shape = rng.choice(W.SHAPES)
-        return Turn(say(shape=shape), _count_answer(objs, shape=shape), kind, {"shape": shape})
+        n = _count_answer(objs, shape=shape)
+        return Turn(say(shape=shape), n, kind, {"shape": shape}, facts=_count_facts(n, shape + "s"))
     if kind == "count_color":
-        color = rng.choice(W.COLOR_NAMES)
-        return Turn(say(color=color, things=rng.choice(L.THINGS)), _count_answer(objs, color=color), kind,
-                    {"color": color})
+        color, things = rng.choice(W.COLOR_NAMES), rng.choice(L.THINGS)
+        n = _count_answer(objs, color=color)
+        return Turn(say(color=color, things=things), n, kind, {"color": color}, facts=_count_facts(n, f"{color} {things}"))
     if kind == "exists":
         color, shape, yes = W.exists_target(objs, rng)
         twins = sum((o.color, o.shape) == (color, shape) for o in objs)
         about = {"color": color, "shape": shape} if twins == 1 else {}
-        return Turn(say(color=color, shape=shape), "yes" if yes else "no", kind, about)
+        return Turn(say(color=color, shape=shape), "yes" if yes else "no", kind, about,
+                    facts=W.exists_facts(objs, color, shape, yes))
     if kind == "color_of_shape":
         pool = _unique(objs, "shape")
         o = rng.choice(pool) if pool else None
-        return o and Turn(say(shape=o.shape), o.color, kind, {"shape": o.shape})
+        return o and Turn(say(shape=o.shape), o.color, kind, {"shape": o.shape}, facts=_color(o))
     if kind == "shape_of_color":
         pool = _unique(objs, "color")
         o = rng.choice(pool) if pool else None
-        return o and Turn(say(color=o.color), o.shape, kind, {"color": o.color})
+        return o and Turn(say(color=o.color), o.shape, kind, {"color": o.color}, facts=_shape(o))
     if kind in ("color_at", "shape_at", "object_at"):
         o = rng.choice(objs)
         if kind == "object_at":
-            return Turn(L.phrase("object_at", rng, split, styled, pos=o.position), o.name(size=True), kind, {"cell": o.cell})
-        answer = o.color if kind == "color_at" else o.shape
-        return Turn(say(pos=o.position), answer, kind, {"cell": o.cell})
+            return Turn(L.phrase("object_at", rng, split, styled, pos=o.position), o.name(size=True), kind,
+                        {"cell": o.cell}, facts={"form": "object", "obj": o})
+        answer, facts = (o.color, _color(o)) if kind == "color_at" else (o.shape, _shape(o))
+        return Turn(say(pos=o.position), answer, kind, {"cell": o.cell}, facts=facts)
     if kind in ("size", "position"):
         pool = _unique(objs, "color", "shape")
         o = rng.choice(pool) if pool else None
-        answer = o and (o.size if kind == "size" else o.position)
-        return o and Turn(say(color=o.color, shape=o.shape), answer, kind, {"color": o.color, "shape": o.shape})
+        if o is None:
+            return None
+        answer = o.size if kind == "size" else o.position
+        facts = ({"form": "attribute", "value": o.size, "subject": f"{o.color} {o.shape}"} if kind == "size"
+                 else {"form": "position", "pos": o.position})
+        return Turn(say(color=o.color, shape=o.shape), answer, kind, {"color": o.color, "shape": o.shape}, facts=facts)
     raise ValueError(f"{kind} is not a question about objects")
 
 
 def _text_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, styled: bool) -> Optional[Turn]:
     words = scene.words
     if kind == "ocr_read":
-        return Turn(L.phrase(kind, rng, split, styled), " ".join(w for _, w, _ in words), kind)
+        text = " ".join(w for _, w, _ in words)
+        return Turn(L.phrase(kind, rng, split, styled), text, kind, facts={"form": "words", "text": text})
     if kind == "ocr_count":
-        return Turn(L.phrase(kind, rng, split, styled), str(len(words)), kind)
+        return Turn(L.phrase(kind, rng, split, styled), str(len(words)), kind, facts=_count_facts(str(len(words)), "words"))
     row, word, _ = rng.choice(words)
-    return Turn(L.phrase("ocr_row", rng, split, styled, row=W.ROWS[row]), word, "ocr_row", {"row": row})
+    return Turn(L.phrase("ocr_row", rng, split, styled, row=W.ROWS[row]), word, "ocr_row", {"row": row},
+                facts={"form": "words", "text": word})
 
 
 def _chart_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, styled: bool) -> Turn:
     bars = scene.bars
     if kind == "chart_value":
         label, value, _ = rng.choice(bars)
-        return Turn(L.phrase(kind, rng, split, styled, label=label), str(value), kind, {"label": label})
-    if kind == "chart_tallest":
-        return Turn(L.phrase(kind, rng, split, styled), max(bars, key=lambda b: b[1])[0], kind)
-    if kind == "chart_shortest":
-        return Turn(L.phrase(kind, rng, split, styled), min(bars, key=lambda b: b[1])[0], kind)
-    return Turn(L.phrase("chart_describe", rng, split, styled), W.chart_answer(bars), "chart_describe")
+        return Turn(L.phrase(kind, rng, split, styled, label=label), str(value), kind, {"label": label},
+                    facts={"form": "bar_value", "label": label, "value": str(value)})
+    if kind in ("chart_tallest", "chart_shortest"):
+        most = kind.split("_")[1]
+        label = (max if most == "tallest" else min)(bars, key=lambda b: b[1])[0]
+        return Turn(L.phrase(kind, rng, split, styled), label, kind,
+                    facts={"form": "bar_label", "label": label, "superlative": most})
+    return Turn(L.phrase("chart_describe", rng, split, styled), W.chart_answer(bars), "chart_describe",
+                facts={"form": "chart"})
 
 
 KIND_SCENE = {k: "objects" for k in ("describe", "structured", "count_all", "count_shape", "count_color", "exists",
@@ -161,7 +187,31 @@ def follow_up(scene: W.Scene, prev: Turn, rng: random.Random, split: str = "trai
     turn = _follow_up(scene, prev, rng, split)
     if turn is not None:
         turn.follows = True
+        turn.facts = _follow_facts(scene, turn)
     return turn
+
+
+def _follow_facts(scene: W.Scene, turn: Turn) -> dict:
+    """The facts of a follow-up's answer, from its kind and referent."""
+    kind, about, answer = turn.kind, turn.about, turn.answer
+    if kind in ("count_shape", "count_color"):
+        noun = about["shape"] + "s" if kind == "count_shape" else f"{about['color']} objects"
+        return _count_facts(answer, noun)
+    if kind == "chart_value":
+        return {"form": "bar_value", "label": about["label"], "value": answer}
+    if kind == "ocr_row":
+        return {"form": "words", "text": answer}
+    if "cell" in about:
+        o = next(o for o in scene.objects if o.cell == about["cell"])
+    else:
+        o = next(o for o in scene.objects if all(getattr(o, k) == v for k, v in about.items()))
+    if kind in ("color_of_shape", "color_at"):
+        return _color(o)
+    if kind in ("shape_of_color", "shape_at"):
+        return _shape(o)
+    if kind == "size":
+        return {"form": "attribute", "value": o.size, "subject": f"{o.color} {o.shape}"}
+    return {"form": "position", "pos": o.position} if kind == "position" else {}
 
 
 def _follow_up(scene: W.Scene, prev: Turn, rng: random.Random, split: str) -> Optional[Turn]:

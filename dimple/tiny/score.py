@@ -2,10 +2,12 @@
 
 Owns reading an answer back into the world's closed vocabulary: a
 description becomes a set of (position, size, colour, shape) items in any
-order, and in either of the two phrasings "top left: big red circle" or "a big
-red circle at the top left"; JSON is compared as a mapping; a chart reading as
-a set of (label, value); numbers may be digits or words; yes/no may carry a
-confirmation ("yes, there is"), never a garbled tail. A reply outside the
+order, and in any of the forms of `forms.py` (a colon list, "There is a ...",
+"I see three shapes: ...", clauses), synonyms read back to the world's words;
+JSON is compared as a mapping; a chart reading as a set of (label, value);
+numbers may be digits, words or a sentence ("I count three circles."); yes/no
+may carry a confirmation ("yes, there is a red star in the top left"), never a
+garbled tail; a one-fact answer may sit in a short sentence ("It is blue."). A reply outside the
 world must be the one honest reply of its kind. It knows nothing of models or
 tokenizers.
 """
@@ -21,8 +23,18 @@ from . import world as W
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _POS = "|".join(sorted(W.POSITIONS, key=len, reverse=True))
-_ITEM_COLON = re.compile(rf"^(?:the )?({_POS}): (?:an? )?(big|small) (\w+) (\w+)$")
-_ITEM_AT = re.compile(rf"^(?:an? )?(big|small) (\w+) (\w+) (?:at|in) the ({_POS})$")
+_OBJ = r"(?:an? )?(big|small) (\w+) (\w+)"
+# The item forms of a description (forms.py): "top left: big red circle", "a big red circle (top left)",
+# "a big red circle is / sits in / at the top left" -> (position, size, colour, shape).
+_ITEMS = (
+    (re.compile(rf"^(?:the )?({_POS}): {_OBJ}$"), (1, 2, 3, 4)),
+    (re.compile(rf"^{_OBJ} \((?:the )?({_POS})\)$"), (4, 1, 2, 3)),
+    (re.compile(rf"^{_OBJ} (?:is |sits )?(?:at|in) the ({_POS})$"), (4, 1, 2, 3)),
+)
+_COUNT_PREFIX = re.compile(r"^i see (\w+) (?:shape|object|thing)s?: (.*)$")
+# Synonyms the forms use, read back to the world's words (forms.SIZE_WORDS, forms.ROW_WORDS, corners).
+_SYNONYMS = ((r"\blarge\b", "big"), (r"\b(?:little|tiny)\b", "small"), (r"\bupper\b", "top"),
+             (r"\blower\b", "bottom"), (r" corner\b", ""))
 
 
 def normalize(text: str) -> str:
@@ -30,20 +42,38 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" .!")
 
 
+def canonical(text: str) -> str:
+    """`normalize`, with the forms' synonyms read back to the world's words."""
+    text = normalize(text)
+    for pattern, word in _SYNONYMS:
+        text = re.sub(pattern, word, text)
+    return text
+
+
 def description_items(text: str) -> Optional[Counter]:
-    """A description as a multiset of (position, size, colour, shape), or None when a part does not parse."""
-    items = Counter()
-    parts = [p.strip() for p in re.split(r",|;|\band\b", normalize(text)) if p.strip()]
-    for part in parts:
-        m = _ITEM_COLON.match(part)
-        if m:
-            items[(m.group(1), m.group(2), m.group(3), m.group(4))] += 1
-            continue
-        m = _ITEM_AT.match(part)
-        if not m:
+    """A description as a multiset of (position, size, colour, shape), or None when a part does not parse or
+    a count prefix ("I see three shapes: ...") disagrees with the items."""
+    t, claimed = canonical(text), None
+    m = _COUNT_PREFIX.match(t)
+    if m:
+        claimed, t = _number(m.group(1)), m.group(2)
+        if claimed is None:
             return None
-        items[(m.group(4), m.group(1), m.group(2), m.group(3))] += 1
-    return items or None
+    t = re.sub(r"^there (?:is|are) ", "", t)
+    items = Counter()
+    for part in (p.strip() for p in re.split(r",|;|\band\b", t)):
+        if not part:
+            continue
+        for pattern, order in _ITEMS:
+            m = pattern.match(part)
+            if m:
+                items[tuple(m.group(i) for i in order)] += 1
+                break
+        else:
+            return None
+    if not items or (claimed is not None and claimed != sum(items.values())):
+        return None
+    return items
 
 
 def _mapping(text: str) -> Optional[dict]:
@@ -56,28 +86,55 @@ def _mapping(text: str) -> Optional[dict]:
     return {normalize(str(k)): normalize(str(v)) for k, v in value.items()}
 
 
+def _number_word(word: str) -> Optional[int]:
+    if word.isdigit():
+        return int(word)
+    return NUMBER_WORDS.index(word) if word in NUMBER_WORDS else (0 if word == "no" else None)
+
+
+# A number said in a sentence: "There are 3 circles.", "I count three circles.", "It is 5.", "B is 5."
+_NUMBER_SENTENCE = re.compile(r"^(?:there (?:is|are) (\w+) [a-z ]+|i count (\w+) [a-z ]+|(?:it|(?:bar )?[a-f]) is (\w+))$")
+
+
 def _number(text: str) -> Optional[int]:
     t = normalize(text)
-    if t.isdigit():
-        return int(t)
-    return NUMBER_WORDS.index(t) if t in NUMBER_WORDS else None
+    if t.isdigit() or t in NUMBER_WORDS:
+        return _number_word(t)
+    m = _NUMBER_SENTENCE.match(t)
+    return _number_word(next(g for g in m.groups() if g)) if m else None
 
 
 def _chart_items(text: str) -> Optional[Counter]:
-    pairs = re.findall(r"\b([a-f])\s*[:=]\s*(\d)\b", normalize(text))
+    pairs = re.findall(r"\b([a-f])(?:\s*[:=]\s*|\s+is\s+)(\d)\b", normalize(text))
     return Counter(pairs) or None
 
 
-# What may follow a yes or a no: a confirmation, perhaps naming the thing ("yes, there is a red star"), never
-# a garbled tail ("yes only drawn world").
+# What may follow a yes or a no: a confirmation, perhaps naming the thing and its place ("yes, there is a red
+# star in the top left"), never a garbled tail ("yes only drawn world").
 _THING = rf"(?:(?:an?|one|any|no) )?(?:(?:{'|'.join(W.COLOR_NAMES)}) )?(?:{'|'.join(W.SHAPES)}|one|thing|object)s?"
 _YES_NO = re.compile(r"^(yes|no)(?:,? (?:there (?:is|are|isn't|aren't)(?: not)?|i (?:do|can|see)(?: not)?"
-                     rf"|i (?:don't|can't|cannot)(?: see)?)(?: {_THING})?)?$")
+                     rf"|i (?:don't|can't|cannot)(?: see)?)(?: {_THING}(?: (?:at|in) the (?:{_POS}))?)?)?$")
 
 
 def _yes_no(text: str) -> Optional[str]:
-    m = _YES_NO.match(normalize(text))
+    m = _YES_NO.match(canonical(text))
     return m.group(1) if m else None
+
+
+# Words around a one-fact answer (a colour, shape, size, place, object, word or bar): "It is blue.", "The star
+# is blue.", "At the top left.", "It says cat.", "Bar B is the tallest." Stripped in this order, repeatedly.
+_WRAPPERS = tuple(re.compile(p) for p in (
+    r" is the (?:tallest|shortest)$", r"^the [a-z]+(?: [a-z]+)? is (?=\w+$)",
+    r"^(?:it is|it's|there is|i see|it says|the text says) ", r"^(?:at|in) ", r"^(?:the|an?|bar) (?=\w)", r" there$"))
+
+
+def _one_fact(text: str) -> str:
+    t, before = canonical(text), None
+    while t != before:
+        before = t
+        for pattern in _WRAPPERS:
+            t = pattern.sub("", t)
+    return t
 
 
 def same_meaning(output: str, expected: str) -> bool:
@@ -95,7 +152,9 @@ def same_meaning(output: str, expected: str) -> bool:
         return _number(output) == _number(expected)
     if exp in ("yes", "no"):
         return _yes_no(output) == exp
-    return normalize(output) == exp
+    if normalize(output) == exp:
+        return True
+    return len(exp.split()) <= 3 and _one_fact(output) == _one_fact(expected)
 
 
 def invents_objects(output: str) -> bool:

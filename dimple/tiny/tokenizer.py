@@ -5,7 +5,7 @@ and building / saving a transformers `PreTrainedTokenizerFast`. Token ids are
 whatever training assigns; everything else looks them up by name (the
 `SPECIALS` names below), never by number.
 
-    python -m dimple.tiny.tokenizer assets/dimple-tiny
+    python -m dimple.tiny.tokenizer assets/dimple-tiny [VOCAB_SIZE]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ MASK = "<|mask|>"
 # Order fixes their ids (0, 1, 2, ...), like the reference layout: pad 0, eos 1, bos 2.
 SPECIALS = (PAD, EOS, BOS, IM_START, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD, VISION_PAD, MASK)
 
-DEFAULT_VOCAB_SIZE = 768
+DEFAULT_VOCAB_SIZE = 1024  # Tiny 3: room for the answer forms' words (Tiny 1 and 2 had 768)
 
 # Qwen2-VL style: an optional system turn, user turns whose content may hold an image,
 # assistant turns; `add_generation_prompt` opens the assistant turn.
@@ -68,14 +68,14 @@ def visitor_corpus(n: int, seed: int = 0) -> list[str]:
     """Training-split text of Tiny 2's language: phrasings, conversations, replies and filled presets."""
     import random
 
-    from . import dialogue, presets, replies, world
+    from . import dialogue, forms, presets, replies, world
 
     rng = random.Random(seed)
     lines = [t for kind in replies.TEXTS for t in replies.TEXTS[kind]["train"]] + replies.all_replies() * 20
     for _ in range(n):
         scene = rng.choice((world.random_objects_scene, world.random_text_scene, world.random_chart_scene))(rng)
         for turn in dialogue.conversation(scene, rng):
-            lines += [turn.question, turn.answer]
+            lines += [turn.question, turn.answer, forms.vary(turn.answer, turn.facts, scene, rng)]
         got = presets.sample(scene, rng)
         if got:
             lines.append(presets.filled_text(got[1], got[3]))
@@ -125,7 +125,7 @@ def special_ids(tokenizer) -> dict[str, int]:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = argv[0] if argv else "assets/dimple-tiny"
-    tok = build_tokenizer(out)
+    tok = build_tokenizer(out, int(argv[1]) if len(argv) > 1 else DEFAULT_VOCAB_SIZE)
     print(f"saved tokenizer ({len(tok)} tokens) to {out}")
     return 0
 

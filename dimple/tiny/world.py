@@ -84,6 +84,14 @@ class Scene:
 
 
 @dataclass
+class Asked:
+    """A question, its canonical answer, and the facts that `forms.vary` says it with in other words."""
+    question: str
+    answer: str
+    facts: dict = field(default_factory=dict)
+
+
+@dataclass
 class Sample:
     image: Image.Image
     question: str
@@ -154,11 +162,18 @@ def exists_target(objs: list[Obj], rng: random.Random) -> tuple[str, str, bool]:
 
 def ask(scene: Scene, category: str, rng: random.Random) -> tuple[str, str]:
     """One (question, answer) pair of `category` about `scene` (which must be of the matching kind)."""
+    got = ask_facts(scene, category, rng)
+    return got.question, got.answer
+
+
+def ask_facts(scene: Scene, category: str, rng: random.Random) -> Asked:
+    """`ask`, with the answer's facts (what `forms.vary` needs to say it in another form)."""
     if category not in ALL_CATEGORIES:
         raise ValueError(f"category must be one of {', '.join(ALL_CATEGORIES)}, got {category!r}")
     if scene.kind != SCENE_KIND[category]:
         raise ValueError(f"{category} questions need {_a(SCENE_KIND[category])} {SCENE_KIND[category]} scene")
-    return _ASKERS[category](scene, rng)
+    got = _ASKERS[category](scene, rng)
+    return got if isinstance(got, Asked) else Asked(*got)
 
 
 def _ask_cells(scene: Scene, rng: random.Random) -> tuple[str, str]:
@@ -173,17 +188,27 @@ def _ask_cells(scene: Scene, rng: random.Random) -> tuple[str, str]:
 def _ask_count(scene: Scene, rng: random.Random) -> tuple[str, str]:
     objs, kind = scene.objects, rng.randrange(3)
     if kind == 0:
-        return "How many objects are there?", str(len(objs))
-    if kind == 1:
+        q, n, noun = "How many objects are there?", len(objs), "objects"
+    elif kind == 1:
         shape = rng.choice(SHAPES)
-        return f"How many {_plural(shape)} are there?", str(sum(o.shape == shape for o in objs))
-    color = rng.choice(COLOR_NAMES)
-    return f"How many {color} objects are there?", str(sum(o.color == color for o in objs))
+        q, n, noun = f"How many {_plural(shape)} are there?", sum(o.shape == shape for o in objs), _plural(shape)
+    else:
+        color = rng.choice(COLOR_NAMES)
+        q, n, noun = f"How many {color} objects are there?", sum(o.color == color for o in objs), f"{color} objects"
+    return Asked(q, str(n), {"form": "count", "n": n, "noun": noun})
 
 
 def _ask_exists(scene: Scene, rng: random.Random) -> tuple[str, str]:
     color, shape, yes = exists_target(scene.objects, rng)
-    return f"Is there {_a(color)} {color} {shape}?", "yes" if yes else "no"
+    return Asked(f"Is there {_a(color)} {color} {shape}?", "yes" if yes else "no",
+                 exists_facts(scene.objects, color, shape, yes))
+
+
+def exists_facts(objs: list[Obj], color: str, shape: str, yes: bool) -> dict:
+    """Facts of a yes/no answer; a yes names a place only when one object fits."""
+    fits = [o for o in objs if (o.color, o.shape) == (color, shape)]
+    return {"form": "exists", "yes": yes, "color": color, "shape": shape,
+            "pos": fits[0].position if len(fits) == 1 else ""}
 
 
 def _unique(objs, o) -> bool:
@@ -195,38 +220,43 @@ def _ask_attribute(scene: Scene, rng: random.Random) -> tuple[str, str]:
     shapes, colors = [o.shape for o in objs], [o.color for o in objs]
     options = []
     for o in objs:
+        color = {"form": "attribute", "value": o.color, "subject": o.shape}
+        shape = {"form": "shape", "value": o.shape}
         if shapes.count(o.shape) == 1:
-            options.append((f"What color is the {o.shape}?", o.color))
+            options.append(Asked(f"What color is the {o.shape}?", o.color, color))
         if colors.count(o.color) == 1:
-            options.append((f"What shape is the {o.color} object?", o.shape))
-        options.append((f"What color is the object at the {o.position}?", o.color))
-        options.append((f"What shape is at the {o.position}?", o.shape))
+            options.append(Asked(f"What shape is the {o.color} object?", o.shape, shape))
+        options.append(Asked(f"What color is the object at the {o.position}?", o.color, color))
+        options.append(Asked(f"What shape is at the {o.position}?", o.shape, shape))
         if _unique(objs, o):
-            options.append((f"What size is the {o.color} {o.shape}?", o.size))
+            options.append(Asked(f"What size is the {o.color} {o.shape}?", o.size,
+                                 {"form": "attribute", "value": o.size, "subject": f"{o.color} {o.shape}"}))
     return rng.choice(options)
 
 
 def _ask_position(scene: Scene, rng: random.Random) -> tuple[str, str]:
     objs = scene.objects
-    options = [(f"Where is the {o.color} {o.shape}?", o.position) for o in objs if _unique(objs, o)]
+    options = [Asked(f"Where is the {o.color} {o.shape}?", o.position, {"form": "position", "pos": o.position})
+               for o in objs if _unique(objs, o)]
     if not options:  # every object has a twin: ask for the first one of them
-        options.append((f"Where is the first {objs[0].color} {objs[0].shape}?", objs[0].position))
+        options.append(Asked(f"Where is the first {objs[0].color} {objs[0].shape}?", objs[0].position,
+                             {"form": "position", "pos": objs[0].position}))
     return rng.choice(options)
 
 
 def _ask_ocr(scene: Scene, rng: random.Random) -> tuple[str, str]:
     words = scene.words
+    text = " ".join(w for _, w, _ in words)
     if len(words) == 1:
-        if rng.random() < 0.5:
-            return "What word is written?", words[0][1]
-        return "Read the text.", words[0][1]
+        q = "What word is written?" if rng.random() < 0.5 else "Read the text."
+        return Asked(q, text, {"form": "words", "text": text})
     kind = rng.randrange(3)
     if kind == 0:
-        return "Read the text.", " ".join(w for _, w, _ in words)
+        return Asked("Read the text.", text, {"form": "words", "text": text})
     if kind == 1:
         row, word, _ = rng.choice(words)
-        return f"What word is written at the {ROWS[row]}?", word
-    return "How many words are written?", str(len(words))
+        return Asked(f"What word is written at the {ROWS[row]}?", word, {"form": "words", "text": word})
+    return Asked("How many words are written?", str(len(words)), {"form": "count", "n": len(words), "noun": "words"})
 
 
 def _ask_chart(scene: Scene, rng: random.Random) -> tuple[str, str]:
@@ -234,17 +264,18 @@ def _ask_chart(scene: Scene, rng: random.Random) -> tuple[str, str]:
     kind = rng.randrange(4)
     if kind == 0:
         label, value, _ = rng.choice(bars)
-        return f"What is the value of {label}?", str(value)
-    if kind == 1:
-        return "Which bar is the tallest?", max(bars, key=lambda b: b[1])[0]
-    if kind == 2:
-        return "Which bar is the shortest?", min(bars, key=lambda b: b[1])[0]
-    return "Describe the chart.", chart_answer(bars)
+        return Asked(f"What is the value of {label}?", str(value), {"form": "bar_value", "label": label, "value": str(value)})
+    if kind in (1, 2):
+        most = "tallest" if kind == 1 else "shortest"
+        label = (max if kind == 1 else min)(bars, key=lambda b: b[1])[0]
+        return Asked(f"Which bar is the {most}?", label, {"form": "bar_label", "label": label, "superlative": most})
+    return Asked("Describe the chart.", chart_answer(bars), {"form": "chart"})
 
 
 _ASKERS = {  # category -> (scene, rng) -> (question, answer)
-    "describe": lambda scene, rng: ("Describe the image.", describe_answer(scene.objects)),
-    "structured": lambda scene, rng: ("List the objects as JSON.", structured_answer(scene.objects)),
+    "describe": lambda scene, rng: Asked("Describe the image.", describe_answer(scene.objects), {"form": "describe"}),
+    "structured": lambda scene, rng: Asked("List the objects as JSON.", structured_answer(scene.objects),
+                                           {"form": "structured"}),
     "cells": _ask_cells, "count": _ask_count, "exists": _ask_exists, "attribute": _ask_attribute,
     "position": _ask_position, "ocr": _ask_ocr, "chart": _ask_chart,
 }
