@@ -85,3 +85,17 @@ def test_the_scorer_rejects_a_wrong_object_count_colour_or_position(text):
 ])
 def test_the_scorer_reads_short_answers_in_every_form(text, expected, ok):
     assert same_meaning(text, expected) is ok
+
+
+@pytest.mark.parametrize("text,expected,ok", [
+    ("No, there is nothing red.", "no", True), ("No, nothing is red.", "no", True),
+    ("Yes, the star is red.", "yes", True), ("Yes, there are red shapes.", "yes", True),
+    ("Yes, nothing is red.", "yes", True),  # the tail reads; the yes is what is scored
+    ("The big red circle (top left) and the big blue star in the center.",
+     "top left: big red circle, center: big blue star", True),
+    ("the big red circle (top left)", "top left: big red circle, center: big blue star", False),
+    ("the big red circle (top right) and the big blue star in the center",
+     "top left: big red circle, center: big blue star", False),
+])
+def test_the_scorer_reads_tiny3_kinds_anything_coloured_and_comparisons(text, expected, ok):
+    assert same_meaning(text, expected) is ok

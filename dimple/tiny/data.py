@@ -24,7 +24,7 @@ import torch
 from dimple.processing import IMAGE_PLACEHOLDER, chat_prompt, expand_image_tokens
 from dimple.structure import build_canvas
 
-from . import dialogue, forms, nonworld, presets, replies, world
+from . import dialogue, forms, nonworld, presets, replies, templates, world
 from .tokenizer import special_ids
 from .vision_heads import scene_targets
 
@@ -97,8 +97,8 @@ class WorldData:
     # questions; visitor phrasings, conversations, replies outside the world and presets are Tiny 2's.
     MIX = {"describe": 1.0, "count": 0.8, "exists": 0.8, "attribute": 1.0, "position": 1.0, "ocr": 0.6,
            "chart": 0.8, "structured": 1.0, "cells": 0.2, "visitor": 4.0, "conversation": 2.5, "offworld": 0.8,
-           "nonworld": 1.0, "preset": 1.6}
-    VISITOR_CATEGORIES = ("visitor", "conversation", "offworld", "nonworld", "preset")
+           "nonworld": 1.0, "preset": 1.6, "template": 1.6}
+    VISITOR_CATEGORIES = ("visitor", "conversation", "offworld", "nonworld", "preset", "template")
 
     def __init__(self, cfg, tokenizer, seed: Optional[int] = None):  # cfg: train.TrainConfig
         self.cfg = cfg
@@ -194,7 +194,13 @@ class WorldData:
             if got is None:
                 return None
             _, template, turn, fills = got
-            return (), turn.question, (template, fills)
+            return (), turn.question, (template, fills, False)
+        if cat == "template":
+            got = templates.sample(scene, rng)
+            if got is None:
+                return None
+            _, template, turn, fills = got
+            return (), turn.question, (template, fills, True)
         got = world.ask_facts(scene, cat, rng)
         return (), got.question, forms.vary(got.answer, got.facts, scene, rng)
 
@@ -220,12 +226,15 @@ class WorldData:
             for pool in self.pools.values():
                 pool.refresh(min(self.cfg.pool_refresh_count, len(pool.scenes)))
 
-    def template_response(self, template: str, fills: list[str]) -> tuple[list[int], list[int]]:
-        """(response ids, fixed positions) of a preset: half the time its own slot lengths, else slots of
-        random spare room; each slot holds its filling, then pads (the elastic slots)."""
+    def template_response(self, template: str, fills: list[str], grammar: bool = False) -> tuple[list[int], list[int]]:
+        """(response ids, fixed positions) of a template: a grammar's slots are 1 to 2x their filling
+        (`templates.slot_lengths`); a preset's half the time its own lengths, else random spare room; each slot
+        holds its filling (or its start), then pads (the elastic slots)."""
         rng = self.rng
         fill_ids = [self.encode(f) for f in fills]
-        if rng.random() < 0.5:
+        if grammar:
+            template = presets.with_slot_lengths(template, templates.slot_lengths([len(f) for f in fill_ids], rng))
+        elif rng.random() < 0.5:
             template = presets.with_slot_lengths(template, [len(f) + rng.randint(0, 4) for f in fill_ids])
         canvas = build_canvas(template, self.tok, self.ids["mask"], self.ids["eos"], 4 * self.cfg.canvas_len)
         ids, slot = list(canvas.ids), 0

@@ -102,6 +102,35 @@ def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, sty
         facts = ({"form": "attribute", "value": o.size, "subject": f"{o.color} {o.shape}"} if kind == "size"
                  else {"form": "position", "pos": o.position})
         return Turn(say(color=o.color, shape=o.shape), answer, kind, {"color": o.color, "shape": o.shape}, facts=facts)
+    return _tiny3_turn(scene, kind, rng, say)
+
+
+# Superlatives of a comparison question, by the size they ask for (the world has two sizes).
+MOST = {"big": ("biggest", "largest"), "small": ("smallest", "tiniest")}
+
+
+def _tiny3_turn(scene: W.Scene, kind: str, rng: random.Random, say) -> Optional[Turn]:
+    """Tiny 3's question kinds: "anything red?", "which one is the biggest?", "where is the triangle?"."""
+    objs = scene.objects
+    if kind == "exists_color":
+        present = sorted({o.color for o in objs})
+        color = rng.choice(present) if rng.random() < 0.5 else rng.choice([c for c in W.COLOR_NAMES if c not in present])
+        fits = [o for o in objs if o.color == color]
+        facts = {"form": "exists_color", "yes": bool(fits), "color": color, "obj": fits[0] if len(fits) == 1 else None}
+        return Turn(say(color=color, things=rng.choice(L.THINGS)), "yes" if fits else "no", kind, facts=facts)
+    if kind == "comparison":
+        sizes = {o.size for o in objs}
+        if len(sizes) < 2:
+            return None  # every object has one size: nothing is biggest
+        size = rng.choice(sorted(sizes))
+        picked = [o for o in objs if o.size == size]
+        return Turn(say(most=rng.choice(MOST[size])), W.describe_answer(picked), kind,
+                    facts={"form": "objects", "objs": picked})
+    if kind == "position_of_shape":
+        pool = _unique(objs, "shape")
+        o = rng.choice(pool) if pool else None
+        return o and Turn(say(shape=o.shape), o.position, kind, {"cell": o.cell},
+                          facts={"form": "position", "pos": o.position})
     raise ValueError(f"{kind} is not a question about objects")
 
 
@@ -134,7 +163,7 @@ def _chart_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, style
 
 KIND_SCENE = {k: "objects" for k in ("describe", "structured", "count_all", "count_shape", "count_color", "exists",
                                      "color_of_shape", "shape_of_color", "color_at", "shape_at", "object_at",
-                                     "size", "position")}
+                                     "size", "position", "exists_color", "comparison", "position_of_shape")}
 KIND_SCENE.update({k: "text" for k in ("ocr_read", "ocr_row", "ocr_count")})
 KIND_SCENE.update({k: "chart" for k in ("chart_value", "chart_tallest", "chart_shortest", "chart_describe")})
 

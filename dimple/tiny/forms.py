@@ -180,6 +180,33 @@ def object_answer(o: W.Obj, rng: random.Random) -> str:
     return f"There is {thing(o, rng)}." if form == 2 else f"I see {thing(o, rng)} there."
 
 
+def exists_color(yes: bool, color: str, obj, rng: random.Random) -> str:
+    """"yes" | "Yes." | "Yes, there is a red star." | "Yes, the star is red." | "No, there is nothing red." ..."""
+    form = rng.randrange(4)
+    if form < 2:
+        word = "yes" if yes else "no"
+        return word if form == 0 else word.capitalize() + "."
+    if not yes:
+        return f"No, there is nothing {color}." if form == 2 else f"No, nothing is {color}."
+    if obj is None:
+        return f"Yes, there are {color} {rng.choice(COUNT_NOUNS)}."
+    return f"Yes, there is {_a(color)} {color} {obj.shape}." if form == 2 else f"Yes, the {obj.shape} is {color}."
+
+
+def objects(objs: list[W.Obj], rng: random.Random) -> str:
+    """Some objects and their places, in any order: "the big red circle (top left) and the big blue star in the
+    center"."""
+    ordered = ORDERS[rng.choice(tuple(ORDERS))](list(objs), rng)
+    if rng.random() < 0.3:
+        return _colon_list(ordered, rng)
+    if rng.random() < 0.5:
+        parts = [f"the {thing(o, rng, article=False)} ({position_words(o.position, rng)})" for o in ordered]
+    else:
+        parts = [f"the {thing(o, rng, article=False)} {place(o.position, rng)}" for o in ordered]
+    text = join(parts, rng)
+    return text[0].upper() + text[1:] + "." if rng.random() < 0.5 else text
+
+
 def words(text: str, rng: random.Random) -> str:
     return rng.choice((text, text, f"It says {text}.", f"The text says {text}."))
 
@@ -214,6 +241,8 @@ FORMS: dict[str, Callable] = {  # facts["form"] -> (facts, scene, rng) -> one va
     "position": lambda f, s, r: position(f["pos"], r),
     "object": lambda f, s, r: object_answer(f["obj"], r),
     "words": lambda f, s, r: words(f["text"], r),
+    "exists_color": lambda f, s, r: exists_color(f["yes"], f["color"], f.get("obj"), r),
+    "objects": lambda f, s, r: objects(f["objs"], r),
     "bar_value": lambda f, s, r: bar_value(f["label"], f["value"], r),
     "bar_label": lambda f, s, r: bar_label(f["label"], f["superlative"], r),
     "chart": lambda f, s, r: chart(s.bars, r),

@@ -44,7 +44,7 @@ FRAMES: dict[str, dict[str, list[str]]] = {
                   "How many {things} do you see?", "How many {things} are in the image?", "Number of {things}?",
                   "What is the number of {things}?", "Count all {things}.", "How many {things} are in the picture?"],
         "heldout": ["how many {things} can you see", "Count the {things} in the image.",
-                    "What is the number of {things} in the picture?"],
+                    "What is the number of {things} in the picture?", "how many {things} are in it"],
     },
     "count_shape": {
         "train": ["How many {shapes} are there?", "How many {shapes}?", "Count the {shapes}.",
@@ -152,6 +152,24 @@ FRAMES: dict[str, dict[str, list[str]]] = {
                   "Read the bars.", "What does the chart show?"],
         "heldout": ["Read the values of the chart.", "describe the bar chart"],
     },
+    # Tiny 3: the questions a visitor asked in the browser that Tiny 2 missed (issue 31).
+    "exists_color": {
+        "train": ["Is anything {color}?", "Anything {color}?", "Do you see anything {color}?",
+                  "Is there something {color}?", "Is there anything {color} in the image?", "Any {color} {things}?",
+                  "Is any object {color}?", "Can you find something {color}?"],
+        "heldout": ["is there anything {color}", "Can you see something {color} in the picture?"],
+    },
+    "comparison": {
+        "train": ["Which object is the {most}?", "Which shape is the {most}?", "What is the {most} object?",
+                  "What's the {most} thing?", "Which is the {most}?", "Name the {most} shape.",
+                  "Which ones are the {most}?", "Show me the {most} one."],
+        "heldout": ["which one is the {most}", "Tell me which shape is the {most}."],
+    },
+    "position_of_shape": {
+        "train": ["Where is the {shape}?", "Where's the {shape}?", "Where can I find the {shape}?",
+                  "Where is the {shape} located?", "Tell me the position of the {shape}.", "Position of the {shape}?"],
+        "heldout": ["can you tell me where the {shape} is", "Whereabouts is the {shape}?"],
+    },
     "structured": {
         "train": ["List the objects as JSON.", "Give me the objects as JSON.", "JSON of the objects, please.",
                   "Return the objects in JSON.", "List the shapes as JSON.", "Objects as JSON?"],
@@ -201,7 +219,8 @@ RESERVED = frozenset((*W.WORDS, *W.COLOR_NAMES, *W.SHAPES, *NUMBER_WORDS))
 # The evaluation's canonical categories, with the kinds of question each covers.
 KINDS_OF_CATEGORY = {
     "describe": ("describe",), "count": ("count_all", "count_shape", "count_color"), "exists": ("exists",),
-    "attribute": ("color_of_shape", "shape_of_color", "color_at", "shape_at", "object_at", "size"), "position": ("position",),
+    "attribute": ("color_of_shape", "shape_of_color", "color_at", "shape_at", "object_at", "size"),
+    "position": ("position", "position_of_shape"),
     "ocr": ("ocr_read", "ocr_row", "ocr_count"),
     "chart": ("chart_value", "chart_tallest", "chart_shortest", "chart_describe"), "structured": ("structured",),
 }

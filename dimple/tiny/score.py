@@ -23,7 +23,7 @@ from . import world as W
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _POS = "|".join(sorted(W.POSITIONS, key=len, reverse=True))
-_OBJ = r"(?:an? )?(big|small) (\w+) (\w+)"
+_OBJ = r"(?:an? |the )?(big|small) (\w+) (\w+)"
 # The item forms of a description (forms.py): "top left: big red circle", "a big red circle (top left)",
 # "a big red circle is / sits in / at the top left" -> (position, size, colour, shape).
 _ITEMS = (
@@ -111,9 +111,11 @@ def _chart_items(text: str) -> Optional[Counter]:
 
 # What may follow a yes or a no: a confirmation, perhaps naming the thing and its place ("yes, there is a red
 # star in the top left"), never a garbled tail ("yes only drawn world").
-_THING = rf"(?:(?:an?|one|any|no) )?(?:(?:{'|'.join(W.COLOR_NAMES)}) )?(?:{'|'.join(W.SHAPES)}|one|thing|object)s?"
-_YES_NO = re.compile(r"^(yes|no)(?:,? (?:there (?:is|are|isn't|aren't)(?: not)?|i (?:do|can|see)(?: not)?"
-                     rf"|i (?:don't|can't|cannot)(?: see)?)(?: {_THING}(?: (?:at|in) the (?:{_POS}))?)?)?$")
+_THING = rf"(?:(?:an?|one|any|no) )?(?:(?:{'|'.join(W.COLOR_NAMES)}) )?(?:{'|'.join(W.SHAPES)}|one|thing|object|shape)s?"
+_COLORS, _SHAPES = "|".join(W.COLOR_NAMES), "|".join(W.SHAPES)
+_YES_NO = re.compile(r"^(yes|no)(?:,? (?:(?:there (?:is|are|isn't|aren't)(?: not)?|i (?:do|can|see)(?: not)?"
+                     rf"|i (?:don't|can't|cannot)(?: see)?)(?: {_THING}(?: (?:at|in) the (?:{_POS}))?)?"
+                     rf"|(?:there is nothing|nothing is) (?:{_COLORS})|the (?:{_SHAPES}) is (?:{_COLORS})))?$")
 
 
 def _yes_no(text: str) -> Optional[str]:

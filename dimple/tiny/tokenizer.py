@@ -68,7 +68,7 @@ def visitor_corpus(n: int, seed: int = 0) -> list[str]:
     """Training-split text of Tiny 2's language: phrasings, conversations, replies and filled presets."""
     import random
 
-    from . import dialogue, forms, presets, replies, world
+    from . import dialogue, forms, presets, replies, templates, world
 
     rng = random.Random(seed)
     lines = [t for kind in replies.TEXTS for t in replies.TEXTS[kind]["train"]] + replies.all_replies() * 20
@@ -76,9 +76,9 @@ def visitor_corpus(n: int, seed: int = 0) -> list[str]:
         scene = rng.choice((world.random_objects_scene, world.random_text_scene, world.random_chart_scene))(rng)
         for turn in dialogue.conversation(scene, rng):
             lines += [turn.question, turn.answer, forms.vary(turn.answer, turn.facts, scene, rng)]
-        got = presets.sample(scene, rng)
-        if got:
-            lines.append(presets.filled_text(got[1], got[3]))
+        for got in (presets.sample(scene, rng), templates.sample(scene, rng)):
+            if got:
+                lines.append(presets.filled_text(got[1], got[3]))
     return lines
 
 

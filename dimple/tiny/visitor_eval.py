@@ -29,13 +29,18 @@ from PIL import Image
 
 from . import dialogue as D
 from . import language as L
-from . import nonworld, presets, replies, score
+from . import nonworld, presets, replies, score, templates
 from . import world as W
 
 SEED_START = 500_000  # eval-split seeds past the canonical evaluation's
 BASE_CLASSES = tuple(f"phrasing_{c}" for c in W.CATEGORIES) + (
     "busy", "second_turn", "follow_up", "off_world", "nonworld_image")
-CLASSES = BASE_CLASSES + tuple(f"preset_{name}" for name in presets.PRESETS)
+# Tiny 3 (issue 31): the misses seen in the browser, and templates a visitor writes.
+TINY3_CLASSES = ("count_in_it", "anything_color", "comparison", "where_shape", "template_visitor_json",
+                 "template_heldout_shape")
+CLASSES = BASE_CLASSES + tuple(f"preset_{name}" for name in presets.PRESETS) + TINY3_CLASSES
+# A visitor's slot: from a little more than the filling's words to twice that (a visitor does not count tokens).
+VISITOR_SLOT = lambda words, rng: rng.randint(words + 2, 2 * words + 2)  # noqa: E731
 
 
 @dataclass
@@ -76,7 +81,36 @@ def _conversation_case(klass: str, rng: random.Random) -> Case:
             return Case(klass, W.render(scene), turns[-1].question, turns[-1].answer, history)
 
 
+def _visitor_template(klass: str, rng: random.Random) -> Case:
+    split, name = ("train", "json_positions") if klass == "template_visitor_json" else ("heldout", None)
+    while True:
+        scene = _scene(rng, "objects", rng.randint(1, 6))
+        got = templates.sample(scene, rng, split, name)
+        if got is not None:
+            _, template, turn, fills = got
+            sized = presets.with_slot_lengths(template, [VISITOR_SLOT(len(f.split()), rng) for f in fills])
+            return Case(klass, W.render(scene), turn.question, presets.filled_text(template, fills), template=sized)
+
+
+TINY3_KINDS = {"anything_color": "exists_color", "comparison": "comparison", "where_shape": "position_of_shape"}
+
+
+def _tiny3_case(klass: str, rng: random.Random) -> Case:
+    if klass.startswith("template_"):
+        return _visitor_template(klass, rng)
+    while True:
+        scene = _scene(rng, "objects", rng.randint(4, 6) if klass == "count_in_it" else rng.randint(1, 6))
+        if klass == "count_in_it":  # the words a visitor used in the browser
+            question = L.style(f"how many {rng.choice(L.THINGS)} are in it", rng, "heldout")
+            return Case(klass, W.render(scene), question, str(len(scene.objects)))
+        turn = D.ask(scene, TINY3_KINDS[klass], rng, "heldout")
+        if turn is not None:
+            return Case(klass, W.render(scene), turn.question, turn.answer)
+
+
 def _case(klass: str, rng: random.Random) -> Case:
+    if klass in TINY3_CLASSES:
+        return _tiny3_case(klass, rng)
     if klass.startswith("phrasing_"):
         return _phrasing_case(klass[len("phrasing_"):], rng)
     if klass in ("second_turn", "follow_up"):
