@@ -64,7 +64,7 @@ def card_for(folder: Path, name: str) -> ModelCard:
     if name in TINY_NAMES or data.get("kind") == "tiny":
         from .tiny.card import card_fields
 
-        card = ModelCard(**card_fields(), system=data.get("system"))
+        card = ModelCard(**card_fields(folder), system=data.get("system"))
     else:
         card = ModelCard(
             name=data.get("name", "Dimple-7B" if "7b" in name.lower() else Path(name).name),

@@ -81,6 +81,26 @@ def _chart_value(scene, rng):
     return {"label": label}, str(value)
 
 
+def _exists_color(scene, rng):
+    present = sorted({o.color for o in scene.objects})
+    color = rng.choice(present) if rng.random() < 0.5 else rng.choice([c for c in W.COLOR_NAMES if c not in present])
+    return {"color": color}, "yes" if color in present else "no"
+
+
+def _comparison(scene, rng):
+    sizes = sorted({o.size for o in scene.objects})
+    if len(sizes) < 2:
+        return None
+    size = rng.choice(sizes)
+    most = rng.choice({"big": ("biggest", "largest"), "small": ("smallest", "tiniest")}[size])
+    return {"most": most}, W.describe_answer([o for o in scene.objects if o.size == size])
+
+
+def _position_of_shape(scene, rng):
+    objs = _only_shape(scene)
+    return ({"shape": objs[0].shape}, objs[0].position) if objs else None
+
+
 # kind -> (scene kind, (scene, rng) -> (slots, expected answer), or None to draw another scene)
 ANSWERS = {
     "describe": ("objects", lambda s, r: ({}, W.describe_answer(s.objects))),
@@ -93,11 +113,16 @@ ANSWERS = {
     "ocr": ("text", lambda s, r: ({}, " ".join(w for _, w, _ in s.words))),
     "chart_tallest": ("chart", lambda s, r: ({}, max(s.bars, key=lambda b: b[1])[0])),
     "chart_value": ("chart", _chart_value),
+    # Tiny 3's kinds (probe 4)
+    "exists_color": ("objects", _exists_color),
+    "comparison": ("objects", _comparison),
+    "position_of_shape": ("objects", _position_of_shape),
 }
 for _kind, _reply in replies.REPLIES.items():
     ANSWERS[_kind] = ("objects", lambda s, r, reply=_reply: ({}, reply))
 GROUP = {"count_all": "count", "colour_of_shape": "attribute", "object_at": "attribute", "chart_tallest": "chart",
-         "chart_value": "chart", **{k: "off_world" for k in replies.REPLIES}}
+         "chart_value": "chart", "exists_color": "exists", "position_of_shape": "position",
+         **{k: "off_world" for k in replies.REPLIES}}
 
 # (kind, frame), written after the ninth run trained and before any model answered them
 PROBE = [("describe", f) for f in (

@@ -8,7 +8,10 @@ with a question each. It knows nothing of the UI or of decoding.
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
+from typing import Optional
 
 from PIL import Image
 
@@ -29,23 +32,62 @@ SUGGESTIONS = (
 )
 
 
-def about() -> str:
-    """Markdown: what Dimple-Tiny knows and how to talk to it."""
+EVAL_FILE = "eval.json"  # the evaluation that ships beside the weights (`python -m dimple.cli eval --json`)
+# What the card names a visitor-evaluation class, for its weakest-classes line.
+CLASS_WORDS = {"phrasing_describe": "descriptions", "phrasing_count": "counts", "phrasing_exists": "yes/no questions",
+               "phrasing_attribute": "colours, shapes and sizes", "phrasing_position": "positions",
+               "phrasing_ocr": "reading", "phrasing_chart": "charts", "phrasing_structured": "JSON",
+               "busy": "busy pictures", "second_turn": "second turns", "follow_up": "follow-ups",
+               "off_world": "questions outside its world", "nonworld_image": "pictures not from its world",
+               "count_in_it": "'how many things are in it'", "anything_color": "'is there anything red?'",
+               "comparison": "biggest and smallest", "where_shape": "'where is the triangle?'",
+               "template_visitor_json": "a visitor's own JSON template",
+               "template_heldout_shape": "list and prefix templates it was not taught"}
+
+
+def in_words(share: float) -> str:
+    """0.83 -> "about 5 in 6": the nearest fraction with a denominator of 2 to 10."""
+    n, d = min(((round(share * d), d) for d in range(2, 11)), key=lambda nd: (abs(nd[0] / nd[1] - share), nd[1]))
+    if n == d:
+        return "all" if share >= 0.995 else "nearly all"
+    return f"about {n} in {d}"
+
+
+def figures(ev: dict) -> str:
+    """The card's measured sentences, made from the evaluation JSON (so they cannot go stale)."""
+    visitor = ev["visitor"]
+    classes = sorted(visitor["per_class"].items(), key=lambda kv: kv[1])
+    weakest = ", ".join(f"{CLASS_WORDS.get(k, k.replace('_', ' '))} {v:.0%}" for k, v in classes[:3])
+    text = (f"Measured on questions worded in ways it was never taught: {in_words(visitor['accuracy'])} right "
+            f"({visitor['accuracy']:.0%} of {visitor['n']}); weakest: {weakest}. ")
+    probe = ev.get("probe")
+    if probe:
+        text += (f"On a sealed probe of phrasings written by someone who never saw its training data: "
+                 f"{in_words(probe['pooled'])} ({probe['pooled']:.0%} of {probe['n']}). ")
+    return text + (f"It fills about {ev['tokens_per_forward']:.1f} tokens per forward pass "
+                   f"({visitor['nfe_mean']:.1f} passes per answer at threshold {visitor['threshold']}).")
+
+
+def read_eval(folder: Optional[Path]) -> Optional[dict]:
+    path = Path(folder) / EVAL_FILE if folder else None
+    return json.loads(path.read_text()) if path and path.exists() else None
+
+
+def about(ev: Optional[dict] = None) -> str:
+    """Markdown: what Dimple-Tiny knows and how to talk to it; `ev`: the shipped evaluation's figures."""
     return (
         f"Dimple-Tiny knows a small drawn world: {world.IMAGE_SIZE}x{world.IMAGE_SIZE} pictures with "
         f"1-{world.MAX_OBJECTS} objects ({', '.join(world.SHAPES)}; {', '.join(world.COLOR_NAMES)}; big or small) "
         f"on a 3x3 grid, short words ({', '.join(world.WORDS)}) and bar charts of three bars. "
         "Ask in your own words: describe the picture, count, check whether something is there, ask for a colour, "
-        "shape, size or position, read the words or the chart, or list the objects as JSON. "
-        "It was also taught follow-ups (\"And the squares?\", \"Where is it?\"), to say so when a picture is not "
-        "from its world, and to answer greetings; it knows nothing else. It needs a picture to answer, and it "
-        "takes for granted that what you ask about is in it (ask for the colour of a square that is not there and "
-        "it guesses one). It is a very small model: with words it "
-        "has not seen it is often wrong: about 5 in 6 of questions worded in new ways are right (nearly every "
-        "reading; about 4 in 5 counts and colours, 3 in 4 descriptions, positions and chart questions; "
-        "yes/no are its weakest, about 6 in 10; see the README). The presets "
-        "under Structure prior are formats it was trained to fill; their slots may be longer than the answer "
-        "(elastic slots)."
+        "shape, size or position, which one is biggest, read the words or the chart, or list the objects as JSON. "
+        "Like a real language model it can say one answer in many ways, so you can watch it settle on one over "
+        "several steps. It was also taught follow-ups (\"And the squares?\", \"Where is it?\"), to say so when a "
+        "picture is not from its world, and to answer greetings; it knows nothing else. It needs a picture to "
+        "answer. It is a very small model: with words it has not seen it is often wrong. "
+        + (figures(ev) + " " if ev else "")
+        + "The presets under Structure prior are formats it was trained to fill, and you may write your own "
+        "(JSON, lists, \"Answer: …\"); slots may be longer than the answer (elastic slots)."
     )
 
 
@@ -62,8 +104,8 @@ def random_scene(seed: int) -> tuple[Image.Image, str]:
     return world.render(scene), dialogue.ask_any(scene, rng, "train", styled=False).question
 
 
-def card_fields() -> dict:
-    """The ModelCard fields of Dimple-Tiny."""
-    return dict(name="Dimple-Tiny", about=about(), defaults=TINY.decode_defaults(),
+def card_fields(folder: Optional[Path] = None) -> dict:
+    """The ModelCard fields of Dimple-Tiny; `folder`: its weights' folder, whose evaluation the card quotes."""
+    return dict(name="Dimple-Tiny", about=about(read_eval(folder)), defaults=TINY.decode_defaults(),
                 max_new_tokens_limit=TINY.max_new_tokens_limit, square_images=True, needs_image=True,
                 suggestions=SUGGESTIONS, presets=preset_templates())
