@@ -4,9 +4,18 @@ from dimple.tiny import language, replies, visitor_eval as V
 from PIL import Image
 
 
-def _row(question: str, ok: bool, klass: str = "phrasing_count"):
+def _row(question: str, ok: bool, klass: str = "phrasing_count", nfe: int = 1, answer_tokens: int = 1):
     case = V.Case(klass, Image.new("RGB", (8, 8)), question, "2")
-    return case, "2" if ok else "3", 1, ok
+    return V.Row(case, "2" if ok else "3", nfe, ok, answer_tokens)
+
+
+def test_trajectory_statistics_count_only_long_answers_and_their_passes():
+    rows = [_row("a", True, nfe=4, answer_tokens=20), _row("b", False, nfe=1, answer_tokens=12),
+            _row("c", True, nfe=1, answer_tokens=3)]
+    out = V.trajectory_stats(rows)
+    assert out["n"] == 2 and out["single_pass_share"] == 0.5 and out["passes_histogram"] == {1: 1, 4: 1}
+    assert out["tokens_per_forward_mean"] == round((20 / 4 + 12 / 1) / 2, 3) and out["accuracy"] == 0.5
+    assert V.trajectory_stats(rows[2:])["n"] == 0
 
 
 def test_cases_are_the_same_every_time_and_cover_every_class():

@@ -23,7 +23,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from PIL import Image
 
@@ -155,30 +155,58 @@ def passes(case: Case, output: str) -> bool:
     return ok and not (case.nonworld and score.invents_objects(output))
 
 
+class Row(NamedTuple):
+    case: Case
+    output: str
+    nfe: int  # forward passes of its decode
+    ok: bool
+    answer_tokens: int = 0  # tokens of the answer, its end excluded
+
+
+LONG_ANSWER = 12  # answers of at least this many tokens make the trajectory statistics (issue 31)
+PAPER_THRESHOLD = 0.95  # the paper's confidence threshold: trajectory statistics are also taken there
+
+
 def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold: float = 0.5,
-        classes=CLASSES) -> dict:
-    """Decode every case at `threshold` (and at `low_threshold`, for the breakage statistic) and score them."""
+        classes=CLASSES, extra_thresholds=(PAPER_THRESHOLD,)) -> dict:
+    """Decode every case at `threshold` (and at `low_threshold`, for the breakage statistic; at
+    `extra_thresholds` for the trajectory statistics) and score them."""
     from dimple.config import DecodeConfig
 
     base = assistant.default_config
     results = {}
     t0 = time.perf_counter()
-    for thr in (threshold, low_threshold):
+    for thr in dict.fromkeys((threshold, low_threshold, *extra_thresholds)):
         cfg = DecodeConfig(**{**base.__dict__, "alg_p_threshold": thr})
         rows = []
         for case in cases(n_per_class, classes):
             traj = assistant.generate(case.image, case.question, cfg, history=case.history, template=case.template)
             output = assistant.answer_text(traj)
-            rows.append((case, output, traj.nfe, passes(case, output)))
+            rows.append(Row(case, output, traj.nfe, passes(case, output), len(traj.answer_ids)))
         results[thr] = rows
-    return summarize(results[threshold], results[low_threshold], threshold, low_threshold,
-                     time.perf_counter() - t0)
+    out = summarize(results[threshold], results[low_threshold], threshold, low_threshold, time.perf_counter() - t0)
+    out["trajectory"] = {str(thr): trajectory_stats(rows) for thr, rows in sorted(results.items(), reverse=True)}
+    return out
+
+
+def trajectory_stats(rows, min_tokens: int = LONG_ANSWER) -> dict:
+    """How answers of at least `min_tokens` tokens unfold: tokens per forward pass, the share decoded in one
+    pass, and the distribution of pass counts (Dimple-7B needs about len/3 passes: the paper)."""
+    long = [r for r in rows if r.answer_tokens >= min_tokens]
+    if not long:
+        return {"min_answer_tokens": min_tokens, "n": 0}
+    return {"min_answer_tokens": min_tokens, "n": len(long),
+            "tokens_per_forward_mean": round(sum(r.answer_tokens / r.nfe for r in long) / len(long), 3),
+            "single_pass_share": round(sum(r.nfe == 1 for r in long) / len(long), 4),
+            "answer_tokens_mean": round(sum(r.answer_tokens for r in long) / len(long), 2),
+            "passes_histogram": dict(sorted(Counter(r.nfe for r in long).items())),
+            "accuracy": round(sum(r.ok for r in long) / len(long), 4)}
 
 
 def _rates(rows, key) -> dict[str, float]:
     """Share of right rows by `key(case)`, in first-seen order of the keys."""
     tally: dict[str, list[int]] = {}
-    for case, _, _, ok in rows:
+    for case, _, _, ok, _ in rows:
         t = tally.setdefault(key(case), [0, 0])
         t[0], t[1] = t[0] + int(ok), t[1] + 1
     return {k: round(v[0] / v[1], 4) for k, v in tally.items()}
@@ -193,7 +221,7 @@ def summarize(high, low, threshold: float, low_threshold: float, seconds: float)
         "accuracy": round(sum(r[3] for r in high) / len(high), 4),
         "per_class": _rates(high, lambda case: case.klass),
         "per_opener": per_opener(high),
-        "invented_objects_on_nonworld_images": sum(score.invents_objects(o) for c, o, _, _ in high if c.nonworld),
+        "invented_objects_on_nonworld_images": sum(score.invents_objects(o) for c, o, *_ in high if c.nonworld),
         "nfe_histogram": dict(sorted(Counter(r[2] for r in high).items())),
         "nfe_mean": round(sum(r[2] for r in high) / len(high), 3),
         "low_threshold": low_threshold,
@@ -220,7 +248,7 @@ def _failures(rows, per_class: int = 4) -> list[dict]:
     """The first few wrong answers of every class (a class that fails often does not crowd out the others)."""
     seen: Counter = Counter()
     out = []
-    for case, output, _, ok in rows:
+    for case, output, _, ok, _ in rows:
         if not ok and seen[case.klass] < per_class:
             seen[case.klass] += 1
             out.append({"class": case.klass, "question": case.question, "history": case.history,
