@@ -99,3 +99,13 @@ def test_the_scorer_reads_short_answers_in_every_form(text, expected, ok):
 ])
 def test_the_scorer_reads_tiny3_kinds_anything_coloured_and_comparisons(text, expected, ok):
     assert same_meaning(text, expected) is ok
+
+
+def test_every_form_of_an_honest_reply_is_its_reply_and_no_other_kinds():
+    from dimple.tiny import replies
+
+    for reply, forms in replies.REPLY_FORMS.items():
+        assert forms[0] == reply and len(forms) >= 2
+        for form in forms:
+            assert same_meaning(form, reply)
+            assert not any(same_meaning(form, other) for other in replies.REPLY_FORMS if other != reply)

@@ -182,7 +182,7 @@ class WorldData:
         if cat == "offworld":
             kind = rng.choice(replies.KINDS)
             history = [(t.question, say(t)) for t in dialogue.conversation(scene, rng)[:rng.randint(0, 2)]]
-            return history, replies.text_of(kind, rng), replies.REPLIES[kind]
+            return history, replies.text_of(kind, rng), replies.vary(replies.REPLIES[kind], rng)
         if cat == "visitor":
             turn = dialogue.ask_any(scene, rng)
             return (), turn.question, say(turn)
@@ -210,14 +210,14 @@ class WorldData:
         rng = self.rng
         if rng.random() < 0.3:
             kind = rng.choice(replies.KINDS)
-            return (), replies.text_of(kind, rng), replies.REPLIES[kind]
+            return (), replies.text_of(kind, rng), replies.vary(replies.REPLIES[kind], rng)
         fake = world.random_objects_scene(rng) if rng.random() < 0.7 else world.random_chart_scene(rng)
         if rng.random() < 0.7:
             question = dialogue.ask_any(fake, rng).question
         else:
             category = rng.choice(("describe", "count", "exists", "position")) if fake.kind == "objects" else "chart"
             question = world.ask(fake, category, rng)[0]
-        return (), question, replies.NONWORLD_IMAGE
+        return (), question, replies.vary(replies.NONWORLD_IMAGE, rng)
 
     def maybe_refresh(self) -> None:
         self.steps_since_refresh += 1

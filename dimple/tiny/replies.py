@@ -148,6 +148,24 @@ REPLIES = {
     "offworld": "I only know my drawn world: shapes, colours, positions, words and bar charts.",
 }
 NONWORLD_IMAGE = "This image is not from my world. I only know drawn shapes, words and bar charts."
+# Tiny 3: each honest reply in a few forms (the canonical one first), drawn at random in training; the scorer
+# takes any form of the expected reply.
+REPLY_FORMS = {
+    REPLIES["greeting"]: (REPLIES["greeting"], "Hi! I can tell you about the shapes, words and bar charts in the picture.",
+                          "Hello there! Ask me anything about the shapes, words or charts in the picture."),
+    REPLIES["thanks"]: (REPLIES["thanks"], "Glad to help! Ask me anything else about the picture.",
+                        "You're welcome! What else would you like to know about the picture?"),
+    REPLIES["self"]: (REPLIES["self"], "I'm Dimple-Tiny, a small diffusion model. I describe, count and find shapes, "
+                      "and I read words and bar charts."),
+    REPLIES["offworld"]: (REPLIES["offworld"], "That is outside my drawn world. I only know shapes, colours, "
+                          "positions, words and bar charts."),
+    NONWORLD_IMAGE: (NONWORLD_IMAGE, "That picture is not from my world: I only know drawn shapes, words and bar charts."),
+}
+
+
+def vary(reply: str, rng: random.Random) -> str:
+    """One form of an honest reply, drawn at random (the reply itself when it has no other forms)."""
+    return rng.choice(REPLY_FORMS.get(reply, (reply,)))
 KINDS = tuple(TEXTS)
 NOISE_RATE = 0.2  # share of training texts with a filler or made-up word added (language.noise)
 OPENER_RATE = 0.15  # share of training texts after an opener ("Brost, hello"): an opener changes no reply
@@ -198,4 +216,4 @@ def text_of(kind: str, rng: random.Random, split: str = "train") -> str:
 
 
 def all_replies() -> list[str]:
-    return list(REPLIES.values()) + [NONWORLD_IMAGE]
+    return [form for forms in REPLY_FORMS.values() for form in forms]
