@@ -29,23 +29,50 @@ CORNERS = ("top left", "top right", "bottom left", "bottom right")
 COUNT_NOUNS = ("shapes", "objects", "things")
 
 
-def size_word(size: str, rng: random.Random) -> str:
-    return rng.choice(SIZE_WORDS[size])
+class Voice:
+    """One answer's habits: each synonym set and small choice (large or big, upper or top, "in" or "at") is drawn
+    the first time the answer needs it and kept to its end. A writer keeps their words within an answer, so once
+    a few tokens are committed the rest of the answer follows (what confident decoding resolves over passes);
+    the structure (form, order) stays the open choice. Everything else is the answer's random generator."""
+
+    def __init__(self, rng: random.Random):
+        self.rng, self._kept = rng, {}
+
+    def pick(self, options: tuple):
+        if options not in self._kept:
+            self._kept[options] = self.rng.choice(options)
+        return self._kept[options]
+
+    def flag(self, name: str, p: float) -> bool:
+        if name not in self._kept:
+            self._kept[name] = self.rng.random() < p
+        return self._kept[name]
+
+    def __getattr__(self, name):  # choice, random, randrange, randint, sample: the generator's own
+        return getattr(self.rng, name)
 
 
-def position_words(pos: str, rng: random.Random) -> str:
+def voice(rng) -> Voice:
+    return rng if isinstance(rng, Voice) else Voice(rng)
+
+
+def size_word(size: str, rng: Voice) -> str:
+    return rng.pick(SIZE_WORDS[size])
+
+
+def position_words(pos: str, rng: Voice) -> str:
     """"top left" -> "top left" | "upper left"; the centre cell stays "center"."""
     first, _, rest = pos.partition(" ")
     if not rest:
         return pos
-    return f"{rng.choice(ROW_WORDS[first])} {rest}"
+    return f"{rng.pick(ROW_WORDS[first])} {rest}"
 
 
-def place(pos: str, rng: random.Random) -> str:
+def place(pos: str, rng: Voice) -> str:
     """"in the top left" | "at the upper left" | "in the top-left corner" (corners only)."""
-    if pos in CORNERS and rng.random() < 0.3:
+    if pos in CORNERS and rng.flag("corner", 0.3):
         return f"in the {position_words(pos, rng).replace(' ', '-')} corner"
-    return f"{rng.choice(('in', 'at'))} the {position_words(pos, rng)}"
+    return f"{rng.pick(('in', 'at'))} the {position_words(pos, rng)}"
 
 
 def _a(word: str) -> str:
@@ -58,15 +85,15 @@ def thing(o: W.Obj, rng: random.Random, article: bool = True) -> str:
     return f"{_a(words)} {words}" if article else words
 
 
-def number(n: int, rng: random.Random) -> str:
-    return str(n) if rng.random() < 0.5 or n >= len(NUMBER_WORDS) else NUMBER_WORDS[n]
+def number(n: int, rng: Voice) -> str:
+    return str(n) if rng.flag("digits", 0.5) or n >= len(NUMBER_WORDS) else NUMBER_WORDS[n]
 
 
-def join(parts: list[str], rng: random.Random) -> str:
+def join(parts: list[str], rng: Voice) -> str:
     """"a, b and c" or "a, b, and c" or "a, b, c"."""
     if len(parts) == 1:
         return parts[0]
-    last = rng.choice((" and ", ", and ", ", "))
+    last = rng.pick((" and ", ", and ", ", "))
     return ", ".join(parts[:-1]) + last + parts[-1]
 
 
@@ -77,6 +104,12 @@ ORDERS: dict[str, Callable] = {  # how a description orders its objects
     "color": lambda objs, rng: sorted(objs, key=lambda o: (o.color, o.cell)),
     "random": lambda objs, rng: rng.sample(objs, len(objs)),
 }
+ORDER_WEIGHTS = {"reading": 3, "size": 2, "color": 2, "random": 1}  # a random order leaves every item open
+
+
+def ordered(objs: list[W.Obj], rng) -> list[W.Obj]:
+    name = rng.choices(tuple(ORDER_WEIGHTS), weights=tuple(ORDER_WEIGHTS.values()))[0]
+    return ORDERS[name](list(objs), rng)
 
 
 def _colon_list(objs, rng):
@@ -95,8 +128,7 @@ def _i_see(objs, rng):
 
 
 def _clauses(objs, rng):
-    verbs = ("is", "sits")
-    parts = [f"{thing(o, rng)} {rng.choice(verbs)} {place(o.position, rng)}" for o in objs]
+    parts = [f"{thing(o, rng)} {rng.pick(('is', 'sits'))} {place(o.position, rng)}" for o in objs]
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
 
@@ -107,18 +139,18 @@ DESCRIPTION_FORMS: dict[str, Callable] = {
 
 
 def describe(objs: list[W.Obj], rng: random.Random) -> str:
-    ordered = ORDERS[rng.choice(tuple(ORDERS))](list(objs), rng)
-    return DESCRIPTION_FORMS[rng.choice(tuple(DESCRIPTION_FORMS))](ordered, rng)
+    rng = voice(rng)
+    return DESCRIPTION_FORMS[rng.choice(tuple(DESCRIPTION_FORMS))](ordered(objs, rng), rng)
 
 
 def structured(objs: list[W.Obj], rng: random.Random) -> str:
-    ordered = ORDERS[rng.choice(tuple(ORDERS))](list(objs), rng)
-    return json.dumps({o.position: o.name() for o in ordered})
+    return json.dumps({o.position: o.name() for o in ordered(objs, rng)})
 
 
 # ------------------------------------------------------------ short answers
 def count(n: int, noun: str, rng: random.Random) -> str:
     """"3" | "three" | "There are 3 circles." | "I count three circles." (noun: a plural)."""
+    rng = voice(rng)
     form = rng.randrange(4)
     if form < 2:
         return number(n, rng) if form == 0 else str(n)
@@ -132,6 +164,7 @@ def count(n: int, noun: str, rng: random.Random) -> str:
 
 def yes_no(yes: bool, color: str, shape: str, pos: str, rng: random.Random) -> str:
     """"yes" | "Yes." | "Yes, there is a red star." | "Yes, there is a red star in the top left." | the no forms."""
+    rng = voice(rng)
     form = rng.randrange(4)
     word = "yes" if yes else "no"
     if form == 0:
@@ -147,6 +180,7 @@ def yes_no(yes: bool, color: str, shape: str, pos: str, rng: random.Random) -> s
 
 def attribute(value: str, subject: str, rng: random.Random) -> str:
     """A colour or size ("blue" | "Blue." | "It is blue." | "The star is blue.")."""
+    rng = voice(rng)
     word = size_word(value, rng) if value in SIZE_WORDS else value
     form = rng.randrange(4)
     if form == 0:
@@ -163,6 +197,7 @@ def shape_answer(shape: str, rng: random.Random) -> str:
 
 
 def position(pos: str, rng: random.Random) -> str:
+    rng = voice(rng)
     form = rng.randrange(4)
     if form == 0:
         return position_words(pos, rng)
@@ -172,6 +207,7 @@ def position(pos: str, rng: random.Random) -> str:
 
 
 def object_answer(o: W.Obj, rng: random.Random) -> str:
+    rng = voice(rng)
     form = rng.randrange(4)
     if form == 0:
         return thing(o, rng, article=False)
@@ -196,13 +232,14 @@ def exists_color(yes: bool, color: str, obj, rng: random.Random) -> str:
 def objects(objs: list[W.Obj], rng: random.Random) -> str:
     """Some objects and their places, in any order: "the big red circle (top left) and the big blue star in the
     center"."""
-    ordered = ORDERS[rng.choice(tuple(ORDERS))](list(objs), rng)
+    rng = voice(rng)
+    objs = ordered(objs, rng)
     if rng.random() < 0.3:
-        return _colon_list(ordered, rng)
+        return _colon_list(objs, rng)
     if rng.random() < 0.5:
-        parts = [f"the {thing(o, rng, article=False)} ({position_words(o.position, rng)})" for o in ordered]
+        parts = [f"the {thing(o, rng, article=False)} ({position_words(o.position, rng)})" for o in objs]
     else:
-        parts = [f"the {thing(o, rng, article=False)} {place(o.position, rng)}" for o in ordered]
+        parts = [f"the {thing(o, rng, article=False)} {place(o.position, rng)}" for o in objs]
     text = join(parts, rng)
     return text[0].upper() + text[1:] + "." if rng.random() < 0.5 else text
 
@@ -212,6 +249,7 @@ def words(text: str, rng: random.Random) -> str:
 
 
 def bar_value(label: str, value: str, rng: random.Random) -> str:
+    rng = voice(rng)
     return rng.choice((value, number(int(value), rng), f"It is {value}.", f"{label} is {value}.",
                        f"Bar {label} is {value}."))
 
@@ -221,13 +259,14 @@ def bar_label(label: str, superlative: str, rng: random.Random) -> str:
 
 
 def chart(bars, rng: random.Random) -> str:
-    ordered = list(bars) if rng.random() < 0.6 else rng.sample(list(bars), len(bars))
+    rng = voice(rng)
+    bars = list(bars) if rng.random() < 0.8 else rng.sample(list(bars), len(bars))
     form = rng.randrange(3)
     if form == 0:
-        return ", ".join(f"{label}: {value}" for label, value, _ in ordered)
+        return ", ".join(f"{label}: {value}" for label, value, _ in bars)
     if form == 1:
-        return join([f"{label} is {value}" for label, value, _ in ordered], rng) + "."
-    return join([f"bar {label} is {value}" for label, value, _ in ordered], rng).capitalize() + "."
+        return join([f"{label} is {value}" for label, value, _ in bars], rng) + "."
+    return join([f"bar {label} is {value}" for label, value, _ in bars], rng).capitalize() + "."
 
 
 # ---------------------------------------------------------------- dispatch
@@ -252,4 +291,4 @@ FORMS: dict[str, Callable] = {  # facts["form"] -> (facts, scene, rng) -> one va
 def vary(answer: str, facts: dict, scene: W.Scene, rng: random.Random) -> str:
     """One valid form of `answer`, drawn at random; the answer itself when its facts name no form."""
     form = facts.get("form") if facts else None
-    return FORMS[form](facts, scene, rng) if form else answer
+    return FORMS[form](facts, scene, Voice(rng)) if form else answer
