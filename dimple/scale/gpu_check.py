@@ -1,4 +1,4 @@
-"""A short GPU check of the architecture at full Dimple-7B size: `python -m dimple.gpu_check`.
+"""A short GPU check of the architecture at full Dimple-7B size: `python -m dimple.scale.gpu_check`.
 
 Builds the model from the released config with random bf16 weights (no
 download), then measures peak memory, one forward at ~1,000 tokens with and
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
-from .config import DecodeConfig
-from .engine import generate
-from .kv_cache import PrefixKVCache
-from .modeling import DimpleConfig, DimpleModel
+from ..config import DecodeConfig
+from ..engine import generate
+from ..kv_cache import PrefixKVCache
+from ..modeling import DimpleConfig, DimpleModel
 
-SPEC = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dimple-7b-parameters.json"
+SPEC = Path(__file__).resolve().parent / "dimple-7b-parameters.json"
 
 
 def _sync(device) -> None:

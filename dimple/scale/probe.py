@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from .packed_linear import pack_weight, packed_linear, packing_available
+from ..packed_linear import pack_weight, packed_linear, packing_available
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")

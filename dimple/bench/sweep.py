@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import DecodeConfig
-from .tiny.settings import TINY
+from ..config import DecodeConfig
+from ..tiny.settings import TINY
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 FIXED_K = (2, 3, 4, 6, 8)
@@ -59,7 +59,7 @@ class BenchSettings:
 
 
 def _accuracy_point(assistant, settings: BenchSettings, cfg: DecodeConfig, label: str) -> dict:
-    from .tiny.evaluate import evaluate
+    from ..tiny.evaluate import evaluate
 
     result = evaluate(assistant.model, (assistant.tokenizer, assistant.image_processor), n=settings.limit, cfg=cfg)
     return {
@@ -142,7 +142,7 @@ def prefill_speedups(assistant, settings: BenchSettings) -> list[dict]:
 
 
 def _prefill_rows(assistant, settings: BenchSettings) -> list[dict]:
-    from .tiny.world import make_sample, split_seeds
+    from ..tiny.world import make_sample, split_seeds
 
     sample = make_sample(split_seeds("eval", 1)[0], category="describe")
     processor = assistant.image_processor
@@ -232,7 +232,7 @@ def batched_throughput(assistant, settings: BenchSettings, sizes=(4, 8)) -> list
 
 
 def _batched_rows(assistant, settings: BenchSettings, sizes) -> list[dict]:
-    from .tiny.world import make_sample, split_seeds
+    from ..tiny.world import make_sample, split_seeds
 
     cfg = DecodeConfig(max_new_tokens=settings.max_new_tokens, steps=settings.max_new_tokens, alg_p_threshold=0.9,
                        seed=settings.seed)
@@ -259,7 +259,7 @@ def _batched_rows(assistant, settings: BenchSettings, sizes) -> list[dict]:
 
 
 def run_bench(args) -> dict:
-    from .assistant import Assistant
+    from ..assistant import Assistant
 
     settings = BenchSettings(limit=args.limit, seed=args.seed).validate()
     assistant = Assistant.load(args.model, device=args.device)
@@ -270,7 +270,7 @@ def run_bench(args) -> dict:
     result["batched"] = batched_throughput(assistant, settings)
     result["settings"] = settings.__dict__
     if args.plots:
-        from .bench_plots import save_plots
+        from .plots import save_plots
 
         result["plots"] = save_plots(result, args.plots)
     return result

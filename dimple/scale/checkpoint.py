@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .modeling import DimpleModel
-from .scale_shapes import GiB, ScaleShape, dimple_config
+from ..modeling import DimpleModel
+from .shapes import GiB, ScaleShape, dimple_config
 
 DTYPE = torch.bfloat16
 INDEX = "model.safetensors.index.json"

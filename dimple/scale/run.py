@@ -32,11 +32,11 @@ from pathlib import Path
 
 import torch
 
-from .loading import load_model
-from .scale_checkpoint import existing_checkpoint, write_checkpoint
-from .scale_measure import decode_pair, floor_gives_way, forward_table, pass_costs, roofline
-from .scale_probe import PeakMemory, matmul_rates, peak_gflops, read_bandwidth, rss_bytes
-from .scale_shapes import SHAPES, ScaleSettings, get_shape
+from ..loading import load_model
+from .checkpoint import existing_checkpoint, write_checkpoint
+from .measure import decode_pair, floor_gives_way, forward_table, pass_costs, roofline
+from .probe import PeakMemory, matmul_rates, peak_gflops, read_bandwidth, rss_bytes
+from .shapes import SHAPES, ScaleSettings, get_shape
 
 DEFAULT_CKPT_DIR = Path(tempfile.gettempdir()) / "dimple-scale"
 
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     if args.json_out:
         args.json_out.write_text(text)
     if args.markdown:
-        from .scale_report import write_markdown
+        from .report import write_markdown
 
         write_markdown(results, args.markdown, command="python -m dimple.scale " + " ".join(sys.argv[1:] if argv is None else argv))
     print(text)

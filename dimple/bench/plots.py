@@ -2,7 +2,7 @@
 
 Owns the two figures (accuracy vs tokens per forward; prefill speedup vs
 prompt/response ratio) and the README section made from the numbers. It does
-not run anything: `python -m dimple.bench_plots bench.json [--plots DIR]`
+not run anything: `python -m dimple.bench.plots bench.json [--plots DIR]`
 prints the markdown for a saved result.
 """
 

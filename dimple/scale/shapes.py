@@ -14,9 +14,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .modeling import DimpleConfig
+from ..modeling import DimpleConfig
 
-SPEC_7B = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dimple-7b-parameters.json"
+SPEC_7B = Path(__file__).resolve().parent / "dimple-7b-parameters.json"
 
 # special token ids: Qwen2.5-VL's (the released tokenizer) and Dimple-Tiny's (small vocabularies)
 QWEN_IDS = dict(pad_token_id=151643, eos_token_id=151643, vision_start_token_id=151652, vision_end_token_id=151653,

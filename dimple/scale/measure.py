@@ -24,12 +24,12 @@ import time
 
 import torch
 
-from .bench import fed_tokens as fed_token_count
-from .config import DecodeConfig
-from .engine import generate
-from .kv_cache import PrefixKVCache
-from .scale_probe import best_seconds, sync
-from .scale_shapes import ScaleSettings
+from ..bench.sweep import fed_tokens as fed_token_count
+from ..config import DecodeConfig
+from ..engine import generate
+from ..kv_cache import PrefixKVCache
+from .probe import best_seconds, sync
+from .shapes import ScaleSettings
 
 
 def text_id_range(config) -> tuple[int, int]:
