@@ -1,6 +1,6 @@
 """The large live canvas in a real browser (Playwright + Debian Chromium): a 1,024-slot run drawn on the grid,
 scrubbed from its film without the server, drawing what the server would, and clickable. Skips only without
-Chromium. Its speed is tests/measure_canvas.py's (a benchmark, not a test). With STUDIO_SCREENSHOTS=folder it
+Chromium. Its speed is scripts/measure_canvas.py's (a benchmark, not a test). With STUDIO_SCREENSHOTS=folder it
 keeps canvas-1024.png there (a step of the grid; docs/canvas-1024.png)."""
 
 from __future__ import annotations

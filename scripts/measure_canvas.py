@@ -1,4 +1,4 @@
-"""The studio at the 7B's scale in Chromium: `python tests/measure_canvas.py [--step-ms 50] [--json]`.
+"""The studio at the 7B's scale in Chromium: `python scripts/measure_canvas.py [--step-ms 50] [--json]`.
 
 A stand-in (tests/standin_assistant.py) streams 1,024-token canvases decoded
 in 300 steps, with ghosts on every masked slot, through the real studio
@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "tests"  # studio_server and the stand-ins live in tests/
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import studio_server  # noqa: E402

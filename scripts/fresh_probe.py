@@ -1,7 +1,7 @@
 """A fresh probe: questions made up after a model trained, that no data recipe was tuned on before it was scored.
 
-    python tests/fresh_probe.py [MODEL ...]                    # default: tiny
-    python tests/fresh_probe.py --phrasings FILE.json MODEL ...
+    python scripts/fresh_probe.py [MODEL ...]                    # default: tiny
+    python scripts/fresh_probe.py --phrasings FILE.json MODEL ...
 
 The visitor evaluation's held-out texts have been read, run after run, to decide what training gets next (its
 phrasings never enter training, but their neighbours may). A probe is the check that guards against that:
@@ -31,7 +31,7 @@ import random
 import sys
 from collections import defaultdict
 
-sys.path.insert(0, ".")
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
 from dimple.tiny import language, replies, score  # noqa: E402
 from dimple.tiny import world as W  # noqa: E402

@@ -1,6 +1,6 @@
 """Soak test: bad input, load, faults and memory against a live Dimple Studio on loopback.
 
-`python -m tests.soak [--fast] [--json]` starts the app in this process on a
+`python scripts/soak.py [--fast] [--json]` starts the app in this process on a
 free port (Dimple-Tiny, or a random-weight checkpoint of the same architecture
 when the weights are missing), then:
 
@@ -36,7 +36,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "tests"  # studio_server and the stand-ins live in tests/
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
@@ -529,7 +529,7 @@ def table(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.soak", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python scripts/soak.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--fast", action="store_true", help="the CI variant: 4x2 load, 40 generations for memory")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON after the table")
     args = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """A visitor's tour of the studio in Chromium: their own words, a follow-up, a photograph, each preset.
 
-    python tests/visitor_tour.py [--out docs] [--question "..."]...
+    python scripts/visitor_tour.py [--out docs] [--question "..."]...
 
 Starts the studio on the shipped Dimple-Tiny, types the questions into the
 box as a person would (Enter sends), reads each answer off the conversation,
@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "tests"  # studio_server lives in tests/
 sys.path.insert(0, str(HERE))
 
 import studio_server  # noqa: E402

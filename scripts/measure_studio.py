@@ -1,4 +1,4 @@
-"""Measure the studio's live drawing against the engine: `python tests/measure_studio.py [--model tiny]`.
+"""Measure the studio's live drawing against the engine: `python scripts/measure_studio.py [--model tiny]`.
 
 For a few questions and settings it runs the app's own `Studio.ask` handler
 (the code path a browser's Send takes, minus the network) and prints, per run:
