@@ -22,9 +22,10 @@ import time
 
 import gradio as gr
 
-from app import export, teaching_api
-from app.inputs import check_branch, check_prompt, load_image, make_config
-from app.protocol import StudioAssistant, answer_text
+from .canvas import export
+from .teaching import api as teaching_api
+from .inputs import check_branch, check_prompt, load_image, make_config
+from .protocol import StudioAssistant, answer_text
 from dimple.trajectory import Trajectory, generation_record
 
 log = logging.getLogger("dimple.studio")

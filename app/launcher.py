@@ -17,9 +17,9 @@ import os
 import re
 from typing import Optional, Sequence
 
-from app.lazy import LazyAssistant
-from app.layout import build_demo, launch_options
-from app.zerogpu import GPU_SECONDS, on_zerogpu, zerogpu_assistant
+from .lazy import LazyAssistant
+from .page import build_demo, launch_options
+from .zerogpu import GPU_SECONDS, on_zerogpu, zerogpu_assistant
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,200}$")
 

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from app.export import new_session_dir, remove_session_dir
+from .canvas.export import new_session_dir, remove_session_dir
 
 
 @dataclass

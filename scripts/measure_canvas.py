@@ -120,7 +120,7 @@ def live(page, step_s: float, pairs: int = 2) -> dict:
 
 def frame_costs(page, traj) -> dict:
     """Drawing one frame at steps across the run: the server's frame message, then the page's renderer."""
-    from app import canvas_client
+    from app.canvas import client as canvas_client
 
     server, sync, paint = [], [], []
     for n in list(range(0, traj.nfe + 1, 25)) + [traj.nfe]:

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     from dimple.assistant import Assistant
 
     from app.form import COMPARE_DEFAULTS, CONTROLS
-    from app.handlers import Studio
+    from app.chat.handlers import Studio
     from app.session import Session
 
     assistant = Assistant.load(args.model, device="cpu")

@@ -460,7 +460,7 @@ def soak(fast: bool = False, tmp: Path | None = None) -> dict:
 
     from gradio_client import Client, handle_file
 
-    from app.handlers import Studio
+    from app.chat.handlers import Studio
 
     tmp = Path(tmp or tempfile.mkdtemp(prefix="dimple-soak-"))
     assistant, kind = studio_server.load_assistant(tmp)

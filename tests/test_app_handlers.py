@@ -1,4 +1,4 @@
-"""app.handlers without a server: the Send path streams frame by frame, sessions stay apart, Stop/Clear/regenerate."""
+"""app.chat.handlers without a server: the Send path streams frame by frame, sessions stay apart, Stop/Clear/regenerate."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import threading
 import gradio as gr
 import pytest
 
-from app import render
+from app.canvas import render
 from app.form import COMPARE_DEFAULTS, CONTROLS
-from app.compare import verdict
-from app.handlers import Studio
+from app.chat.compare import verdict
+from app.chat.handlers import Studio
 from app.session import Session
 from fake_assistant import VOCAB, FakeAssistant, make_trajectory
 

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from app.branching import Brancher
+from app.branch.handlers import Brancher
 from app.form import COMPARE_DEFAULTS, CONTROLS
-from app.handlers import Studio
-from app.manual import ManualStepper
+from app.chat.handlers import Studio
+from app.branch.manual import ManualStepper
 from app.session import Session
 from studio_server import ROOT
 

@@ -45,7 +45,7 @@ def test_a_large_run_is_drawn_on_one_grid_element_at_its_last_step(studio):
 
 
 def test_the_film_draws_every_step_as_the_server_frame_would(studio):
-    from app import canvas_client
+    from app.canvas import client as canvas_client
 
     page, traj = studio
     for n in (0, 1, 2, STEPS // 2, traj.nfe):
@@ -73,7 +73,7 @@ def test_moving_the_replay_slider_draws_that_step_before_any_server_answer(studi
 
 
 def test_clicking_a_grid_cell_opens_the_inspector_on_that_position(studio):
-    from app import canvas_client
+    from app.canvas import client as canvas_client
 
     page, _ = studio
     page.evaluate("""() => { const r = document.querySelector('#dm-replay input[type=range]');

@@ -1,4 +1,4 @@
-"""app.export and app.inputs: JSON round trip, GIF frames, import errors, safe image and settings parsing."""
+"""app.canvas.export and app.inputs: JSON round trip, GIF frames, import errors, safe image and settings parsing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import pytest
 from PIL import Image
 
-from app import export
+from app.canvas import export
 from app.inputs import check_prompt, load_image, make_config
 from fake_assistant import END, MASK, VOCAB, make_trajectory
 

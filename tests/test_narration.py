@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.narration import narrate, narration
+from app.canvas.narration import narrate, narration
 from dimple.trajectory import Step, Trajectory
 from fake_assistant import make_trajectory
 

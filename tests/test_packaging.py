@@ -69,7 +69,7 @@ def test_every_package_of_the_repository_is_installed(installed):
 
 
 def test_the_app_package_and_examples_are_installed(installed):
-    assert (installed / "app" / "launcher.py").is_file() and (installed / "app" / "layout.py").is_file()
+    assert (installed / "app" / "launcher.py").is_file() and (installed / "app" / "page.py").is_file()
     assert any((installed / "dimple" / "assets" / "examples").glob("*.png"))
     assert (installed / "dimple" / "assets" / "dimple-tiny" / "model.safetensors").is_file()
 

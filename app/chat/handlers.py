@@ -21,11 +21,13 @@ from typing import Optional
 
 import gradio as gr
 
-from app import branching, canvas_client, compare, export, panels, plots, render
-from app.form import controls
-from app.inputs import check_prompt, load_image, make_config
-from app.protocol import StudioAssistant, answer_text
-from app.session import Request, Session
+from ..branch import handlers as branching
+from ..canvas import client as canvas_client, export, panels, plots, render
+from . import compare
+from ..form import controls
+from ..inputs import check_prompt, load_image, make_config
+from ..protocol import StudioAssistant, answer_text
+from ..session import Request, Session
 
 NO_PRESET = "(none)"
 MASK_CHAR = "\u2592"

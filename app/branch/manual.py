@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app import branch_view
-from app.branch_state import Branches, Manual
-from app.branching import Brancher, _choices, _error
+from . import view as branch_view
+from .state import Branches, Manual
+from .handlers import Brancher, _choices, _error
 from dimple.config import DecodeConfig
 from dimple.trajectory import Trajectory
 

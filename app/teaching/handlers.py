@@ -20,12 +20,12 @@ import logging
 
 import gradio as gr
 
-from app.explorer import parse_thresholds, render_explorer
-from app.form import controls
-from app.inputs import check_prompt, load_image, make_config
-from app.inspector import heatmap, render_inspector
-from app.protocol import StudioAssistant
-from app.session import Session
+from .explorer import parse_thresholds, render_explorer
+from ..form import controls
+from ..inputs import check_prompt, load_image, make_config
+from .inspector import heatmap, render_inspector
+from ..protocol import StudioAssistant
+from ..session import Session
 from dimple.ghosts import inspect
 
 log = logging.getLogger("dimple.studio")

@@ -14,8 +14,8 @@ import time
 
 import gradio as gr
 
-from app import canvas_client, panels, plots, render
-from app.protocol import answer_text
+from ..canvas import client as canvas_client, panels, plots, render
+from ..protocol import answer_text
 
 
 def setting_label(cfg) -> str:

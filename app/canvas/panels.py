@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from app.render import MASK_GLYPH, _esc, token_label
+from .render import MASK_GLYPH, _esc, token_label
 
 
 # ----- numbers ----------------------------------------------------------------

@@ -17,9 +17,9 @@ it knows nothing of Gradio or the model.
 
 from __future__ import annotations
 
-from app import render
-from app.colours import confidence_colour, confidence_percents, confidence_unit
-from app.narration import narration
+from . import render
+from .colours import confidence_colour, confidence_percents, confidence_unit
+from .narration import narration
 from dimple.ghosts import masked_in, threshold_of
 
 

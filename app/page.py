@@ -16,11 +16,14 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import api, branch_tab, canvas_client, panels, plots, render, teaching_layout
-from app.form import COMPARE_DEFAULTS, Form
-from app.handlers import NO_PRESET, Studio
-from app.protocol import StudioAssistant
-from app.session import Session, close_session
+from . import api
+from .branch import layout as branch_tab
+from .canvas import client as canvas_client, panels, plots, render
+from .teaching import layout as teaching_layout
+from .form import COMPARE_DEFAULTS, Form
+from .chat.handlers import NO_PRESET, Studio
+from .protocol import StudioAssistant
+from .session import Session, close_session
 from dimple.config import ALGORITHMS, DecodeConfig
 from dimple.loading import ASSETS
 

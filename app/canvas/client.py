@@ -27,10 +27,10 @@ from typing import Optional
 
 import gradio as gr
 
-from app import canvas_film, dense_view, render
-from app.colours import confidence_unit
-from app.ghost_view import CLICK_JS
-from app.narration import narrate
+from . import film as canvas_film, dense as dense_view, render
+from .colours import confidence_unit
+from .ghost import CLICK_JS
+from .narration import narrate
 from dimple.ghosts import threshold_of
 
 HOST = '<div class="dm-host"></div>'  # the template: constant, so updates never re-render it

@@ -28,11 +28,12 @@ from typing import Optional
 
 import gradio as gr
 
-from app import branch_view, render
-from app.branch_state import ORIGINAL, Branches
-from app.form import controls
-from app.inputs import load_image, make_config
-from app.protocol import StudioAssistant
+from . import view as branch_view
+from ..canvas import render
+from .state import ORIGINAL, Branches
+from ..form import controls
+from ..inputs import load_image, make_config
+from ..protocol import StudioAssistant
 from dimple.branching import differences, spaced
 from dimple.trajectory import Trajectory
 

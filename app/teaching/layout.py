@@ -15,10 +15,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import canvas_client, render
-from app.explorer import DEFAULT_TEXT, empty_explorer
-from app.inspector import empty_inspector
-from app.teaching import Teaching
+from ..canvas import client as canvas_client, render
+from .explorer import DEFAULT_TEXT, empty_explorer
+from .inspector import empty_inspector
+from .handlers import Teaching
 
 
 def canvas(value: str, **kw) -> gr.HTML:

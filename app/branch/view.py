@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 
-from app.render import MASK_GLYPH, token_label
+from ..canvas.render import MASK_GLYPH, token_label
 
 BRANCH_CSS = """
 .dm-bt { cursor: pointer; }

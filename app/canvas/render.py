@@ -20,10 +20,10 @@ from __future__ import annotations
 import html
 from typing import Container, Optional
 
-from app import dense_view
-from app.ghost_view import GHOST_CSS, bar, ghost_slot, narration_line, tokens_open
-from app.colours import confidence_colour, confidence_ramp_css, confidence_unit, step_colour, step_ramp_css
-from app.narration import narrate
+from . import dense as dense_view
+from .ghost import GHOST_CSS, bar, ghost_slot, narration_line, tokens_open
+from .colours import confidence_colour, confidence_ramp_css, confidence_unit, step_colour, step_ramp_css
+from .narration import narrate
 from dimple.ghosts import ghosts_at, threshold_of
 
 MASK_GLYPH = "\u2591\u2591"  # the look of a masked slot

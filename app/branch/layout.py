@@ -14,8 +14,9 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import branch_view, render
-from app.manual import ManualStepper
+from . import view as branch_view
+from ..canvas import render
+from .manual import ManualStepper
 
 # a click on a canvas position (span with data-pos) sends the custom event 'pick' with that position
 PICK_JS = ("element.addEventListener('click', (e) => { const t = e.target.closest('[data-pos]'); "

@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
-from app.colours import as_probability  # noqa: E402
+from .colours import as_probability  # noqa: E402
 
 BLUE = "#3b4cca"
 ORANGE = "#f28e2b"

@@ -21,8 +21,8 @@ import time
 
 import gradio as gr
 
-from app.explorer import parse_thresholds
-from app.inputs import check_prompt, load_image, make_config
+from .explorer import parse_thresholds
+from ..inputs import check_prompt, load_image, make_config
 from dimple.ghosts import commit_of, inspect
 from dimple.trajectory import Trajectory
 
