@@ -70,8 +70,10 @@ def check_groundable(traj, position: int) -> int:
     if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < traj.length:
         raise ValueError(f"position must be an integer in [0, {traj.length - 1}], got {position!r}")
     step, rule = commit_of(traj, position)
-    if rule in ("template", "padding", "masked"):
-        why = {"template": "the template fixed it", "padding": "it was padded after the end without a forward pass",
+    if rule in ("template", "chosen", "carried", "padding", "masked"):
+        why = {"template": "the template fixed it", "chosen": "a person chose it before this branch was decoded",
+               "carried": "it was carried over from the run this branch started from: ground it there",
+               "padding": "it was padded after the end without a forward pass",
                "masked": "it is not committed yet"}[rule]
         raise ValueError(f"position {position} has no grounding: {why}")
     return step

@@ -118,3 +118,14 @@ def test_stepping_by_hand_accepting_the_engine_finishes_and_picks_commit_a_perso
         html, _, note = h.accept(asked)
     assert "Done" in note and "dm-manual-done" in html
     assert record.mask_token_id not in record.response_ids and record.response_ids[pos] == second
+
+
+def test_a_persons_choice_in_a_branch_is_labelled_chosen_not_template(tiny, asked):
+    """Issue 32, bug 3: the branch's record says which fixed tokens a person chose."""
+    from app.canvas.narration import narrate
+    from dimple.ghosts import inspect
+
+    _edit_and_resume(Brancher(tiny), asked, tiny, asked.trajectory.nfe, 3, "green")
+    branch = asked.branches.items[0].trajectory
+    assert branch.chosen == [3] and inspect(branch, 3)["rule"] == "chosen"
+    assert "1 chosen by a person" in narrate(branch, 0) and "template" not in narrate(branch, 0)

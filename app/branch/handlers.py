@@ -207,6 +207,7 @@ class Brancher:
                                               should_stop=session.stop.is_set):
                 if not traj.steps:
                     self._check_prompt(br, traj.prompt_ids)
+                    traj.chosen = br.chosen_positions()
                 yield (render.render_canvas(traj, live=True, title="branch"), gr.skip(), gr.skip(), gr.skip(),
                        gr.skip(), f"decoding the branch: step {traj.nfe}")
         except ValueError as exc:

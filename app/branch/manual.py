@@ -40,7 +40,8 @@ class ManualStepper(Brancher):
         return Trajectory(prompt_ids=list(root.prompt_ids), canvas=list(canvas),
                           fixed=[i in fixed for i in range(len(canvas))], mask_token_id=root.mask_token_id,
                           end_token_ids=list(root.end_token_ids), config=cfg.to_dict(), token_text=dict(root.token_text),
-                          pad_token_id=root.pad_token_id, start_step=start_step, start_masked=start_masked)
+                          pad_token_id=root.pad_token_id, start_step=start_step, start_masked=start_masked,
+                          chosen=br.chosen_positions())
 
     def start(self, form):
         """From the editor's canvas -> (manual canvas, candidates, message)."""

@@ -145,6 +145,10 @@ class Branches:
         self.remasked |= newly
         return len(newly)
 
+    def chosen_positions(self) -> list[int]:
+        """The fixed positions a person chose (edited, locked or inherited), not the template's."""
+        return sorted(set(self.fixed_positions()) - self.protected())
+
     def fixed_positions(self) -> list[int]:
         """What the branch's record marks fixed: the template's, the inherited and the new choices."""
         keep = self.edited | self.locked | self.protected() | self._inherited_choices()

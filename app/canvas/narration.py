@@ -32,9 +32,13 @@ def _fallback_words(traj, k: int) -> str:
 
 
 def _opening(traj) -> str:
+    """How the canvas starts: masked, carried over from a parent run, chosen by a person, fixed by a template."""
     masked = sum(1 for t, f in zip(traj.canvas, traj.fixed) if t == traj.mask_token_id and not f)
-    fixed = sum(traj.fixed)
-    extra = f", {fixed} fixed by the template" if fixed else ""
+    carried = sum(1 for t, f in zip(traj.canvas, traj.fixed) if t != traj.mask_token_id and not f)
+    chosen = len(set(traj.chosen))
+    template = sum(traj.fixed) - chosen
+    extra = "".join(f", {n} {words}" for n, words in ((carried, "carried over"), (chosen, "chosen by a person"),
+                                                       (template, "fixed by the template")) if n)
     return f"Before decoding: {_count(masked, 'masked position')}{extra}."
 
 

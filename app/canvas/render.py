@@ -117,10 +117,13 @@ class _Index:
 
 def _title(traj, idx: _Index, pos: int, alg: str, alternatives: bool = True) -> str:
     step = idx.step[pos]
+    if pos in traj.chosen:
+        return f"position {pos} - chosen by a person before this branch (never changed)"
     if traj.fixed[pos]:
         return f"position {pos} - fixed by the structure prior (never changed)"
     if step is None:
-        return f"position {pos} - masked"
+        carried = traj.canvas[pos] != traj.mask_token_id
+        return f"position {pos} - " + ("carried over from the run this branch started from" if carried else "masked")
     text = f"position {pos} - committed at step {step + 1}"
     if idx.conf[pos] is not None:
         text += f" - {ALG_LABEL.get(alg, 'confidence')} {idx.conf[pos]:.3f}"
