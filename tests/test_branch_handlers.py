@@ -101,7 +101,7 @@ def test_bad_edits_are_refused_with_a_clear_message(tiny, asked):
 
 def test_stepping_by_hand_accepting_the_engine_finishes_and_picks_commit_a_persons_choice(tiny, asked):
     h = ManualStepper(tiny)
-    h.open(asked, "original", 0)
+    Brancher(tiny).open(asked, "original", 0)
     html, _, note = h.start(_form(asked, tiny, prefill=False))
     manual = asked.branches.manual
     assert "dm-engine" in html and "would commit" in note and manual.proposal.default

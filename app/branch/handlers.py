@@ -32,21 +32,17 @@ from . import view as branch_view
 from ..canvas import render
 from .state import ORIGINAL, Branches
 from ..form import controls
-from ..inputs import load_image, make_config
 from ..protocol import StudioAssistant
+from ..request import checked, question, running, user_error
 from dimple.branching import differences, spaced
 from dimple.trajectory import Trajectory
-
-
-def _error(message: str) -> gr.Error:
-    return gr.Error(message, duration=8, print_exception=False)
 
 
 def _branches(session) -> Branches:
     """The session's branches of its current run (a new run or an import starts afresh)."""
     traj = getattr(session, "trajectory", None)
     if traj is None or not traj.steps:
-        raise _error("Nothing to branch yet: run a question (or import a trajectory) first.")
+        raise user_error("Nothing to branch yet: run a question (or import a trajectory) first.")
     if getattr(session, "branches", None) is None or session.branches.root is not traj:
         session.branches = Branches(traj)
     return session.branches
@@ -76,9 +72,26 @@ def _alternatives(br: Branches, pos: int) -> list:
         index = br.items[index].parent
 
 
-def _choices(traj_text: dict, alts) -> gr.update:
+def candidate_choices(traj_text: dict, alts) -> gr.update:
+    """The candidates menu of a position: its recorded (token, probability) pairs, labelled by text."""
     labels = [(f"{traj_text.get(tok, f'<{tok}>')!r}  p={prob:.2f}", str(tok)) for tok, prob in alts]
     return gr.update(choices=labels, value=None, interactive=bool(labels))
+
+
+def branch_question(assistant, br: Branches, session, form) -> tuple:
+    """(branches, config, image, prompt, history) of a branch decode: the run's question with the current
+    settings, checked (app/request.py)."""
+    prompt = session.question or (form["prompt"] or "").strip()
+    history = session.history[:-1] if session.history and session.history[-1][0] == prompt else []
+    q = question(assistant, form["image"], prompt, None, controls(form), history)
+    return br, q.cfg, q.image, q.prompt, q.history
+
+
+def check_same_prompt(br: Branches, prompt_ids) -> None:
+    """A branch decodes with its run's prompt: refuse one whose image or question encode differently."""
+    if list(prompt_ids) != br.root.prompt_ids:
+        raise user_error("The image or question differ from the run's: a branch decodes with the run's prompt. "
+                         "Put the run's image back in the Image box.")
 
 
 class Brancher:
@@ -108,19 +121,19 @@ class Brancher:
         """Start editing the chosen run's canvas after `step` -> (editor, candidates, message)."""
         br = _branches(session)
         br.open(br.index_of(label), int(step or 0))
-        return (branch_view.editor_html(br), _choices({}, []),
+        return (branch_view.editor_html(br), candidate_choices({}, []),
                 f"Editing {br.label(br.source)} after step {br.step}: click a position.")
 
     # ----- edits ------------------------------------------------------------------------
     def _editing(self, session) -> Branches:
         br = _branches(session)
         if not br.editing:
-            raise _error('Press "Edit this step" first.')
+            raise user_error('Press "Edit this step" first.')
         return br
 
     def _selected(self, br: Branches) -> int:
         if br.selected is None:
-            raise _error("Click a position of the canvas first.")
+            raise user_error("Click a position of the canvas first.")
         return br.selected
 
     def pick(self, session, evt: gr.EventData):
@@ -131,14 +144,14 @@ class Brancher:
             return gr.skip(), gr.skip(), gr.skip()
         br.selected = pos
         alts = _alternatives(br, pos)
-        return branch_view.editor_html(br), _choices(br.run(br.source).token_text, alts), (
+        return branch_view.editor_html(br), candidate_choices(br.run(br.source).token_text, alts), (
             f"Position {pos} selected" + ("" if alts else " (no recorded candidates: type a word)") + ".")
 
     def set_candidate(self, session, choice):
         br = self._editing(session)
         pos = self._selected(br)
         if choice in (None, ""):
-            raise _error("Choose one of the candidates first.")
+            raise user_error("Choose one of the candidates first.")
         tok = int(choice)
         br.root.token_text.setdefault(tok, br.run(br.source).token_text.get(tok, ""))
         return self._after(br, br.set_tokens, pos, [tok])
@@ -150,7 +163,7 @@ class Brancher:
         try:
             ids = self.assistant.token_ids(spaced((word or "").strip(), replaced))
         except ValueError as exc:
-            raise _error(f"Type a word first ({exc}).") from None
+            raise user_error(f"Type a word first ({exc}).") from None
         br.root.token_text.update(self.assistant.token_texts(ids))
         return self._after(br, br.set_tokens, pos, ids)
 
@@ -171,7 +184,7 @@ class Brancher:
         try:
             out = action(*args)
         except ValueError as exc:
-            raise _error(str(exc)) from None
+            raise user_error(str(exc)) from None
         note = {"set_tokens": lambda: f"Set position(s) {out}.", "remask": lambda: "Masked again.",
                 "toggle_lock": lambda: "Locked." if out else "Unlocked.",
                 "remask_rest": lambda: f"Masked {out} position(s); edited and locked ones kept."}
@@ -179,21 +192,7 @@ class Brancher:
 
     # ----- resume -----------------------------------------------------------------------
     def _question(self, session, form) -> tuple:
-        br = self._editing(session)
-        try:
-            cfg = make_config(**controls(form), max_new_tokens_limit=int(self.assistant.max_new_tokens_limit))
-            image = load_image(form["image"])
-        except ValueError as exc:
-            raise _error(str(exc)) from None
-        prompt = session.question or (form["prompt"] or "").strip()
-        history = session.history[:-1] if session.history and session.history[-1][0] == prompt else []
-        return br, cfg, image, prompt, history
-
-    @staticmethod
-    def _check_prompt(br: Branches, prompt_ids) -> None:
-        if list(prompt_ids) != br.root.prompt_ids:
-            raise _error("The image or question differ from the run's: a branch decodes with the run's prompt. "
-                         "Put the run's image back in the Image box.")
+        return branch_question(self.assistant, self._editing(session), session, form)
 
     def resume(self, form):
         """Decode the edited canvas -> yields (live canvas, comparison, branch menu, run menu, branch replay
@@ -202,16 +201,13 @@ class Brancher:
         br, cfg, image, prompt, history = self._question(session, form)
         kw = br.resume_keywords()
         traj = None
-        try:
-            for traj in self.assistant.branch(image, prompt, cfg, **kw, history=history,
-                                              should_stop=session.stop.is_set):
+        with running(session) as should_stop, checked():
+            for traj in self.assistant.branch(image, prompt, cfg, **kw, history=history, should_stop=should_stop):
                 if not traj.steps:
-                    self._check_prompt(br, traj.prompt_ids)
+                    check_same_prompt(br, traj.prompt_ids)
                     traj.chosen = br.chosen_positions()
                 yield (render.render_canvas(traj, live=True, title="branch"), gr.skip(), gr.skip(), gr.skip(),
                        gr.skip(), f"decoding the branch: step {traj.nfe}")
-        except ValueError as exc:
-            raise _error(str(exc)) from None
         index = br.add(traj)
         yield (render.render_canvas(traj, title=br.label(index)), self._compare(br, index),
                *self._menus(br, index), gr.update(value=traj.nfe, maximum=max(traj.nfe, 1)),

@@ -20,18 +20,22 @@ import gradio as gr
 
 from . import view as branch_view
 from .state import Branches, Manual
-from .handlers import Brancher, _choices, _error
+from .handlers import branch_question, candidate_choices, check_same_prompt
+from ..request import running, user_error
 from dimple.config import DecodeConfig
 from dimple.trajectory import Trajectory
 
 
-class ManualStepper(Brancher):
-    """Manual stepping shares the Branch tab's question and prompt checks (Brancher)."""
+class ManualStepper:
+    """Manual stepping: the Branch tab's question and prompt checks (branch_question, check_same_prompt)."""
+
+    def __init__(self, assistant) -> None:
+        self.assistant = assistant
 
     def _manual(self, session) -> tuple[Branches, Manual]:
         br = getattr(session, "branches", None)
         if br is None or br.manual is None or br.root is not session.trajectory:
-            raise _error('Press "Step by hand" first.')
+            raise user_error('Press "Step by hand" first.')
         return br, br.manual
 
     def _new_record(self, br: Branches, cfg: DecodeConfig, canvas: list[int], fixed: list[int], start_step: int,
@@ -46,13 +50,17 @@ class ManualStepper(Brancher):
     def start(self, form):
         """From the editor's canvas -> (manual canvas, candidates, message)."""
         session = form["session"]
-        br, cfg, image, prompt, history = self._question(session, form)
+        br = getattr(session, "branches", None)
+        if br is None or not br.editing or br.root is not session.trajectory:
+            raise user_error('Press "Edit this step" first.')
+        br, cfg, image, prompt, history = branch_question(self.assistant, br, session, form)
         kw = br.resume_keywords()
         if br.root.mask_token_id not in kw["canvas"]:
-            raise _error("Nothing is masked on this canvas: re-mask some positions (or edit an earlier step) first.")
+            raise user_error("Nothing is masked on this canvas: re-mask some positions (or edit an earlier step) first.")
         record = self._new_record(br, cfg, **kw)
         br.manual = Manual(branch=br.add(record, manual=True), request=(image, prompt, history, cfg))
-        return self._propose(br)
+        with running(session):
+            return self._propose(br)
 
     def _propose(self, br: Branches):
         manual = br.manual
@@ -60,20 +68,20 @@ class ManualStepper(Brancher):
         manual.picks, manual.remasks, manual.selected = {}, set(), None
         if traj.mask_token_id not in traj.response_ids:
             manual.proposal = None
-            return branch_view.manual_html(br), _choices({}, []), f"Done after {traj.nfe} manual steps."
+            return branch_view.manual_html(br), candidate_choices({}, []), f"Done after {traj.nfe} manual steps."
         image, prompt, history, cfg = manual.request
         fixed = [i for i, f in enumerate(traj.fixed) if f]
         try:
             proposal = self.assistant.propose(image, prompt, cfg, traj.response_ids, fixed,
                                               traj.start_step + traj.nfe, traj.start_masked, history=history)
         except ValueError as exc:
-            raise _error(str(exc)) from None
-        self._check_prompt(br, proposal.prompt_ids)
+            raise user_error(str(exc)) from None
+        check_same_prompt(br, proposal.prompt_ids)
         ids = {t for alts in proposal.candidates for t, _ in alts} | set(proposal.tokens)
         traj.token_text.update(self.assistant.token_texts(sorted(ids - traj.token_text.keys())))
         manual.proposal = proposal
         kind = "the schedule's fallback" if proposal.fallback else "above the threshold"
-        return (branch_view.manual_html(br), _choices({}, []),
+        return (branch_view.manual_html(br), candidate_choices({}, []),
                 f"Step {proposal.iteration}: the engine would commit {len(proposal.default)} position(s) ({kind}).")
 
     def click(self, session, evt: gr.EventData):
@@ -90,9 +98,9 @@ class ManualStepper(Brancher):
                 manual.picks[pos] = manual.proposal.tokens[manual.proposal.masked.index(pos)]
             manual.selected = pos
             alts = manual.proposal.candidates_at(pos)
-            return branch_view.manual_html(br), _choices(traj.token_text, alts), f"Position {pos}: choose a candidate."
+            return branch_view.manual_html(br), candidate_choices(traj.token_text, alts), f"Position {pos}: choose a candidate."
         if traj.fixed[pos]:
-            raise _error(f"Position {pos} is fixed in this branch; it cannot be masked.")
+            raise user_error(f"Position {pos} is fixed in this branch; it cannot be masked.")
         manual.remasks ^= {pos}
         return branch_view.manual_html(br), gr.skip(), f"Position {pos} will be masked again after this step."
 
@@ -108,25 +116,27 @@ class ManualStepper(Brancher):
         """Commit the engine's choice (the picks are ignored), then propose the next step."""
         br, manual = self._manual(session)
         manual.picks = {}
-        return self._step(br, None)
+        with running(session):
+            return self._step(br, None)
 
     def commit(self, session):
         """Commit the picks (and re-mask the marked positions), then propose the next step."""
         br, manual = self._manual(session)
         if not manual.picks and not manual.remasks:
-            raise _error("Click masked positions to pick them (or press Accept for the engine's choice).")
-        return self._step(br, dict(manual.picks))
+            raise user_error("Click masked positions to pick them (or press Accept for the engine's choice).")
+        with running(session):
+            return self._step(br, dict(manual.picks))
 
     def _step(self, br: Branches, picks):
         manual = br.manual
         if manual.proposal is None:
-            raise _error("This manual decode is finished; edit a step to start another.")
+            raise user_error("This manual decode is finished; edit a step to start another.")
         traj = br.items[manual.branch].trajectory
         if picks != {}:
             try:
                 step = manual.proposal.step(traj.nfe, None if picks is None else sorted(picks), picks)
             except ValueError as exc:
-                raise _error(str(exc)) from None
+                raise user_error(str(exc)) from None
             traj.steps.append(step)
         if manual.remasks:
             self._continue_remasked(br, traj, sorted(manual.remasks))

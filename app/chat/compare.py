@@ -41,11 +41,13 @@ def run_pair(assistant, req_a, req_b, should_stop):
             yield (canvas, wait_b, *[gr.skip()] * 4) if key == "A" else (gr.skip(), canvas, *[gr.skip()] * 4)
         done[key] = traj
     a, b = done["A"], done["B"]
+    if a.stopped or b.stopped:
+        said = f"**Stopped** (A after {a.nfe} forward passes, B after {b.nfe}): no verdict on an unfinished pair."
+    else:
+        said = verdict(a, b, answer_text(assistant, a), answer_text(assistant, b))
     yield (canvas_client.value(a, title=f"A: {setting_label(req_a.cfg)}"),
            canvas_client.value(b, title=f"B: {setting_label(req_b.cfg)}"),
-           panels.render_stats(a), panels.render_stats(b),
-           verdict(a, b, answer_text(assistant, a), answer_text(assistant, b)),
-           plots.compare_cumulative(a, b, "A", "B"))
+           panels.render_stats(a), panels.render_stats(b), said, plots.compare_cumulative(a, b, "A", "B"))
 
 
 def verdict(a, b, text_a: str, text_b: str) -> str:

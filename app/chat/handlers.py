@@ -25,9 +25,9 @@ from ..branch import handlers as branching
 from ..canvas import client as canvas_client, export, panels, plots, render
 from . import compare
 from ..form import controls
-from ..inputs import check_prompt, load_image, make_config
 from ..protocol import StudioAssistant, answer_text
-from ..session import Request, Session
+from ..request import Question, checked, question, running
+from ..session import Session
 
 NO_PRESET = "(none)"
 MASK_CHAR = "\u2592"
@@ -67,18 +67,6 @@ class Studio:
                 gr.update(value=cfg.alg), gr.update(value=cfg.temperature))
 
     # ----- asking -------------------------------------------------------------
-    def _request(self, image_path, prompt, template, controls: dict, history) -> Request:
-        try:
-            prompt = check_prompt(prompt)
-            image = load_image(image_path)
-            cfg = make_config(**controls, max_new_tokens_limit=int(self.assistant.max_new_tokens_limit))
-            template = template if isinstance(template, str) and template.strip() else None
-            if template:
-                self.assistant.canvas_for(template, int(self.assistant.max_new_tokens_limit))
-        except ValueError as exc:
-            raise gr.Error(str(exc), duration=8, print_exception=False) from None
-        return Request(image=image, prompt=prompt, cfg=cfg, template=template, history=list(history))
-
     def ask(self, form: dict):
         """Validate, then decode live. Yields (canvas, chat, status, prompt box, stats, answer-by-step).
 
@@ -86,66 +74,49 @@ class Studio:
         the first frame). Bad input raises gr.Error before anything changes.
         """
         session = _session(form["session"])
-        if self._dropped(session):
+        if session.runs.dropped():
             yield gr.skip(), gr.skip(), "stopped before it started", gr.skip(), gr.skip(), gr.skip()
             return
-        self._check_idle(session)
-        req = self._request(form["image"], form["prompt"], form["template"], controls(form), session.history)
-        yield from self._run(session, req)
-
-    @staticmethod
-    def _check_idle(session: Session) -> None:
-        if session.running:
-            raise gr.Error("The last question is still being answered: wait for it or press Stop.", print_exception=False)
+        with running(session) as should_stop:
+            req = question(self.assistant, form["image"], form["prompt"], form["template"], controls(form),
+                           session.history)
+            yield from self._run(session, req, should_stop)
 
     def regenerate(self, form: dict):
         """Drop the last answer and ask its question again with the current settings (same outputs as ask)."""
         session = _session(form["session"])
-        if self._dropped(session):
+        if session.runs.dropped():
             yield gr.skip(), gr.skip(), "stopped before it started", gr.skip(), gr.skip(), gr.skip()
             return
-        self._check_idle(session)
-        if not session.history:
-            raise gr.Error("Nothing to regenerate yet: ask a question first.", print_exception=False)
-        req = self._request(form["image"], session.history[-1][0], form["template"], controls(form),
-                            session.history[:-1])
-        session.history.pop()
-        yield from self._run(session, req)
+        with running(session) as should_stop:
+            if not session.history:
+                raise gr.Error("Nothing to regenerate yet: ask a question first.", print_exception=False)
+            req = question(self.assistant, form["image"], session.history[-1][0], form["template"], controls(form),
+                           session.history[:-1])
+            session.history.pop()
+            yield from self._run(session, req, should_stop)
 
     def sent(self, session):
         """Runs unqueued at the click: count the question as waiting, so Stop can drop it before it starts."""
-        session = _session(session)
-        session.waiting += 1
-        session.drop_waiting = False
+        _session(session).runs.sent()
 
-    @staticmethod
-    def _dropped(session: Session) -> bool:
-        """At the start of a queued question: True if Stop was pressed while it waited (it then does not run)."""
-        session.waiting = max(0, session.waiting - 1)
-        dropped, session.drop_waiting = session.drop_waiting, False
-        return dropped and not session.running
-
-    def _run(self, session: Session, req: Request):
-        session.running = True
+    def _run(self, session: Session, req: Question, should_stop):
+        """Inside the session's run: the chat turn, then the live frames of the decode."""
         session.sent_at = time.perf_counter()
-        session.stop.clear()
         session.render_seconds, session.first_frame_s = [], None
         session.question = req.prompt
         session.chat = _chat(session.history) + [{"role": "user", "content": req.prompt},
                                                  {"role": "assistant", "content": MASK_CHAR}]
         waiting = '<div class="dm-note">decoding\u2026</div>'
-        try:
-            yield gr.skip(), session.chat, "starting\u2026", "", waiting, render.render_answer(None)
-            for frame in self._decode(session, req, session.chat):
-                yield (*frame, gr.skip(), gr.skip(), gr.skip())
-        finally:
-            session.running = False
+        yield gr.skip(), session.chat, "starting\u2026", "", waiting, render.render_answer(None)
+        for frame in self._decode(session, req, session.chat, should_stop):
+            yield (*frame, gr.skip(), gr.skip(), gr.skip())
 
-    def _decode(self, session: Session, req: Request, chat: list):
-        traj, epoch = None, session.epoch
+    def _decode(self, session: Session, req: Question, chat: list, should_stop):
+        traj, epoch = None, session.runs.epoch
         try:
             for traj in self.assistant.stream(req.image, req.prompt, req.cfg, history=req.history,
-                                              template=req.template, should_stop=session.stop.is_set):
+                                              template=req.template, should_stop=should_stop):
                 session.trajectory = traj
                 t0 = time.perf_counter()
                 if not canvas_client.due(traj, t0 - session.frame_at):
@@ -172,7 +143,7 @@ class Studio:
             return
         answer = answer_text(self.assistant, traj)
         chat[-1] = {"role": "assistant", "content": answer or "(empty answer)"}
-        if session.epoch != epoch:  # Clear was pressed meanwhile: this answer belongs to no conversation
+        if session.runs.epoch != epoch:  # Clear was pressed meanwhile: this answer belongs to no conversation
             yield canvas_client.finished(traj), gr.skip(), "cleared"
             return
         session.history.append((req.prompt, answer))
@@ -220,17 +191,12 @@ class Studio:
 
     def stop(self, session):
         """Stop the running decode after its current step (it reports "stopped"), or drop a question still queued."""
-        session = _session(session)
-        if session.running:
-            session.stop.set()
-        elif session.waiting:
-            session.drop_waiting = True
+        _session(session).runs.stop()
 
     def clear(self, session):
         """New conversation -> (chat, canvas, status, session)."""
         session = _session(session)
-        session.stop.set()
-        session.clear()
+        session.clear()  # stops the running decode, if any (app/runs.py)
         return [], render.empty_canvas(), "", session
 
     # ----- replay -------------------------------------------------------------
@@ -300,17 +266,14 @@ class Studio:
     def compare(self, form: dict):
         """Run A then B (same image, prompt, seed), streaming both: yields compare.run_pair's outputs."""
         session = _session(form["session"])
-        self._check_idle(session)
         prompt = form["prompt"] if (form["prompt"] or "").strip() else session.question
         base = controls(form)
-        req_a, req_b = (self._request(form["image"], prompt, form["template"],
-                                      {**base, "alg_p_threshold": form[f"{k}_threshold"], "prefill": form[f"{k}_prefill"]},
-                                      []) for k in "ab")
-        session.stop.clear()
-        try:
-            yield from compare.run_pair(self.assistant, req_a, req_b, session.stop.is_set)
-        except ValueError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+        with running(session) as should_stop:
+            req_a, req_b = (question(self.assistant, form["image"], prompt, form["template"],
+                                     {**base, "alg_p_threshold": form[f"{k}_threshold"],
+                                      "prefill": form[f"{k}_prefill"]}) for k in "ab")
+            with checked():
+                yield from compare.run_pair(self.assistant, req_a, req_b, should_stop)
 
     # ----- export / import -------------------------------------------------------
     def export_json(self, session):

@@ -22,9 +22,10 @@ import gradio as gr
 
 from .explorer import parse_thresholds, render_explorer
 from ..form import controls
-from ..inputs import check_prompt, load_image, make_config
+from ..inputs import load_image
 from .inspector import heatmap, render_inspector
 from ..protocol import StudioAssistant
+from ..request import checked, question, running
 from ..session import Session
 from dimple.ghosts import inspect
 
@@ -81,7 +82,8 @@ class Teaching:
             image = load_image(image_path)
             if image is None:
                 return None, "Grounding needs the run's image: this run has none on screen."
-            g = self.assistant.ground(image, traj, pos)
+            with running(session):
+                g = self.assistant.ground(image, traj, pos)
         except ValueError as exc:
             return None, str(exc)
         except Exception as exc:  # noqa: BLE001 - the inspector stays usable; the server keeps serving
@@ -93,13 +95,9 @@ class Teaching:
         """Decode the current question at every threshold -> the explorer's table (a generator: one frame)."""
         session = _session(form["session"])
         prompt = form["prompt"] if (form["prompt"] or "").strip() else session.question
-        try:
+        with checked():
             values = parse_thresholds(thresholds_text)
-            prompt = check_prompt(prompt)
-            image = load_image(form["image"])
-            cfg = make_config(**controls(form), max_new_tokens_limit=int(self.assistant.max_new_tokens_limit))
-            template = form["template"] if isinstance(form["template"], str) and form["template"].strip() else None
-            result = self.assistant.explore(image, prompt, cfg, values, template=template)
-        except ValueError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+        q = question(self.assistant, form["image"], prompt, form["template"], controls(form))
+        with running(session), checked():
+            result = self.assistant.explore(q.image, q.prompt, q.cfg, values, template=q.template)
         yield render_explorer(result.to_dict(text=self.assistant.decode))
