@@ -17,7 +17,6 @@ checks; nothing of the UI's components beyond the hidden ones it wires here.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import gradio as gr
@@ -35,7 +34,7 @@ MAX_BATCH = 8  # generate_batch: most waiting requests Gradio's queue hands over
 class Api:
     def __init__(self, assistant: StudioAssistant) -> None:
         self.assistant = assistant
-        self._folder = None  # private folder for API exports, pruned as it goes
+        self._folders: list[tuple[float, str]] = []  # (created, path): one fresh private folder per export call
 
     def _steps(self, image, prompt, template, start=None, **controls):
         """Decode (from `start`'s canvas, a branch, when given), yielding None after every iteration (a point
@@ -193,12 +192,20 @@ class Api:
                 traj = Trajectory.from_dict(trajectory_json)
             else:
                 traj = Trajectory.from_json(str(trajectory_json or ""))
-            if self._folder is None or not os.path.isdir(self._folder):
-                self._folder = export.new_session_dir()
-            export.prune(self._folder)
-            return export.write_json(traj, self._folder), export.write_gif(traj, self._folder)
+            folder = self._fresh_folder()
+            return export.write_json(traj, folder), export.write_gif(traj, folder)
         except ValueError as exc:
             raise gr.Error(f"export: {exc}", print_exception=False) from None
+
+
+    def _fresh_folder(self, max_age_s: float = 900.0) -> str:
+        """A new private folder for one call; earlier calls' folders go once Gradio has long copied their files."""
+        now = time.time()
+        while self._folders and now - self._folders[0][0] > max_age_s:
+            export.remove_session_dir(self._folders.pop(0)[1])
+        folder = export.new_session_dir()
+        self._folders.append((now, folder))
+        return folder
 
 
 def register(assistant: StudioAssistant) -> Api:
