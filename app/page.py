@@ -285,11 +285,12 @@ def _wire_compare_and_files(studio: Studio, ui: SimpleNamespace, form: Form) -> 
     _then_results(imported.success, studio, ui)
 
 
-def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio") -> gr.Blocks:
-    """The whole UI for one assistant (a loaded one or app.lazy.LazyAssistant)."""
+def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio", analytics: bool = False) -> gr.Blocks:
+    """The whole UI for one assistant (a loaded one or app.lazy.LazyAssistant); Gradio's analytics only when
+    `analytics` (the launcher's --analytics)."""
     studio = Studio(assistant)
     ui = SimpleNamespace()
-    with gr.Blocks(title=title, fill_width=False, delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title=title, fill_width=False, delete_cache=(1800, 3600), analytics_enabled=analytics) as demo:
         ui.session = gr.State(Session, delete_callback=close_session, time_to_live=6 * 3600)
         _header(ui)
         with gr.Row(equal_height=False):

@@ -16,6 +16,7 @@ import gradio as gr
 
 from . import view as branch_view
 from ..canvas import render
+from .handlers import Brancher
 from .manual import ManualStepper
 
 # a click on a canvas position (span with data-pos) sends the custom event 'pick' with that position
@@ -73,7 +74,7 @@ def build() -> SimpleNamespace:
 def wire(assistant, b: SimpleNamespace, tab, session, replay, form) -> None:
     """Events of the tab. `tab`: the gr.Tab (opening it refreshes the pickers); `replay`: the main replay
     slider (the step the tab starts at); `form`: app.form's question form (image, prompt, settings)."""
-    h = ManualStepper(assistant)
+    h, m = Brancher(assistant), ManualStepper(assistant)
     tab.select(h.refresh, [session, replay], [b.source, b.step, b.editor, b.view, b.message], **QUIET)
     b.source.input(h.source_changed, [session, b.source], [b.step], **QUIET)
     b.open.click(h.open, [session, b.source, b.step], [b.editor, b.candidates, b.message], **QUIET)
@@ -90,11 +91,11 @@ def wire(assistant, b: SimpleNamespace, tab, session, replay, form) -> None:
     b.view.input(h.view, [session, b.view], [b.live, b.compare, b.replay], **QUIET)
     b.replay.input(h.replay, [session, b.view, b.replay], [b.live], trigger_mode="always_last", **QUIET)
     manual_out = [b.manual, b.manual_candidates, b.manual_message]
-    b.manual_start.click(form.stream(_once(h.start)), form.inputs, manual_out, **MODEL)
-    b.manual.pick(h.click, [session], manual_out, **QUIET)
-    b.manual_candidates.input(h.choose, [session, b.manual_candidates], [b.manual, b.manual_message], **QUIET)
-    b.accept.click(h.accept, [session], manual_out, **MODEL)
-    b.commit.click(h.commit, [session], manual_out, **MODEL)
+    b.manual_start.click(form.stream(_once(m.start)), form.inputs, manual_out, **MODEL)
+    b.manual.pick(m.click, [session], manual_out, **QUIET)
+    b.manual_candidates.input(m.choose, [session, b.manual_candidates], [b.manual, b.manual_message], **QUIET)
+    b.accept.click(m.accept, [session], manual_out, **MODEL)
+    b.commit.click(m.commit, [session], manual_out, **MODEL)
 
 
 def _once(handler):

@@ -1,0 +1,14 @@
+"""app.launcher: flags, and what a started studio shares with the outside world."""
+
+from __future__ import annotations
+
+from app.launcher import make_app, parse_args
+
+
+def test_gradio_analytics_are_off_unless_a_flag_asks_for_them():
+    """Issue 32, bug 8: classroom machines and Spaces send nothing to Gradio's analytics by default."""
+    assert parse_args([]).analytics is False and parse_args(["--analytics"]).analytics is True
+    demo, _ = make_app("tiny", "cpu")  # builds the page only: the model loads on first use
+    assert demo.get_config_file()["analytics_enabled"] is False
+    demo, _ = make_app("tiny", "cpu", analytics=True)
+    assert demo.get_config_file()["analytics_enabled"] is True
