@@ -291,7 +291,9 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio", anal
     studio = Studio(assistant)
     ui = SimpleNamespace()
     with gr.Blocks(title=title, fill_width=False, delete_cache=(1800, 3600), analytics_enabled=analytics) as demo:
-        ui.session = gr.State(Session, delete_callback=close_session, time_to_live=6 * 3600)
+        # a value, not the class: Gradio deep-copies it per visitor (Session.__deepcopy__ makes a fresh one), where
+        # a callable default would also be served as an input-less `Session` API endpoint
+        ui.session = gr.State(Session(), delete_callback=close_session, time_to_live=6 * 3600)
         _header(ui)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):  # left: the question and the knobs

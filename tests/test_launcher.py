@@ -12,3 +12,11 @@ def test_gradio_analytics_are_off_unless_a_flag_asks_for_them():
     assert demo.get_config_file()["analytics_enabled"] is False
     demo, _ = make_app("tiny", "cpu", analytics=True)
     assert demo.get_config_file()["analytics_enabled"] is True
+
+
+def test_the_api_lists_only_the_studios_endpoints():
+    """Issue 32, bug 10: no input-less `Session` endpoint (a gr.State's callable default) on the API page or MCP."""
+    demo, _ = make_app("tiny", "cpu")
+    assert sorted(demo.get_api_info()["named_endpoints"]) == sorted(
+        f"/{name}" for name in ("generate", "branch", "generate_batch", "compare", "preview_template", "export",
+                                "explore", "inspect", "ground"))
