@@ -208,11 +208,33 @@ class Api:
         return folder
 
 
+def _named_fetch_errors(component: gr.File) -> gr.File:
+    """A file input whose URL download fails (refused, unreachable, not found) says so as a gr.Error naming it.
+
+    Gradio downloads an URL argument before the endpoint runs, through the component's
+    `async_move_resource_to_block_cache`; its own exception would reach an MCP client as "the upstream
+    Gradio app has raised an exception". This instance's method is wrapped, the class is left alone."""
+    fetch = component.async_move_resource_to_block_cache
+
+    async def fetch_or_refuse(url_or_file_path):
+        try:
+            return await fetch(url_or_file_path)
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to fetch is the caller's to hear about
+            raise gr.Error(f"image: could not fetch {str(url_or_file_path)[:200]} ({exc}); send the picture "
+                           "itself (a file or a base64 data URI) or a public http(s) URL", duration=8,
+                           print_exception=False) from None
+
+    component.async_move_resource_to_block_cache = fetch_or_refuse
+    return component
+
+
 def register(assistant: StudioAssistant) -> Api:
     """Wire the endpoints to hidden components inside the current gr.Blocks (call within its context)."""
     api = Api(assistant)
     with gr.Column(visible=False):
-        image = gr.File(label="image", file_types=["image"])
+        image = _named_fetch_errors(gr.File(label="image", file_types=["image"]))
         prompt = gr.Textbox(label="prompt")
         thr = gr.Number(label="alg_p_threshold", value=0.9)
         prefill = gr.Checkbox(label="prefill", value=True)

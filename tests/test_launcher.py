@@ -20,3 +20,18 @@ def test_the_api_lists_only_the_studios_endpoints():
     assert sorted(demo.get_api_info()["named_endpoints"]) == sorted(
         f"/{name}" for name in ("generate", "branch", "generate_batch", "compare", "preview_template", "export",
                                 "explore", "inspect", "ground"))
+
+
+def test_an_image_url_the_server_will_not_fetch_is_refused_by_name():
+    """Issue 32, bug 9: MCP clients (and API callers) get a gr.Error naming the image, not Gradio's "the upstream
+    app raised an exception" (the download fails before the endpoint runs)."""
+    import asyncio
+
+    import gradio as gr
+    import pytest
+
+    demo, _ = make_app("tiny", "cpu")
+    generate = next(fn for fn in demo.fns.values() if fn.api_name == "generate")
+    image = generate.inputs[0]
+    with pytest.raises(gr.Error, match="image: .*127.0.0.1"):
+        asyncio.run(image.async_move_resource_to_block_cache("http://127.0.0.1:9/picture.png"))
