@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .render import MASK_GLYPH, _esc, token_label
+import html
+
+from .render import MASK_GLYPH, token_label
 
 
 # ----- numbers ----------------------------------------------------------------
@@ -36,7 +38,7 @@ def render_stats(traj, *, label: str = "") -> str:
         ("-" if tps is None else f"{tps:.1f}", "tokens / s"),
         (str(s["fallback_steps"]), "fallback steps"),
     ]
-    body = "".join(f'<div class="dm-stat"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for v, k in cards)
+    body = "".join(f'<div class="dm-stat"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for v, k in cards)
     cfg = traj.config or {}
     desc = []
     if cfg:
@@ -45,8 +47,8 @@ def render_stats(traj, *, label: str = "") -> str:
         desc.append("prefilling on" if cfg.get("prefill") else "prefilling off")
         desc.append(f"alg {cfg.get('alg')}")
         desc.append(f"canvas {traj.length}")
-    prefix = f"<b>{_esc(label)}</b> - " if label else ""
-    note = (f'<div class="dm-note">{prefix}{_esc(", ".join(desc))}. Tokens are counted up to and including '
+    prefix = f"<b>{html.escape(label)}</b> - " if label else ""
+    note = (f'<div class="dm-note">{prefix}{html.escape(", ".join(desc))}. Tokens are counted up to and including '
             "the end of the answer, fixed template tokens excluded"
             + ("; stopped early" if traj.stopped else "") + ".</div>")
     return f'<div class="dm-stats">{body}</div>{note}'
@@ -58,17 +60,17 @@ def render_preview(pieces, length: int, limit: int, warnings=()) -> str:
     spans = []
     for text, fixed in pieces:
         if fixed:
-            spans.append(f'<span class="dm-tok dm-lock">{_esc(token_label(text))}</span>')
+            spans.append(f'<span class="dm-tok dm-lock">{html.escape(token_label(text))}</span>')
         else:
             spans.append(f'<span class="dm-tok dm-mask">{MASK_GLYPH}</span>')
     n_fixed = sum(1 for _, f in pieces if f)
     head = (f'<div class="dm-head"><span class="dm-badge">{length} tokens</span>'
             f'<span class="dm-badge">{n_fixed} fixed</span><span class="dm-badge">{length - n_fixed} to fill</span>'
             f'<span class="dm-badge">limit {limit}</span></div>')
-    warn = "".join(f"<div>\u26a0 {_esc(w)}</div>" for w in warnings)
+    warn = "".join(f"<div>\u26a0 {html.escape(w)}</div>" for w in warnings)
     warn_html = f'<div class="dm-warnings">{warn}</div>' if warn else ""
     return f'<div class="dm-card dm-preview">{head}<div class="dm-tokens">{"".join(spans)}</div>{warn_html}</div>'
 
 
 def render_error(message: str) -> str:
-    return f'<div class="dm-error">\u26a0 {_esc(message)}</div>'
+    return f'<div class="dm-error">\u26a0 {html.escape(message)}</div>'
