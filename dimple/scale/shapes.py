@@ -2,7 +2,7 @@
 
 Owns `SHAPES` (gpt-fast style: every size the scale tool knows, from
 Dimple-Tiny's to the released Dimple-7B's, read from
-tests/fixtures/dimple-7b-parameters.json) and `ScaleSettings` (what one
+dimple/scale/dimple-7b-parameters.json) and `ScaleSettings` (what one
 measurement feeds: token counts, the image, the canvas, the fixed pass count).
 `dimple_config(shape)` turns a row into a `DimpleConfig`. It does not build
 weights, write files or time anything.
@@ -74,7 +74,7 @@ def _released_7b() -> ScaleShape:
     return ScaleShape("7b", spec["hidden_size"], spec["intermediate_size"], spec["num_hidden_layers"],
                       spec["num_attention_heads"], spec["num_key_value_heads"], spec["vocab_size"],
                       tuple(spec["mrope_section"]), vision, float(spec["rope_theta"]), repeats=1, warmup=False,
-                      note="the released Dimple-7B config (tests/fixtures/dimple-7b-parameters.json)")
+                      note="the released Dimple-7B config (dimple/scale/dimple-7b-parameters.json)")
 
 
 SHAPES: dict[str, ScaleShape] = {s.name: s.validate() for s in (
