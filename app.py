@@ -26,7 +26,8 @@ __all__ = ["auto_device", "check_model_flag", "configure_queue", "demo", "assist
            "on_space", "parse_args"]
 
 # The Gradio convention: a module-level `demo`. Building it loads no weights.
-demo, assistant = make_app(os.environ.get("DIMPLE_MODEL", "tiny"), os.environ.get("DIMPLE_DEVICE", "auto"))
+demo, assistant = make_app(os.environ.get("DIMPLE_MODEL", "tiny"), os.environ.get("DIMPLE_DEVICE", "auto"),
+                           analytics=os.environ.get("DIMPLE_ANALYTICS") == "1")
 configure_queue(demo, assistant.planned[1])
 
 

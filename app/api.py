@@ -17,14 +17,14 @@ checks; nothing of the UI's components beyond the hidden ones it wires here.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import gradio as gr
 
-from app import export, teaching_api
-from app.inputs import check_branch, check_prompt, load_image, make_config
-from app.protocol import StudioAssistant, answer_text
+from .canvas import export
+from .teaching import api as teaching_api
+from .inputs import check_branch, check_prompt, load_image, make_config
+from .protocol import StudioAssistant, answer_text
 from dimple.trajectory import Trajectory, generation_record
 
 log = logging.getLogger("dimple.studio")
@@ -34,7 +34,7 @@ MAX_BATCH = 8  # generate_batch: most waiting requests Gradio's queue hands over
 class Api:
     def __init__(self, assistant: StudioAssistant) -> None:
         self.assistant = assistant
-        self._folder = None  # private folder for API exports, pruned as it goes
+        self._folders: list[tuple[float, str]] = []  # (created, path): one fresh private folder per export call
 
     def _steps(self, image, prompt, template, start=None, **controls):
         """Decode (from `start`'s canvas, a branch, when given), yielding None after every iteration (a point
@@ -192,19 +192,49 @@ class Api:
                 traj = Trajectory.from_dict(trajectory_json)
             else:
                 traj = Trajectory.from_json(str(trajectory_json or ""))
-            if self._folder is None or not os.path.isdir(self._folder):
-                self._folder = export.new_session_dir()
-            export.prune(self._folder)
-            return export.write_json(traj, self._folder), export.write_gif(traj, self._folder)
+            folder = self._fresh_folder()
+            return export.write_json(traj, folder), export.write_gif(traj, folder)
         except ValueError as exc:
             raise gr.Error(f"export: {exc}", print_exception=False) from None
+
+
+    def _fresh_folder(self, max_age_s: float = 900.0) -> str:
+        """A new private folder for one call; earlier calls' folders go once Gradio has long copied their files."""
+        now = time.time()
+        while self._folders and now - self._folders[0][0] > max_age_s:
+            export.remove_session_dir(self._folders.pop(0)[1])
+        folder = export.new_session_dir()
+        self._folders.append((now, folder))
+        return folder
+
+
+def _named_fetch_errors(component: gr.File) -> gr.File:
+    """A file input whose URL download fails (refused, unreachable, not found) says so as a gr.Error naming it.
+
+    Gradio downloads an URL argument before the endpoint runs, through the component's
+    `async_move_resource_to_block_cache`; its own exception would reach an MCP client as "the upstream
+    Gradio app has raised an exception". This instance's method is wrapped, the class is left alone."""
+    fetch = component.async_move_resource_to_block_cache
+
+    async def fetch_or_refuse(url_or_file_path):
+        try:
+            return await fetch(url_or_file_path)
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to fetch is the caller's to hear about
+            raise gr.Error(f"image: could not fetch {str(url_or_file_path)[:200]} ({exc}); send the picture "
+                           "itself (a file or a base64 data URI) or a public http(s) URL", duration=8,
+                           print_exception=False) from None
+
+    component.async_move_resource_to_block_cache = fetch_or_refuse
+    return component
 
 
 def register(assistant: StudioAssistant) -> Api:
     """Wire the endpoints to hidden components inside the current gr.Blocks (call within its context)."""
     api = Api(assistant)
     with gr.Column(visible=False):
-        image = gr.File(label="image", file_types=["image"])
+        image = _named_fetch_errors(gr.File(label="image", file_types=["image"]))
         prompt = gr.Textbox(label="prompt")
         thr = gr.Number(label="alg_p_threshold", value=0.9)
         prefill = gr.Checkbox(label="prefill", value=True)

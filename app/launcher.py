@@ -17,9 +17,9 @@ import os
 import re
 from typing import Optional, Sequence
 
-from app.lazy import LazyAssistant
-from app.layout import build_demo, launch_options
-from app.zerogpu import GPU_SECONDS, on_zerogpu, zerogpu_assistant
+from .lazy import LazyAssistant
+from .page import build_demo, launch_options
+from .zerogpu import GPU_SECONDS, on_zerogpu, zerogpu_assistant
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,200}$")
 
@@ -67,15 +67,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "show it at /gradio_api/runs; off by default, see docs/security.md")
     p.add_argument("--mcp", action="store_true", default=os.environ.get("DIMPLE_MCP") == "1", help="also serve the `generate` endpoint as an MCP tool "
                                                       "(/gradio_api/mcp/)")
+    p.add_argument("--analytics", action="store_true", default=os.environ.get("DIMPLE_ANALYTICS") == "1",
+                   help="let Gradio send its usage analytics (off by default: classroom machines and Spaces)")
     p.add_argument("--gpu-seconds", type=int, default=int(os.environ.get("DIMPLE_GPU_SECONDS", GPU_SECONDS)),
                    help="ZeroGPU: seconds one decode may hold the GPU (spaces.GPU duration)")
     return p.parse_args(argv)
 
 
-def make_app(model: str = "tiny", device: str = "auto", gpu_seconds: int = GPU_SECONDS):
-    """(demo, assistant): the UI around a model that loads on first use (on ZeroGPU: wrapped for the GPU)."""
+def make_app(model: str = "tiny", device: str = "auto", gpu_seconds: int = GPU_SECONDS, analytics: bool = False):
+    """(demo, assistant): the UI around a model that loads on first use (on ZeroGPU: wrapped for the GPU).
+    `analytics`: let Gradio send its usage analytics (off unless asked for)."""
     assistant = LazyAssistant(model, auto_device() if device == "auto" else device)
-    return build_demo(zerogpu_assistant(assistant, gpu_seconds)), assistant
+    return build_demo(zerogpu_assistant(assistant, gpu_seconds), analytics=analytics), assistant
 
 
 def configure_queue(demo, device: str, concurrency=None, max_size: int = 32):
@@ -93,8 +96,9 @@ def main(argv: Optional[Sequence[str]] = None, prebuilt=None) -> int:
     args = parse_args(argv)
     device = auto_device() if args.device == "auto" else args.device
     demo, assistant = prebuilt if prebuilt is not None else (None, None)
-    if assistant is None or (args.model, device) != assistant.planned or args.gpu_seconds != GPU_SECONDS:
-        demo, assistant = make_app(args.model, device, args.gpu_seconds)
+    if (assistant is None or (args.model, device) != assistant.planned or args.gpu_seconds != GPU_SECONDS
+            or args.analytics != demo.analytics_enabled):
+        demo, assistant = make_app(args.model, device, args.gpu_seconds, args.analytics)
     configure_queue(demo, device, args.concurrency, args.max_queue)
     where = " on a Hugging Face Space" if on_space() else ""
     print(f"[dimple studio] model {args.model} on {device}{where}; http://{args.host}:{args.port}", flush=True)

@@ -2,7 +2,7 @@
 
 Owns what a person's session remembers between events: the conversation,
 the request waiting to run, the last trajectory (live, finished or imported),
-the Stop flag a running decode polls, drawing-cost measurements, and the
+its run controller (app/runs.py: running, Stop, Clear), drawing-cost measurements, and the
 private temporary folder its exports are written to (removed when the session
 ends). It knows nothing of Gradio components or the
 model; handlers read and update it.
@@ -10,22 +10,10 @@ model; handlers read and update it.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from typing import Any, Optional
 
-from app.export import new_session_dir, remove_session_dir
-
-
-@dataclass
-class Request:
-    """A validated question, ready for the engine."""
-
-    image: Any  # PIL image or None
-    prompt: str
-    cfg: Any  # DecodeConfig
-    template: Optional[str]
-    history: list  # [(user, assistant), ...] before this turn
+from .canvas.export import new_session_dir, remove_session_dir
+from .runs import RunController
 
 
 class Session:
@@ -34,16 +22,12 @@ class Session:
         self.chat: list[dict] = []  # Chatbot messages, including a turn in progress
         self.trajectory = None  # the last run (or an imported one)
         self.question: str = ""  # the question of the last run
-        self.stop = threading.Event()
+        self.runs = RunController()  # whether a decode runs, its Stop flag, Clear's epoch (app/runs.py)
         self.render_seconds: list[float] = []  # time spent drawing each live frame of the last run
         self.first_frame_s: Optional[float] = None  # send -> first frame ready, last run
         self.frame_at = 0.0  # perf_counter() when the last live canvas frame was sent
         self.bubble_at = 0.0  # perf_counter() when the live answer's chat bubble was last redrawn
-        self.running = False  # a decode of this session is streaming now
-        self.epoch = 0  # bumped by Clear: a run that started before it must not write into the new conversation
         self.sent_at: Optional[float] = None  # perf_counter() when the last question was accepted
-        self.waiting = 0  # questions sent but not started yet (queued behind other users)
-        self.drop_waiting = False  # Stop was pressed while a question waited: it must not run
         self.selected: Optional[int] = None  # the canvas position the token inspector shows
         self.branches = None  # app.branch_state.Branches of the last run (app/branching.py)
         self._folder: Optional[str] = None
@@ -60,8 +44,14 @@ class Session:
             self._folder = new_session_dir()
         return self._folder
 
+    @property
+    def running(self) -> bool:
+        """One of this session's decodes is running now."""
+        return self.runs.running
+
     def clear(self) -> None:
-        self.epoch += 1
+        """A new conversation: the running decode (if any) stops and its answer is not kept."""
+        self.runs.clear()
         self.history, self.chat = [], []
         self.trajectory, self.question, self.branches = None, "", None
         self.render_seconds, self.first_frame_s = [], None

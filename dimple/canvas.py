@@ -87,8 +87,8 @@ def start_canvas(
     """Check a request's canvas and schedule position; raise ValueError naming what is wrong.
 
     canvas None: `length` masks (the canvas's own length wins otherwise). fixed None: every token of the
-    canvas. start_masked None: the masked count of this canvas. reserved: ids a canvas may not hold (the
-    image placeholder: the model puts image features there).
+    canvas. start_masked None: the masked count of this canvas at start_step 0, else the canvas length.
+    reserved: ids a canvas may not hold (the image placeholder: the model puts image features there).
     """
     ids = _check_ids(canvas, vocab_size, reserved) if canvas is not None else [mask_id] * length
     flags = _check_fixed(fixed, ids, mask_id)
@@ -100,7 +100,9 @@ def start_canvas(
         raise ValueError(f"start_step {step} leaves no iteration of steps={steps} for the {n_masked} masked "
                          f"position(s); raise steps")
     if start_masked is None:
-        total = max(1, n_masked)
+        # a decode from its start: this canvas's masks; a branch (docs/DESIGN.md): the canvas length, as when
+        # the original decode began with every position masked
+        total = max(1, n_masked) if step == 0 else len(ids)
     else:
         total = _int("start_masked", start_masked)
         if not 1 <= total <= MAX_NEW_TOKENS_LIMIT:

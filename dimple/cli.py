@@ -133,7 +133,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench
+    from .bench.sweep import run_bench
 
     result = run_bench(args)
     print(json.dumps(result, indent=None if args.json else 2))

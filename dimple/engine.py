@@ -112,14 +112,14 @@ class _Row:
     pending: list = field(default_factory=list)  # tail padded before the first forward, recorded with step 0
 
 
-def _mask_id(model, cfg: DecodeConfig) -> int:
+def mask_id_of(model, cfg: DecodeConfig) -> int:
     mask_id = cfg.mask_token_id if cfg.mask_token_id is not None else getattr(model.config, "mask_token_id", None)
     if mask_id is None:
         raise ValueError("mask_token_id is not set in the DecodeConfig nor in the model config")
     return int(mask_id)
 
 
-def _start(model, cfg: DecodeConfig, req: Request, mask_id: int):
+def checked_start(model, cfg: DecodeConfig, req: Request, mask_id: int):
     """The request's checked canvas (`dimple.canvas`), against the model's vocabulary and placeholders."""
     conf = model.config
     placeholders = [t for t in (getattr(conf, "image_token_id", None), getattr(conf, "video_token_id", None))
@@ -259,8 +259,8 @@ def stream_batch(
     `edit(i, seq)` may change the response part of the (batch, prompt + response) canvas in place
     after iteration i's commits (the drop-in's tokens hook)."""
     cfg.validate()
-    mask_id = _mask_id(model, cfg)
-    starts = [_start(model, cfg, r, mask_id) for r in requests]  # names a bad canvas before batch checks
+    mask_id = mask_id_of(model, cfg)
+    starts = [checked_start(model, cfg, r, mask_id) for r in requests]  # names a bad canvas before batch checks
     check_requests(requests, cfg, mask_id)
     pad_id = getattr(model.config, "pad_token_id", None)
     batch = batch_inputs(requests, starts, pad_id)

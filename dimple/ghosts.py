@@ -25,6 +25,8 @@ RULES = {
     "last step": "the last allowed step commits everything left",
     "padding": "it comes after a committed end token, so it was padded without a forward pass",
     "template": "the structure prior (template) fixed it before decoding",
+    "chosen": "a person chose it before this branch was decoded; it is never changed",
+    "carried": "it was committed in the run this branch started from, and carried over",
 }
 
 
@@ -92,13 +94,20 @@ def step_rule(traj, step: int) -> str:
     if not record.fallback:
         return "threshold"
     max_steps = (traj.config or {}).get("steps")
-    return "last step" if max_steps is not None and record.index == int(max_steps) - 1 else "fallback"
+    schedule_index = traj.start_step + record.index  # a branch counts its steps from its own start
+    return "last step" if max_steps is not None and schedule_index == int(max_steps) - 1 else "fallback"
 
 
 def commit_of(traj, position: int) -> tuple[Optional[int], str]:
-    """(step that committed `position` (1-based) or None, rule); rule "masked" while it is not committed."""
+    """(step that committed `position` (1-based) or None, rule); rule "masked" while it is not committed.
+    Tokens on the canvas before this decode: "chosen" (a person's, `traj.chosen`), "template" (fixed),
+    "carried" (a branch's, committed in the run it started from)."""
+    if position in traj.chosen:
+        return None, "chosen"
     if traj.fixed[position]:
         return None, "template"
+    if traj.canvas[position] != traj.mask_token_id:
+        return None, "carried"
     for n, record in enumerate(traj.steps, start=1):
         if position in record.padded:
             return n, "padding"

@@ -15,7 +15,7 @@ of occlusion passes), and it reads the same on any Dimple checkpoint.
 
 It runs only on request (never while decoding). It knows the model's forward,
 `modeling.capture_attention` and the Trajectory; not tokenizers, files or UIs.
-`python -m dimple.grounding --n 200` measures how often the grounding of a
+`python -m dimple.tiny.grounding_eval --n 200` measures how often the grounding of a
 one-object answer peaks on that object's cell (dimple/tiny/grounding_eval.py).
 """
 
@@ -70,8 +70,10 @@ def check_groundable(traj, position: int) -> int:
     if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < traj.length:
         raise ValueError(f"position must be an integer in [0, {traj.length - 1}], got {position!r}")
     step, rule = commit_of(traj, position)
-    if rule in ("template", "padding", "masked"):
-        why = {"template": "the template fixed it", "padding": "it was padded after the end without a forward pass",
+    if rule in ("template", "chosen", "carried", "padding", "masked"):
+        why = {"template": "the template fixed it", "chosen": "a person chose it before this branch was decoded",
+               "carried": "it was carried over from the run this branch started from: ground it there",
+               "padding": "it was padded after the end without a forward pass",
                "masked": "it is not committed yet"}[rule]
         raise ValueError(f"position {position} has no grounding: {why}")
     return step
@@ -102,13 +104,3 @@ def grounding_map(model, traj, position: int, pixel_values: Optional[torch.Tenso
     return Grounding(position=position, step=step, token=committed,
                      grid=grid.reshape(rows, cols).tolist(), layers=layers.reshape(-1, rows, cols).tolist(),
                      image_share=share, reproduced=int(logits.argmax()) == committed)
-
-
-def main(argv=None) -> int:
-    from .tiny.grounding_eval import main as run
-
-    return run(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

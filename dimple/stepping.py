@@ -28,7 +28,7 @@ import torch
 
 from .config import DecodeConfig
 from .batch import Request, batch_inputs, check_requests, forward_logits
-from .engine import _mask_id, _start, select_positions, top_candidates
+from .engine import checked_start, mask_id_of, select_positions, top_candidates
 from .sampling import choose_tokens, schedule_grid
 from .trajectory import Step
 
@@ -94,10 +94,10 @@ def propose(
 ) -> Proposal:
     """Score every masked position of `canvas` at schedule iteration `start_step` (one forward pass)."""
     cfg.validate()
-    mask_id = _mask_id(model, cfg)
+    mask_id = mask_id_of(model, cfg)
     request = Request(input_ids, attention_mask, pixel_values, image_grid_thw, canvas, fixed, start_step,
                       start_masked)
-    start = _start(model, cfg, request, mask_id)
+    start = checked_start(model, cfg, request, mask_id)
     check_requests([request], cfg, mask_id)
     masked = [i for i, t in enumerate(start.ids) if t == mask_id]
     if not masked:

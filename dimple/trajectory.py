@@ -58,6 +58,7 @@ class Trajectory:
     pad_token_id: int = -1  # token written at `Step.padded` positions (skip_padding)
     start_step: int = 0  # a branch: the schedule iteration its canvas was taken after (0: a decode from scratch)
     start_masked: int = 0  # masked positions when the original decode began (the schedule's denominator)
+    chosen: list[int] = field(default_factory=list)  # a branch: fixed positions a person chose (not a template's)
 
     # ----- derived views -------------------------------------------------
     @property
@@ -218,6 +219,7 @@ class Trajectory:
                 start_step=int(data.get("start_step", 0)),
                 start_masked=int(data.get("start_masked", sum(1 for t in data["canvas"]
                                                               if t == data["mask_token_id"]))),
+                chosen=[int(p) for p in data.get("chosen", [])],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed trajectory export: {exc}") from exc

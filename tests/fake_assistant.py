@@ -197,6 +197,9 @@ class FakeAssistant:
         target = [VOCAB[w] for w in ANSWER] + [END] + [PAD] * len(canvas)
         masked = [i for i, t in enumerate(canvas) if t == MASK]
         while masked:
+            if should_stop is not None and should_stop():
+                traj.stopped = True
+                return
             chosen, masked = masked[:3], masked[3:]
             traj.steps.append(Step(index=len(traj.steps), positions=chosen, tokens=[target[p] for p in chosen],
                                    confidences=[0.9] * len(chosen), fallback=False,

@@ -5,7 +5,7 @@ engine writes (every step commits 3-4 positions, the schedule's way, and
 records a ghost, top-3 and probabilities for every position still masked,
 so a frame has up to 1,024 ghost slots), after a fixed compute time per step.
 It meets app.protocol.StudioAssistant, so the real studio (handlers, render,
-browser) draws it; tests/measure_canvas.py measures that drawing.
+browser) draws it; scripts/measure_canvas.py measures that drawing.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def load_assistant(tmp_dir: Path):
 
 def start(assistant, concurrency: int = 2, max_size: int = 32):
     """Launch the studio; returns (demo, url). Call demo.close() when done."""
-    from app.layout import build_demo, launch_options
+    from app.page import build_demo, launch_options
 
     demo = build_demo(assistant)
     demo.queue(default_concurrency_limit=concurrency, max_size=max_size)

@@ -1,4 +1,4 @@
-"""app.handlers without a server: the Send path streams frame by frame, sessions stay apart, Stop/Clear/regenerate."""
+"""app.chat.handlers without a server: the Send path streams frame by frame, sessions stay apart, Stop/Clear/regenerate."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import threading
 import gradio as gr
 import pytest
 
-from app import render
+from app.canvas import render
 from app.form import COMPARE_DEFAULTS, CONTROLS
-from app.compare import verdict
-from app.handlers import Studio
+from app.chat.compare import verdict
+from app.chat.handlers import Studio
 from app.session import Session
 from fake_assistant import VOCAB, FakeAssistant, make_trajectory
 
@@ -158,3 +158,55 @@ def test_many_sessions_at_once_keep_their_own_trajectories():
     for i, s in enumerate(sessions):
         assert s.history[0][0] == f"question {i}?" and s.trajectory is not None
     assert len({id(s.trajectory) for s in sessions}) == 6
+
+
+def _resume_unedited(assistant, session):
+    """The Branch tab: open the run after its first step and resume it unedited -> (frames, the branch)."""
+    from app.branch.handlers import Brancher
+
+    h = Brancher(assistant)
+    h.open(session, "original", 1)
+    frames = list(h.resume(_form(session)))
+    return frames, session.branches.items[-1].trajectory
+
+
+def test_after_stop_or_clear_a_branch_resume_still_decodes(tmp_path):
+    """Issue 32, bug 1: neither Stop nor Clear leaves a flag set that the next decode obeys."""
+    studio, session = Studio(FakeAssistant(step_seconds=0.01)), Session()
+    run = _ask(studio, session)
+    next(run), next(run), next(run), next(run)
+    studio.stop(session)
+    list(run)
+    assert session.trajectory.stopped
+    _, branch = _resume_unedited(studio.assistant, session)
+    assert branch.nfe > 0 and not branch.stopped
+    list(_ask(studio, session))
+    path = studio.export_json(session)
+    studio.clear(session)
+    studio.import_json(path, session)
+    _, branch = _resume_unedited(studio.assistant, session)
+    assert branch.nfe > 0 and not branch.stopped
+
+
+def test_stop_stops_a_comparison_and_a_branch_resume():
+    """Issue 32, bug 2: every decode a session starts is running while it runs, and Stop stops it."""
+    studio, session = Studio(FakeAssistant(step_seconds=0.01)), Session()
+    outs = studio.compare(_form(session, "Describe it.", b_threshold=0.0))
+    next(outs), next(outs)
+    assert session.running
+    with pytest.raises(gr.Error, match="still being answered"):
+        list(_ask(studio, session, "again?"))
+    studio.stop(session)
+    rest = list(outs)
+    assert not session.running and "stopped" in rest[-1][4].lower()
+    list(_ask(studio, session))
+    from app.branch.handlers import Brancher
+
+    h = Brancher(studio.assistant)
+    h.open(session, "original", 1)
+    frames = h.resume(_form(session))
+    next(frames)
+    assert session.running
+    studio.stop(session)
+    list(frames)
+    assert session.branches.items[-1].trajectory.stopped and not session.running

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dimple.bench import end_to_end, fed_tokens
-from dimple.bench_plots import markdown
+from dimple.bench.sweep import end_to_end, fed_tokens
+from dimple.bench.plots import markdown
 
 
 def _row(setting, seconds, accuracy=0.5, tpf=1.0, nfe=4.0):
@@ -48,7 +48,7 @@ def test_prefill_table_sets_the_decode_against_fed_tokens_and_one_iteration_agai
 
 def test_matmul_rates_cover_each_row_count_and_show_in_the_table():
     from dimple.assistant import Assistant
-    from dimple.bench import BenchSettings, matmul_rates
+    from dimple.bench.sweep import BenchSettings, matmul_rates
 
     model = Assistant.load("tiny").model
     rows = matmul_rates(model, BenchSettings(threads=1), rows=(1, 9), repeats=10)
@@ -64,9 +64,9 @@ def test_matmul_rates_cover_each_row_count_and_show_in_the_table():
 def test_prefill_timing_reports_one_iteration_and_the_whole_decode():
     import torch
 
-    import dimple.bench as bench
+    import dimple.bench.sweep as bench
     from dimple.assistant import Assistant
-    from dimple.bench import BenchSettings, prefill_speedups
+    from dimple.bench.sweep import BenchSettings, prefill_speedups
 
     threads = torch.get_num_threads()
     saved = bench.IMAGE_SIDES, bench.ANSWER_LENGTHS
@@ -85,7 +85,7 @@ def test_prefill_timing_reports_one_iteration_and_the_whole_decode():
 
 
 def test_save_plots_draws_the_sweep_its_options_and_the_prefill_figure(tmp_path):
-    from dimple.bench_plots import save_plots
+    from dimple.bench.plots import save_plots
 
     timing = [{"prompt_over_response": 6.25, "speedup": 2.0, "iteration_speedup": 2.7, "analytic_ratio": 6.44,
                "fed_token_ratio": 3.83}]

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from app.branching import Brancher
+from app.branch.handlers import Brancher
 from app.form import COMPARE_DEFAULTS, CONTROLS
-from app.handlers import Studio
-from app.manual import ManualStepper
+from app.chat.handlers import Studio
+from app.branch.manual import ManualStepper
 from app.session import Session
 from studio_server import ROOT
 
@@ -101,7 +101,7 @@ def test_bad_edits_are_refused_with_a_clear_message(tiny, asked):
 
 def test_stepping_by_hand_accepting_the_engine_finishes_and_picks_commit_a_persons_choice(tiny, asked):
     h = ManualStepper(tiny)
-    h.open(asked, "original", 0)
+    Brancher(tiny).open(asked, "original", 0)
     html, _, note = h.start(_form(asked, tiny, prefill=False))
     manual = asked.branches.manual
     assert "dm-engine" in html and "would commit" in note and manual.proposal.default
@@ -118,3 +118,14 @@ def test_stepping_by_hand_accepting_the_engine_finishes_and_picks_commit_a_perso
         html, _, note = h.accept(asked)
     assert "Done" in note and "dm-manual-done" in html
     assert record.mask_token_id not in record.response_ids and record.response_ids[pos] == second
+
+
+def test_a_persons_choice_in_a_branch_is_labelled_chosen_not_template(tiny, asked):
+    """Issue 32, bug 3: the branch's record says which fixed tokens a person chose."""
+    from app.canvas.narration import narrate
+    from dimple.ghosts import inspect
+
+    _edit_and_resume(Brancher(tiny), asked, tiny, asked.trajectory.nfe, 3, "green")
+    branch = asked.branches.items[0].trajectory
+    assert branch.chosen == [3] and inspect(branch, 3)["rule"] == "chosen"
+    assert "1 chosen by a person" in narrate(branch, 0) and "template" not in narrate(branch, 0)

@@ -180,3 +180,33 @@ def test_a_proposal_commits_a_persons_choice_of_positions_and_candidates(referen
     filled = propose(reference_model, e["input_ids"], cfg, [5] + [mask] * 11, fixed=[0], **_inputs(e))
     with pytest.raises(ValueError, match="position 0 is not masked"):
         filled.step(0, positions=[0])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from dimple.assistant import Assistant
+
+    try:
+        return Assistant.load("tiny")
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"Dimple-Tiny is not shipped here ({exc})")
+
+
+@pytest.mark.parametrize("image, question", [("objects_0.png", "Describe the image."),
+                                             ("objects_1.png", "How many blue objects are there?")])
+def test_an_unedited_resume_on_the_shipped_tiny_with_padding_reproduces_the_original(tiny, image, question):
+    """Issue 32, bug 5: the design card's default start_masked (the canvas length) continues the schedule."""
+    from PIL import Image
+
+    from conftest import ROOT
+
+    picture = Image.open(ROOT / "assets" / "examples" / image).convert("RGB")
+    cfg = DecodeConfig(max_new_tokens=16, steps=16, alg_p_threshold=0.0, prefill=False)
+    whole = tiny.generate(picture, question, cfg)
+    assert whole.answer_end < whole.length  # the answer ends before the canvas: padding is committed too
+    for k in sorted({1, 2, 4, whole.nfe - 1}):
+        branch = None
+        for branch in tiny.branch(picture, question, cfg, whole.state_at(k), start_step=k):
+            pass
+        assert [(s.positions, s.tokens, s.fallback) for s in branch.steps] == \
+            [(s.positions, s.tokens, s.fallback) for s in whole.steps[k:]], k

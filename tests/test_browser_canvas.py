@@ -1,6 +1,6 @@
 """The large live canvas in a real browser (Playwright + Debian Chromium): a 1,024-slot run drawn on the grid,
 scrubbed from its film without the server, drawing what the server would, and clickable. Skips only without
-Chromium. Its speed is tests/measure_canvas.py's (a benchmark, not a test). With STUDIO_SCREENSHOTS=folder it
+Chromium. Its speed is scripts/measure_canvas.py's (a benchmark, not a test). With STUDIO_SCREENSHOTS=folder it
 keeps canvas-1024.png there (a step of the grid; docs/canvas-1024.png)."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_a_large_run_is_drawn_on_one_grid_element_at_its_last_step(studio):
 
 
 def test_the_film_draws_every_step_as_the_server_frame_would(studio):
-    from app import canvas_client
+    from app.canvas import client as canvas_client
 
     page, traj = studio
     for n in (0, 1, 2, STEPS // 2, traj.nfe):
@@ -73,7 +73,7 @@ def test_moving_the_replay_slider_draws_that_step_before_any_server_answer(studi
 
 
 def test_clicking_a_grid_cell_opens_the_inspector_on_that_position(studio):
-    from app import canvas_client
+    from app.canvas import client as canvas_client
 
     page, _ = studio
     page.evaluate("""() => { const r = document.querySelector('#dm-replay input[type=range]');

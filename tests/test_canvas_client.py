@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from app import canvas_client, dense_view, render
+from app.canvas import client as canvas_client
+from app.canvas import dense as dense_view
+from app.canvas import render
 from standin_assistant import StandInAssistant
 
 

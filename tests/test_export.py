@@ -1,4 +1,4 @@
-"""app.export and app.inputs: JSON round trip, GIF frames, import errors, safe image and settings parsing."""
+"""app.canvas.export and app.inputs: JSON round trip, GIF frames, import errors, safe image and settings parsing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import pytest
 from PIL import Image
 
-from app import export
+from app.canvas import export
 from app.inputs import check_prompt, load_image, make_config
 from fake_assistant import END, MASK, VOCAB, make_trajectory
 
@@ -122,3 +122,17 @@ def test_prune_removes_only_old_exports(folder):
     new = export.write_json(traj, folder)
     export.prune(folder, max_age_s=60)
     assert not os.path.exists(old) and os.path.exists(new)
+
+
+def test_each_api_export_gets_a_fresh_private_folder():
+    """Issue 32, bug 7: the API's docstring promises a fresh private folder per call, not one shared by callers."""
+    import stat
+
+    from app.api import Api
+    from fake_assistant import FakeAssistant, make_trajectory
+
+    api, traj = Api(FakeAssistant()), make_trajectory(8).to_json()
+    first, second = api.export(traj), api.export(traj)
+    folders = {os.path.dirname(path) for path in (*first, *second)}
+    assert len(folders) == 2 and all(stat.S_IMODE(os.stat(f).st_mode) == 0o700 for f in folders)
+    assert {os.path.dirname(p) for p in first} != {os.path.dirname(p) for p in second}

@@ -100,3 +100,40 @@ def test_inspect_refuses_an_unknown_step_or_a_position_out_of_range(position, st
     traj = make_trajectory(12)
     with pytest.raises(ValueError, match=words):
         inspect(traj, position, step)
+
+
+def _branch(model, k: int = 2, **changes):
+    """An unedited resume after step k of a schedule-only decode, and that decode."""
+    cfg = DecodeConfig(max_new_tokens=10, steps=6, alg_p_threshold=0.0)
+    whole = dimple.generate(model, _prompt(model), cfg)
+    canvas = whole.state_at(k)
+    for pos, tok in changes.items():
+        canvas[int(pos)] = tok
+    fixed = [int(p) for p in changes]
+    return whole, dimple.generate(model, _prompt(model), cfg, canvas=canvas, fixed=fixed, start_step=k,
+                                  start_masked=whole.start_masked)
+
+
+def test_a_branchs_forced_last_step_is_named_the_last_step_not_a_fallback(model):
+    """Issue 32, bug 3: the rule reads the branch's schedule index (start_step + its own step index)."""
+    whole, branch = _branch(model)
+    assert commit_of(whole, whole.steps[-1].positions[0])[1] == "last step"
+    assert branch.start_step + branch.steps[-1].index == 5  # the branch also ran up to the last allowed iteration
+    assert commit_of(branch, branch.steps[-1].positions[0])[1] == "last step"
+    assert all(commit_of(branch, p)[1] == "fallback" for s in branch.steps[:-1] for p in s.positions)
+
+
+def test_tokens_carried_from_the_parent_and_chosen_by_a_person_are_named_as_such(model):
+    """Issue 32, bug 3: a carried-over token is not "still masked"; a person's choice is not "the template"."""
+    from dimple.grounding import check_groundable
+
+    whole, branch = _branch(model, **{"9": 30})
+    carried = whole.steps[0].positions[0]
+    assert commit_of(branch, carried) == (None, "carried")
+    record = inspect(branch, carried)
+    assert record["rule"] == "carried" and "masked" not in record["why"] and record["token"] == whole.response_ids[carried]
+    with pytest.raises(ValueError, match="carried over"):
+        check_groundable(branch, carried)
+    branch.chosen = [9]  # what the studio records of a person's edit (app/branch)
+    assert commit_of(branch, 9) == (None, "chosen") and "template" not in inspect(branch, 9)["why"]
+    assert Trajectory.from_json(branch.to_json()).chosen == [9]

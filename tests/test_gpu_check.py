@@ -1,6 +1,6 @@
 """The prepared GPU measurement runs end to end (here on CPU, on the reference-sized model)."""
 
-from dimple.gpu_check import measure
+from dimple.scale.gpu_check import measure
 
 
 def test_measure_times_a_full_and_a_cached_forward_and_reports_a_real_decode(reference_model, monkeypatch):

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.inputs import MAX_PROMPT_CHARS, check_prompt, make_config
+from app.inputs import check_prompt, make_config
+from dimple.processing import MAX_PROMPT_CHARS
 from dimple.config import ALGORITHMS, DecodeConfig
 
 SETTINGS = ("alg_p_threshold", "prefill", "steps", "max_new_tokens", "alg", "temperature", "top_p", "top_k",

@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from conftest import FIXTURES
+from dimple.scale.shapes import SPEC_7B
 from dimple.kv_cache import PrefixKVCache
 from dimple.fast_paths import batch_vision_windows, fuse_projections
 from dimple.modeling import DimpleConfig, DimpleModel, build_attention_mask
@@ -76,7 +76,7 @@ def test_fused_projections_compute_the_same_logits_and_follow_weight_changes(ref
 
 
 def test_parameter_names_and_shapes_match_released_7b_layout():
-    spec = json.loads((FIXTURES / "dimple-7b-parameters.json").read_text())
+    spec = json.loads(SPEC_7B.read_text())
     config = DimpleConfig(**{k: v for k, v in spec["config"].items() if not k.startswith("_")})
     with torch.device("meta"):
         model = DimpleModel(config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.narration import narrate, narration
+from app.canvas.narration import narrate, narration
 from dimple.trajectory import Step, Trajectory
 from fake_assistant import make_trajectory
 
@@ -53,3 +53,17 @@ def test_every_step_of_a_run_has_its_line():
     lines = narration(traj)
     assert len(lines) == traj.nfe + 1
     assert all(line.startswith(f"Step {n}:") for n, line in enumerate(lines[1:], start=1))
+
+
+def test_a_branch_is_narrated_with_carried_and_chosen_tokens_and_its_own_last_step():
+    """Issue 32, bug 3: a branch after step 1 of _traj's run: position 0 chosen, 1-6 carried over."""
+    t = _traj(0.9, steps=3)
+    branch = Trajectory(prompt_ids=[1], canvas=[4] + [3] * 6 + [M] * 4 + [5], fixed=[True] + [False] * 10 + [True],
+                        mask_token_id=M, end_token_ids=[0], config=t.config, start_step=1, start_masked=11,
+                        chosen=[0])
+    branch.steps = [Step(0, [7, 8], [3, 3], [0.6, 0.5], True, [0.6, 0.5, 0.2, 0.1]),
+                    Step(1, [9, 10], [3, 0], [0.4, 0.3], True, [0.4, 0.3])]
+    lines = narration(branch)
+    assert lines[0] == ("Before decoding: 4 masked positions, 6 carried over, 1 chosen by a person, "
+                        "1 fixed by the template.")
+    assert lines[2].startswith("Step 2: last step: everything left is committed")

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -57,19 +58,39 @@ def test_the_installed_library_loads_tiny_from_any_directory(installed, tmp_path
 
 def test_console_scripts_are_installed_and_run(installed, tmp_path):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"dimple": "dimple.cli:main", "dimple-studio": "app.launcher:main"}
+    assert scripts == {"dimple": "dimple.cli:main", "dimple-studio": "dimple_studio.launcher:main"}
     for name, expect in (("dimple", "generate"), ("dimple-studio", "--run-history")):
         out = _run(installed, tmp_path, sys.executable, str(installed / "bin" / name), "--help")
         assert out.returncode == 0 and expect in out.stdout, out.stderr[-3000:]
 
 
+def _installed_as(path):
+    """Where a repository folder is installed: app/ is the `dimple_studio` package (no top-level `app`)."""
+    return Path("dimple_studio", *path.parts[1:]) if path.parts[0] == "app" else path
+
+
 def test_every_package_of_the_repository_is_installed(installed):
     packages = {p.parent.relative_to(ROOT) for top in ("dimple", "app") for p in (ROOT / top).rglob("__init__.py")}
-    assert packages and all((installed / p / "__init__.py").is_file() for p in packages), packages
+    assert packages and all((installed / _installed_as(p) / "__init__.py").is_file() for p in packages), packages
 
 
-def test_the_app_package_and_examples_are_installed(installed):
-    assert (installed / "app" / "launcher.py").is_file() and (installed / "app" / "layout.py").is_file()
+def test_no_top_level_app_package_is_installed_and_the_studio_is_dimple_studio(installed):
+    """Issue 32, bug 6: `pip install .` put a package named `app` into site-packages."""
+    assert not (installed / "app").exists()
+    assert (installed / "dimple_studio" / "launcher.py").is_file() and (installed / "dimple_studio" / "page.py").is_file()
+
+
+def test_the_scale_tool_runs_from_the_installed_package(installed, tmp_path):
+    """Issue 32, bug 6: the 7B parameter manifest ships as package data (it was read from tests/fixtures)."""
+    for module in ("dimple.scale", "dimple.scale.gpu_check"):
+        out = _run(installed, tmp_path, sys.executable, "-m", module, "--help")
+        assert out.returncode == 0 and "usage" in out.stdout, out.stderr[-3000:]
+    code = "from dimple.scale.shapes import get_shape; print(get_shape('7b').hidden)"
+    out = _run(installed, tmp_path, sys.executable, "-c", code)
+    assert out.returncode == 0 and out.stdout.split()[-1] == "3584", out.stderr[-3000:]
+
+
+def test_the_examples_and_weights_are_installed(installed):
     assert any((installed / "dimple" / "assets" / "examples").glob("*.png"))
     assert (installed / "dimple" / "assets" / "dimple-tiny" / "model.safetensors").is_file()
 

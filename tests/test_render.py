@@ -1,4 +1,4 @@
-"""app.render and app.plots on hand-made trajectories: every kind of slot is drawn distinctly, fast."""
+"""app.canvas.render and app.canvas.plots on hand-made trajectories: every kind of slot is drawn distinctly, fast."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import itertools
 
 import pytest
 
-from app import panels, plots, render
+from app.canvas import panels
+from app.canvas import plots
+from app.canvas import render
 from fake_assistant import END, MASK, VOCAB, make_trajectory
 
 

@@ -7,15 +7,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from conftest import FIXTURES
 from dimple import loading
 from dimple.loading import load_model
 from dimple.packed_linear import is_packed, pack_linear_weights, packing_available
-from dimple.scale import run_shape
-from dimple.scale_checkpoint import INDEX, parameter_shapes, write_checkpoint
-from dimple.scale_measure import roofline
-from dimple.scale_report import render
-from dimple.scale_shapes import SHAPES, ScaleSettings, get_shape
+from dimple.scale.run import run_shape
+from dimple.scale.checkpoint import INDEX, parameter_shapes, write_checkpoint
+from dimple.scale.measure import roofline
+from dimple.scale.report import render
+from dimple.scale.shapes import SHAPES, SPEC_7B, ScaleSettings, get_shape
 
 FAST = ScaleSettings(fed_tokens=(1, 8), image_side=56, text_tokens=6, canvas=4, steps=2, scored=4,
                      bandwidth_gib=0.01, matmul_rows=(1, 4))
@@ -23,7 +22,7 @@ needs_onednn = pytest.mark.skipif(not packing_available(), reason="this torch bu
 
 
 def test_the_7b_shape_has_the_released_checkpoint_layout():
-    released = json.loads((FIXTURES / "dimple-7b-parameters.json").read_text())["parameters"]
+    released = json.loads(SPEC_7B.read_text())["parameters"]
     assert {k: list(v) for k, v in parameter_shapes(SHAPES["7b"]).items()} == released
 
 

@@ -9,13 +9,13 @@ import gradio as gr
 import pytest
 from PIL import Image
 
-from app import render
-from app.explorer import parse_thresholds, render_explorer
+from app.canvas import render
+from app.teaching.explorer import parse_thresholds, render_explorer
 from app.form import COMPARE_DEFAULTS, CONTROLS
-from app.inspector import heatmap, render_inspector
+from app.teaching.inspector import heatmap, render_inspector
 from app.session import Session
-from app.teaching import Teaching
-from app.teaching_api import TeachingApi, grounding_positions
+from app.teaching.handlers import Teaching
+from app.teaching.api import TeachingApi, grounding_positions
 from dimple.ghosts import inspect
 from fake_assistant import FakeAssistant, make_trajectory
 

@@ -1,4 +1,4 @@
-"""How often Dimple-Tiny's grounding peaks on the object a question is about: `python -m dimple.grounding --n 200`.
+"""How often Dimple-Tiny's grounding peaks on the object a question is about: `python -m dimple.tiny.grounding_eval --n 200`.
 
 Owns the measurement behind the studio's grounding figure: questions about
 one object of a drawn scene (its colour, its shape or its position, in the
@@ -97,7 +97,7 @@ def measure(assistant, questions: list[ObjectQuestion]) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dimple.grounding", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m dimple.tiny.grounding_eval", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=200, help="questions (the kinds in turn)")
     p.add_argument("--model", default="tiny", help="the shipped Dimple-Tiny, or a folder of a checkpoint of its world")
     p.add_argument("--seed", type=int, default=0, help="offset into the eval split's scenes")

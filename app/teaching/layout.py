@@ -1,0 +1,66 @@
+"""Where the teaching tools sit on the page and which event runs which of their handlers.
+
+Owns three pieces layout.py places: the panel under the live canvas (the
+token inspector beside the grounding heatmap and its caption), the "Threshold
+explorer" tab (a thresholds box, the button, the table), and their wiring: a
+click on a canvas slot (the canvas's gr.HTML triggers it with the slot's
+position and the frame's step, app/ghost_view.CLICK_JS via app/canvas_client.py) shows the inspector,
+then the grounding; the explorer's button reads the question form plus the
+thresholds. No logic of its own (app/teaching.py decides).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+
+from ..canvas import client as canvas_client, render
+from .explorer import DEFAULT_TEXT, empty_explorer
+from .inspector import empty_inspector
+from .handlers import Teaching
+
+
+def canvas(value: str, **kw) -> gr.HTML:
+    """The live canvas (app/canvas_client.py): its slots report clicks (position, step) to the inspector."""
+    return canvas_client.component(value, **kw)
+
+
+def panel(ui: SimpleNamespace) -> None:
+    """Under the canvas: the token inspector and the grounding heatmap."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=260):
+            ui.inspector = gr.HTML(empty_inspector(), css_template=render.CANVAS_CSS, js_on_load=None,
+                                   elem_id="dm-inspector")
+        with gr.Column(scale=2, min_width=200):
+            ui.grounding = gr.Image(label="Grounding: where it looked", type="pil", interactive=False, height=260,
+                                    elem_id="dm-grounding", buttons=[])
+            ui.grounding_note = gr.Markdown("", elem_id="dm-grounding-note")
+
+
+def explorer_tab(ui: SimpleNamespace) -> None:
+    with gr.Tab("Threshold explorer"):
+        gr.Markdown("The current question (image, template, decoding controls) decoded at every threshold at once: "
+                    "forward passes and answer at each, and where the answer changes.")
+        with gr.Row():
+            ui.explore_thresholds = gr.Textbox(DEFAULT_TEXT, label="Thresholds", scale=4,
+                                               elem_id="dm-explore-thresholds")
+            ui.explore_btn = gr.Button("Explore thresholds", variant="primary", scale=1, elem_id="dm-explore")
+        ui.explore_out = gr.HTML(empty_explorer(), css_template=render.CANVAS_CSS, js_on_load=None,
+                                 elem_id="dm-explore-out")
+
+
+def wire(assistant, ui: SimpleNamespace, form) -> Teaching:
+    teaching = Teaching(assistant)
+    (ui.canvas.click(teaching.inspect, [ui.session], [ui.inspector, ui.session], api_visibility="private",
+                     concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
+     .then(teaching.ground, [ui.image, ui.session], [ui.grounding, ui.grounding_note], api_visibility="private",
+           concurrency_id="grounding", concurrency_limit=2, show_progress="minimal"))
+
+    def explore(values: dict):
+        thresholds = values.pop(ui.explore_thresholds)
+        yield from teaching.explore(form.named(values), thresholds)
+
+    ui.explore_btn.click(explore, form.inputs | {ui.explore_thresholds}, [ui.explore_out], api_visibility="private",
+                         concurrency_id="model", show_progress="minimal")
+    return teaching
