@@ -116,52 +116,71 @@ REFERENCE = {"float": "plain", "int8": "int8_dequant"}  # always kept: pure torc
 
 
 # ----- timing and choosing -------------------------------------------------------------------------
-def _best_ms(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int, budget_ms: float = 0.0) -> float:
-    """Fastest call of at least `repeats`, more while under `budget_ms` in all (at most 50)."""
+def _interleaved_best_ms(fns: dict, device: torch.device, repeats: int, budget_ms: float = 0.0) -> dict:
+    """{name: fastest call in ms}, the candidates called in turn (round robin), so that a burst of other work on
+    a shared CPU falls on all of them alike: at least `repeats` rounds, more while under `budget_ms` per
+    candidate on average (at most 50 rounds)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    fn()
-    sync()
-    best, spent, calls = math.inf, 0.0, 0
-    while calls < repeats or (spent < budget_ms / 1e3 and calls < 50):
-        start = time.perf_counter()
+    for fn in fns.values():
         fn()
-        sync()
-        took = time.perf_counter() - start
-        best, spent, calls = min(best, took), spent + took, calls + 1
-    return best * 1e3
+    sync()
+    best, spent, rounds = {n: math.inf for n in fns}, 0.0, 0
+    while rounds < repeats or (spent < budget_ms / 1e3 * len(fns) and rounds < 50):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            sync()
+            took = time.perf_counter() - start
+            best[name], spent = min(best[name], took), spent + took
+        rounds += 1
+    return {n: round(b * 1e3, 4) for n, b in best.items()}
+
+
+def _checked_state(cand: Candidate, name: str, weight, inputs: dict, states: dict, reference: dict, rtol: float):
+    """The candidate's stored weight, after checking its output at every row count against its storage's
+    reference kernel (which runs first and is the reference); raises if it is unavailable or differs."""
+    if not cand.available(weight.device):
+        raise RuntimeError("not available on this build or device")
+    key = (cand.storage, cand.prepare)  # int8 kernels share one quantised weight
+    state = states[key] = states[key] if key in states else cand.prepare(weight)
+    for n, x in inputs.items():
+        out = cand.run(x, *state)
+        ref = reference.setdefault((cand.storage, n), out if name == REFERENCE[cand.storage] else None)
+        if ref is not None and ref is not out:
+            err = (out.float() - ref.float()).abs().max() / ref.float().abs().max().clamp_min(1e-12)
+            if not bool(err <= rtol):
+                raise RuntimeError(f"output differs from {REFERENCE[cand.storage]} by {float(err):.3g} (relative max)")
+    return state
 
 
 def time_shape(in_features: int, out_features: int, dtype, device, names, settings: KernelSettings,
                candidates: Optional[dict] = None) -> dict:
     """{"timed_out_features", "ms": {name: {rows: ms}}, "dropped": {name: reason}} for one weight shape, the
-    candidates side by side on one random weight; a candidate is dropped if it is unavailable, raises, or
-    differs from its storage's reference kernel."""
+    candidates side by side on one random weight (called in turn); a candidate is dropped if it is
+    unavailable, raises, or differs from its storage's reference kernel."""
     table, device = candidates or CANDIDATES, torch.device(device)
     timed_out = max(1, min(out_features, settings.max_timed_elements // in_features))
     weight = torch.empty(timed_out, in_features, dtype=dtype, device=device).normal_(0, 0.02)
     inputs = {n: torch.randn(n, in_features, dtype=dtype, device=device) for n in settings.rows}
-    ms, dropped, states, reference = {}, {}, {}, {}
+    alive, dropped, states, reference = {}, {}, {}, {}
     with torch.no_grad():
         for name in names:
-            cand = table[name]
             try:
-                if not cand.available(device):
-                    raise RuntimeError("not available on this build or device")
-                key = (cand.storage, cand.prepare)  # int8 kernels share one quantised weight
-                state = states[key] = states[key] if key in states else cand.prepare(weight)
-                row_ms = {}
-                for n, x in inputs.items():
-                    out = cand.run(x, *state)
-                    ref = reference.setdefault((cand.storage, n), out if name == REFERENCE[cand.storage] else None)
-                    if ref is not None and ref is not out:
-                        err = (out.float() - ref.float()).abs().max() / ref.float().abs().max().clamp_min(1e-12)
-                        if not bool(err <= settings.rtol):
-                            raise RuntimeError(f"output differs from {REFERENCE[cand.storage]} by {float(err):.3g} (relative max)")
-                    row_ms[n] = round(_best_ms(lambda: cand.run(x, *state), device, settings.repeats, settings.budget_ms), 4)
-                ms[name] = row_ms
+                alive[name] = _checked_state(table[name], name, weight, inputs, states, reference, settings.rtol)
             except Exception as exc:  # a failing candidate must never take the load down: it is dropped
                 dropped[name] = f"{type(exc).__name__}: {exc}"[:200]
-    return {"timed_out_features": timed_out, "ms": ms, "dropped": dropped}
+        ms: dict = {name: {} for name in alive}
+        for n, x in inputs.items():
+            fns = {name: (lambda run=table[name].run, st=st, x=x: run(x, *st)) for name, st in alive.items()}
+            try:
+                for name, t in _interleaved_best_ms(fns, device, settings.repeats, settings.budget_ms).items():
+                    ms[name][n] = t
+            except Exception as exc:  # checked above, so unexpected: time the reference alone
+                ref = [name for name in alive if name in REFERENCE.values()]
+                dropped.update({name: f"{type(exc).__name__} while timed: {exc}"[:200] for name in alive if name not in ref})
+                ms = {name: ms[name] for name in ref}
+                alive = {name: alive[name] for name in ref}
+    return {"timed_out_features": timed_out, "ms": {k: v for k, v in ms.items() if v}, "dropped": dropped}
 
 
 def order_names(storage: str, names) -> list:
