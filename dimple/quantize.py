@@ -97,7 +97,7 @@ class Int8Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
             raise RuntimeError("this model's linear weights are int8 for inference; reload it without quantize to train")
-        flat = x.reshape(-1, self.in_features).to(self.scales.dtype)
+        flat = x.reshape(-1, self.in_features).to(self.scales.dtype).contiguous()  # the int8 kernel needs rows contiguous
         name = kernel_for_rows(self.choice, flat.shape[0])
         if name == "int8_dequant":
             out = int8_dequant(flat, self.qweight, self.scales, self.block_bytes)

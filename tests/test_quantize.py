@@ -40,13 +40,14 @@ def test_both_int8_kernels_compute_the_same_function_at_any_row_count():
             torch.testing.assert_close(out.float(), ref, rtol=0.02, atol=0.02 * float(ref.abs().max()))
 
 
-def test_an_int8_linear_keeps_its_bias_and_leading_dimensions():
+def test_an_int8_linear_keeps_its_bias_and_leading_dimensions_with_either_kernel_on_any_layout():
     lin = nn.Linear(32, 16)
-    q = Int8Linear.from_linear(lin)
-    x = torch.randn(2, 3, 32)
-    y = q(x)
-    assert y.shape == (2, 3, 16)
-    torch.testing.assert_close(y, lin(x).detach(), rtol=0.05, atol=0.05)
+    for x in (torch.randn(3, 2, 32), torch.randn(32, 6).t()):  # the second: strided in its last dimension
+        for kernel in ("int8_gemv", "int8_dequant"):
+            q = Int8Linear.from_linear(lin, choice={1: kernel})
+            y = q(x)
+            assert y.shape == (*x.shape[:-1], 16)
+            torch.testing.assert_close(y, lin(x).detach(), rtol=0.05, atol=0.05)
     assert "int8" in repr(q)
 
 
