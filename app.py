@@ -1,4 +1,4 @@
-"""Dimple Studio: `python app.py [--model tiny] [--device cpu|cuda] [--host H] [--port P] [--share] [--mcp] [--run-history]`.
+"""Dimple Studio: `python app.py [--model tiny] [--device cpu|cuda] [--quantize int8] [--host H] [--port P] [--share] [--mcp] [--run-history]`.
 
 Entry point only (the installed `dimple-studio` command runs the same
 `app.launcher.main`). Importing this file loads no weights: the module-level
@@ -27,7 +27,8 @@ __all__ = ["auto_device", "check_model_flag", "configure_queue", "demo", "assist
 
 # The Gradio convention: a module-level `demo`. Building it loads no weights.
 demo, assistant = make_app(os.environ.get("DIMPLE_MODEL", "tiny"), os.environ.get("DIMPLE_DEVICE", "auto"),
-                           analytics=os.environ.get("DIMPLE_ANALYTICS") == "1")
+                           analytics=os.environ.get("DIMPLE_ANALYTICS") == "1",
+                           quantize=os.environ.get("DIMPLE_QUANTIZE") or None)
 configure_queue(demo, assistant.planned[1])
 
 

@@ -67,6 +67,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "show it at /gradio_api/runs; off by default, see docs/security.md")
     p.add_argument("--mcp", action="store_true", default=os.environ.get("DIMPLE_MCP") == "1", help="also serve the `generate` endpoint as an MCP tool "
                                                       "(/gradio_api/mcp/)")
+    p.add_argument("--quantize", choices=["int8"], default=os.environ.get("DIMPLE_QUANTIZE") or None,
+                   help="weight-only int8 linear layers (about half the memory; the kernel is chosen by measurement)")
     p.add_argument("--analytics", action="store_true", default=os.environ.get("DIMPLE_ANALYTICS") == "1",
                    help="let Gradio send its usage analytics (off by default: classroom machines and Spaces)")
     p.add_argument("--gpu-seconds", type=int, default=int(os.environ.get("DIMPLE_GPU_SECONDS", GPU_SECONDS)),
@@ -74,10 +76,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def make_app(model: str = "tiny", device: str = "auto", gpu_seconds: int = GPU_SECONDS, analytics: bool = False):
+def make_app(model: str = "tiny", device: str = "auto", gpu_seconds: int = GPU_SECONDS, analytics: bool = False,
+             quantize: Optional[str] = None):
     """(demo, assistant): the UI around a model that loads on first use (on ZeroGPU: wrapped for the GPU).
-    `analytics`: let Gradio send its usage analytics (off unless asked for)."""
-    assistant = LazyAssistant(model, auto_device() if device == "auto" else device)
+    `analytics`: let Gradio send its usage analytics (off unless asked for); `quantize`: None or "int8"
+    (weight-only int8 linears, `dimple.quantize`)."""
+    assistant = LazyAssistant(model, auto_device() if device == "auto" else device, quantize=quantize)
     return build_demo(zerogpu_assistant(assistant, gpu_seconds), analytics=analytics), assistant
 
 
@@ -97,8 +101,8 @@ def main(argv: Optional[Sequence[str]] = None, prebuilt=None) -> int:
     device = auto_device() if args.device == "auto" else args.device
     demo, assistant = prebuilt if prebuilt is not None else (None, None)
     if (assistant is None or (args.model, device) != assistant.planned or args.gpu_seconds != GPU_SECONDS
-            or args.analytics != demo.analytics_enabled):
-        demo, assistant = make_app(args.model, device, args.gpu_seconds, args.analytics)
+            or args.analytics != demo.analytics_enabled or args.quantize != assistant.quantize):
+        demo, assistant = make_app(args.model, device, args.gpu_seconds, args.analytics, args.quantize)
     configure_queue(demo, device, args.concurrency, args.max_queue)
     where = " on a Hugging Face Space" if on_space() else ""
     print(f"[dimple studio] model {args.model} on {device}{where}; http://{args.host}:{args.port}", flush=True)

@@ -13,18 +13,22 @@ import threading
 from typing import Any, Callable, Optional
 
 
-def _default_loader(name: str, device: str):
-    from dimple.assistant import Assistant
+def loader_for(quantize: Optional[str] = None) -> Callable[[str, str], Any]:
+    """(name, device) -> Assistant, loading weight-only int8 linears when `quantize` is "int8"."""
+    def load(name: str, device: str):
+        from dimple.assistant import Assistant
 
-    return Assistant.load(name, device=device)
+        return Assistant.load(name, device=device, quantize=quantize)
+    return load
 
 
 class LazyAssistant:
     def __init__(self, name: str = "tiny", device: str = "cpu",
-                 loader: Optional[Callable[[str, str], Any]] = None) -> None:
+                 loader: Optional[Callable[[str, str], Any]] = None, quantize: Optional[str] = None) -> None:
         self.__dict__["_name"] = name
         self.__dict__["_device"] = device
-        self.__dict__["_loader"] = loader or _default_loader
+        self.__dict__["quantize"] = quantize  # None or "int8": what the default loader loads
+        self.__dict__["_loader"] = loader or loader_for(quantize)
         self.__dict__["_lock"] = threading.Lock()
         self.__dict__["_real"] = None
         self.__dict__["_error"] = None

@@ -98,9 +98,10 @@ class Assistant:
         self.eos_token_id = self.end_token_ids[0] if ids[0] in (None, unk) else int(ids[0])
 
     @classmethod
-    def load(cls, name: str = "tiny", device: str = "cpu", dtype=None) -> "Assistant":
+    def load(cls, name: str = "tiny", device: str = "cpu", dtype=None, quantize=None) -> "Assistant":
+        """quantize: None or "int8" (weight-only; see dimple.quantize)."""
         folder = resolve_checkpoint(name)
-        model = load_model(str(folder), device=device, dtype=dtype)
+        model = load_model(str(folder), device=device, dtype=dtype, quantize=quantize)
         return cls(model, load_tokenizer(folder), load_image_processor(folder), card_for(folder, name))
 
     # ----- facts for the UI ------------------------------------------------

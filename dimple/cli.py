@@ -19,6 +19,7 @@ from .trajectory import generation_record
 def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="tiny", help="'tiny', a checkpoint folder or a hub id")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--quantize", choices=["int8"], default=None, help="weight-only int8 linear layers (half the memory)")
     p.add_argument("--alg-p-threshold", type=float, default=0.9, help="confident decoding threshold (0 = off)")
     p.add_argument("--no-prefill", action="store_true", help="recompute the prompt at every iteration")
     p.add_argument("--max-new-tokens", type=int, default=None)
@@ -48,7 +49,7 @@ def cmd_generate(args) -> int:
 
     from .assistant import Assistant
 
-    assistant = Assistant.load(args.model, device=args.device)
+    assistant = Assistant.load(args.model, device=args.device, quantize=args.quantize)
     cfg = config_from_args(args, assistant.default_config)
     image = Image.open(args.image) if args.image else None
     traj = assistant.generate(image, args.prompt, cfg, template=args.template)
@@ -84,7 +85,7 @@ def cmd_branch(args) -> int:
     from .assistant import Assistant
     from .branching import differences, remask, remask_all_but, resume_point
 
-    assistant = Assistant.load(args.model, device=args.device)
+    assistant = Assistant.load(args.model, device=args.device, quantize=args.quantize)
     cfg = config_from_args(args, assistant.default_config)
     image = Image.open(args.image) if args.image else None
     original = assistant.generate(image, args.prompt, cfg, template=args.template)
@@ -118,9 +119,10 @@ def cmd_eval(args) -> int:
     from .assistant import Assistant
     from .tiny.evaluate import evaluate
 
-    assistant = Assistant.load(args.model, device=args.device)
+    assistant = Assistant.load(args.model, device=args.device, quantize=args.quantize)
     cfg = config_from_args(args, assistant.default_config)
     result = evaluate(assistant.model, (assistant.tokenizer, assistant.image_processor), n=args.limit, cfg=cfg)
+    result["quantize"] = args.quantize
     if args.visitor:
         from .tiny.visitor_eval import run
 

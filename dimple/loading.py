@@ -16,9 +16,10 @@ from typing import Optional
 
 import torch
 
+from . import kernels
 from .fast_paths import batch_vision_windows, fuse_projections
 from .modeling import DimpleConfig, DimpleModel
-from .packed_linear import pack_linear_weights
+from .quantize import check_quantize
 
 def _assets_folder() -> Path:
     """The shipped assets: `dimple/assets` once pip-installed (package data), else the repository's assets/."""
@@ -131,10 +132,14 @@ def _check_fits(folder: Path, dtype: torch.dtype, device: str) -> None:
         )
 
 
-def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool = True) -> DimpleModel:
+def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool = True, quantize=None,
+               kernel_settings: Optional[kernels.KernelSettings] = None) -> DimpleModel:
     """Load a Dimple checkpoint in eval mode. device: "cpu", "cuda", "cuda:N" or "auto" (several GPUs).
 
-    pack: on a CPU, prepack the linear weights of models too big to fuse (`packed_linear`; inference only)."""
+    quantize: None, or "int8" (weight-only, `dimple.quantize`: half the weight bytes). pack: let the kernel
+    choice consider oneDNN-prepacked bf16 weights on a CPU (False: plain weights, nothing timed). Models small
+    enough to fuse their projections (Dimple-Tiny) keep that path unless quantised; every other model gets
+    its linear kernels chosen by measurement (`dimple.kernels`; the table is `model.kernel_choice`)."""
     folder = resolve_checkpoint(name)
     config = DimpleConfig.from_pretrained(str(folder))
     if config.model_type != "dimple":
@@ -142,18 +147,24 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
     checkpoint_files(folder)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    several_gpus = device == "cuda" and torch.cuda.is_available() and torch.cuda.device_count() > 1
+    check_quantize(quantize, device, several_gpus)
     torch_dtype = pick_dtype(dtype, device)
     _check_fits(folder, torch_dtype, device)
     kwargs = dict(dtype=torch_dtype, use_safetensors=True)
-    if device.startswith("cuda") and torch.cuda.device_count() > 1 and device == "cuda":
+    if several_gpus:
         kwargs["device_map"] = "auto"  # accelerate spreads layers over the GPUs
     model = DimpleModel.from_pretrained(str(folder), config=config, **kwargs)
     if "device_map" not in kwargs:
         model = model.to(device)
     model.eval()
     batch_vision_windows(model)
-    if not fuse_projections(model) and pack and device == "cpu":
-        pack_linear_weights(model)
+    model.kernel_choice = []
+    if quantize is not None:
+        kernels.install(model, quantize, device, kernel_settings)
+    elif not fuse_projections(model) and pack and "device_map" not in kwargs:
+        kernels.install(model, None, device, kernel_settings)
+    model.quantize = quantize
     model.checkpoint_folder = str(folder)
     return model
 

@@ -374,7 +374,7 @@ class DimpleModel(DiffusionGenerationMixin, DimplePreTrainedModel):
         dtype = self.visual.patch_embed.proj.weight.dtype
         out = self.visual(pixel_values.to(dtype), grid_thw=image_grid_thw)
         feats = out.pooler_output if hasattr(out, "pooler_output") else out
-        return self.img_projector(feats.to(self.lm_head.weight.dtype))
+        return self.img_projector(feats.to(self.model.embed_tokens.weight.dtype))
 
     def embed(self, input_ids, pixel_values=None, image_grid_thw=None):
         embeds = self.model.embed_tokens(input_ids)

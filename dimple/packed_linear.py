@@ -113,8 +113,9 @@ def _plain_ranges(model: nn.Module) -> list[tuple[int, int]]:
     return [(t.data_ptr(), t.numel() * t.element_size()) for t in tensors if not t.is_mkldnn and t.device.type == "cpu"]
 
 
-def pack_linear_weights(model: nn.Module) -> int:
-    """Prepack the weight of every CPU linear layer of `model` in place; return how many were packed.
+def pack_linear_weights(model: nn.Module, where=None) -> int:
+    """Prepack the weight of every CPU linear layer of `model` (those `where(module)` accepts, if given) in
+    place; return how many were packed.
 
     Each weight is replaced before the next is packed, so memory grows by one layer's weight at most.
     A bias (if any) is cast to the weight's dtype, as oneDNN expects.
@@ -123,7 +124,7 @@ def pack_linear_weights(model: nn.Module) -> int:
         return 0
     count, mappings = 0, file_mappings()
     for module in model.modules():
-        if not _packable(module):
+        if not _packable(module) or (where is not None and not where(module)):
             continue
         with torch.no_grad():
             plain = module.weight

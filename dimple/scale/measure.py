@@ -105,25 +105,30 @@ def _timed_generate(model, prompt: dict, cfg: DecodeConfig, device: str):
     return time.perf_counter() - start, traj
 
 
-def decode_pair(model, settings: ScaleSettings, repeats: int, device: str, generator) -> dict:
-    """A decode with and without prefilling, same inputs and pass count, alternated; fastest of `repeats`."""
+def decode_pair(model, settings: ScaleSettings, repeats: int, device: str, generator, baseline: bool = True) -> dict:
+    """A decode with and without prefilling, same inputs and pass count, alternated; fastest of `repeats`.
+    baseline False: with prefilling only (the uncached decode's keys are then absent)."""
     prompt = {k: v.to(device) for k, v in image_prompt(model.config, settings, generator).items()}
     P, R = prompt["input_ids"].shape[1], settings.canvas
     cfg = DecodeConfig(max_new_tokens=R, steps=settings.steps, alg_p_threshold=0.0, seed=settings.seed)
     best: dict = {}
     for _ in range(repeats):
-        for prefill in (True, False):
+        for prefill in (True, False) if baseline else (True,):
             seconds, traj = _timed_generate(model, prompt, cfg.with_(prefill=prefill), device)
             if prefill not in best or seconds < best[prefill][0]:
                 best[prefill] = (seconds, traj)
     out = {"prompt_tokens": P, "image_tokens": settings.image_tokens, "canvas": R, "steps": settings.steps}
     for prefill, name in ((True, "prefill"), (False, "no_prefill")):
+        if prefill not in best:
+            continue
         seconds, traj = best[prefill]
         later = [s.seconds for s in traj.steps[1:]]
         out[name] = {"seconds": round(seconds, 3), "passes": traj.nfe, "first_pass_s": round(traj.steps[0].seconds, 4),
                      "later_pass_s": round(statistics.median(later), 4) if later else None,
                      "tokens_per_s": round(R / seconds, 3), "tokens_fed": fed_token_count(P, R, traj.nfe, prefill)}
-    on, off = out["prefill"], out["no_prefill"]
+    on, off = out["prefill"], out.get("no_prefill")
+    if off is None:
+        return out
     out.update(speedup=round(off["seconds"] / on["seconds"], 3), analytic_ratio=round((P + R) / (R + 1), 3),
                fed_token_ratio=round(off["tokens_fed"] / on["tokens_fed"], 3),
                pass_speedup=round(off["later_pass_s"] / on["later_pass_s"], 3) if on["later_pass_s"] else None)
@@ -133,13 +138,19 @@ def decode_pair(model, settings: ScaleSettings, repeats: int, device: str, gener
 def pass_costs(model) -> dict:
     """Bytes a cached pass must stream (decoder layers, final norm, lm_head: every weight it multiplies;
     the embedding rows it gathers are negligible) and the parameter counts its FLOPs scale with."""
+    def weights(module):  # parameters, and the int8 weights, scales and biases a quantised model keeps as buffers
+        from .quantize import Int8Linear
+
+        return list(module.parameters()) + [b for m in module.modules() if isinstance(m, Int8Linear) for b in m.buffers()]
+
     def size(module):
-        return sum(p.numel() for p in module.parameters()), sum(p.numel() * p.dtype.itemsize for p in module.parameters())
+        ts = weights(module)
+        return sum(t.numel() for t in ts if t.dim() == 2), sum(t.numel() * t.dtype.itemsize for t in ts)
 
     layers, layer_bytes = size(model.model.layers)
     head, head_bytes = size(model.lm_head)
     norm, norm_bytes = size(model.model.norm)
-    total = sum(p.numel() * p.dtype.itemsize for p in model.parameters())
+    total = sum(t.numel() * t.dtype.itemsize for t in weights(model))
     return {"layer_parameters": layers, "head_parameters": head, "streamed_bytes": layer_bytes + head_bytes + norm_bytes,
             "weight_bytes": total}
 

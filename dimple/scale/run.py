@@ -74,14 +74,15 @@ def _rooflines(model, settings, forward, decode, machine) -> list:
 
 
 def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir: Path = DEFAULT_CKPT_DIR,
-              keep: bool = False, pack: bool = True) -> dict:
-    """Write, load and measure one shape; the checkpoint is deleted afterwards unless `keep`."""
+              keep: bool = False, pack: bool = True, quantize=None, baseline: bool = True) -> dict:
+    """Write, load and measure one shape; the checkpoint is deleted afterwards unless `keep`. quantize: None or
+    "int8" (load_model's); baseline False: the decode runs with prefilling only (no uncached decode)."""
     shape, settings = get_shape(name), settings.validate()
     if device == "cpu":
         torch.set_num_threads(settings.threads)
     folder = Path(ckpt_dir) / shape.name
     result = {"shape": shape.name, "note": shape.note, "device": _device_name(device), "threads": torch.get_num_threads(),
-              "pack": pack and device == "cpu",
+              "pack": pack and device == "cpu", "quantize": quantize, "cpu_model": cpu_model(),
               "load_average_start": os.getloadavg(), "dims": {"hidden": shape.hidden, "intermediate": shape.intermediate, "layers": shape.layers},
               "settings": {k: v for k, v in vars(settings).items() if k != "extra"}}
     result["checkpoint"] = ckpt = _checkpoint(shape, folder, settings)
@@ -90,15 +91,16 @@ def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir:
     machine["peak_gflops"] = peak_gflops(machine["matmul"])
     result["machine"] = machine
     probe, start = PeakMemory(device).start(), time.perf_counter()
-    model = load_model(str(folder), device=device, dtype="bf16", pack=pack)
+    model = load_model(str(folder), device=device, dtype="bf16", pack=pack, quantize=quantize)
     probe.stop()
+    result["kernels"] = model.kernel_choice
     result["load"] = {"seconds": round(time.perf_counter() - start, 2), **_memory(probe, ckpt["bytes"]),
                       "model_rss_bytes": rss_bytes() - probe.start_rss}
     generator = torch.Generator().manual_seed(settings.seed)
     result["forward"] = forward_table(model, settings, shape.repeats, device, generator, shape.warmup)
     result["forward"]["floor_gives_way_at_tokens"] = floor_gives_way(result["forward"]["rows"])
     probe = PeakMemory(device).start()
-    result["decode"] = decode_pair(model, settings, shape.repeats, device, generator)
+    result["decode"] = decode_pair(model, settings, shape.repeats, device, generator, baseline)
     probe.stop()
     result["decode"]["memory"] = _memory(probe, ckpt["bytes"])
     P, R = result["decode"]["prompt_tokens"], settings.canvas
@@ -110,6 +112,18 @@ def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir:
     if not keep:
         shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def cpu_model() -> str:
+    """The CPU's model name and whether it has AMX (Linux /proc/cpuinfo; "" elsewhere)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
+    amx = "with AMX" if "amx_bf16" in flags else "no AMX"
+    return f"{name} ({os.cpu_count()} cores, {'avx512_bf16, ' if 'avx512_bf16' in flags else ''}{amx})"
 
 
 def _device_name(device: str) -> str:
@@ -130,6 +144,8 @@ def run_in_subprocess(name: str, args: argparse.Namespace) -> dict:
 def _passthrough(args: argparse.Namespace) -> list[str]:
     out = ["--device", args.device, "--ckpt-dir", str(args.ckpt_dir), "--steps", str(args.steps),
            "--threads", str(args.threads), "--fed-tokens", ",".join(map(str, args.fed_tokens))]
+    out += ["--canvas", str(args.canvas)] + (["--quantize", args.quantize] if args.quantize else [])
+    out += ["--no-baseline"] if args.no_baseline else []
     return out + (["--keep"] if args.keep else []) + (["--no-pack"] if args.no_pack else [])
 
 
@@ -141,6 +157,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the checkpoints (reused by a later run)")
     p.add_argument("--no-pack", action="store_true", help="load without prepacking the linear weights (the old path)")
     p.add_argument("--steps", type=int, default=ScaleSettings.steps, help="fixed passes of each decode")
+    p.add_argument("--canvas", type=int, default=ScaleSettings.canvas, help="response canvas of the decode (tokens)")
+    p.add_argument("--quantize", choices=["int8"], default=None, help="load with weight-only int8 linear layers")
+    p.add_argument("--no-baseline", action="store_true", help="decode with prefilling only (skip the uncached decode)")
     p.add_argument("--threads", type=int, default=ScaleSettings.threads, help="torch threads on a CPU")
     p.add_argument("--fed-tokens", type=lambda s: tuple(int(v) for v in s.split(",")),
                    default=ScaleSettings.fed_tokens, help="comma-separated token counts of the timed forwards")
@@ -157,12 +176,14 @@ def main(argv=None) -> int:
 
     hf_logging.disable_progress_bar()
     args = parse_args(argv)
-    settings = replace(ScaleSettings(), steps=args.steps, threads=args.threads, fed_tokens=args.fed_tokens).validate()
+    settings = replace(ScaleSettings(), steps=args.steps, threads=args.threads, fed_tokens=args.fed_tokens,
+                       canvas=args.canvas, scored=args.canvas).validate()
     if args.from_json:
         results = sorted((r for f in args.from_json for r in json.loads(f.read_text())),
                          key=lambda r: list(SHAPES).index(r["shape"]))
     elif len(args.shape) == 1:
-        results = [run_shape(args.shape[0], settings, args.device, args.ckpt_dir, args.keep, not args.no_pack)]
+        results = [run_shape(args.shape[0], settings, args.device, args.ckpt_dir, args.keep, not args.no_pack,
+                             args.quantize, not args.no_baseline)]
     else:
         results = [run_in_subprocess(name, args) for name in args.shape]
     text = json.dumps(results, indent=2)

@@ -1,0 +1,283 @@
+"""The linear kernel of each weight shape, chosen by measurement when a model loads.
+
+Owns the candidate table (`CANDIDATES`: how a linear layer's weight is stored
+and which kernel multiplies it), the timing of every candidate on the model's
+own linear shapes at a few row counts (1 row: a cached pass of one token; the
+canvas width: the pass a decode repeats), the choice, and the table that
+reports it (`model.kernel_choice`, the load log, `dimple.scale`'s JSON).
+
+Which kernel is fastest depends on the CPU, not on a size rule: oneDNN's
+prepacked bf16 weight beat torch's plain linear 2x at one row on an AMD EPYC
+without AMX, and lost 1.3-1.5x on a Xeon with AMX (issue 34). So each weight
+shape is timed here, on random weights of its shape (capped at
+`KernelSettings.max_timed_elements`, so the 152k-row lm_head costs a slice),
+with the candidates side by side.
+
+Two storages, each with its kernels:
+  * bf16 (or the load dtype): `plain` (torch's linear) or `packed` (oneDNN's
+    blocked copy, `packed_linear`). The storage is the choice, so one of the
+    two is kept per shape: whichever has the least summed time over the row
+    counts.
+  * int8 (`quantize="int8"`, `dimple.quantize`): `int8_gemv` (torch's
+    `_weight_int8pack_mm`, a matrix-vector kernel) and `int8_dequant` (int8
+    converted to bf16 one block of output rows at a time, then a bf16 matmul).
+    Both read the same stored weight, so the choice is per row count: a call
+    uses the kernel measured fastest at the nearest timed row count.
+
+A candidate that raises, is unavailable, or computes a different function
+(against the reference on the timing input) is dropped and the table says
+why; the reference kernel (`plain`, `int8_dequant`) always remains, so a
+failed candidate can never leave a layer without a kernel. It does not know
+the Dimple architecture or checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .packed_linear import pack_weight, packed_linear, packing_available
+
+log = logging.getLogger("dimple.kernels")
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    rows: tuple = (1, 33)  # row counts timed: a 1-token cached pass, and a decode's canvas pass (32-token canvas + 1)
+    repeats: int = 3  # timed calls per candidate and row count at least (best kept), after one untimed call
+    budget_ms: float = 40.0  # ... and more calls until this much time is spent: a shared CPU's slices (~8 ms) hide in the best
+    max_timed_elements: int = 64 * 2**20  # weights larger than this are timed on a slice of their output rows
+    block_bytes: int = 4 * 2**20  # int8_dequant: bf16 bytes of one dequantised block (stays in cache)
+    rtol: float = 0.05  # a candidate whose output differs from the reference by more (relative max) is dropped
+
+    def validate(self) -> "KernelSettings":
+        if not self.rows or min(self.rows) < 1:
+            raise ValueError(f"rows must be positive row counts, got {self.rows}")
+        if self.repeats < 1 or self.max_timed_elements < 1 or self.block_bytes < 1:
+            raise ValueError("repeats, max_timed_elements and block_bytes must be >= 1")
+        return self
+
+
+# ----- the kernels -------------------------------------------------------------------------------
+def int8_gemv(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """x (rows, in) times int8 weight (out, in) with per-output-row scales (out,): torch's int8 weight-pack
+    matmul (the kernel gpt-fast and torchao's CPU weight-only int8 call)."""
+    return torch.ops.aten._weight_int8pack_mm(x, qweight, scales)
+
+
+def int8_dequant(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, block_bytes: int = 4 * 2**20):
+    """The same function by converting the int8 weight to x's dtype one block of output rows at a time (int8
+    values are exact in bf16) and multiplying: out^T[block] = W[block] x^T, then the per-row scales. On a GPU
+    the whole weight is converted at once."""
+    if x.device.type != "cpu":
+        return F.linear(x, qweight.to(x.dtype)) * scales
+    out_features, in_features = qweight.shape
+    block = max(16, block_bytes // (2 * in_features))
+    out_t = torch.empty(out_features, x.shape[0], dtype=x.dtype, device=x.device)
+    buf = torch.empty(min(block, out_features), in_features, dtype=x.dtype, device=x.device)
+    x_t = x.t()
+    for start in range(0, out_features, block):
+        end = min(start + block, out_features)
+        b = buf[: end - start]
+        b.copy_(qweight[start:end])
+        torch.mm(b, x_t, out=out_t[start:end])
+    return out_t.t() * scales
+
+
+@dataclass(frozen=True)
+class Candidate:
+    storage: str  # "float" (the load dtype) or "int8": which stored weight the kernel reads
+    available: Callable[[torch.device], bool]  # whether this build and device can run it
+    prepare: Callable[[torch.Tensor], tuple]  # float weight (out, in) -> the stored state the kernel reads
+    run: Callable[..., torch.Tensor]  # (x (rows, in), *state) -> (rows, out), no bias
+
+
+def _quantized(weight: torch.Tensor) -> tuple:
+    from .quantize import quantize_weight
+
+    return quantize_weight(weight)
+
+
+CANDIDATES: dict[str, Candidate] = {
+    "plain": Candidate("float", lambda d: True, lambda w: (w,), lambda x, w: F.linear(x, w)),
+    "packed": Candidate("float", lambda d: d.type == "cpu" and packing_available(), lambda w: (pack_weight(w),),
+                        lambda x, p: packed_linear(x, p, None)),
+    "int8_gemv": Candidate("int8", lambda d: hasattr(torch.ops.aten, "_weight_int8pack_mm"), _quantized, int8_gemv),
+    "int8_dequant": Candidate("int8", lambda d: True, _quantized, int8_dequant),
+}
+REFERENCE = {"float": "plain", "int8": "int8_dequant"}  # always kept: pure torch ops on every device
+
+
+# ----- timing and choosing -------------------------------------------------------------------------
+def _interleaved_best_ms(fns: dict, device: torch.device, repeats: int, budget_ms: float = 0.0) -> dict:
+    """{name: fastest call in ms}, the candidates called in turn (round robin), so that a burst of other work on
+    a shared CPU falls on all of them alike: at least `repeats` rounds, more while under `budget_ms` per
+    candidate on average (at most 50 rounds)."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for fn in fns.values():
+        fn()
+    sync()
+    best, spent, rounds = {n: math.inf for n in fns}, 0.0, 0
+    while rounds < repeats or (spent < budget_ms / 1e3 * len(fns) and rounds < 50):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            sync()
+            took = time.perf_counter() - start
+            best[name], spent = min(best[name], took), spent + took
+        rounds += 1
+    return {n: round(b * 1e3, 4) for n, b in best.items()}
+
+
+def _checked_state(cand: Candidate, name: str, weight, inputs: dict, states: dict, reference: dict, rtol: float):
+    """The candidate's stored weight, after checking its output at every row count against its storage's
+    reference kernel (which runs first and is the reference); raises if it is unavailable or differs."""
+    if not cand.available(weight.device):
+        raise RuntimeError("not available on this build or device")
+    key = (cand.storage, cand.prepare)  # int8 kernels share one quantised weight
+    state = states[key] = states[key] if key in states else cand.prepare(weight)
+    for n, x in inputs.items():
+        out = cand.run(x, *state)
+        ref = reference.setdefault((cand.storage, n), out if name == REFERENCE[cand.storage] else None)
+        if ref is not None and ref is not out:
+            err = (out.float() - ref.float()).abs().max() / ref.float().abs().max().clamp_min(1e-12)
+            if not bool(err <= rtol):
+                raise RuntimeError(f"output differs from {REFERENCE[cand.storage]} by {float(err):.3g} (relative max)")
+    return state
+
+
+def time_shape(in_features: int, out_features: int, dtype, device, names, settings: KernelSettings,
+               candidates: Optional[dict] = None) -> dict:
+    """{"timed_out_features", "ms": {name: {rows: ms}}, "dropped": {name: reason}} for one weight shape, the
+    candidates side by side on one random weight (called in turn); a candidate is dropped if it is
+    unavailable, raises, or differs from its storage's reference kernel."""
+    table, device = candidates or CANDIDATES, torch.device(device)
+    timed_out = max(1, min(out_features, settings.max_timed_elements // in_features))
+    weight = torch.empty(timed_out, in_features, dtype=dtype, device=device).normal_(0, 0.02)
+    inputs = {n: torch.randn(n, in_features, dtype=dtype, device=device) for n in settings.rows}
+    alive, dropped, states, reference = {}, {}, {}, {}
+    with torch.no_grad():
+        for name in names:
+            try:
+                alive[name] = _checked_state(table[name], name, weight, inputs, states, reference, settings.rtol)
+            except Exception as exc:  # a failing candidate must never take the load down: it is dropped
+                dropped[name] = f"{type(exc).__name__}: {exc}"[:200]
+        ms: dict = {name: {} for name in alive}
+        for n, x in inputs.items():
+            fns = {name: (lambda run=table[name].run, st=st, x=x: run(x, *st)) for name, st in alive.items()}
+            try:
+                for name, t in _interleaved_best_ms(fns, device, settings.repeats, settings.budget_ms).items():
+                    ms[name][n] = t
+            except Exception as exc:  # checked above, so unexpected: time the reference alone
+                ref = [name for name in alive if name in REFERENCE.values()]
+                dropped.update({name: f"{type(exc).__name__} while timed: {exc}"[:200] for name in alive if name not in ref})
+                ms = {name: ms[name] for name in ref}
+                alive = {name: alive[name] for name in ref}
+    return {"timed_out_features": timed_out, "ms": {k: v for k, v in ms.items() if v}, "dropped": dropped}
+
+
+def order_names(storage: str, names) -> list:
+    """The reference of a storage first: the others are checked against its output."""
+    return sorted(names, key=lambda n: n != REFERENCE[storage])
+
+
+def choose(timing: dict, storage: str, rows: tuple) -> dict:
+    """The kernel per timed row count among the storage's surviving candidates; for float storage one kernel
+    for all rows (the storage itself is chosen): the least summed time."""
+    alive = {n: t for n, t in timing["ms"].items() if CANDIDATES_STORAGE.get(n) == storage}
+    if not alive:
+        return {n: REFERENCE[storage] for n in rows}
+    if storage == "float":
+        best = min(alive, key=lambda n: sum(alive[n].values()))
+        return {n: best for n in rows}
+    return {n: min(alive, key=lambda k: alive[k][n]) for n in rows}
+
+
+CANDIDATES_STORAGE = {name: c.storage for name, c in CANDIDATES.items()}
+
+
+def kernel_for_rows(choice: dict, rows: int) -> str:
+    """The kernel chosen at the timed row count nearest to `rows` (in log scale)."""
+    return choice[min(choice, key=lambda n: abs(math.log(n) - math.log(max(rows, 1))))]
+
+
+def linear_shapes(model: nn.Module, modules: list) -> dict:
+    """{(in, out): [module names]} of the given (name, module) linear layers."""
+    shapes: dict = {}
+    for name, module in modules:
+        shapes.setdefault((module.in_features, module.out_features), []).append(name)
+    return shapes
+
+
+def measure_choices(shapes: dict, storage: str, dtype, device, settings: KernelSettings,
+                    also: tuple = (), candidates: Optional[dict] = None) -> list:
+    """Time every candidate of `storage` (and, for comparison only, the `also` candidates) on each shape;
+    return the choice table: one row per shape with each candidate's ms per row count and the choice."""
+    table = candidates or CANDIDATES
+    eligible = order_names(storage, [n for n, c in table.items() if c.storage == storage])
+    names = eligible + [n for n in order_names("float", also) if n not in eligible]
+    out = []
+    for (in_f, out_f), modules in shapes.items():
+        timing = time_shape(in_f, out_f, dtype, device, names, settings, table)
+        choice = choose({"ms": {n: t for n, t in timing["ms"].items() if n in eligible}}, storage, settings.rows)
+        out.append({"in_features": in_f, "out_features": out_f, "layers": len(modules), "example": modules[0],
+                    "storage": storage, "timed_out_features": timing["timed_out_features"], "ms": timing["ms"],
+                    "dropped": timing["dropped"], "chosen": {str(n): k for n, k in choice.items()}})
+        log.info("kernel %s %d->%d (%d layers): %s; chosen %s", storage, in_f, out_f, len(modules),
+                 ", ".join(f"{n} {t}" for n, t in timing["ms"].items()), choice)
+    return out
+
+
+def choice_rows(row: dict) -> dict:
+    """{row count: kernel} of one choice-table row (the JSON keeps row counts as strings)."""
+    return {int(n): k for n, k in row["chosen"].items()}
+
+
+def format_table(table: list) -> str:
+    """The choice table as text: one line per shape, each candidate's ms per row count, and the choice."""
+    lines = []
+    for r in table:
+        cells = "; ".join(f"{n}: " + ", ".join(f"{rows} rows {ms} ms" for rows, ms in t.items()) for n, t in r["ms"].items())
+        drop = "".join(f"; {n} dropped ({why})" for n, why in r["dropped"].items())
+        lines.append(f"{r['in_features']} -> {r['out_features']} x{r['layers']}: {cells}{drop}; chosen {r['chosen']}")
+    return "\n".join(lines)
+
+
+def install(model: nn.Module, quantize: Optional[str], device, settings: Optional[KernelSettings] = None,
+            compare: bool = True) -> list:
+    """Measure, choose and install the kernel of every floating linear layer of a loaded model; return the
+    choice table (kept as `model.kernel_choice`, logged). quantize None: each shape keeps plain or prepacked
+    bf16 weights, whichever was faster; "int8": every layer is quantised and each row count gets the faster
+    int8 kernel (with `compare`, the bf16 kernels are timed beside them for the table, not chosen)."""
+    from .packed_linear import pack_linear_weights
+    from .quantize import float_linears, quantize_linears
+
+    settings = (settings or KernelSettings()).validate()
+    device = torch.device(device)
+    layers = float_linears(model)
+    if not layers:
+        return []
+    dtype, shapes = layers[0][1].weight.dtype, linear_shapes(model, layers)
+    if quantize == "int8":
+        also = ("plain", "packed") if compare else ()
+        table = measure_choices(shapes, "int8", dtype, device, settings, also=also)
+        quantize_linears(model, {(r["in_features"], r["out_features"]): choice_rows(r) for r in table},
+                         settings.block_bytes)
+    elif sum(CANDIDATES[n].available(device) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
+        table = measure_choices(shapes, "float", dtype, device, settings)
+        packed = {(r["in_features"], r["out_features"]) for r in table if "packed" in r["chosen"].values()}
+        pack_linear_weights(model, where=lambda m: (m.in_features, m.out_features) in packed)
+    else:  # one float kernel on this device (a GPU): nothing to time
+        table = [{"in_features": i, "out_features": o, "layers": len(m), "example": m[0], "storage": "float",
+                  "timed_out_features": 0, "ms": {}, "dropped": {}, "chosen": {str(n): "plain" for n in settings.rows}}
+                 for (i, o), m in shapes.items()]
+    model.kernel_choice = table
+    log.info("kernel choice (%s, %s):\n%s", quantize or "bf16", device, format_table(table))
+    return table

@@ -1,0 +1,141 @@
+"""Weight-only int8 quantisation of a loaded model's linear layers: `load_model(..., quantize="int8")`.
+
+Owns the scheme and the layer that computes with it. Each linear weight
+(out, in) becomes int8 values with one scale per output row (symmetric,
+scale = max |w| / 127, round to nearest, as gpt-fast's and torchao's
+weight-only int8), stored with the scales in the activation dtype; activations
+stay in bf16 (or the load dtype). So the weights take half their bf16 bytes,
+a pass streams half, and a token's logits move by the rounding of each weight
+to 1/254 of its row's range (measured in docs/scale.md, tests/test_quantize.py).
+
+The kernels (torch's own `_weight_int8pack_mm`, and block-by-block
+dequantisation into a bf16 matmul for many rows) and which one a call uses are
+`dimple.kernels`' business: an `Int8Linear` holds its weight and the choice per
+row count, and asks `kernels.kernel_for_rows`. Why torch's own op and not
+torchao: torchao's CPU weight-only int8 calls the same op, and its wheel builds
+C++ extensions against one torch version; this adds no dependency.
+
+What is refused (ValueError): any mode but None and "int8", and int8 across
+several GPUs (accelerate's device_map; untested). On CUDA the code path runs
+(the dequantising kernel; `_weight_int8pack_mm` if the build has it) but was
+not measured here. It does not know checkpoints or the Dimple architecture:
+every `nn.Linear` with a floating weight is quantised.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .kernels import int8_dequant, int8_gemv, kernel_for_rows
+from .packed_linear import _plain_ranges, file_mappings, release_file_pages
+
+MODES = (None, "int8")  # `quantize` values load_model accepts
+INT8_MAX = 127  # symmetric: int8 values in [-127, 127], so -w quantises to -q
+QUANT_CHUNK_ROWS = 4096  # rows quantised at a time: the float32 scratch stays at 4096 x in, not the whole weight
+
+
+def check_quantize(quantize, device: str, several_gpus: bool = False) -> None:
+    """Raise ValueError, naming the setting, for a quantize value or combination this project does not run."""
+    if quantize not in MODES:
+        raise ValueError(f"quantize must be None or 'int8' (weight-only int8); got {quantize!r}")
+    if quantize is not None and several_gpus:
+        raise ValueError("quantize='int8' runs on one device (cpu, cuda or cuda:N), not spread over several GPUs "
+                         "with device='cuda'; pass device='cuda:0' or leave quantize off")
+    if quantize is not None and not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"quantize='int8' needs device 'cpu' or 'cuda[:N]'; got {device!r}")
+
+
+def quantize_weight(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(out, in) floating weight -> (int8 values (out, in), scales (out,) in the weight's dtype), row chunk by
+    row chunk. w ~= q * scale[:, None]."""
+    if weight.dim() != 2 or not weight.is_floating_point():
+        raise ValueError(f"quantize_weight takes a 2-d floating weight, got {tuple(weight.shape)} {weight.dtype}")
+    out_f = weight.shape[0]
+    q = torch.empty(weight.shape, dtype=torch.int8, device=weight.device)
+    scales = torch.empty(out_f, dtype=torch.float32, device=weight.device)
+    for start in range(0, out_f, QUANT_CHUNK_ROWS):
+        w = weight[start:start + QUANT_CHUNK_ROWS].float()
+        s = (w.abs().amax(dim=1) / INT8_MAX).clamp_min(torch.finfo(torch.float32).tiny)
+        s = s.to(weight.dtype).float()  # the scale the kernels will multiply by, so rounding uses it exactly
+        q[start:start + QUANT_CHUNK_ROWS] = torch.round(w / s[:, None]).clamp_(-INT8_MAX, INT8_MAX).to(torch.int8)
+        scales[start:start + QUANT_CHUNK_ROWS] = s
+    return q, scales.to(weight.dtype)
+
+
+def dequantize(qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """The floating weight an int8 one stands for (for checks and error measurements)."""
+    return qweight.to(scales.dtype) * scales[:, None]
+
+
+KERNELS = {"int8_gemv": int8_gemv, "int8_dequant": int8_dequant}
+
+
+class Int8Linear(nn.Module):
+    """y = x W^T + b with W = int8 values x per-row scales; the kernel per call is the one measured fastest at
+    the nearest timed row count (`choice`, {rows: kernel name}; set by dimple.kernels at load)."""
+
+    def __init__(self, qweight: torch.Tensor, scales: torch.Tensor, bias, choice: dict | None = None,
+                 block_bytes: int = 4 * 2**20):
+        super().__init__()
+        self.in_features, self.out_features = qweight.shape[1], qweight.shape[0]
+        self.register_buffer("qweight", qweight)
+        self.register_buffer("scales", scales)
+        self.register_buffer("bias", None if bias is None else bias.detach().to(scales.dtype))
+        self.choice = dict(choice or {1: "int8_dequant"})
+        self.block_bytes = block_bytes
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, **kwargs) -> "Int8Linear":
+        q, s = quantize_weight(linear.weight.detach())
+        return cls(q, s, linear.bias, **kwargs)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.scales.dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:
+            raise RuntimeError("this model's linear weights are int8 for inference; reload it without quantize to train")
+        flat = x.reshape(-1, self.in_features).to(self.scales.dtype).contiguous()  # the int8 kernel needs rows contiguous
+        name = kernel_for_rows(self.choice, flat.shape[0])
+        if name == "int8_dequant":
+            out = int8_dequant(flat, self.qweight, self.scales, self.block_bytes)
+        else:
+            out = KERNELS[name](flat, self.qweight, self.scales)
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8, kernels={self.choice}"
+
+
+def float_linears(model: nn.Module) -> list:
+    """(qualified name, module) of every nn.Linear with a plain 2-d floating weight."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and m.weight.dim() == 2
+            and m.weight.is_floating_point() and not m.weight.is_mkldnn]
+
+
+def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20) -> int:
+    """Replace every floating nn.Linear of `model` by an Int8Linear, one at a time, in place; `choices`:
+    {(in, out): {rows: kernel}}. The bf16 weight's pages of a memory-mapped checkpoint are handed back as
+    each layer is done, so memory peaks one layer above the int8 model. Returns how many were replaced."""
+    mappings, count = file_mappings(), 0
+    for name in [n for n, _ in float_linears(model)]:  # names only: each bf16 layer is freed once replaced
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        linear = getattr(parent, child)
+        choice = choices.get((linear.in_features, linear.out_features))
+        with torch.no_grad():
+            setattr(parent, child, Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes))
+            plain = linear.weight
+            del linear
+            release_file_pages(plain, mappings, _plain_ranges(model) if mappings else [])
+            del plain
+        count += 1
+    return count
+
+
+def is_quantized(model: nn.Module) -> bool:
+    return any(isinstance(m, Int8Linear) for m in model.modules())

@@ -1,0 +1,124 @@
+"""int8 weight-only against bf16/fp32: `python scripts/int8_accuracy.py [--layers 2] [--json-out F]`.
+
+Measures (1) the reference fixture model's logits (the original implementation's `canvas_logits`) with and
+without int8 weights, in float32 and bf16 activations, and the decoded histories of its five reference
+cases (tokens that differ); (2) a random stack of decoder layers at the released 7B shape plus its lm_head
+(normal(0, 0.02) weights, as the scale checkpoints): the logits of 64 positions, bf16 against int8 against a
+float32 run of the same weights. Prints JSON. A measurement tool, not a test (tests/test_quantize.py holds
+the small-shape bounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import dimple  # noqa: E402
+from dimple.config import DecodeConfig  # noqa: E402
+from dimple.loading import load_model  # noqa: E402
+from dimple.quantize import float_linears, quantize_linears  # noqa: E402
+
+REFERENCE = ROOT / "tests" / "fixtures" / "dimple-reference"
+
+
+def compare(test: torch.Tensor, ref: torch.Tensor) -> dict:
+    """Error of `test` logits against `ref` (same shape (..., vocab))."""
+    t, r = test.float().flatten(0, -2), ref.float().flatten(0, -2)
+    diff = (t - r).abs()
+    return {"max_abs": round(float(diff.max()), 5), "mean_abs": round(float(diff.mean()), 6),
+            "ref_max_abs": round(float(r.abs().max()), 4),
+            "rel_l2": round(float((t - r).norm() / r.norm()), 6),
+            "top1_agree": round(float((t.argmax(-1) == r.argmax(-1)).float().mean()), 4),
+            "cosine_min": round(float(torch.nn.functional.cosine_similarity(t, r, dim=-1).min()), 6)}
+
+
+def reference_fixture() -> dict:
+    from safetensors.torch import load_file
+
+    e = load_file(str(REFERENCE / "expected.safetensors"))
+    cases = json.loads((REFERENCE / "cases.json").read_text())["cases"]
+    inputs = dict(attention_mask=e["attention_mask"], pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
+    out: dict = {}
+    for dtype in ("fp32", "bf16"):
+        models = {q: load_model(str(REFERENCE), dtype=dtype, quantize=q) for q in (None, "int8")}
+        with torch.no_grad():
+            logits = {q: m(e["canvas_ids"], **{**inputs, "attention_mask": torch.ones_like(e["canvas_ids"])}).logits
+                      for q, m in models.items()}
+        out[dtype] = {"float_vs_reference": compare(logits[None], e["canvas_logits"]),
+                      "int8_vs_reference": compare(logits["int8"], e["canvas_logits"]),
+                      "int8_vs_float": compare(logits["int8"], logits[None]), "histories": {}}
+        for case in cases:
+            cfg = DecodeConfig(max_new_tokens=case["max_new_tokens"], steps=case["steps"], alg=case["alg"],
+                               alg_p_threshold=case["alg_p_threshold"], temperature=case["temperature"],
+                               alg_temp=case["alg_temp"], use_original_confidence=case["use_original_confidence"],
+                               prefill=case["use_cache"])
+            expected = e[f"history_{case['name']}"].tolist()
+            got = {q: dimple.generate(m, e["input_ids"], cfg, **inputs) for q, m in models.items()}
+            out[dtype]["histories"][case["name"]] = {
+                f"{q or dtype}": {"equal": t.states() == expected, "passes": t.nfe, "expected_passes": len(expected),
+                                  "final_tokens_differing": sum(a != b for a, b in zip(t.response_ids, expected[-1]))}
+                for q, t in got.items()}
+    return out
+
+
+def layer_stack(layers: int, tokens: int, seed: int = 0) -> dict:
+    """A random 7B-shaped stack: `layers` decoder layers, final norm, lm_head; float32 vs bf16 vs int8."""
+    from dimple.modeling import DimpleTextModel
+    from dimple.scale_shapes import SHAPES, dimple_config
+
+    config = dimple_config(SHAPES["7b"])
+    config.num_hidden_layers = layers
+    torch.manual_seed(seed)
+    with torch.device("meta"):
+        text = DimpleTextModel(config)
+    text = text.to_empty(device="cpu").to(torch.bfloat16)
+    head = torch.nn.Linear(config.hidden_size, config.vocab_size, bias=False).to(torch.bfloat16)
+    with torch.no_grad():
+        for name, p in list(text.named_parameters()) + [("lm_head.weight", head.weight)]:
+            if p.dim() == 1:
+                p.copy_(torch.zeros_like(p) if name.endswith("bias") else torch.ones_like(p))
+            else:
+                p.normal_(0, config.initializer_range)
+        text.rotary_emb.inv_freq.copy_(type(text.rotary_emb)(config).inv_freq)
+    stack = torch.nn.ModuleDict({"text": text, "head": head}).eval()
+    embeds = torch.randn(1, tokens, config.hidden_size) * 0.02
+    positions = torch.arange(tokens).view(1, 1, -1).expand(3, 1, -1)
+
+    def run(module, dtype):
+        with torch.no_grad():
+            return module["head"](module["text"](embeds.to(dtype), positions, None, None)).float()
+
+    logits_bf16 = run(stack, torch.bfloat16)
+    logits_fp32 = run(stack.float(), torch.float32)
+    stack.to(torch.bfloat16)
+    quantize_linears(stack, {})
+    logits_int8 = run(stack, torch.bfloat16)
+    return {"layers": layers, "tokens": tokens, "hidden": config.hidden_size, "vocab": config.vocab_size,
+            "bf16_vs_fp32": compare(logits_bf16, logits_fp32), "int8_vs_fp32": compare(logits_int8, logits_fp32),
+            "int8_vs_bf16": compare(logits_int8, logits_bf16)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--tokens", type=int, default=64)
+    p.add_argument("--json-out", type=Path)
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    result = {"reference_fixture": reference_fixture(), "random_7b_stack": layer_stack(args.layers, args.tokens)}
+    text = json.dumps(result, indent=1)
+    if args.json_out:
+        args.json_out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
