@@ -107,7 +107,7 @@ def _packable(module: nn.Module) -> bool:
     return w.device.type == "cpu" and w.dtype in PACKABLE_DTYPES and not w.is_mkldnn and w.dim() == 2
 
 
-def _plain_ranges(model: nn.Module) -> list[tuple[int, int]]:
+def plain_ranges(model: nn.Module) -> list[tuple[int, int]]:
     """(start, bytes) of the model's plain (not packed) parameters and buffers."""
     tensors = list(model.parameters()) + list(model.buffers())
     return [(t.data_ptr(), t.numel() * t.element_size()) for t in tensors if not t.is_mkldnn and t.device.type == "cpu"]
@@ -129,7 +129,7 @@ def pack_linear_weights(model: nn.Module, where=None) -> int:
         with torch.no_grad():
             plain = module.weight
             module.weight = nn.Parameter(pack_weight(plain), requires_grad=False)
-            release_file_pages(plain, mappings, _plain_ranges(model) if mappings else [])
+            release_file_pages(plain, mappings, plain_ranges(model) if mappings else [])
             del plain
             if module.bias is not None:
                 module.bias = nn.Parameter(module.bias.detach().to(module.weight.dtype), requires_grad=False)

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .kernels import int8_dequant, int8_gemv, kernel_for_rows
-from .packed_linear import _plain_ranges, file_mappings, release_file_pages
+from .packed_linear import plain_ranges, file_mappings, release_file_pages
 
 MODES = (None, "int8")  # `quantize` values load_model accepts
 INT8_MAX = 127  # symmetric: int8 values in [-127, 127], so -w quantises to -q
@@ -131,7 +131,7 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
             setattr(parent, child, Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes))
             plain = linear.weight
             del linear
-            release_file_pages(plain, mappings, _plain_ranges(model) if mappings else [])
+            release_file_pages(plain, mappings, plain_ranges(model) if mappings else [])
             del plain
         count += 1
     return count
