@@ -80,14 +80,13 @@ def about(ev: Optional[dict] = None) -> str:
         f"1-{world.MAX_OBJECTS} objects ({', '.join(world.SHAPES)}; {', '.join(world.COLOR_NAMES)}; big or small) "
         f"on a 3x3 grid, short words ({', '.join(world.WORDS)}) and bar charts of three bars. "
         "Ask in your own words: describe the picture, count, check whether something is there, ask for a colour, "
-        "shape, size or position, which one is biggest, read the words or the chart, or list the objects as JSON. "
-        "Like a real language model it can say one answer in many ways, so you can watch it settle on one over "
-        "several steps. It was also taught follow-ups (\"And the squares?\", \"Where is it?\"), to say so when a "
+        "shape, size or position, read the words or the chart, or list the objects as JSON. "
+        "It was also taught follow-ups (\"And the squares?\", \"Where is it?\"), to say so when a "
         "picture is not from its world, and to answer greetings; it knows nothing else. It needs a picture to "
         "answer. It is a very small model: with words it has not seen it is often wrong. "
         + (figures(ev) + " " if ev else "")
-        + "The presets under Structure prior are formats it was trained to fill, and you may write your own "
-        "(JSON, lists, \"Answer: …\"); slots may be longer than the answer (elastic slots)."
+        + "The presets under Structure prior are formats it was trained to fill; their slots may be longer than "
+        "the answer (elastic slots)."
     )
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Optional
 
-from . import world
+from . import score, world
 from .settings import TINY, image_processor
 from ..config import DecodeConfig
 
@@ -70,7 +70,7 @@ def evaluate(model, processor, n: int = 240, cfg: Optional[DecodeConfig] = None,
             traj = generate(model, batch["input_ids"], cfg, attention_mask=batch["attention_mask"],
                             pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"])
             text = tokenizer.decode(traj.answer_ids, skip_special_tokens=True).strip()
-            ok = text == sample.answer
+            ok = score.same_meaning(text, sample.answer)  # by meaning: Tiny 3 says one answer in many forms
             per_cat[sample.category][0] += int(ok)
             per_cat[sample.category][1] += 1
             n_gen += traj.n_generated

@@ -14,7 +14,9 @@ from dimple.processing import CLIP_MEAN, CLIP_STD, DimpleImageProcessor
 
 @dataclass(frozen=True)
 class TinySettings:
-    canvas: int = 96  # response canvas: the longest answer form (6 objects in clauses, about 70 tokens) and its end fit
+    # response canvas of the shipped Tiny 2: its longest answer (6 objects as JSON, 48 tokens) and its end fit. Tiny 3's
+    # answer forms need 96 (6 objects in clauses, about 70 tokens): its runs pass --canvas-len 96 (docs/tiny.md)
+    canvas: int = 52
     drawn_side: int = 168  # pixels of a drawn scene (what people see)
     model_side: int = 84  # pixels the processor resizes to: 3x3 merged tokens of 28 px, one per cell
     min_pixels: int = 56 * 56  # the processor's smallest area (Qwen2-VL's default)
