@@ -224,3 +224,15 @@ def test_a_whole_canvas_export_says_so():
                       config=DecodeConfig(max_new_tokens=3, steps=3).to_dict())
     data = traj.to_dict()
     assert data["block_length"] is None and data["blocks"] == [[0, 3]]
+
+
+def test_the_step_that_ends_a_blocks_slot_is_explained_as_the_last_step(reference_model, reference_expected):
+    from dimple.ghosts import step_rule
+
+    cfg = DecodeConfig(max_new_tokens=12, steps=6, alg_p_threshold=0.0, block_length=4, prefill=False)
+    traj = _run(reference_model, reference_expected, cfg)
+    blocks = plan(4, 12, 6)  # two steps per block of four: each block's second step commits what is left
+    rules = [step_rule(traj, n) for n in range(1, traj.nfe + 1)]
+    ends = [blocks.slot_at(s.block, s.index)[1] for s in traj.steps]
+    assert rules == ["last step" if end else "fallback" for end in ends]
+    assert rules.count("last step") == 3 and traj.nfe == 6
