@@ -109,7 +109,8 @@ def masked_in(blocks: Blocks, block: int, canvas: Sequence[int], mask_id: int) -
 def of_trajectory(traj) -> Blocks:
     """The blocks a recorded decode used (from its config; none recorded: the whole canvas)."""
     config = traj.config or {}
-    return plan(config.get("block_length"), traj.length, int(config.get("steps", max(len(traj.steps), 1))))
+    steps = config.get("steps") or max(len(traj.steps), traj.length, 1)  # a record without steps: enough for all
+    return plan(config.get("block_length"), traj.length, int(steps))
 
 
 def resume_masked(traj, k: int) -> int:

@@ -236,3 +236,25 @@ def test_the_step_that_ends_a_blocks_slot_is_explained_as_the_last_step(referenc
     ends = [blocks.slot_at(s.block, s.index)[1] for s in traj.steps]
     assert rules == ["last step" if end else "fallback" for end in ends]
     assert rules.count("last step") == 3 and traj.nfe == 6
+
+
+def test_the_shipped_tiny_decodes_block_by_block_one_pass_at_least_per_block():
+    from PIL import Image
+
+    from conftest import ROOT
+    from dimple.assistant import Assistant
+
+    try:
+        tiny = Assistant.load("tiny")
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"Dimple-Tiny is not shipped here ({exc})")
+    image = Image.open(ROOT / "assets" / "examples" / "objects_1.png")
+    base = tiny.default_config
+    whole = tiny.generate(image, "Describe the image.", base)
+    cfg = base.with_(block_length=8)
+    traj = tiny.generate(image, "Describe the image.", cfg)
+    check_block_order(traj, cfg)
+    _check_invariants(traj, cfg)
+    n_blocks = len(traj.block_bounds())
+    assert n_blocks == -(-base.max_new_tokens // 8) and traj.nfe >= n_blocks  # no pass commits in two blocks
+    assert whole.steps[0].block is None and whole.block_bounds() == [[0, base.max_new_tokens]]
