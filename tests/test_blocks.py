@@ -258,3 +258,14 @@ def test_the_shipped_tiny_decodes_block_by_block_one_pass_at_least_per_block():
     n_blocks = len(traj.block_bounds())
     assert n_blocks == -(-base.max_new_tokens // 8) and traj.nfe >= n_blocks  # no pass commits in two blocks
     assert whole.steps[0].block is None and whole.block_bounds() == [[0, base.max_new_tokens]]
+
+
+def test_blocks_work_with_the_response_cache_and_skip_padding(reference_model, reference_expected):
+    e, mask, end = reference_expected, reference_model.config.mask_token_id, 7
+    cfg = DecodeConfig(max_new_tokens=12, steps=12, alg_p_threshold=0.6, block_length=4)
+    prefill = _run(reference_model, e, cfg)
+    assert _run(reference_model, e, cfg.with_(response_cache=1)).states() == prefill.states()
+    padded = cfg.with_(max_new_tokens=10, steps=10, alg_p_threshold=0.0, skip_padding=True)
+    traj = _run(reference_model, e, padded, canvas=[mask, mask, end] + [mask] * 7, end_token_ids=[end])
+    check_block_order(traj, padded)
+    assert traj.steps[0].padded == list(range(3, 10)) and mask not in traj.response_ids  # the answer ended at 2
