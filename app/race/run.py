@@ -36,11 +36,16 @@ def one_token_per_step(assistant, req: Question) -> Question:
     return replace(req, cfg=cfg)
 
 
+def own_seconds(traj) -> float:
+    """The time of a side's own forward passes (its record's wall clock also counts the other side's turns)."""
+    return sum(s.seconds for s in traj.steps)
+
+
 def side_stats(traj, side: str, finished: bool = False) -> str:
     """One side's counters: forward passes, tokens per second, elapsed time (its own passes) and the answer so far."""
     if traj is None:
         return '<div class="dm-note">waiting\u2026</div>'
-    seconds = traj.total_seconds
+    seconds = own_seconds(traj)
     tokens = traj.n_generated
     tps = f"{tokens / seconds:.1f}" if seconds > 0 else "-"
     text = render.canvas_text(traj) or "\u2592"
@@ -100,5 +105,5 @@ def verdict(assistant, fast, slow) -> str:
     said = ("**Same answer.**" if same else
             f"**Answers differ:** confident `{answer_text(assistant, fast)}` · one per step "
             f"`{answer_text(assistant, slow)}`")
-    return (f"Confident decoding used **{fast.nfe}** forward passes ({fast.total_seconds:.2f} s), one token per "
-            f"step **{slow.nfe}** ({slow.total_seconds:.2f} s): {ratio:.1f}x the passes. {said}")
+    return (f"Confident decoding used **{fast.nfe}** forward passes ({own_seconds(fast):.2f} s), one token per "
+            f"step **{slow.nfe}** ({own_seconds(slow):.2f} s): {ratio:.1f}x the passes. {said}")
