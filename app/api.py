@@ -273,7 +273,7 @@ def register(assistant: StudioAssistant) -> Api:
         canvas, fixed = gr.JSON(label="canvas"), gr.JSON(label="fixed")
         start_step = gr.Number(label="start_step", value=0, precision=0)
         start_masked = gr.Number(label="start_masked", value=None, precision=0)
-        block_length = gr.Number(label="block_length", value=None, precision=0)
+        block_length = gr.Number(label="block_length", value=None)  # no precision: 2.5 must be refused, not rounded
         stream_steps = gr.Checkbox(label="stream_steps", value=False)
         out = gr.JSON(label="result")
         out_json, out_gif = gr.File(label="json"), gr.File(label="gif")
