@@ -28,8 +28,8 @@ def test_the_slow_side_commits_one_token_per_forward_pass_in_reading_order():
     slow = run.one_token_per_step(a, _req(a, block_length=4))
     assert (slow.cfg.alg, slow.cfg.alg_p_threshold, slow.cfg.steps, slow.cfg.block_length) == \
         ("autoregressive", 0.0, 16, None)
-    templated = run.one_token_per_step(a, question(a, None, "x", "Color: <mask:2>.<eos>", {}))
-    assert templated.cfg.steps == a.canvas_for("Color: <mask:2>.<eos>").length
+    templated = run.one_token_per_step(a, question(a, None, "x", "<mask:6><eos>", {}))
+    assert templated.cfg.steps == a.canvas_for("<mask:6><eos>").length == 7
 
 
 def test_both_sides_grow_in_the_same_frames_then_a_verdict():
