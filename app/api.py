@@ -25,6 +25,7 @@ from .canvas import export
 from .teaching import api as teaching_api
 from .inputs import check_branch, check_prompt, load_image, make_config
 from .protocol import StudioAssistant, answer_text
+from dimple.streaming import step_message
 from dimple.trajectory import Trajectory, generation_record
 
 log = logging.getLogger("dimple.studio")
@@ -37,8 +38,9 @@ class Api:
         self._folders: list[tuple[float, str]] = []  # (created, path): one fresh private folder per export call
 
     def _steps(self, image, prompt, template, start=None, **controls):
-        """Decode (from `start`'s canvas, a branch, when given), yielding None after every iteration (a point
-        where a cancelled request stops), then (trajectory, latency in seconds)."""
+        """Decode (from `start`'s canvas, a branch, when given), yielding the growing Trajectory after every
+        iteration (a point where a cancelled request stops; `stream_steps` sends it), then (trajectory, latency
+        in seconds)."""
         try:
             limit = int(self.assistant.max_new_tokens_limit)
             prompt = check_prompt(prompt)
@@ -52,7 +54,7 @@ class Api:
             decode = (self.assistant.branch(img, prompt, cfg, **start) if start is not None
                       else self.assistant.stream(img, prompt, cfg, template=template))
             for traj in decode:
-                yield None
+                yield traj
             latency = time.perf_counter() - t0
         except ValueError as exc:
             raise gr.Error(str(exc), duration=8, print_exception=False) from None
@@ -71,9 +73,16 @@ class Api:
         traj, latency = out
         return traj, self._record(traj, latency)
 
+    @staticmethod
+    def _progress(traj: Trajectory, stream_steps: bool):
+        """What an iteration sends: its canvas (dimple.streaming.step_message) with `stream_steps`, else nothing
+        (gr.skip(): the client sees only the final JSON)."""
+        return step_message(traj) if stream_steps else gr.skip()
+
     def generate(self, image: str, prompt: str, alg_p_threshold: float = 0.9, prefill: bool = True,
                  max_new_tokens: int = 32, steps: int = 32, alg: str = "maskgit_plus", temperature: float = 0.0,
-                 template: str = "", seed: int = 0, grounding: str = "") -> dict:
+                 template: str = "", seed: int = 0, grounding: str = "", block_length: int | None = None,
+                 stream_steps: bool = False) -> dict:
         """Answer a question about an image with Dimple, a discrete diffusion vision-language model.
 
         Every answer position starts masked; each iteration commits the positions the model is
@@ -92,6 +101,8 @@ class Api:
             template: optional structure prior such as "Color: <mask:2>.<eos>" (empty = none).
             seed: random seed for sampling.
             grounding: "answer" or comma-separated positions ("0,3"): add where in the image each looked (empty = none).
+            block_length: semi-autoregressive blocks of this many positions, decoded left to right (empty = the whole canvas).
+            stream_steps: also send each iteration's canvas {step, ids, texts, committed, block, masked} before the final JSON.
 
         Returns:
             JSON with text, response_ids, nfe, tokens_per_forward, latency_s and trajectory.
@@ -100,9 +111,9 @@ class Api:
         # abandoned request frees its slot (and the CPU) after the current iteration.
         for out in self._steps(image, prompt, template, alg_p_threshold=alg_p_threshold, prefill=prefill,
                                max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature,
-                               seed=seed):
-            if out is None:
-                yield gr.skip()
+                               seed=seed, block_length=block_length):
+            if isinstance(out, Trajectory):
+                yield self._progress(out, _flag(stream_steps))
                 continue
             record = self._record(*out)
             if isinstance(grounding, str) and grounding.strip():
@@ -114,15 +125,15 @@ class Api:
 
     def branch(self, image, prompt, alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
                alg="maskgit_plus", temperature=0.0, template="", seed=0, canvas=None, fixed=None, start_step=0,
-               start_masked=None):
-        """Decode from a given canvas (docs/DESIGN.md, Branching): `generate`'s keywords plus `canvas` (token ids,
-        the mask id where masked, max_new_tokens of them), `fixed`, `start_step`, `start_masked`; returns the
-        JSON of `generate`."""
+               start_masked=None, block_length=None, stream_steps=False):
+        """Decode from a given canvas (docs/DESIGN.md, Branching): `generate`'s keywords (block_length and
+        stream_steps too) plus `canvas` (token ids, the mask id where masked, max_new_tokens of them), `fixed`,
+        `start_step`, `start_masked`; returns the JSON of `generate`."""
         start = {"canvas": canvas, "fixed": fixed, "start_step": start_step, "start_masked": start_masked}
         for out in self._steps(image, prompt, template, start=start, alg_p_threshold=alg_p_threshold,
                                prefill=prefill, max_new_tokens=max_new_tokens, steps=steps, alg=alg,
-                               temperature=temperature, seed=seed):
-            yield gr.skip() if out is None else self._record(*out)
+                               temperature=temperature, seed=seed, block_length=block_length):
+            yield self._progress(out, _flag(stream_steps)) if isinstance(out, Trajectory) else self._record(*out)
 
     def generate_batch(self, image, prompt, alg_p_threshold, prefill, max_new_tokens, steps, alg, temperature,
                        template, seed):
@@ -230,6 +241,15 @@ def _named_fetch_errors(component: gr.File) -> gr.File:
     return component
 
 
+def _flag(value) -> bool:
+    """stream_steps as a client sends it (a bool, or its text); ValueError-free: anything else is a gr.Error."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", ""):
+        return value.strip().lower() in ("true", "1")
+    raise gr.Error(f"stream_steps must be true or false, got {value!r}", print_exception=False)
+
+
 def register(assistant: StudioAssistant) -> Api:
     """Wire the endpoints to hidden components inside the current gr.Blocks (call within its context)."""
     api = Api(assistant)
@@ -253,14 +273,17 @@ def register(assistant: StudioAssistant) -> Api:
         canvas, fixed = gr.JSON(label="canvas"), gr.JSON(label="fixed")
         start_step = gr.Number(label="start_step", value=0, precision=0)
         start_masked = gr.Number(label="start_masked", value=None, precision=0)
+        block_length = gr.Number(label="block_length", value=None)  # no precision: 2.5 must be refused, not rounded
+        stream_steps = gr.Checkbox(label="stream_steps", value=False)
         out = gr.JSON(label="result")
         out_json, out_gif = gr.File(label="json"), gr.File(label="gif")
         go = gr.Button("generate")
         go.click(api.generate, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed,
-                                grounding], out, api_name="generate", concurrency_id="model")
+                                grounding, block_length, stream_steps], out, api_name="generate", concurrency_id="model")
         gr.Button("branch").click(
             api.branch, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed, canvas, fixed,
-                         start_step, start_masked], out, api_name="branch", concurrency_id="model")
+                         start_step, start_masked, block_length, stream_steps], out, api_name="branch",
+            concurrency_id="model")
         gr.Button("generate_batch").click(
             api.generate_batch, [image, prompt, thr, prefill, max_new, steps, alg, temperature, template, seed], out,
             api_name="generate_batch", batch=True, max_batch_size=MAX_BATCH, concurrency_id="batch",

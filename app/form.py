@@ -16,16 +16,18 @@ from typing import Any, Callable, Iterator
 
 # DecodeConfig's names of the controls in the Decoding panel, in the panel's order
 CONTROLS = ("alg_p_threshold", "prefill", "steps", "max_new_tokens", "alg", "temperature", "top_p", "top_k",
-            "alg_temp", "seed")
+            "alg_temp", "seed", "block_length")
 # the Compare tab's A and B settings (they override two controls), at their initial values
 COMPARE_DEFAULTS = {"a_threshold": 0.9, "a_prefill": True, "b_threshold": 0.0, "b_prefill": True}
 # what a question reads
-FIELDS = ("image", "prompt", "template", "session", *COMPARE_DEFAULTS, *CONTROLS)
+# the playback speed (app/pace.py) paces the live view too; it is no decoding setting
+FIELDS = ("image", "prompt", "template", "session", "speed", *COMPARE_DEFAULTS, *CONTROLS)
 
 
 def controls(form: dict) -> dict:
-    """The decoding controls of a form, as `app.inputs.make_config` takes them."""
-    return {name: form[name] for name in CONTROLS}
+    """The decoding controls of a form, as `app.inputs.make_config` takes them (one a form lacks takes the
+    defaults table's value)."""
+    return {name: form[name] for name in CONTROLS if name in form}
 
 
 class Form:

@@ -20,6 +20,9 @@ from . import api
 from .branch import layout as branch_tab
 from .canvas import client as canvas_client, panels, plots, render
 from .teaching import layout as teaching_layout
+from .race import layout as race_tab
+from . import pace
+from .canvas import tradeoff
 from .form import COMPARE_DEFAULTS, Form
 from .chat.handlers import NO_PRESET, Studio
 from .protocol import StudioAssistant
@@ -112,6 +115,9 @@ def _question(ui: SimpleNamespace) -> None:
         ui.clear = gr.Button("Clear", size="sm", elem_id="dm-clear")
 
 
+BLOCK_CHOICES = ["off (whole canvas)", "4", "8", "16", "32"]  # any other whole number may be typed
+
+
 def _decoding(ui: SimpleNamespace) -> None:
     """The ten decoding controls, starting at DecodeConfig's defaults (the model's come on load)."""
     d = DecodeConfig()
@@ -126,6 +132,10 @@ def _decoding(ui: SimpleNamespace) -> None:
             ui.steps = gr.Slider(1, 256, value=d.steps, step=1, label="Steps (most iterations)", elem_id="dm-steps")
             ui.max_new = gr.Slider(1, 256, value=d.max_new_tokens, step=1, label="Max new tokens (canvas)",
                                    elem_id="dm-max-new")
+        ui.block_length = gr.Dropdown(BLOCK_CHOICES, value=BLOCK_CHOICES[0], allow_custom_value=True,
+                                      label="Block length (semi-autoregressive)", elem_id="dm-block-length",
+                                      info="off: the whole canvas at once (the paper); B: blocks of B positions, "
+                                           "left to right")
         with gr.Accordion("Sampling", open=False):
             with gr.Row():
                 ui.temperature = gr.Slider(0, 2, value=d.temperature, step=0.05, label="Temperature (0 = greedy)")
@@ -158,6 +168,8 @@ def _live(ui: SimpleNamespace) -> None:
         with gr.Column(scale=1, min_width=110):
             ui.play = gr.Button("\u25b6 Play", size="sm", elem_id="dm-play")
             ui.pause = gr.Button("Pause", size="sm", elem_id="dm-pause")
+        ui.speed = gr.Dropdown(list(pace.SPEEDS), value=pace.AUTO, label="Playback speed", min_width=110, scale=1,
+                               elem_id="dm-speed", info="Play and the live view; auto: as fast as computed")
     ui.status = gr.Markdown("", elem_id="dm-status")
     ui.stats = _html(panels.render_stats(None), elem_id="dm-stats")
     ui.chat = gr.Chatbot(label="Conversation", height=240, elem_id="dm-chat", buttons=["copy"])
@@ -197,8 +209,17 @@ def _tabs(ui: SimpleNamespace) -> None:
                 ui.plot_steps = gr.Plot(plots.empty_figure(), label="Tokens per step", format="png")
                 ui.plot_cum = gr.Plot(plots.empty_figure(), label="Committed vs forward passes", format="png")
             ui.plot_heat = gr.Plot(plots.empty_figure(), label="Confidence heatmap", format="png")
+            found = tradeoff.sweeps()  # the bench's threshold sweeps (app/canvas/tradeoff.py)
+            ui.sweep = gr.Dropdown(list(found), value=next(iter(found), None), label="Bench sweep",
+                                   elem_id="dm-sweep")
+            ui.plot_tradeoff = gr.Plot(tradeoff.figure(found[ui.sweep.value]) if found else
+                                       tradeoff.figure(tradeoff.BENCH_DIR / "bench.json"),
+                                       label="Accuracy against tokens per forward pass", format="png",
+                                       elem_id="dm-tradeoff")
         with gr.Tab("Compare"):
             _compare_tab(ui)
+        with gr.Tab("Race", elem_id="dm-race-tab"):  # app/race/
+            race_tab.build(ui)
         teaching_layout.explorer_tab(ui)
         with gr.Tab("Branch", elem_id="dm-branch-tab") as ui.branch_tab:  # app/branch_tab.py
             ui.branch = branch_tab.build()
@@ -218,7 +239,7 @@ def _form(ui: SimpleNamespace) -> Form:
                 a_threshold=ui.a_thr, a_prefill=ui.a_prefill, b_threshold=ui.b_thr, b_prefill=ui.b_prefill,
                 alg_p_threshold=ui.threshold, prefill=ui.prefill, steps=ui.steps, max_new_tokens=ui.max_new,
                 alg=ui.alg, temperature=ui.temperature, top_p=ui.top_p, top_k=ui.top_k, alg_temp=ui.alg_temp,
-                seed=ui.seed)
+                seed=ui.seed, block_length=ui.block_length, speed=ui.speed)
 
 
 QUIET = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
@@ -251,7 +272,7 @@ def _wire_inputs(studio: Studio, ui: SimpleNamespace) -> None:
     """Replay, examples, random scenes, a new image, and the template editor."""
     ui.replay.input(studio.replay_frame, [ui.replay, ui.session], [ui.canvas], api_visibility="private",
                     queue=False, show_progress="hidden", trigger_mode="always_last")  # unqueued: a scrub is one request
-    play_evt = ui.play.click(studio.play, [ui.session], [ui.replay, ui.canvas], api_visibility="private",
+    play_evt = ui.play.click(studio.play, [ui.session, ui.speed], [ui.replay, ui.canvas], api_visibility="private",
                              concurrency_limit=None, show_progress="hidden")
     ui.pause.click(None, cancels=[play_evt])
     picked = ui.gallery.select(_pick_example(ui.examples), None, [ui.image, ui.prompt], api_visibility="private",
@@ -310,6 +331,9 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio", anal
         _wire_inputs(studio, ui)
         _wire_compare_and_files(studio, ui, form)
         teaching_layout.wire(assistant, ui, form)
+        race_tab.wire(assistant, ui, form)
+        ui.sweep.change(lambda label: tradeoff.figure(tradeoff.sweeps().get(label, "")), [ui.sweep],
+                        [ui.plot_tradeoff], api_visibility="private", concurrency_id="plots")
         branch_tab.wire(assistant, ui.branch, ui.branch_tab, ui.session, ui.replay, form)
         demo.load(studio.header, None, [ui.model_line, ui.about], api_visibility="private").then(
             studio.card_choices, None, [ui.preset, ui.suggest], api_visibility="private").then(

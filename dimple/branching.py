@@ -17,15 +17,17 @@ from __future__ import annotations
 
 from typing import Collection, Iterable, Sequence
 
+from .blocks import resume_masked
 from .trajectory import Trajectory
 
 
 def resume_point(traj: Trajectory, k: int) -> dict:
     """The generate keywords of a branch taken after the k-th recorded iteration of `traj` (0: its start):
-    `canvas`, `start_step` (schedule index, counting a parent branch's own start) and `start_masked`."""
+    `canvas`, `start_step` (schedule index, counting a parent branch's own start) and `start_masked` (the
+    schedule's denominator; with blocks, that of the block active after step k: `dimple.blocks`)."""
     if not 0 <= k <= len(traj.steps):
         raise ValueError(f"step {k} is not a replay step of this run (0 to {len(traj.steps)})")
-    return {"canvas": traj.state_at(k), "start_step": traj.start_step + k, "start_masked": traj.start_masked}
+    return {"canvas": traj.state_at(k), "start_step": traj.start_step + k, "start_masked": resume_masked(traj, k)}
 
 
 def place(canvas: Sequence[int], pos: int, ids: Sequence[int], protected: Collection[int] = ()) -> list[int]:

@@ -30,6 +30,11 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
+def _block_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--block-length", type=int, default=None, metavar="B",
+                   help="semi-autoregressive: decode blocks of B positions left to right (default: the whole canvas)")
+
+
 def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeConfig:
     base = defaults or DecodeConfig()
     max_new = args.max_new_tokens if args.max_new_tokens is not None else base.max_new_tokens
@@ -37,6 +42,7 @@ def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeCon
     return base.with_(
         max_new_tokens=max_new, steps=steps, alg=args.alg, alg_p_threshold=args.alg_p_threshold,
         temperature=args.temperature, prefill=not args.no_prefill, seed=args.seed,
+        block_length=args.block_length if args.block_length is not None else base.block_length,
     ).validate()
 
 
@@ -150,6 +156,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     g.add_argument("--prompt", required=True)
     g.add_argument("--template", default=None, help="structure prior, e.g. 'Color: <mask:2>.<eos>'")
     _decode_args(g)
+    _block_arg(g)
     br = sub.add_parser("branch", help="answer, edit the canvas at a step, decode the rest (docs/branching.md)")
     br.add_argument("--image", default=None)
     br.add_argument("--prompt", required=True)
@@ -159,11 +166,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     br.add_argument("--remask", type=int, nargs="*", metavar="POS", help="positions to mask again")
     br.add_argument("--remask-rest", action="store_true", help="mask every position but the edited and fixed ones")
     _decode_args(br)
+    _block_arg(br)
     e = sub.add_parser("eval", help="exact-match accuracy on the held-out world split")
     e.add_argument("--limit", type=int, default=200)
     e.add_argument("--visitor", type=int, default=0, metavar="N",
                    help="also run the visitor evaluation with N cases per class (dimple.tiny.visitor_eval)")
     _decode_args(e)
+    _block_arg(e)
     b = sub.add_parser("bench", help="threshold sweep and prefill speedups")
     b.add_argument("--limit", type=int, default=100)
     b.add_argument("--plots", default=None, help="folder for matplotlib plots")

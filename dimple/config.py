@@ -12,6 +12,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
+from .blocks import plan
+
 ALGORITHMS = ("maskgit_plus", "topk_margin", "entropy", "origin", "autoregressive")
 
 # Upper bounds that keep one request from monopolising a shared server.
@@ -50,6 +52,9 @@ class DecodeConfig:
     eps: float = 1e-3  # last value of the schedule grid linspace(1, eps, steps + 1)
     skip_padding: bool = False  # beyond the paper: once an end token is committed, pad the masked tail at once
     response_cache: int = 0  # beyond the paper: reuse committed response keys/values, refresh every N iterations (0 = off)
+    # beyond the paper (LLaDA's semi-autoregressive decoding): blocks of this many positions, left to right, the
+    # steps split across them (dimple.blocks); None = the whole canvas at once (the paper)
+    block_length: Optional[int] = None
 
     def validate(self) -> "DecodeConfig":
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS_LIMIT)
@@ -70,11 +75,19 @@ class DecodeConfig:
         _check_int("response_cache", self.response_cache, 0, MAX_STEPS_LIMIT)
         if self.response_cache and not self.prefill:
             raise ValueError("response_cache needs prefill on (it extends the prompt cache to the response)")
+        self._check_blocks()
         if self.mask_token_id is not None:
             _check_int("mask_token_id", self.mask_token_id, 0, 10_000_000)
         if self.seed is not None:
             _check_int("seed", self.seed, 0, 2**63 - 1)
         return self
+
+    def _check_blocks(self) -> None:
+        """block_length in range, and at least one step per block of max_new_tokens (the engine checks again
+        against a template's canvas length)."""
+        if self.block_length is not None:
+            _check_int("block_length", self.block_length, 1, MAX_NEW_TOKENS_LIMIT)
+            plan(self.block_length, self.max_new_tokens, self.steps)
 
     @property
     def threshold_on(self) -> bool:

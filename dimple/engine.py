@@ -8,7 +8,8 @@ token and a confidence for every masked position and commits
   * every masked position whose confidence is above `alg_p_threshold`
     (confident decoding; the last allowed iteration commits everything), or,
     when none is, or the threshold is off,
-  * the schedule's count of positions (paper's fallback, `sampling.fallback_count`).
+  * the schedule's count of positions (paper's fallback, `sampling.fallback_count`)
+    (the rule itself: `dimple.selection`).
 
 Two choices differ from the reference code where it misbehaves, never where
 the reference fixtures tell: the mask token itself is never chosen as an
@@ -28,6 +29,17 @@ so an unedited canvas resumed with the same settings and prefilling off
 reproduces the original run from that step on. With prefilling the resume's
 first pass rebuilds the prompt cache from the canvas it is given (the
 original's cache saw an all-mask response), so later steps may differ.
+
+Semi-autoregressive blocks (`DecodeConfig.block_length`, beyond the paper, as
+LLaDA): each iteration commits only inside the active block, the first with a
+mask, by the same rule on that block's share of the steps (`dimple.blocks`
+holds the rules; None decodes the whole canvas, the paper's decoding token for
+token). Every iteration still scores every masked position (the ghosts show
+later blocks' guesses too), and with prefilling the cache holds what it holds
+without blocks: the prompt's keys/values (all but its last token) from the
+first pass; the whole response, later blocks' masks included, is fed at every
+iteration, because attention is bidirectional and the active block attends to
+them (no finished-block cache, unlike Fast-dLLM's).
 
 Two options go beyond the paper (both off by default, both measured by
 `bench`): `skip_padding` writes padding after a committed end token without
@@ -51,11 +63,13 @@ from typing import Callable, Iterator, Optional, Sequence
 import torch
 
 from .batch import Request, batch_inputs, check_requests, forward_logits
+from .blocks import Blocks, plan as plan_blocks
 from .canvas import start_canvas
 from .config import DecodeConfig
 from .kv_cache import CanvasKVCache, KVCache, PrefixKVCache
 from .protocol import CachedDenoiser, Denoiser
-from .sampling import choose_tokens, fallback_count, pick_fallback, schedule_grid
+from .sampling import choose_tokens, schedule_grid
+from .selection import first_denominator, select_in_block
 from .trajectory import Step, Trajectory
 
 N_ALTERNATIVES = 3  # top candidates recorded per masked position and step (the ghosts' top-k; see docs/teaching.md)
@@ -104,12 +118,14 @@ class _Row:
 
     traj: Trajectory
     response: torch.Tensor  # view of this row's response in the batch canvas: commits write through it
-    n_total: int  # masked positions at the start of the original decode (the schedule's denominator)
     generator: torch.Generator
     end_ids: torch.Tensor
     last: torch.Tensor  # positions committed by the previous iteration (none before the first)
     threshold: float = 0.0  # this row's confidence threshold (0: off)
     pending: list = field(default_factory=list)  # tail padded before the first forward, recorded with step 0
+    # block -> its schedule denominator: masked count when it became active (dimple.blocks); without blocks,
+    # block 0 holds the masked count when the original decode began
+    denominators: dict = field(default_factory=dict)
 
 
 def mask_id_of(model, cfg: DecodeConfig) -> int:
@@ -129,7 +145,8 @@ def checked_start(model, cfg: DecodeConfig, req: Request, mask_id: int):
                         reserved=placeholders)
 
 
-def _new_row(model, cfg, req: Request, start, response: torch.Tensor, mask_id: int, end_token_ids, pad_id) -> _Row:
+def _new_row(model, cfg, req: Request, start, response: torch.Tensor, mask_id: int, end_token_ids, pad_id,
+             blocks: Blocks) -> _Row:
     traj = Trajectory(
         prompt_ids=req.input_ids[0].tolist(), canvas=start.ids, fixed=start.fixed, mask_token_id=mask_id,
         end_token_ids=list(end_token_ids) if end_token_ids is not None else end_token_ids_of(model),
@@ -139,7 +156,7 @@ def _new_row(model, cfg, req: Request, start, response: torch.Tensor, mask_id: i
     generator = torch.Generator(device="cpu")
     if cfg.seed is not None:
         generator.manual_seed(cfg.seed)
-    row = _Row(traj, response, start.start_masked, generator,
+    row = _Row(traj, response, generator,
                torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device), response.new_zeros(0))
     if req.alg_p_threshold is not None:
         traj.config["alg_p_threshold"] = row.threshold = float(cfg.with_(alg_p_threshold=req.alg_p_threshold)
@@ -151,22 +168,10 @@ def _new_row(model, cfg, req: Request, start, response: torch.Tensor, mask_id: i
         if not bool((response == mask_id).any()):  # nothing before the end to decode: keep the canvas as given
             response[row.pending] = mask_id
             row.pending = []
+    row.denominators = first_denominator(blocks, response.tolist(), mask_id, req.start_masked, start.start_masked)
+    if not blocks.whole and row.denominators:
+        traj.start_masked = next(iter(row.denominators.values()))  # with blocks: the first active block's
     return row
-
-
-def select_positions(confidence: torch.Tensor, n_total: int, i: int, cfg: DecodeConfig, grid,
-                     generator: torch.Generator, threshold: Optional[float] = None) -> tuple[torch.Tensor, bool]:
-    """The confident-decoding rule at schedule iteration `i`: (indices into the masked positions to commit,
-    whether the schedule's fallback chose them). `threshold`: a row's own (the explorer's); None: cfg's."""
-    threshold = cfg.alg_p_threshold if threshold is None else threshold
-    if i == cfg.steps - 1:
-        return torch.arange(confidence.numel()), True  # the last allowed iteration commits everything
-    if threshold > 0:
-        passing = confidence > threshold
-        if bool(passing.any()):
-            return passing.nonzero(as_tuple=True)[0], False
-    k = fallback_count(confidence.numel(), n_total, i, grid)
-    return pick_fallback(cfg.alg, confidence, k, cfg.alg_temp, generator).sort().values, True
 
 
 def top_candidates(probs: torch.Tensor, k: int) -> tuple[list[list[int]], list[list[float]]]:
@@ -176,7 +181,8 @@ def top_candidates(probs: torch.Tensor, k: int) -> tuple[list[list[int]], list[l
     return top.indices.tolist(), top.values.double().mul(scale).round().div(scale).tolist()
 
 
-def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: DecodeConfig, grid) -> Step:
+def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: DecodeConfig, blocks: Blocks,
+            grids: dict) -> Step:
     """One iteration (schedule index `i`) of confident decoding for one row: choose tokens, pick positions,
     write them."""
     mask_id = row.traj.mask_token_id
@@ -184,7 +190,8 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
         logits, cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence, row.generator,
         forbid=mask_id,
     )
-    chosen, fallback = select_positions(confidence, row.n_total, i, cfg, grid, row.generator, row.threshold)
+    chosen, fallback, block = select_in_block(confidence, masked, blocks, i, cfg, grids, row.generator, row.threshold,
+                                              row.denominators)
     positions = masked[chosen]
     row.response[positions] = x0[chosen].to(row.response.dtype)
     row.last = positions
@@ -206,6 +213,7 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
         ghost_tokens=x0.tolist(),  # the ghosts: every masked position's best guess, its top-k and their probabilities
         ghost_top=top_ids,
         ghost_top_p=top_p,
+        block=None if blocks.whole else block,
     )
 
 
@@ -261,20 +269,23 @@ def stream_batch(
     cfg.validate()
     mask_id = mask_id_of(model, cfg)
     starts = [checked_start(model, cfg, r, mask_id) for r in requests]  # names a bad canvas before batch checks
-    check_requests(requests, cfg, mask_id)
+    length = check_requests(requests, cfg, mask_id)
+    blocks = plan_blocks(cfg.block_length, length, cfg.steps)  # names a block length the canvas cannot take
     pad_id = getattr(model.config, "pad_token_id", None)
     batch = batch_inputs(requests, starts, pad_id)
     p = batch.prompt_len
-    rows = [_new_row(model, cfg, r, s, batch.seq[b, p:], mask_id, end_token_ids, pad_id)
+    rows = [_new_row(model, cfg, r, s, batch.seq[b, p:], mask_id, end_token_ids, pad_id, blocks)
             for b, (r, s) in enumerate(zip(requests, starts))]
     yield [row.traj for row in rows]
 
     cache = _new_cache(cfg, p)
     position_ids = model.rope_index(batch.seq, batch.image_grid_thw, batch.attention_mask)[0] if cache is not None else None
-    grid = schedule_grid(cfg.steps, cfg.eps)
+    grids = {n: schedule_grid(n, cfg.eps) for n in set(blocks.slots)}
     first = rows[0].traj.start_step
     start = time.perf_counter()
-    for i in range(first, cfg.steps):  # schedule indices; Step.index and the cache count from this decode's start
+    # schedule indices; Step.index and the cache count from this decode's start. Past `steps` only for a branch
+    # that re-masked blocks whose slots are spent: each such iteration fills a whole block (dimple.blocks).
+    for i in range(first, cfg.steps + blocks.count - 1):
         masked = [(row.response == mask_id).nonzero(as_tuple=True)[0] for row in rows]
         active = [b for b, m in enumerate(masked) if m.numel()]
         if not active:
@@ -288,7 +299,7 @@ def stream_batch(
         with torch.no_grad():
             logits = forward_logits(model, batch, position_ids, cache, scored)
         for b in active:
-            step = _commit(rows[b], logits[b, : masked[b].numel()], masked[b], i, cfg, grid)
+            step = _commit(rows[b], logits[b, : masked[b].numel()], masked[b], i, cfg, blocks, grids)
             step.seconds = time.perf_counter() - t0
             rows[b].traj.steps.append(step)
             if i == first:

@@ -19,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .blocks import of_trajectory
+
 RULES = {
     "threshold": "its confidence was above the threshold",
     "fallback": "no position passed the threshold, so the schedule's fallback committed the most confident",
-    "last step": "the last allowed step commits everything left",
+    "last step": "the last allowed step commits everything left (with blocks: left in its block)",
     "padding": "it comes after a committed end token, so it was padded without a forward pass",
     "template": "the structure prior (template) fixed it before decoding",
     "chosen": "a person chose it before this branch was decoded; it is never changed",
@@ -89,13 +91,16 @@ def threshold_of(traj) -> float:
 
 
 def step_rule(traj, step: int) -> str:
-    """The rule step `step` (1-based) committed its positions by: threshold, fallback or last step."""
+    """The rule step `step` (1-based) committed its positions by: threshold, fallback or last step (the last
+    allowed iteration of the decode, or with blocks of the active block's slot: `dimple.blocks`)."""
     record = traj.steps[step - 1]
     if not record.fallback:
         return "threshold"
-    max_steps = (traj.config or {}).get("steps")
-    schedule_index = traj.start_step + record.index  # a branch counts its steps from its own start
-    return "last step" if max_steps is not None and schedule_index == int(max_steps) - 1 else "fallback"
+    if (traj.config or {}).get("steps") is None:
+        return "fallback"
+    blocks = of_trajectory(traj)
+    _, last = blocks.slot_at(record.block or 0, traj.start_step + record.index)
+    return "last step" if last else "fallback"
 
 
 def commit_of(traj, position: int) -> tuple[Optional[int], str]:

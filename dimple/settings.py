@@ -5,7 +5,7 @@ Owns the defaults every front end starts from (`DEFAULTS`, which is
 the CLI's flags and the teaching tools all read it, a model card overrides
 it) and the one check of a request's values as they arrive from a form, a
 JSON call or a command line (`decode_config`: numbers given as text, "off"
-spelt as top_p >= 1 or top_k <= 0, an empty seed; the model's canvas limit)
+spelt as top_p >= 1 or top_k <= 0, an empty seed, block_length None or "off"; the model's canvas limit)
 and of its prompt (`check_prompt`). Every refusal is a ValueError naming the
 setting. It knows nothing of models, images or the UI.
 """
@@ -69,6 +69,16 @@ def _top_k(value: Any) -> Optional[int]:
     return None if k is not None and k <= 0 else k
 
 
+OFF = ("", "off", "none")  # how a front end spells "no blocks" (a dropdown's label starts with one of them)
+
+
+def _block_length(value: Any) -> Optional[int]:
+    """None (the paper's whole canvas) for None or "off"; otherwise a whole number (DecodeConfig checks its range)."""
+    if value is None or (isinstance(value, str) and value.strip().lower().split(" ")[0] in OFF):
+        return None
+    return whole_number("block_length", value)
+
+
 def _alg(value: Any) -> str:
     if value not in ALGORITHMS:
         raise ValueError(f"alg must be one of {', '.join(ALGORITHMS)}, got {value!r}")
@@ -87,6 +97,7 @@ READERS = {
     "alg_temp": lambda v: _number("alg_temp", v),
     "prefill": lambda v: _flag("prefill", v),
     "seed": lambda v: 0 if v in (None, "") else whole_number("seed", v),
+    "block_length": _block_length,
 }
 
 

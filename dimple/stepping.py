@@ -4,8 +4,10 @@
 `Proposal`: for every masked position the model's top candidates (token,
 probability), the token the engine would write and its confidence, and the
 positions the confident-decoding rule would commit at that schedule iteration
-(`dimple.engine.select_positions`: above the threshold, else the schedule's
-fallback, everything at the last allowed iteration). `Proposal.step` turns a
+(`dimple.selection.select_in_block`: above the threshold, else the schedule's
+fallback, everything at the last allowed iteration; with `block_length`, only
+inside the active block, and `start_masked` is that block's denominator, as
+`dimple.branching.resume_point` gives it). `Proposal.step` turns a
 choice (the engine's, or any positions with any candidate tokens a person
 picked) into the `Step` record a Trajectory appends.
 
@@ -28,7 +30,9 @@ import torch
 
 from .config import DecodeConfig
 from .batch import Request, batch_inputs, check_requests, forward_logits
-from .engine import checked_start, mask_id_of, select_positions, top_candidates
+from .blocks import plan as plan_blocks
+from .engine import checked_start, mask_id_of, top_candidates
+from .selection import first_denominator, select_in_block
 from .sampling import choose_tokens, schedule_grid
 from .trajectory import Step
 
@@ -111,8 +115,11 @@ def propose(
         generator.manual_seed(cfg.seed)
     confidence, x0, probs = choose_tokens(logits, cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k,
                                           cfg.use_original_confidence, generator, forbid=mask_id)
-    chosen, fallback = select_positions(confidence, start.start_masked, start.start_step, cfg,
-                                        schedule_grid(cfg.steps, cfg.eps), generator)
+    blocks = plan_blocks(cfg.block_length, len(start.ids), cfg.steps)
+    grids = {n: schedule_grid(n, cfg.eps) for n in set(blocks.slots)}
+    denominators = first_denominator(blocks, start.ids, mask_id, start_masked, start.start_masked)
+    chosen, fallback, _ = select_in_block(confidence, torch.tensor(masked), blocks, start.start_step, cfg, grids,
+                                          generator, None, denominators)
     top_ids, top_p = top_candidates(probs, N_CANDIDATES)
     return Proposal(
         iteration=start.start_step, prompt_ids=input_ids[0].tolist(), masked=masked,

@@ -6,7 +6,9 @@ it took) and everything derived from it: the canvas after each iteration, the
 step at which each token was committed, the answer length and tokens per
 forward pass. Each step also carries its ghosts (every masked position's best
 guess and its top-k candidates; optional fields, so version-1 exports written
-before them still load). It round-trips through JSON so an exported run
+before them still load). A semi-autoregressive decode (`dimple.blocks`)
+records each step's active block (`Step.block`); `block_bounds` gives every
+block's positions, and the export carries both. It round-trips through JSON so an exported run
 replays without a model. It knows nothing of tensors, models, colours or HTML.
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Optional
+
+from . import blocks
 
 FORMAT_VERSION = 1
 
@@ -36,6 +40,7 @@ class Step:
     ghost_tokens: list[int] = field(default_factory=list)
     ghost_top: list[list[int]] = field(default_factory=list)
     ghost_top_p: list[list[float]] = field(default_factory=list)
+    block: Optional[int] = None  # semi-autoregressive decoding: the active block (dimple.blocks); None: whole canvas
 
     def writes(self, pad_token_id: int):
         """(position, token) pairs this iteration put on the canvas, in order (edits last)."""
@@ -91,6 +96,15 @@ class Trajectory:
     @property
     def response_ids(self) -> list[int]:
         return self.state_at(len(self.steps))
+
+    @property
+    def block_length(self) -> Optional[int]:
+        """Positions per block of a semi-autoregressive decode (dimple.blocks); None: the whole canvas at once."""
+        return (self.config or {}).get("block_length")
+
+    def block_bounds(self) -> list[list[int]]:
+        """[start, end) response positions of each block, left to right ([[0, length]] without blocks)."""
+        return blocks.of_trajectory(self).all_bounds()
 
     def committed_at(self) -> list[Optional[int]]:
         """Per position: the iteration that committed it (None: fixed or never committed)."""
@@ -173,6 +187,8 @@ class Trajectory:
             step["alternatives"] = [[list(pair) for pair in alts] for alts in step["alternatives"]]
             step["edits"] = [list(pair) for pair in step["edits"]]
         data["summary"] = self.summary()
+        data["block_length"] = self.block_length  # also in config; here with the bounds, for a viewer's convenience
+        data["blocks"] = self.block_bounds()
         return data
 
     def to_json(self, **kwargs) -> str:
@@ -200,6 +216,7 @@ class Trajectory:
                     ghost_tokens=[int(t) for t in s.get("ghost_tokens", [])],
                     ghost_top=[[int(t) for t in top] for top in s.get("ghost_top", [])],
                     ghost_top_p=[[float(p) for p in top] for top in s.get("ghost_top_p", [])],
+                    block=None if s.get("block") is None else int(s["block"]),
                 )
                 for s in data["steps"]
             ]
@@ -240,7 +257,14 @@ class Trajectory:
         if len(self.fixed) != n:
             raise ValueError("fixed and canvas lengths differ")
         seen = {i for i, tok in enumerate(self.canvas) if tok != self.mask_token_id}
+        bounds = self.block_bounds()
         for step in self.steps:
+            if step.block is not None:
+                if not 0 <= step.block < len(bounds):
+                    raise ValueError(f"step {step.index}: block {step.block} is not one of the {len(bounds)} blocks")
+                lo, hi = bounds[step.block]
+                if any(not lo <= p < hi for p in step.positions):
+                    raise ValueError(f"step {step.index}: commits outside its block {step.block} [{lo}, {hi})")
             if not (len(step.positions) == len(step.tokens) == len(step.confidences)):
                 raise ValueError(f"step {step.index}: positions, tokens and confidences differ in length")
             ghosts = (step.ghost_tokens, step.ghost_top, step.ghost_top_p)

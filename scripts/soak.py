@@ -134,6 +134,11 @@ def bad_input_cases(files: dict[str, Path]) -> list[Case]:
         Case("unknown algorithm", settings={"alg": "beam"}, expect="alg"),
         Case("negative temperature", settings={"temperature": -1}, expect="temperature"),
         Case("negative seed", settings={"seed": -1}, expect="seed"),
+        Case("block length zero", settings={"block_length": 0}, expect="block_length"),
+        Case("negative block length", settings={"block_length": -8}, expect="block_length"),
+        Case("fractional block length", settings={"block_length": 2.5}, expect="block_length"),
+        Case("block length not a number", settings={"block_length": "wide"}, expect="block_length"),
+        Case("more blocks than steps", settings={"block_length": 1, "steps": 2}, expect="steps"),
     ]
     return cases
 
@@ -168,7 +173,8 @@ def _ui_call(studio, case: Case) -> tuple[str, str]:
         form = dict(image=str(image) if image else None, prompt=case.prompt, template=s["template"],
                     alg_p_threshold=s["alg_p_threshold"], prefill=s["prefill"], steps=s["steps"],
                     max_new_tokens=s["max_new_tokens"], alg=s["alg"], temperature=s["temperature"], top_p=1.0,
-                    top_k=0, alg_temp=0.0, seed=s["seed"], session=Session(), **COMPARE_DEFAULTS)
+                    top_k=0, alg_temp=0.0, seed=s["seed"], block_length=s.get("block_length"), session=Session(),
+                    **COMPARE_DEFAULTS)
         outs = list(studio.ask(form))
     except gr.Error as exc:
         return "error", str(exc)
@@ -268,6 +274,7 @@ def run_branch_inputs(client, handle_file, alive) -> dict:
         ("negative start step", dict(canvas=[mask] * n, start_step=-2), "start_step"),
         ("start step past the steps", dict(canvas=[mask] * n, start_step=n + 1), "start_step"),
         ("start_masked zero", dict(canvas=[mask] * n, start_masked=0), "start_masked"),
+        ("block length zero", dict(canvas=[mask] * n, block_length=0), "block_length"),
         ("template with a canvas", dict(canvas=[mask] * n, template="<mask:3>"), "template"),
     ]
     rows, crashes = [], 0

@@ -78,3 +78,37 @@ def test_branch_refuses_a_malformed_edit(random_checkpoint, capsys):
     code = main(["branch", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "Colour?",
                  "--max-new-tokens", "8", "--set", "red", "--json"])
     assert code == 2 and "POS=WORD" in capsys.readouterr().err
+
+
+def test_generate_with_a_block_length_decodes_block_by_block(random_checkpoint, capsys):
+    code = main(["generate", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "How many?",
+                 "--max-new-tokens", "8", "--block-length", "3", "--no-prefill", "--json"])
+    assert code == 0
+    traj = json.loads(capsys.readouterr().out)["trajectory"]
+    assert traj["config"]["block_length"] == 3 == traj["block_length"]
+    assert traj["blocks"] == [[0, 3], [3, 6], [6, 8]]
+    blocks = [s["block"] for s in traj["steps"]]
+    assert blocks == sorted(blocks) and blocks[-1] == 2
+    assert all(traj["blocks"][s["block"]][0] <= p < traj["blocks"][s["block"]][1]
+               for s in traj["steps"] for p in s["positions"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--block-length", "0"], "block_length must be an integer in [1, 4096], got 0"),
+    (["--block-length", "1", "--max-new-tokens", "8", "--steps", "4"], "block_length 1 cuts the canvas of 8 "
+                                                                       "positions into 8 blocks, but steps=4"),
+])
+def test_bad_block_lengths_exit_with_a_message_naming_them(random_checkpoint, capsys, args, message):
+    base = ["generate", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "Hi"]
+    assert main(base + args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_branch_with_a_block_length_keeps_it(random_checkpoint, capsys):
+    code = main(["branch", "--model", str(random_checkpoint), "--image", IMAGE, "--prompt", "Colour?",
+                 "--max-new-tokens", "8", "--block-length", "4", "--at-step", "1", "--remask", "0", "--no-prefill",
+                 "--json"])
+    assert code == 0
+    branch = json.loads(capsys.readouterr().out)["branch"]["trajectory"]
+    assert branch["block_length"] == 4 and branch["steps"][0]["block"] == 0  # the re-masked block comes first
+    assert branch["mask_token_id"] not in _final(branch)

@@ -22,6 +22,7 @@ from . import view as branch_view
 from .state import Branches, Manual
 from .handlers import branch_question, candidate_choices, check_same_prompt
 from ..request import running, user_error
+from dimple.branching import resume_point
 from dimple.config import DecodeConfig
 from dimple.trajectory import Trajectory
 
@@ -72,8 +73,9 @@ class ManualStepper:
         image, prompt, history, cfg = manual.request
         fixed = [i for i, f in enumerate(traj.fixed) if f]
         try:
-            proposal = self.assistant.propose(image, prompt, cfg, traj.response_ids, fixed,
-                                              traj.start_step + traj.nfe, traj.start_masked, history=history)
+            point = resume_point(traj, traj.nfe)  # with blocks: the denominator of the block active now
+            proposal = self.assistant.propose(image, prompt, cfg, point["canvas"], fixed, point["start_step"],
+                                              point["start_masked"], history=history)
         except ValueError as exc:
             raise user_error(str(exc)) from None
         check_same_prompt(br, proposal.prompt_ids)

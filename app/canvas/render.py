@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 from typing import Container, Optional
 
-from . import dense as dense_view
+from . import blocks as block_view, dense as dense_view
 from .ghost import GHOST_CSS, bar, ghost_slot, narration_line, tokens_open
 from .colours import confidence_colour, confidence_ramp_css, confidence_unit, step_colour, step_ramp_css
 from .narration import narrate
@@ -65,7 +65,7 @@ CANVAS_CSS = """
 .dm-preview .dm-tok { font-size: 14px; }
 .dm-error { color: #b00020; background: #fff0f2; border: 1px solid #f3b8c2; border-radius: 8px; padding: 6px 10px; font-size: 13px; }
 .dm-warnings { color: #8a4b00; font-size: 12px; margin-top: 4px; }
-""" + GHOST_CSS + dense_view.DENSE_CSS
+""" + GHOST_CSS + dense_view.DENSE_CSS + block_view.BLOCK_CSS
 
 # A perceptual sequential ramp (dark blue -> teal -> yellow), used for "which step committed this".
 def token_label(text: Optional[str], is_end: bool = False, after_end: bool = False) -> str:
@@ -230,14 +230,22 @@ def _canvas_pieces(traj, n: int, state: list[int], alg: str, live: bool) -> list
     carry its ghost: the best guess of those still masked, and a confidence bar under each."""
     idx = _Index(traj)
     ends, new_conf, ghosts, thr, first_end = _frame_context(traj, n, state)
+    found = block_view.bounds(traj)
+    edges, active = block_view.edges(found), block_view.active(found, state, traj.mask_token_id)
+    live_block = range(*found[active]) if active is not None else range(0)
     pieces = []
     for pos, (tok, kind) in enumerate(zip(state, slot_kinds(traj, state, new_conf))):
         is_end, style = tok in ends, ""
+        if pos in edges:
+            pieces.append(edges[pos])
         if kind == "mask":
             ghost = ghosts.get(pos)
-            pieces.append(_ghost_piece(traj, pos, ghost, alg, thr, live) if ghost is not None else
-                          f'<span class="dm-tok dm-mask" data-pos="{pos}" title="position {pos} - masked">'
-                          f'{MASK_GLYPH}</span>')
+            piece = (_ghost_piece(traj, pos, ghost, alg, thr, live) if ghost is not None else
+                     f'<span class="dm-tok dm-mask" data-pos="{pos}" title="position {pos} - masked">'
+                     f'{MASK_GLYPH}</span>')
+            if pos in live_block:  # the block being decoded: underlined
+                piece = piece.replace('class="dm-tok dm-mask', 'class="dm-tok dm-in-active dm-mask', 1)
+            pieces.append(piece)
             continue
         label = token_label(traj.token_text.get(tok), is_end, pos > first_end)
         cls = {"lock": "dm-tok dm-lock" + (" dm-end" if is_end else ""),
@@ -286,6 +294,9 @@ def canvas_head(traj, n: int, state: list[int], title: str = "", live: bool = Fa
         if this_step.fallback:
             head.append('<span class="dm-badge dm-warn" title="no masked position passed the threshold; '
                         'the schedule chose the top-k">fallback</span>')
+    found = block_view.bounds(traj)
+    if found:
+        head.append(block_view.badge(found, block_view.active(found, state, traj.mask_token_id)))
     if masked_left == 0 and n > 0:
         head.append('<span class="dm-badge dm-done">done</span>')
     elif traj.stopped and n == len(traj.steps):

@@ -25,6 +25,7 @@ from ..branch import handlers as branching
 from ..canvas import client as canvas_client, export, panels, plots, render
 from . import compare
 from ..form import controls
+from .. import pace
 from ..protocol import StudioAssistant, answer_text
 from ..request import Question, checked, question, running
 from ..session import Session
@@ -80,7 +81,7 @@ class Studio:
         with running(session) as should_stop:
             req = question(self.assistant, form["image"], form["prompt"], form["template"], controls(form),
                            session.history)
-            yield from self._run(session, req, should_stop)
+            yield from self._run(session, req, should_stop, _live_interval(form))
 
     def regenerate(self, form: dict):
         """Drop the last answer and ask its question again with the current settings (same outputs as ask)."""
@@ -94,14 +95,15 @@ class Studio:
             req = question(self.assistant, form["image"], session.history[-1][0], form["template"], controls(form),
                            session.history[:-1])
             session.history.pop()
-            yield from self._run(session, req, should_stop)
+            yield from self._run(session, req, should_stop, _live_interval(form))
 
     def sent(self, session):
         """Runs unqueued at the click: count the question as waiting, so Stop can drop it before it starts."""
         _session(session).runs.sent()
 
-    def _run(self, session: Session, req: Question, should_stop):
-        """Inside the session's run: the chat turn, then the live frames of the decode."""
+    def _run(self, session: Session, req: Question, should_stop, interval_s: float = 0.0):
+        """Inside the session's run: the chat turn, then the live frames of the decode, each on screen at least
+        `interval_s` (the playback speed, app/pace.py)."""
         session.sent_at = time.perf_counter()
         session.render_seconds, session.first_frame_s = [], None
         session.question = req.prompt
@@ -109,7 +111,11 @@ class Studio:
                                                  {"role": "assistant", "content": MASK_CHAR}]
         waiting = '<div class="dm-note">decoding\u2026</div>'
         yield gr.skip(), session.chat, "starting\u2026", "", waiting, render.render_answer(None)
+        shown = float("-inf")  # the first frame is shown at once
         for frame in self._decode(session, req, session.chat, should_stop):
+            if interval_s > 0:
+                pace.wait(interval_s, shown, should_stop)
+                shown = time.monotonic()
             yield (*frame, gr.skip(), gr.skip(), gr.skip())
 
     def _decode(self, session: Session, req: Question, chat: list, should_stop):
@@ -206,14 +212,16 @@ class Studio:
             return render.empty_canvas("Nothing to replay yet.")
         return canvas_client.value(session.trajectory, int(n or 0))
 
-    def play(self, session):
-        """Animate the recorded trajectory from step 0: yields (slider value, canvas)."""
+    def play(self, session, speed=pace.AUTO):
+        """Animate the recorded trajectory from step 0 at the playback speed (app/pace.py): yields (slider value,
+        canvas)."""
         session = _session(session)
         traj = session.trajectory
         if traj is None or not traj.steps:
             yield gr.skip(), render.empty_canvas("Nothing to replay yet.")
             return
-        delay = min(0.5, 10.0 / max(traj.nfe, 1))  # a long run plays in about 10 s
+        with checked():
+            delay = pace.frame_interval(speed, traj.nfe, live=False)
         for n in range(traj.nfe + 1):
             yield n, canvas_client.value(traj, n)
             if n < traj.nfe:
@@ -308,6 +316,12 @@ class Studio:
         except ValueError as exc:
             raise gr.Error(f"Import failed: {exc}", duration=8, print_exception=False) from None
         return canvas_client.finished(traj), f"imported a run of {traj.nfe} steps", session
+
+
+def _live_interval(form: dict) -> float:
+    """Seconds each live frame stays on screen at the form's playback speed (0: as fast as the model)."""
+    with checked():
+        return pace.frame_interval(form.get("speed"), 0, live=True)
 
 
 def _chat(history) -> list[dict]:

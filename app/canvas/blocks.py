@@ -1,0 +1,58 @@
+"""The look of semi-autoregressive blocks on the canvas: a boundary before each block and the active block.
+
+Owns how a decode with `block_length` (dimple.blocks) reads on the response
+canvas: a thin vertical edge, labelled with the block's number, before the
+first slot of every block after the first; the slots of the block being
+decoded (the first with a mask) underlined; a badge "block k / N" in the
+head; and the CSS for all of it (appended to render.CANVAS_CSS). The bounds
+come from `Trajectory.block_bounds()`; a decode without blocks (one block)
+draws nothing. It knows nothing of Gradio or the model.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Optional, Sequence
+
+BLOCK_CSS = """
+.dm-block-edge { display: inline-block; width: 3px; height: 1.5em; margin: 0 4px; vertical-align: middle;
+  background: #f28e2b; border-radius: 2px; position: relative; }
+.dm-block-edge::before { content: attr(data-label); position: absolute; top: -1.15em; left: -4px; font-size: 9px;
+  line-height: 1; color: #b05a00; font-family: ui-sans-serif, system-ui, sans-serif; }
+.dm-tok.dm-in-active { box-shadow: 0 3px 0 -1px #f28e2b; }
+.dm-badge.dm-block { background: #fde7d2; color: #8a4b00; }
+"""
+
+
+def bounds(traj) -> list[list[int]]:
+    """[start, end) per block; [] when the decode has no blocks (nothing to draw)."""
+    if traj is None or traj.block_length is None:
+        return []
+    found = traj.block_bounds()
+    return found if len(found) > 1 else []
+
+
+def active(found: Sequence[Sequence[int]], state: Sequence[int], mask_id: int) -> Optional[int]:
+    """The block being decoded on `state`: the first with a masked position (None when none is left)."""
+    for b, (lo, hi) in enumerate(found):
+        if any(state[i] == mask_id for i in range(lo, hi)):
+            return b
+    return None
+
+
+def edges(found: Sequence[Sequence[int]]) -> dict[int, str]:
+    """{position: the boundary's HTML} for the first position of every block after the first."""
+    out = {}
+    for b, (lo, hi) in enumerate(found):
+        if b:
+            title = html.escape(f"block {b + 1} of {len(found)}: positions {lo} to {hi - 1}", quote=True)
+            out[lo] = f'<span class="dm-block-edge" data-block="{b}" data-label="{b + 1}" title="{title}"></span>'
+    return out
+
+
+def badge(found: Sequence[Sequence[int]], block: Optional[int]) -> str:
+    """The head's badge: which block is being decoded (or that all are done)."""
+    if not found:
+        return ""
+    said = f"block {block + 1} / {len(found)}" if block is not None else f"{len(found)} blocks"
+    return f'<span class="dm-badge dm-block" title="semi-autoregressive: blocks decoded left to right">{said}</span>'
