@@ -41,7 +41,7 @@ def run_lesson(assistant, lesson: Lesson) -> list[tuple[Run, object]]:
     out = []
     for i, (label, settings) in enumerate(lesson.runs):
         base = assistant.default_config
-        cfg = replace(base, max_new_tokens=min(base.max_new_tokens, limit), **settings)
+        cfg = replace(base, **{"max_new_tokens": min(base.max_new_tokens, limit), **settings})
         if "steps" not in settings:
             cfg = replace(cfg, steps=cfg.max_new_tokens)
         template = lesson.template if (i == 1 and lesson.template) else None
