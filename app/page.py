@@ -17,7 +17,9 @@ from types import SimpleNamespace
 import gradio as gr
 
 from . import api
+from . import welcome
 from .branch import layout as branch_tab
+from .lessons import layout as lessons_layout, share as lessons_share
 from .canvas import client as canvas_client, panels, plots, render
 from .teaching import layout as teaching_layout
 from .race import layout as race_tab
@@ -49,7 +51,7 @@ MAX_UPLOAD = "20mb"
 def launch_options() -> dict:
     """Theme, CSS and upload limit for `demo.launch(**launch_options())` (Gradio 6 takes them at launch)."""
     theme = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
-    return {"theme": theme, "css": PAGE_CSS, "max_file_size": MAX_UPLOAD, "footer_links": ["api", "gradio"]}
+    return {"theme": theme, "css": PAGE_CSS + welcome.CSS + lessons_layout.CSS, "max_file_size": MAX_UPLOAD, "footer_links": ["api", "gradio"]}
 
 
 SELECT_QUESTION = ("() => { const box = document.querySelector('#dm-prompt textarea');"
@@ -86,8 +88,9 @@ def _header(ui: SimpleNamespace) -> None:
     with gr.Row(elem_classes="dm-title"):
         gr.Markdown("# Dimple Studio\nWatch a discrete-diffusion multimodal LLM answer: every position of the "
                     "answer starts masked, and each step commits the ones the model is confident about.")
+        ui.lessons_open = lessons_layout.open_button()  # the Lessons panel (app/lessons/), one click away
     ui.model_line = gr.Markdown("**Model:** loading\u2026", elem_id="dm-model")
-    ui.about = gr.Markdown("", elem_id="dm-about", elem_classes="dm-about")
+    ui.about = gr.HTML("", elem_id="dm-about")  # app/welcome.py folds it to one line
 
 
 def _question(ui: SimpleNamespace) -> None:
@@ -113,6 +116,7 @@ def _question(ui: SimpleNamespace) -> None:
     with gr.Row():
         ui.regen = gr.Button("\u21bb Regenerate", size="sm", elem_id="dm-regen")
         ui.clear = gr.Button("Clear", size="sm", elem_id="dm-clear")
+        ui.share_btn = gr.Button("\U0001F517 Copy link", size="sm", elem_id="dm-share")  # app/lessons/share.py
 
 
 BLOCK_CHOICES = ["off (whole canvas)", "4", "8", "16", "32"]  # any other whole number may be typed
@@ -316,6 +320,7 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio", anal
         # a callable default would also be served as an input-less `Session` API endpoint
         ui.session = gr.State(Session(), delete_callback=close_session, time_to_live=6 * 3600)
         _header(ui)
+        lessons_layout.build(ui)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):  # left: the question and the knobs
                 _question(ui)
@@ -335,8 +340,12 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio", anal
         ui.sweep.change(lambda label: tradeoff.figure(tradeoff.sweeps().get(label, "")), [ui.sweep],
                         [ui.plot_tradeoff], api_visibility="private", concurrency_id="plots")
         branch_tab.wire(assistant, ui.branch, ui.branch_tab, ui.session, ui.replay, form)
-        demo.load(studio.header, None, [ui.model_line, ui.about], api_visibility="private").then(
+        loaded = demo.load(welcome.folded(studio.header), None, [ui.model_line, ui.about], api_visibility="private").then(
             studio.card_choices, None, [ui.preset, ui.suggest], api_visibility="private").then(
             studio.defaults, None, [ui.threshold, ui.prefill, ui.steps, ui.max_new, ui.alg, ui.temperature],
             api_visibility="private")
+        lessons_layout.wire(assistant, ui, loaded)  # ?lesson=N, after the defaults
+        lessons_share.wire(ui, loaded, ui.status)  # ?threshold=..&q=.., after the defaults
+        for sent in (ui.send.click, ui.prompt.submit):
+            sent(None, js=welcome.SHOW_CANVAS_JS)
     return demo

@@ -227,6 +227,36 @@ def run_teaching_bad_inputs(client, handle_file, alive) -> list[dict]:
     return rows
 
 
+BAD_LESSONS = ("0", "99", "-1", "two", "1.5", "", "9" * 40, "<script>")
+
+
+def run_lesson_bad_inputs(url: str, assistant, alive) -> list[dict]:
+    """Bad `?lesson=N` links (issue 33): the page still loads, and the lessons' load handler answers with a
+    sentence naming the lesson range, never an exception; the server keeps serving."""
+    import urllib.parse
+    import urllib.request
+    from types import SimpleNamespace
+
+    from app.lessons.handlers import Lessons
+
+    lessons, rows = Lessons(assistant), []
+    for value in BAD_LESSONS:
+        try:
+            with urllib.request.urlopen(url + "?lesson=" + urllib.parse.quote(value), timeout=60) as resp:
+                page_ok = resp.status == 200
+            out = lessons.from_url(SimpleNamespace(query_params={"lesson": value}))
+            message = out[6] if isinstance(out[6], str) else ""
+            if value == "":
+                verdict = "answered" if not message else "crash"  # no lesson asked: nothing opens, nothing said
+            else:
+                verdict = "clear error" if page_ok and "no lesson" in message else "crash"
+        except Exception as exc:  # noqa: BLE001 - anything else is a crash of the page or the handler
+            verdict, message = "crash", f"{type(exc).__name__}: {exc}"
+        rows.append({"case": f"lesson={value[:12]!r}", "path": "ui",
+                     "verdict": verdict if alive() else "crash", "message": message[:120]})
+    return rows
+
+
 def classify(case: Case, outcome: str, message: str) -> str:
     """'clear error', 'answered', or 'crash' (an unexpected kind of reply)."""
     if outcome == "ok" and case.expect == "ok":
@@ -491,6 +521,12 @@ def soak(fast: bool = False, tmp: Path | None = None) -> dict:
         bad["clear_errors"] += sum(r["verdict"] == "clear error" for r in teaching)
         bad["crashes"] += sum(r["verdict"] == "crash" for r in teaching)
         bad["teaching_clear_errors"] = sum(r["verdict"] == "clear error" for r in teaching)
+        lesson_rows = run_lesson_bad_inputs(url, assistant, alive)  # bad ?lesson=N links (issue 33)
+        bad["rows"] += lesson_rows
+        bad["tried"] += len(lesson_rows)
+        bad["clear_errors"] += sum(r["verdict"] == "clear error" for r in lesson_rows)
+        bad["crashes"] += sum(r["verdict"] == "crash" for r in lesson_rows)
+        bad["lesson_clear_errors"] = sum(r["verdict"] == "clear error" for r in lesson_rows)
         report["branch_input"] = run_branch_inputs(client, handle_file, alive)
         report["load"] = run_load(url, *((4, 2) if fast else (8, 5)))
         report["batching"] = run_batching(url, 4 if fast else 8, 1 if fast else 3)

@@ -27,6 +27,7 @@ SLOW_MODULES = {
     "test_browser.py": "a Chromium page against a live server",
     "test_browser_teaching.py": "a Chromium page against a live server (the teaching tools)",
     "test_browser_branch.py": "a Chromium page branching a decode against a live server",
+    "test_browser_lessons.py": "Chromium pages on the lessons and the first screen against a live server",
     "test_soak.py": "a soak of bad input, load and faults against a live server",
     "test_train.py": "training runs and the shipped model's answers",
     "test_train_vision.py": "training runs",

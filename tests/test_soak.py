@@ -35,6 +35,7 @@ def test_every_bad_input_gets_a_clear_error_or_an_answer_and_nothing_crashes(rep
 def test_bad_input_to_the_teaching_endpoints_gets_a_clear_error(report):
     # unknown step, position out of range, grounding without an image, bad thresholds (issue 15)
     assert report["bad_input"]["teaching_clear_errors"] == 10
+    assert report["bad_input"]["lesson_clear_errors"] == len(soak.BAD_LESSONS) - 1  # bad ?lesson=N (issue 33)
 
 
 def test_every_bad_branch_input_gets_a_clear_error_and_an_unedited_canvas_its_answer(report):
