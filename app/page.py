@@ -322,7 +322,7 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio", anal
         _header(ui)
         lessons_layout.build(ui)
         with gr.Row(equal_height=False):
-            with gr.Column(scale=4, min_width=320):  # left: the question and the knobs
+            with gr.Column(scale=4, min_width=320, elem_id="dm-left"):  # left: the question and the knobs
                 _question(ui)
                 _decoding(ui)
                 _structure_prior(ui)

@@ -21,9 +21,14 @@ CSS = """
 .dm-about-card summary { cursor: pointer; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .dm-about-card summary .dm-more { color: #5b4bd6; text-decoration: underline; margin-left: 4px; }
 .dm-about-card[open] summary .dm-more::after { content: " (less)"; }
+#dm-image img { max-height: 200px; }  /* the first screen: picture, question and Send above the fold */
+@media (min-width: 601px) { #dm-image { max-height: 250px; } }
+/* Send right under the question: the suggestions after the buttons, the accordions after them */
+#dm-left > #dm-suggest, #dm-left > :has(> #dm-suggest) { order: 1; }
+#dm-left > :has(#dm-threshold), #dm-left > :has(#dm-preset) { order: 2; }
 @media (max-width: 600px) {  /* a phone: the example strip and New scene go below the question column's controls */
   .dm-title p { display: none; }
-  #dm-examples, #dm-scene { order: 1; }
+  #dm-left > #dm-examples, #dm-left > #dm-scene, #dm-left > :has(> #dm-scene) { order: 3; }
 }
 """
 

@@ -65,7 +65,7 @@ def test_the_first_screen_shows_a_picture_the_question_box_send_and_the_lessons(
     page.wait_for_selector("#dm-about-card summary", timeout=WAIT)
     page.wait_for_selector("#dm-image img", timeout=WAIT)
     for selector in ("#dm-image img", "#dm-prompt textarea", "#dm-send", "#dm-lessons-open"):
-        assert _in_view(page, selector), selector
+        assert _in_view(page, selector), (selector, page.locator(selector).first.bounding_box())
     summary = page.locator("#dm-about-card summary").bounding_box()
     assert summary["height"] < 40 and "more" in page.inner_text("#dm-about-card summary")
     assert page.locator("#dm-about-card").get_attribute("open") is None  # folded until asked
@@ -83,20 +83,20 @@ def test_after_send_the_canvas_is_in_view_on_a_phone(studio):
     page.wait_for_selector("#dm-canvas .dm-tokens", timeout=WAIT)
     page.wait_for_timeout(500)
     box = page.locator("#dm-canvas").bounding_box()
-    assert 0 <= box["y"] < 844 - 60, box  # the canvas's top is on screen without scrolling by hand
+    assert -2 <= box["y"] < 844 - 60, box  # the canvas's top is on screen without scrolling by hand
     page.close()
 
 
 def test_a_whole_lesson_predict_reveal_next(studio):
     page = _open(studio)
     page.click("#dm-lessons-open")
-    page.wait_for_function("document.querySelector('#dm-lesson-title').innerText.includes('Lesson 1 of')",
+    page.wait_for_function("document.querySelector('#dm-lesson-title')?.innerText.includes('Lesson 1 of')",
                            timeout=WAIT)
     assert _in_view(page, "#dm-lesson-title")
     assert "Predict:" in page.inner_text("#dm-lesson-predict")
     page.locator("#dm-lesson-predict label").nth(1).click()  # the prediction
     page.click("#dm-lesson-run")
-    page.wait_for_function("document.querySelector('#dm-lesson-reveal').innerText.includes('The answer:')",
+    page.wait_for_function("document.querySelector('#dm-lesson-reveal')?.innerText.includes('The answer:')",
                            timeout=WAIT)
     reveal = page.inner_text("#dm-lesson-reveal")
     assert ("You predicted right." in reveal) or ("Not this time." in reveal)
@@ -105,7 +105,7 @@ def test_a_whole_lesson_predict_reveal_next(studio):
                            timeout=WAIT)
     _shot(page, "lesson.png", page.locator("#dm-lessons"))
     page.click("#dm-lesson-next")
-    page.wait_for_function("document.querySelector('#dm-lesson-title').innerText.includes('Lesson 2 of')",
+    page.wait_for_function("document.querySelector('#dm-lesson-title')?.innerText.includes('Lesson 2 of')",
                            timeout=WAIT)
     assert page.inner_text("#dm-lesson-reveal").strip() == ""
     page.wait_for_function("location.search.includes('lesson=2') && location.search.includes('step=1')",
@@ -115,7 +115,7 @@ def test_a_whole_lesson_predict_reveal_next(studio):
 
 def test_lesson_2_opens_by_url_and_survives_a_reload_at_its_reveal(studio):
     page = _open(studio, "?lesson=2")
-    page.wait_for_function("document.querySelector('#dm-lesson-title').innerText.includes('Lesson 2 of')",
+    page.wait_for_function("document.querySelector('#dm-lesson-title')?.innerText.includes('Lesson 2 of')",
                            timeout=WAIT)
     page.wait_for_function("document.title.startsWith('Lesson 2')", timeout=WAIT)
     page.locator("#dm-lesson-predict label").first.click()
@@ -125,7 +125,7 @@ def test_lesson_2_opens_by_url_and_survives_a_reload_at_its_reveal(studio):
     page.reload()
     page.wait_for_function("document.querySelector('#dm-lesson-title')?.innerText.includes('Lesson 2 of')",
                            timeout=WAIT)
-    page.wait_for_function("document.querySelector('#dm-lesson-reveal').innerText.includes('The answer:')",
+    page.wait_for_function("document.querySelector('#dm-lesson-reveal')?.innerText.includes('The answer:')",
                            timeout=WAIT)
     assert "lesson=2" in page.url and "step=2" in page.url
     page.close()
@@ -133,7 +133,7 @@ def test_lesson_2_opens_by_url_and_survives_a_reload_at_its_reveal(studio):
 
 def test_a_bad_lesson_number_gets_a_clear_message(studio):
     page = _open(studio, "?lesson=99")
-    page.wait_for_function("document.querySelector('#dm-lesson-msg').innerText.includes('no lesson')",
+    page.wait_for_function("document.querySelector('#dm-lesson-msg')?.innerText.includes('no lesson')",
                            timeout=WAIT)
     assert "1 to" in page.inner_text("#dm-lesson-msg")
     page.close()
