@@ -22,7 +22,7 @@ from conftest import ROOT
 # The library modules the app may import (the public API and the records it shows).
 PUBLIC = {"dimple", "dimple.assistant", "dimple.branching", "dimple.config", "dimple.explore", "dimple.ghosts",
           "dimple.grounding", "dimple.loading", "dimple.processing", "dimple.settings", "dimple.stepping",
-          "dimple.trajectory"}
+          "dimple.streaming", "dimple.trajectory"}
 KNOWN = {  # (importing module, imported module): why it is still there
     ("dimple.assistant", "dimple.tiny.card"): "Tiny's model card and random scenes (the card belongs beside the "
                                               "weights, as dimple_studio.json)",

@@ -25,7 +25,7 @@ ORANGE = "#f28e2b"
 GREY = "#9aa0b2"
 
 
-def _figure(width: float = 6.0, height: float = 3.0) -> tuple[Figure, object]:
+def new_figure(width: float = 6.0, height: float = 3.0) -> tuple[Figure, object]:
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     ax.spines[["top", "right"]].set_visible(False)
@@ -33,7 +33,7 @@ def _figure(width: float = 6.0, height: float = 3.0) -> tuple[Figure, object]:
 
 
 def empty_figure(message: str = "Run a question to see this plot.") -> Figure:
-    fig, ax = _figure(6.0, 2.2)
+    fig, ax = new_figure(6.0, 2.2)
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center", color=GREY, fontsize=11, transform=ax.transAxes)
     return fig
@@ -48,7 +48,7 @@ def commits_per_step(traj) -> Figure:
     """Bar chart of tokens committed at each step; schedule-fallback steps in orange."""
     if traj is None or not traj.steps:
         return empty_figure()
-    fig, ax = _figure()
+    fig, ax = new_figure()
     xs = [s.index + 1 for s in traj.steps]
     counts = _generated_counts(traj)
     colours = [ORANGE if s.fallback else BLUE for s in traj.steps]
@@ -81,7 +81,7 @@ def cumulative_vs_forward(traj) -> Figure:
     """Committed tokens after each forward pass, against autoregressive decoding's one token per pass."""
     if traj is None or not traj.steps:
         return empty_figure()
-    fig, ax = _figure()
+    fig, ax = new_figure()
     xs, ys = _cumulative(traj)
     to_fill = sum(1 for f in traj.fixed if not f)
     ax.plot(xs, ys, marker="o", ms=3.5, color=BLUE, label="Dimple (this run)")
@@ -121,7 +121,7 @@ def confidence_heatmap(traj) -> Figure:
             state[pos] = tok
     width = min(max(6.0, 0.22 * n_pos + 2.0), 12.0)
     height = min(max(2.4, 0.22 * n_steps + 1.6), 8.0)
-    fig, ax = _figure(width, height)
+    fig, ax = new_figure(width, height)
     cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#f4f5f8")
     img = ax.imshow(grid, aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest",
                     extent=(-0.5, n_pos - 0.5, n_steps + 0.5, 0.5))
@@ -148,7 +148,7 @@ def compare_cumulative(traj_a, traj_b, label_a: str = "A", label_b: str = "B") -
     """Two runs on the committed-tokens vs forward-passes view, with latency in the legend."""
     if traj_a is None or traj_b is None or not traj_a.steps or not traj_b.steps:
         return empty_figure("Run a comparison to see this plot.")
-    fig, ax = _figure(6.0, 3.0)
+    fig, ax = new_figure(6.0, 3.0)
     top = 0
     for traj, label, colour in ((traj_a, label_a, BLUE), (traj_b, label_b, ORANGE)):
         xs, ys = _cumulative(traj)

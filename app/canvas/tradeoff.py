@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dimple.loading import ASSETS
 
-from .plots import BLUE, ORANGE, _figure, empty_figure
+from .plots import BLUE, ORANGE, new_figure, empty_figure
 
 BENCH_DIR = Path(ASSETS).parent / "docs" / "bench"  # the repository's docs/bench (absent from an install)
 
@@ -47,7 +47,7 @@ def figure(path) -> object:
         return empty_figure("No bench sweep found: run python -m dimple.cli bench --json > docs/bench/bench.json")
     if not plain:
         return empty_figure("This bench file holds no threshold sweep.")
-    fig, ax = _figure(6.5, 3.6)
+    fig, ax = new_figure(6.5, 3.6)
     xs, ys = [r["tokens_per_forward"] for r in plain], [100 * r["accuracy"] for r in plain]
     ax.plot(xs, ys, marker="o", color=BLUE, label="confident decoding, one point per threshold")
     for r, x, y in zip(plain, xs, ys):

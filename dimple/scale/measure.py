@@ -139,7 +139,7 @@ def pass_costs(model) -> dict:
     """Bytes a cached pass must stream (decoder layers, final norm, lm_head: every weight it multiplies;
     the embedding rows it gathers are negligible) and the parameter counts its FLOPs scale with."""
     def weights(module):  # parameters, and the int8 weights, scales and biases a quantised model keeps as buffers
-        from .quantize import Int8Linear
+        from ..quantize import Int8Linear
 
         return list(module.parameters()) + [b for m in module.modules() if isinstance(m, Int8Linear) for b in m.buffers()]
 
