@@ -50,7 +50,7 @@ def test_api_lists_generate_with_the_contract_parameters(client):
     info = client.view_api(return_format="dict", print_info=False)
     params = [p["parameter_name"] for p in info["named_endpoints"]["/generate"]["parameters"]]
     assert params == ["image", "prompt", "alg_p_threshold", "prefill", "max_new_tokens", "steps", "alg",
-                      "temperature", "template", "seed", "grounding"]
+                      "temperature", "template", "seed", "grounding", "block_length", "stream_steps"]
 
 
 def test_generate_returns_the_cli_json(client):
