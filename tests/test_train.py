@@ -58,13 +58,14 @@ def test_batch_matches_inference_path(tok):
 
     pv, grid = pixels_of(image_to_uint8(world.model_view(s.image))[None])
     assert torch.allclose(pv, enc["pixel_values"]) and torch.equal(grid, enc["image_grid_thw"])
-    # supervised positions: the answer, its end and the pads, nothing of the prompt (a preset's end is the
-    # template's own fixed text, given and not supervised)
+    # supervised positions: the answer, its end and the pads, nothing of the prompt (a preset's or a grammar
+    # template's end is the template's own fixed text, given and not supervised)
     ids = data.ids
     for row in range(6):
         sup = batch["input_ids"][row][batch["labels_mask"][row]].tolist()
         assert sup and ids["image"] not in sup
-        assert (ids["eos"] in sup) == (batch["categories"][row] != "preset"), (batch["categories"][row], sup)
+        templated = batch["categories"][row] in ("preset", "template")
+        assert (ids["eos"] in sup) == (not templated), (batch["categories"][row], sup)
 
 
 @pytest.mark.parametrize("phase", ["ar", "diffusion"])
