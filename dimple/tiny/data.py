@@ -189,18 +189,12 @@ class WorldData:
         if cat == "conversation":
             turns = dialogue.conversation(scene, rng, last=rng.choice(("follow_up", "any")))
             return [(t.question, say(t)) for t in turns[:-1]], turns[-1].question, say(turns[-1])
-        if cat == "preset":
-            got = presets.sample(scene, rng)
+        if cat in ("preset", "template"):  # a grammar template's slots are drawn 1-2x their filling
+            got = (presets if cat == "preset" else templates).sample(scene, rng)
             if got is None:
                 return None
             _, template, turn, fills = got
-            return (), turn.question, (template, fills, False)
-        if cat == "template":
-            got = templates.sample(scene, rng)
-            if got is None:
-                return None
-            _, template, turn, fills = got
-            return (), turn.question, (template, fills, True)
+            return (), turn.question, (template, fills, cat == "template")
         got = world.ask_facts(scene, cat, rng)
         return (), got.question, forms.vary(got.answer, got.facts, scene, rng)
 

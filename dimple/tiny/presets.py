@@ -96,19 +96,31 @@ def with_slot_lengths(template: str, lengths: list[int]) -> str:
     return _rewrite(template, lambda k, _count: f"<mask:{lengths[k]}>", "<eos>")
 
 
-def sample(scene: W.Scene, rng: random.Random, split: str = "train", name: Optional[str] = None):
-    """(preset name, template, question turn, fillings) for a scene the preset suits, or None."""
-    names = [n for n, p in PRESETS.items() if any(D.KIND_SCENE[k] == scene.kind for k in p.kinds)]
+def draw(entries: dict, scene: W.Scene, rng: random.Random, split: str, name: Optional[str], build):
+    """(name, template, question turn, fillings) for an entry of `entries` (each has `kinds`) that suits the
+    scene, or None; `build(entry, scene, turn, rng)` gives (template, fillings) or None. Shared by the presets
+    and the template grammar (`templates.sample`)."""
+    names = [n for n, e in entries.items() if any(D.KIND_SCENE[k] == scene.kind for k in e.kinds)]
     if name is not None:
         names = [name] if name in names else []
     if not names:
         return None
     name = rng.choice(names)
-    preset = PRESETS[name]
-    kinds = [k for k in preset.kinds if D.KIND_SCENE[k] == scene.kind]
+    entry = entries[name]
+    kinds = [k for k in entry.kinds if D.KIND_SCENE[k] == scene.kind]
     for _ in range(10):
         turn = D.ask(scene, rng.choice(kinds), rng, split)
-        fills = turn and preset.fills(scene, turn)
-        if fills:
-            return name, preset.template, turn, fills
+        got = turn and build(entry, scene, turn, rng)
+        if got:
+            return name, got[0], turn, got[1]
     return None
+
+
+def _preset_build(preset: Preset, scene: W.Scene, turn: D.Turn, rng: random.Random):
+    fills = preset.fills(scene, turn)
+    return fills and (preset.template, fills)
+
+
+def sample(scene: W.Scene, rng: random.Random, split: str = "train", name: Optional[str] = None):
+    """(preset name, template, question turn, fillings) for a scene the preset suits, or None."""
+    return draw(PRESETS, scene, rng, split, name, _preset_build)

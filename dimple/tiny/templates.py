@@ -24,7 +24,7 @@ from typing import Callable, Optional
 
 from . import dialogue as D
 from . import world as W
-from .presets import SHORT_KINDS
+from .presets import SHORT_KINDS, draw
 
 SLOT = "<mask>"
 MAX_ITEMS = 6  # the longest list a shape draws
@@ -140,17 +140,5 @@ def slot_lengths(fill_lengths: list[int], rng: random.Random, at_least_filling: 
 
 def sample(scene: W.Scene, rng: random.Random, split: str = "train", name: Optional[str] = None):
     """(shape name, template with one-token slots, question turn, fillings) of `split`, or None."""
-    names = [n for n, s in SHAPES.items() if s.split == split and any(D.KIND_SCENE[k] == scene.kind for k in s.kinds)]
-    if name is not None:
-        names = [name] if name in names else []
-    if not names:
-        return None
-    name = rng.choice(names)
-    shape = SHAPES[name]
-    kinds = [k for k in shape.kinds if D.KIND_SCENE[k] == scene.kind]
-    for _ in range(10):
-        turn = D.ask(scene, rng.choice(kinds), rng, split)
-        got = turn and shape.build(scene, turn, rng)
-        if got:
-            return name, got[0], turn, got[1]
-    return None
+    shapes = {n: s for n, s in SHAPES.items() if s.split == split}
+    return draw(shapes, scene, rng, split, name, lambda shape, sc, turn, r: shape.build(sc, turn, r))
