@@ -126,6 +126,7 @@ class _Row:
     # block -> its schedule denominator: masked count when it became active (dimple.blocks); without blocks,
     # block 0 holds the masked count when the original decode began
     denominators: dict = field(default_factory=dict)
+    forbid: tuple = ()  # ids never committed: `unwritable_ids`
 
 
 def mask_id_of(model, cfg: DecodeConfig) -> int:
@@ -135,14 +136,24 @@ def mask_id_of(model, cfg: DecodeConfig) -> int:
     return int(mask_id)
 
 
+def placeholders_of(model) -> tuple[int, ...]:
+    """The image/video placeholder ids: the model reads each one as a slot for vision features, so none may be
+    written on a canvas (by a user or by a decode)."""
+    conf = model.config
+    return tuple(int(t) for t in (getattr(conf, "image_token_id", None), getattr(conf, "video_token_id", None))
+                 if t is not None)
+
+
+def unwritable_ids(model, mask_id: int) -> tuple[int, ...]:
+    """Ids a decode never commits: the mask and the placeholders (`sampling.choose_tokens`'s `forbid`)."""
+    return (mask_id, *placeholders_of(model))
+
+
 def checked_start(model, cfg: DecodeConfig, req: Request, mask_id: int):
     """The request's checked canvas (`dimple.canvas`), against the model's vocabulary and placeholders."""
-    conf = model.config
-    placeholders = [t for t in (getattr(conf, "image_token_id", None), getattr(conf, "video_token_id", None))
-                    if t is not None]
     return start_canvas(req.canvas, req.fixed, req.start_step, req.start_masked, length=cfg.max_new_tokens,
-                        steps=cfg.steps, mask_id=mask_id, vocab_size=getattr(conf, "vocab_size", None),
-                        reserved=placeholders)
+                        steps=cfg.steps, mask_id=mask_id, vocab_size=getattr(model.config, "vocab_size", None),
+                        reserved=placeholders_of(model))
 
 
 def _new_row(model, cfg, req: Request, start, response: torch.Tensor, mask_id: int, end_token_ids, pad_id,
@@ -157,7 +168,8 @@ def _new_row(model, cfg, req: Request, start, response: torch.Tensor, mask_id: i
     if cfg.seed is not None:
         generator.manual_seed(cfg.seed)
     row = _Row(traj, response, generator,
-               torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device), response.new_zeros(0))
+               torch.tensor(traj.end_token_ids, dtype=response.dtype, device=response.device), response.new_zeros(0),
+               forbid=unwritable_ids(model, mask_id))
     if req.alg_p_threshold is not None:
         traj.config["alg_p_threshold"] = row.threshold = float(cfg.with_(alg_p_threshold=req.alg_p_threshold)
                                                                .validate().alg_p_threshold)
@@ -188,7 +200,7 @@ def _commit(row: _Row, logits: torch.Tensor, masked: torch.Tensor, i: int, cfg: 
     mask_id = row.traj.mask_token_id
     confidence, x0, probs = choose_tokens(
         logits, cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k, cfg.use_original_confidence, row.generator,
-        forbid=mask_id,
+        forbid=row.forbid,
     )
     chosen, fallback, block = select_in_block(confidence, masked, blocks, i, cfg, grids, row.generator, row.threshold,
                                               row.denominators)

@@ -9,7 +9,7 @@ positions. It knows nothing of models, caches or trajectories.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -64,19 +64,21 @@ def choose_tokens(
     top_k: Optional[int] = None,
     use_original_confidence: bool = True,
     generator: Optional[torch.Generator] = None,
-    forbid: Optional[int] = None,
+    forbid: Sequence[int] = (),
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pick a token for each row of logits (n, vocab).
 
     Returns (confidence (n,), tokens (n,), scoring probabilities (n, vocab)).
     With use_original_confidence the score reads the unfiltered distribution.
-    `forbid` (the mask id) is never chosen; the reference can pick it, which
-    silently re-masks the position. Scores still read the unfiltered model.
+    Ids in `forbid` are never chosen: the mask id (the reference can pick it,
+    which silently re-masks the position) and the image/video placeholders (a
+    committed placeholder would ask the next full pass for an image slot that
+    has no features). Scores still read the unfiltered model.
     """
     original = torch.softmax(logits, dim=-1)
-    if forbid is not None:
+    if forbid:
         logits = logits.clone()
-        logits[:, forbid] = float("-inf")
+        logits[:, list(forbid)] = float("-inf")
     if temperature > 0:
         logits = logits / temperature
     if top_p is not None and top_p < 1:

@@ -31,7 +31,7 @@ import torch
 from .config import DecodeConfig
 from .batch import Request, batch_inputs, check_requests, forward_logits
 from .blocks import plan as plan_blocks
-from .engine import checked_start, mask_id_of, top_candidates
+from .engine import checked_start, mask_id_of, top_candidates, unwritable_ids
 from .selection import first_denominator, select_in_block
 from .sampling import choose_tokens, schedule_grid
 from .trajectory import Step
@@ -114,7 +114,8 @@ def propose(
     if cfg.seed is not None:
         generator.manual_seed(cfg.seed)
     confidence, x0, probs = choose_tokens(logits, cfg.alg, cfg.temperature, cfg.top_p, cfg.top_k,
-                                          cfg.use_original_confidence, generator, forbid=mask_id)
+                                          cfg.use_original_confidence, generator,
+                                          forbid=unwritable_ids(model, mask_id))
     blocks = plan_blocks(cfg.block_length, len(start.ids), cfg.steps)
     grids = {n: schedule_grid(n, cfg.eps) for n in set(blocks.slots)}
     denominators = first_denominator(blocks, start.ids, mask_id, start_masked, start.start_masked)

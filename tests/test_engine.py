@@ -141,6 +141,25 @@ def test_text_only_model_without_cache_support_decodes_with_prefill_off():
     assert 9 not in traj.response_ids and traj.nfe >= 1
 
 
+class PrefersThePlaceholder(torch.nn.Module):
+    """A stand-in whose best guess everywhere is the image placeholder (id 7), then id 4."""
+
+    config = type("C", (), {"mask_token_id": 9, "eos_token_id": 0, "pad_token_id": 0, "image_token_id": 7})()
+
+    def forward(self, input_ids, attention_mask, pixel_values, image_grid_thw, logits_index):
+        logits = torch.zeros(*logits_index.shape, 10)
+        logits[..., 7], logits[..., 4] = 9.0, 3.0
+        return type("Out", (), {"logits": logits})()
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_a_decode_never_commits_an_image_placeholder(temperature):
+    """A committed placeholder would make the next full pass ask for image features that do not exist."""
+    cfg = DecodeConfig(max_new_tokens=6, steps=6, prefill=False, temperature=temperature, seed=0)
+    traj = dimple.generate(PrefersThePlaceholder(), torch.tensor([[1, 2, 3]]), cfg)
+    assert traj.response_ids == [4] * 6
+
+
 def test_an_hf_style_forward_decodes_through_plain_denoiser_and_is_refused_without_it():
     from dimple.protocol import PlainDenoiser
 
