@@ -139,8 +139,6 @@ def test_a_bad_lesson_number_gets_a_clear_message(studio):
     page.close()
 
 
-@pytest.mark.xfail(reason="session 16 merge: fails once the race branch's block-length control is on the page; "
-                          "open in the closing note", strict=False)
 def test_copy_link_writes_the_controls_and_a_link_sets_them(studio):
     page = _open(studio, "?threshold=0.42&q=Where%20is%20the%20blue%20square%3F")
     page.wait_for_function("document.querySelector('#dm-threshold input[type=number]').value === '0.42'",

@@ -114,6 +114,11 @@ def test_a_bad_link_value_is_left_out_with_a_note():
     assert to_query({"example": "/tmp/upload.png"}) == ""
 
 
+def test_the_block_dropdown_reads_into_a_link_as_a_number_or_not_at_all():
+    assert to_query({"threshold": 0.5, "block": "off (whole canvas)"}) == "?threshold=0.5"
+    assert to_query({"block": "8"}) == "?block=8"
+
+
 # ----- every lesson on the shipped model ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def assistant():

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import gradio as gr
 
 from dimple.loading import ASSETS
+from dimple.settings import READERS
 
 EXAMPLES_DIR = ASSETS / "examples"
 # query name -> the page's control it sets (attribute of the page's `ui`); a missing control is skipped
@@ -36,8 +37,12 @@ def to_query(values: dict) -> str:
             value = base
         elif name == "prefill":
             value = int(bool(value))
-        elif name in ("canvas", "block"):
+        elif name == "canvas":
             value = int(value)
+        elif name == "block":
+            value = READERS["block_length"](value)  # the dropdown's "off (whole canvas)" reads as None: no blocks
+            if value is None:
+                continue
         out[name] = value
     return "?" + urlencode(out) if out else ""
 
