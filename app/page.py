@@ -276,9 +276,9 @@ def _wire_inputs(studio: Studio, ui: SimpleNamespace) -> None:
     """Replay, examples, random scenes, a new image, and the template editor."""
     ui.replay.input(studio.replay_frame, [ui.replay, ui.session], [ui.canvas], api_visibility="private",
                     queue=False, show_progress="hidden", trigger_mode="always_last")  # unqueued: a scrub is one request
-    play_evt = ui.play.click(studio.play, [ui.session, ui.speed], [ui.replay, ui.canvas], api_visibility="private",
-                             concurrency_limit=None, show_progress="hidden")
-    ui.pause.click(None, cancels=[play_evt])
+    ui.play.click(studio.play, [ui.session, ui.speed], [ui.replay, ui.canvas], api_visibility="private",
+                  concurrency_limit=None, show_progress="hidden")
+    ui.pause.click(studio.pause, [ui.session], None, queue=False, api_visibility="private")
     picked = ui.gallery.select(_pick_example(ui.examples), None, [ui.image, ui.prompt], api_visibility="private",
                                queue=False)
     drawn = ui.scene_btn.click(studio.random_scene, [ui.scene_seed], [ui.image, ui.prompt, ui.scene_seed],

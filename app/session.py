@@ -2,7 +2,7 @@
 
 Owns what a person's session remembers between events: the conversation,
 the request waiting to run, the last trajectory (live, finished or imported),
-its run controller (app/runs.py: running, Stop, Clear), drawing-cost measurements, and the
+its run controller (app/runs.py: running, Stop, Clear), Play's pause flag, drawing-cost measurements, and the
 private temporary folder its exports are written to (removed when the session
 ends). It knows nothing of Gradio components or the
 model; handlers read and update it.
@@ -10,6 +10,7 @@ model; handlers read and update it.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Optional
 
 from .canvas.export import new_session_dir, remove_session_dir
@@ -30,6 +31,7 @@ class Session:
         self.sent_at: Optional[float] = None  # perf_counter() when the last question was accepted
         self.selected: Optional[int] = None  # the canvas position the token inspector shows
         self.branches = None  # app.branch_state.Branches of the last run (app/branching.py)
+        self.paused = threading.Event()  # Pause pressed: Play ends after its current frame (set by another event)
         self._folder: Optional[str] = None
 
     # gr.State deep-copies its initial value; a session is created fresh instead (gr.State(Session)).

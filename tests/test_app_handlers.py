@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import gradio as gr
 import pytest
@@ -144,6 +145,18 @@ def test_replay_frames_and_preview():
     assert preview.count("dm-mask") == 3 and error == ""
     _, error = studio.preview("The <mask:x>")
     assert "dm-error" in error
+
+
+def test_pause_ends_play_after_the_frame_on_screen_and_play_starts_again():
+    studio, session = Studio(FakeAssistant(step_seconds=0.0)), Session()
+    list(_ask(studio, session))
+    assert session.trajectory.nfe >= 3
+    frames = studio.play(session, "0.25x")  # 2 s a frame: Pause must not wait for the interval
+    assert next(frames)[0] == 0
+    studio.pause(session)
+    t0 = time.monotonic()
+    assert list(frames) == [] and time.monotonic() - t0 < 1.0
+    assert [n for n, _ in studio.play(session, "100x")] == list(range(session.trajectory.nfe + 1))
 
 
 def test_many_sessions_at_once_keep_their_own_trajectories():

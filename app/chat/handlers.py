@@ -222,10 +222,20 @@ class Studio:
             return
         with checked():
             delay = pace.frame_interval(speed, traj.nfe, live=False)
+        session.paused.clear()
         for n in range(traj.nfe + 1):
             yield n, canvas_client.value(traj, n)
             if n < traj.nfe:
-                time.sleep(delay)
+                pace.wait(delay, time.monotonic(), session.paused.is_set)
+            if session.paused.is_set():
+                return
+
+    def pause(self, session):
+        """Pause: the running Play ends after the frame on screen (within pace.POLL_S), and the slider stays there.
+
+        A flag, not a Gradio cancel: a cancel that lands while Play waits between frames left the next Play
+        waiting on it for good."""
+        _session(session).paused.set()
 
     # ----- images ---------------------------------------------------------------
     def random_scene(self, seed):
