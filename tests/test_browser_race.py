@@ -69,7 +69,9 @@ def _ask(page, prompt="Describe the image.") -> None:
     page.evaluate(OBSERVER, ["dm-canvas"])
     page.fill("#dm-prompt textarea", prompt)
     page.click("#dm-send")
-    page.wait_for_function("window.__seen.some(f => f.done)", timeout=WAIT_MS)
+    # the new decode's step 0, then its finished frame (the canvas and status of the run before say done too)
+    page.wait_for_function("""() => { const s = window.__seen, i = s.findIndex(f => f.step.startsWith('step 0 '));
+      return i >= 0 && s.slice(i).some(f => f.done); }""", timeout=WAIT_MS)
     page.wait_for_function("document.querySelector('#dm-status').innerText.includes('done')", timeout=WAIT_MS)
 
 
