@@ -1,4 +1,5 @@
-"""Deployment: a simulated Hugging Face Space (ZeroGPU), run history off by default, the MCP tool, front matter.
+"""Deployment: a simulated Hugging Face Space (ZeroGPU), run history off by default, the MCP tool (and an MCP
+client's call of it), front matter.
 
 The Space is `python app.py` in a subprocess with the variables a Space sets
 (SPACE_ID, SYSTEM=spaces) and a stand-in `spaces` package on the path whose
@@ -119,6 +120,43 @@ def test_mcp_flag_lists_generate_as_a_typed_tool(studio_with_mcp):
     assert properties["prompt"]["type"] == "string" and properties["steps"]["type"] == "integer"
     assert properties["alg_p_threshold"]["type"] == "number" and properties["prefill"]["type"] == "boolean"
     assert "threshold" in properties["alg_p_threshold"]["description"]
+
+
+def _call_mcp_generate(url: str, arguments: dict):
+    """(progress notifications, result) of one `generate` call by an MCP client over streamable HTTP."""
+    import asyncio
+    import base64
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    image = "data:image/png;base64," + base64.b64encode(EXAMPLE.read_bytes()).decode()
+
+    async def call():
+        progress = []
+        async with streamablehttp_client(url + "/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = (await session.list_tools()).tools
+                name = next(t.name for t in tools if t.name.endswith("generate") and "batch" not in t.name)
+                result = await session.call_tool(name, {"image": image, **arguments},
+                                                 progress_callback=lambda p, total, msg: progress.append(msg))
+        return progress, result
+
+    return asyncio.run(asyncio.wait_for(call(), timeout=240))
+
+
+def test_an_mcp_client_gets_a_progress_note_per_step_and_the_same_final_json_with_stream_steps(studio_with_mcp):
+    """Over MCP, Gradio (6.31) turns each state the endpoint yields into a progress notification without its
+    content, with or without stream_steps; the tool's result is the final answer either way (docs/blocks.md)."""
+    settings = {"prompt": "Describe the image.", "max_new_tokens": 16, "steps": 16, "alg_p_threshold": 0.0}
+    progress, result = _call_mcp_generate(studio_with_mcp, {**settings, "stream_steps": True})
+    assert not result.isError and "response_ids" in result.content[0].text
+    nfe = int(re.search(r"'nfe': (\d+)", result.content[0].text).group(1))
+    assert nfe >= 2 and sum(m == "Processing" for m in progress) >= nfe  # one per iteration at least
+    _, plain = _call_mcp_generate(studio_with_mcp, settings)
+    assert re.search(r"'response_ids': \[[^\]]*\]", plain.content[0].text).group(0) == \
+        re.search(r"'response_ids': \[[^\]]*\]", result.content[0].text).group(0)
 
 
 def test_without_the_mcp_flag_there_is_no_mcp_server(space):
