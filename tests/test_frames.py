@@ -194,3 +194,12 @@ def test_the_record_module_imports_no_html_colours_or_gradio():
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert imported, "no imports read"
     assert not {m for m in imported if m.split(".")[-1] in ("html", "colours", "gradio", "render", "dense")}
+
+
+def test_a_position_padded_after_the_end_says_it_was_padded_not_masked():
+    step = Step(index=0, positions=[0, 1], tokens=[VOCAB["The"], END], confidences=[0.9, 0.9], fallback=False,
+                padded=[2, 3])
+    traj = _hand_made([MASK] * 5, steps=[step])
+    f = frames.frame(traj, 1)
+    assert [s.origin for s in f.slots] == ["committed", "committed", "padded", "padded", "masked"]
+    assert f.slots[2].kind == "end" and f.slots[2].commit is None

@@ -94,7 +94,7 @@ class Slot(NamedTuple):
     label: str  # how it reads on the canvas (MASK_GLYPH while masked)
     end: bool  # an end or padding token
     newline: bool  # a token whose text holds a line break (the HTML canvas breaks the line after it)
-    origin: str  # "chosen" (a person), "template", "carried" (a branch's parent), "committed" or "masked"
+    origin: str  # "chosen" (a person), "template", "carried" (a branch's parent), "committed", "padded" or "masked"
     commit: Optional[Commit]  # the last commit up to this frame; None for the origins before decoding
     guess: Optional[Guess]  # the frame's step scored it (masked when the step began)
     block: Optional[int]  # the block it lies in (None: a decode without blocks)
@@ -221,14 +221,16 @@ def commits(traj, n: int) -> list[Optional[Commit]]:
     return out
 
 
-def _origin(traj, pos: int, commit: Optional[Commit]) -> str:
+def _origin(traj, pos: int, commit: Optional[Commit], padded: Container[int]) -> str:
     if pos in traj.chosen:
         return "chosen"
     if traj.fixed[pos]:
         return "template"
-    if commit is None:
-        return "carried" if traj.canvas[pos] != traj.mask_token_id else "masked"
-    return "committed"
+    if commit is not None:
+        return "committed"
+    if pos in padded:
+        return "padded"
+    return "carried" if traj.canvas[pos] != traj.mask_token_id else "masked"
 
 
 def _guesses(traj, ch: Optional[Change], label) -> dict[int, Guess]:
@@ -263,11 +265,12 @@ def slots(traj, n: int, state: list[int], ch: Optional[Change], shown: Badges) -
     done, guesses, block = commits(traj, n), _guesses(traj, ch, label), _block_of(shown.blocks)
     live = shown.blocks[shown.active_block] if shown.active_block is not None else (0, 0)
     edges = {lo for lo, _ in shown.blocks[1:]}
+    padded = {pos for record in traj.steps[:n] for pos in record.padded}
     out = []
     for pos, (tok, kind) in enumerate(zip(state, kinds)):
-        is_end, masked = tok in ends, kind == "mask"
+        is_end, masked, origin = tok in ends, kind == "mask", _origin(traj, pos, done[pos], padded)
         out.append(Slot(pos, kind, tok, text(tok), MASK_GLYPH if masked else label(tok, is_end, pos > first_end),
-                        is_end, not masked and "\n" in (text(tok) or ""), _origin(traj, pos, done[pos]), done[pos],
+                        is_end, not masked and "\n" in (text(tok) or ""), origin, done[pos],
                         guesses.get(pos), block.get(pos), pos in edges, live[0] <= pos < live[1]))
     return tuple(out)
 

@@ -78,6 +78,7 @@ _BEFORE = {  # the hover title of a position no commit of this decode wrote, by 
     "chosen": "chosen by a person before this branch (never changed)",
     "template": "fixed by the structure prior (never changed)",
     "carried": "carried over from the run this branch started from",
+    "padded": "padded after the end of the answer, without a forward pass",
     "masked": "masked",
 }
 
