@@ -149,3 +149,14 @@ def test_a_large_canvas_draws_one_lean_slot_per_position_without_titles():
         assert len(slots) == traj.length and "title=" not in box.split(">", 1)[1] and "data-pos" not in box
         assert f'data-step="{n}"' in html
     assert {"g", "o", "n"} <= {s.split()[0] for s in re.findall(r'<span class="([a-z ]+)"', render.render_canvas(traj, 4))}
+
+
+def test_a_padded_position_is_titled_padded_not_masked_on_the_canvas():
+    from dimple.trajectory import Step
+    traj = make_trajectory(6)
+    traj.steps = [Step(index=0, positions=[0, 1], tokens=[VOCAB["The"], END], confidences=[0.9, 0.9],
+                       fallback=False, padded=[2, 3, 4, 5])]
+    traj.pad_token_id = 2  # fake_assistant.PAD
+    canvas = render.render_canvas(traj)
+    assert 'data-pos="3" title="position 3 - padded after the end of the answer, without a forward pass"' in canvas
+    assert "position 3 - masked" not in canvas

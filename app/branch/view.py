@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 
-from ..canvas.render import MASK_GLYPH, token_label
+from ..canvas.frames import MASK_GLYPH, token_label
 
 BRANCH_CSS = """
 .dm-bt { cursor: pointer; }

@@ -4,9 +4,10 @@ Owns how a decode with `block_length` (dimple.blocks) reads on the response
 canvas: a thin vertical edge, labelled with the block's number, before the
 first slot of every block after the first; the slots of the block being
 decoded (the first with a mask) underlined; a badge "block k / N" in the
-head; and the CSS for all of it (appended to render.CANVAS_CSS). The bounds
-come from `Trajectory.block_bounds()`; a decode without blocks (one block)
-draws nothing. It knows nothing of Gradio or the model.
+head; and the CSS for all of it (appended to render.CANVAS_CSS). Which block
+a slot lies in, and which is active, are app/canvas/frames.py's records; a
+decode without blocks (one block) draws nothing. It knows nothing of
+Gradio, the Trajectory or the model.
 """
 
 from __future__ import annotations
@@ -24,30 +25,11 @@ BLOCK_CSS = """
 """
 
 
-def bounds(traj) -> list[list[int]]:
-    """[start, end) per block; [] when the decode has no blocks (nothing to draw)."""
-    if traj is None or traj.block_length is None:
-        return []
-    found = traj.block_bounds()
-    return found if len(found) > 1 else []
-
-
-def active(found: Sequence[Sequence[int]], state: Sequence[int], mask_id: int) -> Optional[int]:
-    """The block being decoded on `state`: the first with a masked position (None when none is left)."""
-    for b, (lo, hi) in enumerate(found):
-        if any(state[i] == mask_id for i in range(lo, hi)):
-            return b
-    return None
-
-
-def edges(found: Sequence[Sequence[int]]) -> dict[int, str]:
-    """{position: the boundary's HTML} for the first position of every block after the first."""
-    out = {}
-    for b, (lo, hi) in enumerate(found):
-        if b:
-            title = html.escape(f"block {b + 1} of {len(found)}: positions {lo} to {hi - 1}", quote=True)
-            out[lo] = f'<span class="dm-block-edge" data-block="{b}" data-label="{b + 1}" title="{title}"></span>'
-    return out
+def edge(found: Sequence[Sequence[int]], block: int) -> str:
+    """The boundary drawn before the first position of `block` (one after the first)."""
+    lo, hi = found[block]
+    title = html.escape(f"block {block + 1} of {len(found)}: positions {lo} to {hi - 1}", quote=True)
+    return f'<span class="dm-block-edge" data-block="{block}" data-label="{block + 1}" title="{title}"></span>'
 
 
 def badge(found: Sequence[Sequence[int]], block: Optional[int]) -> str:

@@ -4,8 +4,8 @@ Owns the gr.HTML that shows the response canvas (live, in replay, on Play),
 the value it is sent for a frame, and the script that draws that value.
 A canvas under render.DENSE_FROM positions is sent as HTML (render.py's,
 with hover titles and line breaks) and put on the page as it is. A larger
-one (the 7B's 1,024 slots) is sent as a frame message: JSON with the slots
-render.dense_slots decided (class letters, label, ghost bar, fresh colour,
+one (the 7B's 1,024 slots) is sent as a frame message: JSON with the lean
+slots dense.slots makes of a frame record (class letters, label, ghost bar, fresh colour,
 in parallel lists), the badges, the narration and the threshold. The
 browser draws it on a <canvas> as a grid of fixed cells (dense_view.GRID,
 dense_view.PALETTE) and repaints only the cells whose slot changed: no DOM
@@ -16,7 +16,8 @@ installed once instead of on every update.
 
 Each frame message is self-contained (the whole canvas at that step), so
 a frame the browser skips while it is busy costs nothing later. It reads
-the Trajectory through render.py's decisions; it knows nothing of the model.
+the Trajectory only through app/canvas/frames.py's records; it knows nothing
+of the model.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ from typing import Optional
 
 import gradio as gr
 
-from . import film as canvas_film, dense as dense_view, render
+from . import film as canvas_film, dense as dense_view, frames, render
 from .colours import confidence_unit
 from .ghost import CLICK_JS
-from .narration import narrate
-from dimple.ghosts import threshold_of
 
 HOST = '<div class="dm-host"></div>'  # the template: constant, so updates never re-render it
 SCRUB_HOLD_MS = 1500  # after a scrub drawn from the film, server frames of other steps are late answers this long
@@ -217,10 +216,10 @@ def _shell() -> str:
 
 def frame(traj, n_steps: Optional[int] = None, *, live: bool = False, title: str = "") -> dict:
     """A large canvas after `n_steps` iterations (default: all so far) as the browser draws it."""
-    n, alg, state = render.frame_at(traj, n_steps)
-    slots = render.dense_slots(traj, n, state, alg)
-    return {"step": n, "thr": round(confidence_unit(threshold_of(traj), alg), 4), "replay": not live,
-            "head": render.canvas_head(traj, n, state, title, live), "narr": narrate(traj, n),
+    f = frames.frame(traj, n_steps, live=live)
+    slots = dense_view.slots(f)
+    return {"step": f.step, "thr": round(confidence_unit(f.threshold, f.alg), 4), "replay": not live,
+            "head": render.canvas_head(f.badges, title), "narr": f.narration,
             "cls": [s.cls for s in slots], "txt": [s.label for s in slots],
             "unit": [-1 if s.unit is None else round(100 * s.unit) for s in slots], "bg": [s.background for s in slots],
             "shell": _shell()}

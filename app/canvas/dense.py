@@ -11,16 +11,18 @@ threshold. Hover titles are dropped at this size: a click opens the token
 inspector with the full record. Its CSS (DENSE_CSS, appended to
 render.CANVAS_CSS) scopes everything under `.dm-dense`.
 
-It formats what app/render.py decided (kind, label, colour, confidence per
-slot) as Slot records, and those as HTML; the browser's grid for the live
-canvas (app/canvas_client.py) draws the same records with PALETTE. It knows
-nothing of trajectories, tokenizers or Gradio.
+It formats the slots of a frame record (app/canvas/frames.py: kind, label,
+ghost, commit confidence) as lean Slot records, and those as HTML; the
+browser's grid for the live canvas (app/canvas/client.py) draws the same
+records with PALETTE. It knows nothing of trajectories, tokenizers or Gradio.
 """
 
 from __future__ import annotations
 
 import html
 from typing import Iterable, NamedTuple, Optional
+
+from .colours import confidence_colour, confidence_unit
 
 DENSE_CSS = """
 .dm-dense { contain: content; line-height: 1.9; }
@@ -38,7 +40,7 @@ DENSE_CSS = """
 .dm-dense > canvas.dm-grid { display: block; cursor: pointer; }
 """
 
-# kind (render.slot_kinds, plus "ghost") -> the slot's class
+# kind (frames.Slot.kind, plus "ghost") -> the slot's class
 CLASS = {"mask": "m", "ghost": "g", "old": "o", "new": "n", "end": "e", "lock": "l"}
 
 # The same looks for the browser's grid (app/canvas_client.py draws a large live canvas on a <canvas>):
@@ -75,6 +77,23 @@ def slot(kind: str, label: str, *, end: bool = False, background: str = "", unit
     `background` for a fresh commit's confidence colour, `unit` (0..1) the ghost's bar."""
     cls = CLASS[kind] + (" e" if end and kind in ("new", "lock") else "") + (" a" if above else "")
     return Slot(cls, label, unit, background)
+
+
+def slots(frame) -> list[Slot]:
+    """A frame record's slots as lean Slots: a masked slot its step scored shows its guess and bar, a fresh
+    commit (not an end token) its confidence colour."""
+    out = []
+    for s in frame.slots:
+        if s.kind == "mask" and s.guess is not None:
+            out.append(slot("ghost", s.guess.label, unit=confidence_unit(s.guess.confidence, frame.alg),
+                            above=s.guess.above))
+        elif s.kind == "mask":
+            out.append(slot("mask", s.label))
+        else:
+            fresh = s.kind == "new" and not s.end
+            out.append(slot(s.kind, s.label, end=s.end, background=confidence_colour(
+                confidence_unit(s.commit.confidence, frame.alg)) if fresh else ""))
+    return out
 
 
 def slot_html(s: Slot) -> str:

@@ -130,7 +130,8 @@ def _layout(labels: list[str], font, width: int, margin: int, top: int) -> tuple
 
 def gif_frames(traj: Trajectory, width: int = 760) -> list[Image.Image]:
     """One frame per recorded step (subsampled past MAX_GIF_FRAMES) plus the starting canvas."""
-    from .render import confidence_colour, confidence_unit, slot_kinds, token_label
+    from .colours import confidence_colour, confidence_unit
+    from .frames import slot_kinds, token_label
 
     font, small = _font(17), _font(12)
     ends = set(traj.end_token_ids)

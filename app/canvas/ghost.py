@@ -4,10 +4,10 @@ Owns how a ghost reads on the canvas: the guess in faded italics inside the
 masked slot; under every slot the step's forward pass scored, a thin bar
 filled to its confidence with the threshold drawn as a line across it (green
 fill above the line, grey below), so a viewer sees which positions are about
-to commit and which are far from it (a large canvas is app/dense_view.py's);
+to commit and which are far from it (a large canvas is app/canvas/dense.py's);
 the `data-pos` / `data-step` attributes the token inspector's click reads; and the CSS for all of it (appended to
-render.CANVAS_CSS). It draws what it is given (app.render decides which slot
-shows what, from dimple.ghosts); it knows nothing of Gradio or the model.
+render.CANVAS_CSS). It draws what it is given (app/canvas/frames.py decides
+which slot shows what); it knows nothing of Gradio or the model.
 """
 
 from __future__ import annotations

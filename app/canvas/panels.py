@@ -12,7 +12,7 @@ from typing import Optional
 
 import html
 
-from .render import MASK_GLYPH, token_label
+from .frames import MASK_GLYPH, token_label
 
 
 # ----- numbers ----------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Optional
 
 from PIL import Image
 
-from ..canvas.render import token_label
+from ..canvas.frames import token_label
 
 RULE_WORDS = {
     "threshold": "the threshold",
