@@ -94,7 +94,7 @@ def int8_dequant(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, b
 @dataclass(frozen=True)
 class Candidate:
     storage: str  # "float" (the load dtype) or "int8": which stored weight the kernel reads
-    available: Callable[[torch.device], bool]  # whether this build and device can run it
+    available: Callable[[torch.device, int], bool]  # whether this build and device can run it at this in_features
     prepare: Callable[[torch.Tensor], tuple]  # float weight (out, in) -> the stored state the kernel reads
     run: Callable[..., torch.Tensor]  # (x (rows, in), *state) -> (rows, out), no bias
 
@@ -105,12 +105,25 @@ def _quantized(weight: torch.Tensor) -> tuple:
     return quantize_weight(weight)
 
 
+INT8PACK_K_MULTIPLE = 16  # _weight_int8pack_mm on the CPU reads the input dimension in blocks of this many
+
+
+def int8pack_runs(device: torch.device, in_features: int) -> bool:
+    """Whether torch's `_weight_int8pack_mm` can be called at this input width. On the CPU (torch 2.13) an
+    in_features that is not a multiple of 16 crashed the process at 2+ rows (3420: the 7B vision MLP's
+    down_proj, a segmentation fault during the kernel timing) and gave NaN at 1 row (100), so such a shape
+    never reaches it: a crash cannot be caught and dropped like an error."""
+    if not hasattr(torch.ops.aten, "_weight_int8pack_mm"):
+        return False
+    return device.type != "cpu" or in_features % INT8PACK_K_MULTIPLE == 0
+
+
 CANDIDATES: dict[str, Candidate] = {
-    "plain": Candidate("float", lambda d: True, lambda w: (w,), lambda x, w: F.linear(x, w)),
-    "packed": Candidate("float", lambda d: d.type == "cpu" and packing_available(), lambda w: (pack_weight(w),),
+    "plain": Candidate("float", lambda d, k: True, lambda w: (w,), lambda x, w: F.linear(x, w)),
+    "packed": Candidate("float", lambda d, k: d.type == "cpu" and packing_available(), lambda w: (pack_weight(w),),
                         lambda x, p: packed_linear(x, p, None)),
-    "int8_gemv": Candidate("int8", lambda d: hasattr(torch.ops.aten, "_weight_int8pack_mm"), _quantized, int8_gemv),
-    "int8_dequant": Candidate("int8", lambda d: True, _quantized, int8_dequant),
+    "int8_gemv": Candidate("int8", int8pack_runs, _quantized, int8_gemv),
+    "int8_dequant": Candidate("int8", lambda d, k: True, _quantized, int8_dequant),
 }
 REFERENCE = {"float": "plain", "int8": "int8_dequant"}  # always kept: pure torch ops on every device
 
@@ -139,8 +152,8 @@ def _interleaved_best_ms(fns: dict, device: torch.device, repeats: int, budget_m
 def _checked_state(cand: Candidate, name: str, weight, inputs: dict, states: dict, reference: dict, rtol: float):
     """The candidate's stored weight, after checking its output at every row count against its storage's
     reference kernel (which runs first and is the reference); raises if it is unavailable or differs."""
-    if not cand.available(weight.device):
-        raise RuntimeError("not available on this build or device")
+    if not cand.available(weight.device, weight.shape[1]):
+        raise RuntimeError(f"not available on this build or device at in_features {weight.shape[1]}")
     key = (cand.storage, cand.prepare)  # int8 kernels share one quantised weight
     state = states[key] = states[key] if key in states else cand.prepare(weight)
     for n, x in inputs.items():
@@ -270,7 +283,7 @@ def install(model: nn.Module, quantize: Optional[str], device, settings: Optiona
         table = measure_choices(shapes, "int8", dtype, device, settings, also=also)
         quantize_linears(model, {(r["in_features"], r["out_features"]): choice_rows(r) for r in table},
                          settings.block_bytes)
-    elif sum(CANDIDATES[n].available(device) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
+    elif sum(CANDIDATES[n].available(device, 0) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
         table = measure_choices(shapes, "float", dtype, device, settings)
         packed = {(r["in_features"], r["out_features"]) for r in table if "packed" in r["chosen"].values()}
         pack_linear_weights(model, where=lambda m: (m.in_features, m.out_features) in packed)

@@ -39,9 +39,18 @@ def test_a_candidate_that_computes_another_function_is_dropped():
 
 
 def test_an_unavailable_candidate_is_reported_and_never_chosen():
-    table = _with("packed", available=lambda device: False)
+    table = _with("packed", available=lambda device, in_features: False)
     timing = time_shape(16, 8, torch.float32, "cpu", ["plain", "packed"], FAST, table)
     assert "not available" in timing["dropped"]["packed"] and list(timing["ms"]) == ["plain"]
+
+
+@pytest.mark.skipif(not hasattr(torch.ops.aten, "_weight_int8pack_mm"), reason="this torch has no int8pack kernel")
+def test_the_int8pack_kernel_is_never_called_at_an_input_width_that_crashes_it():
+    """3420 is the 7B vision MLP's down_proj input: torch's kernel segfaulted there at 2+ rows (uncatchable)."""
+    timing = time_shape(3420, 16, torch.bfloat16, "cpu", ["int8_dequant", "int8_gemv"], FAST)
+    assert "in_features 3420" in timing["dropped"]["int8_gemv"] and list(timing["ms"]) == ["int8_dequant"]
+    timing = time_shape(3424, 16, torch.bfloat16, "cpu", ["int8_dequant", "int8_gemv"], FAST)
+    assert set(timing["ms"]) == {"int8_dequant", "int8_gemv"}  # a multiple of 16 still gets it
 
 
 def test_when_every_candidate_fails_the_storage_reference_is_chosen():
