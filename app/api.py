@@ -25,11 +25,13 @@ from .canvas import export
 from .teaching import api as teaching_api
 from .inputs import check_branch, check_prompt, load_image, make_config
 from .protocol import StudioAssistant, answer_text
+from dimple.settings import DEFAULTS
 from dimple.streaming import step_message
 from dimple.trajectory import Trajectory, generation_record
 
 log = logging.getLogger("dimple.studio")
 MAX_BATCH = 8  # generate_batch: most waiting requests Gradio's queue hands over at once
+THRESHOLD_OFF = 0.0  # compare's side B by default: confident decoding off (the schedule alone), against A's default
 
 
 class Api:
@@ -79,10 +81,11 @@ class Api:
         (gr.skip(): the client sees only the final JSON)."""
         return step_message(traj) if stream_steps else gr.skip()
 
-    def generate(self, image: str, prompt: str, alg_p_threshold: float = 0.9, prefill: bool = True,
-                 max_new_tokens: int = 32, steps: int = 32, alg: str = "maskgit_plus", temperature: float = 0.0,
-                 template: str = "", seed: int = 0, grounding: str = "", block_length: int | None = None,
-                 stream_steps: bool = False) -> dict:
+    def generate(self, image: str, prompt: str, alg_p_threshold: float = DEFAULTS.alg_p_threshold,
+                 prefill: bool = DEFAULTS.prefill, max_new_tokens: int = DEFAULTS.max_new_tokens,
+                 steps: int = DEFAULTS.steps, alg: str = DEFAULTS.alg, temperature: float = DEFAULTS.temperature,
+                 template: str = "", seed: int = DEFAULTS.seed, grounding: str = "",
+                 block_length: int | None = DEFAULTS.block_length, stream_steps: bool = False) -> dict:
         """Answer a question about an image with Dimple, a discrete diffusion vision-language model.
 
         Every answer position starts masked; each iteration commits the positions the model is
@@ -123,9 +126,10 @@ class Api:
                     raise gr.Error(f"grounding: {exc}", duration=8, print_exception=False) from None
             yield record
 
-    def branch(self, image, prompt, alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
-               alg="maskgit_plus", temperature=0.0, template="", seed=0, canvas=None, fixed=None, start_step=0,
-               start_masked=None, block_length=None, stream_steps=False):
+    def branch(self, image, prompt, alg_p_threshold=DEFAULTS.alg_p_threshold, prefill=DEFAULTS.prefill,
+               max_new_tokens=DEFAULTS.max_new_tokens, steps=DEFAULTS.steps, alg=DEFAULTS.alg,
+               temperature=DEFAULTS.temperature, template="", seed=DEFAULTS.seed, canvas=None, fixed=None,
+               start_step=0, start_masked=None, block_length=DEFAULTS.block_length, stream_steps=False):
         """Decode from a given canvas (docs/DESIGN.md, Branching): `generate`'s keywords (block_length and
         stream_steps too) plus `canvas` (token ids, the mask id where masked, max_new_tokens of them), `fixed`,
         `start_step`, `start_masked`; returns the JSON of `generate`."""
@@ -172,8 +176,9 @@ class Api:
                 out[i] = self._record(traj, latency)
         return [out]
 
-    def compare(self, image, prompt, a_alg_p_threshold=0.9, a_prefill=True, b_alg_p_threshold=0.0, b_prefill=True,
-                max_new_tokens=32, steps=32, alg="maskgit_plus", template="", seed=0):
+    def compare(self, image, prompt, a_alg_p_threshold=DEFAULTS.alg_p_threshold, a_prefill=DEFAULTS.prefill,
+                b_alg_p_threshold=THRESHOLD_OFF, b_prefill=DEFAULTS.prefill, max_new_tokens=DEFAULTS.max_new_tokens,
+                steps=DEFAULTS.steps, alg=DEFAULTS.alg, template="", seed=DEFAULTS.seed):
         """Run the same question under settings A and B; returns both results, the speedup and whether answers differ."""
         common = dict(max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=0.0, seed=seed)
         traj_a, a = self._run(image, prompt, template, alg_p_threshold=a_alg_p_threshold, prefill=a_prefill, **common)
@@ -256,24 +261,25 @@ def register(assistant: StudioAssistant) -> Api:
     with gr.Column(visible=False):
         image = _named_fetch_errors(gr.File(label="image", file_types=["image"]))
         prompt = gr.Textbox(label="prompt")
-        thr = gr.Number(label="alg_p_threshold", value=0.9)
-        prefill = gr.Checkbox(label="prefill", value=True)
-        max_new = gr.Number(label="max_new_tokens", value=32, precision=0)
-        steps = gr.Number(label="steps", value=32, precision=0)
-        alg = gr.Textbox(label="alg", value="maskgit_plus")
-        temperature = gr.Number(label="temperature", value=0.0)
+        thr = gr.Number(label="alg_p_threshold", value=DEFAULTS.alg_p_threshold)
+        prefill = gr.Checkbox(label="prefill", value=DEFAULTS.prefill)
+        max_new = gr.Number(label="max_new_tokens", value=DEFAULTS.max_new_tokens, precision=0)
+        steps = gr.Number(label="steps", value=DEFAULTS.steps, precision=0)
+        alg = gr.Textbox(label="alg", value=DEFAULTS.alg)
+        temperature = gr.Number(label="temperature", value=DEFAULTS.temperature)
         template = gr.Textbox(label="template", value="")
-        seed = gr.Number(label="seed", value=0, precision=0)
-        a_thr = gr.Number(label="a_alg_p_threshold", value=0.9)
-        a_prefill = gr.Checkbox(label="a_prefill", value=True)
-        b_thr = gr.Number(label="b_alg_p_threshold", value=0.0)
-        b_prefill = gr.Checkbox(label="b_prefill", value=True)
+        seed = gr.Number(label="seed", value=DEFAULTS.seed, precision=0)
+        a_thr = gr.Number(label="a_alg_p_threshold", value=DEFAULTS.alg_p_threshold)
+        a_prefill = gr.Checkbox(label="a_prefill", value=DEFAULTS.prefill)
+        b_thr = gr.Number(label="b_alg_p_threshold", value=THRESHOLD_OFF)
+        b_prefill = gr.Checkbox(label="b_prefill", value=DEFAULTS.prefill)
         traj_json = gr.Textbox(label="trajectory_json")
         grounding = gr.Textbox(label="grounding", value="")
         canvas, fixed = gr.JSON(label="canvas"), gr.JSON(label="fixed")
         start_step = gr.Number(label="start_step", value=0, precision=0)
         start_masked = gr.Number(label="start_masked", value=None, precision=0)
-        block_length = gr.Number(label="block_length", value=None)  # no precision: 2.5 must be refused, not rounded
+        # no precision: 2.5 must be refused, not rounded
+        block_length = gr.Number(label="block_length", value=DEFAULTS.block_length)
         stream_steps = gr.Checkbox(label="stream_steps", value=False)
         out = gr.JSON(label="result")
         out_json, out_gif = gr.File(label="json"), gr.File(label="gif")

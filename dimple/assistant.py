@@ -5,20 +5,20 @@ template into model inputs, running the engine, and giving the growing
 Trajectory token texts so that a UI or an export can show it without a
 tokenizer; for teaching, a threshold sweep of a question (`explore`) and the
 grounding of a committed token in its image (`ground`). It also carries what a user should know about the model (name,
-device, what it was trained on, sensible defaults). It does not draw anything
-and imports no UI library; the model is loaded only by `Assistant.load`.
+device, what it was trained on, sensible defaults), read from the model's card
+(`dimple.card`), and draws a scene only through the generator that card names.
+It knows no model's world, draws nothing itself and imports no UI library; the
+model is loaded only by `Assistant.load`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 from PIL import Image
 
+from .card import ModelCard, load_hook, read_card
 from .config import DecodeConfig
 from .engine import Request, generate_batch
 from .explore import DEFAULT_THRESHOLDS, Exploration, explore
@@ -30,55 +30,6 @@ from .stepping import Proposal
 from .stepping import propose as engine_propose
 from .structure import StructuredCanvas, build_canvas
 from .trajectory import Trajectory
-
-TINY_NAMES = ("tiny", "dimple-tiny")
-# Structure priors and suggestions for a general model (Dimple-Tiny has its own: dimple/tiny/card.py).
-GENERAL_PRESETS = {
-    "Exact length (6 tokens)": "<mask:6><eos>",
-    "Answer: ... Because: ...": "Answer: <mask:4>. Because: <mask:8>.<eos>",
-    "JSON skeleton": '{"<mask:3>": "<mask:4>"}<eos>',
-    "Numbered list": "1. <mask:3>\n2. <mask:3>\n3. <mask:3><eos>",
-}
-GENERAL_SUGGESTIONS = ("Describe this image.", "What is unusual about this picture?", "How many people are there?",
-                       "What colour is the largest object?")
-
-
-@dataclass
-class ModelCard:
-    name: str  # shown in the UI header
-    about: str  # markdown: what the model knows
-    system: Optional[str] = None  # system turn of the chat format (None: no system turn)
-    end_tokens: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")  # tokens that end an answer
-    defaults: dict = field(default_factory=dict)  # DecodeConfig overrides suited to the model
-    max_new_tokens_limit: int = 256
-    square_images: bool = False  # crop uploads to their centred square (a model trained on square pictures only)
-    needs_image: bool = False  # refuse a question without a picture (a model that never saw one asked without)
-    suggestions: tuple[str, ...] = ()  # questions the UI offers with one click
-    presets: dict = field(default_factory=dict)  # structure-prior templates by name, for the UI's preset menu
-
-
-def card_for(folder: Path, name: str) -> ModelCard:
-    """Model card from `dimple_studio.json` beside the weights, else by kind (tiny vs 7B)."""
-    extra = folder / "dimple_studio.json"
-    data = json.loads(extra.read_text()) if extra.exists() else {}
-    if name in TINY_NAMES or data.get("kind") == "tiny":
-        from .tiny.card import card_fields
-
-        card = ModelCard(**card_fields(folder), system=data.get("system"))
-    else:
-        card = ModelCard(
-            name=data.get("name", "Dimple-7B" if "7b" in name.lower() else Path(name).name),
-            about="Dimple-7B (Yu, Ma, Wang 2025): a discrete diffusion multimodal LLM fine-tuned from Dream-7B "
-                  "with a Qwen2.5-VL vision tower. General images and questions.",
-            system="You are a helpful assistant.",
-            defaults=dict(max_new_tokens=64, steps=64, alg_p_threshold=0.95), max_new_tokens_limit=1024,
-            suggestions=GENERAL_SUGGESTIONS, presets=dict(GENERAL_PRESETS),
-        )
-    for key in ("system", "max_new_tokens_limit"):
-        if key in data:
-            setattr(card, key, data[key])
-    card.defaults.update(data.get("defaults", {}))
-    return card
 
 
 class Assistant:
@@ -102,7 +53,7 @@ class Assistant:
         """quantize: None or "int8" (weight-only; see dimple.quantize)."""
         folder = resolve_checkpoint(name)
         model = load_model(str(folder), device=device, dtype=dtype, quantize=quantize)
-        return cls(model, load_tokenizer(folder), load_image_processor(folder), card_for(folder, name))
+        return cls(model, load_tokenizer(folder), load_image_processor(folder), read_card(folder, name))
 
     # ----- facts for the UI ------------------------------------------------
     @property
@@ -309,9 +260,9 @@ class Assistant:
     def answer_text(self, traj: Trajectory) -> str:
         return self.decode(traj.answer_ids)
 
-    # ----- Dimple-Tiny's world --------------------------------------------------
+    # ----- scenes the model knows ----------------------------------------------
     def random_scene(self, seed: int) -> tuple[Image.Image, str]:
-        """A fresh scene from the world generator (eval split) and a question it can answer."""
-        from .tiny.card import random_scene
-
-        return random_scene(seed)
+        """A fresh scene and a question it can answer, from the generator the model's card names."""
+        if not self.card.scenes:
+            raise ValueError(f"{self.name} has no scene generator; pick an example or upload a picture")
+        return load_hook(self.card.scenes)(seed)

@@ -1,9 +1,11 @@
 """Registration with transformers' Auto classes, so the released model card's code finds this project.
 
 Owns one thing: telling AutoConfig, AutoModel, AutoTokenizer and AutoProcessor
-that model_type "dimple" is `modeling.DimpleConfig` / `modeling.DimpleModel`,
+that model_type "dimple" is `model_config.DimpleConfig` / `modeling.DimpleModel`,
 its tokenizer class `DimpleTokenizer` and its processor `DimpleProcessor`.
-`import dimple` calls `register()`; it reads no files and loads no weights.
+`import dimple` calls `register()`; it reads no files and loads no weights, and
+it loads no Qwen2.5-VL modelling code (`DimpleConfig` lives in `model_config`,
+and `DimpleModel` imports the vision tower only when one is built).
 
 Why no remote code runs even for a checkpoint whose config.json carries
 `auto_map` (the released Dimple-7B's does): transformers prefers a registered
@@ -21,7 +23,8 @@ def register() -> None:
     from transformers import AutoConfig, AutoModel, AutoProcessor, AutoTokenizer
 
     from .hf_processor import DimpleProcessor, DimpleTokenizer
-    from .modeling import DimpleConfig, DimpleModel
+    from .model_config import DimpleConfig
+    from .modeling import DimpleModel
 
     AutoConfig.register("dimple", DimpleConfig, exist_ok=True)
     AutoModel.register(DimpleConfig, DimpleModel, exist_ok=True)

@@ -13,6 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from .config import ALGORITHMS, DecodeConfig
+from .settings import DEFAULTS
 from .trajectory import generation_record
 
 
@@ -20,23 +21,24 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="tiny", help="'tiny', a checkpoint folder or a hub id")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quantize", choices=["int8"], default=None, help="weight-only int8 linear layers (half the memory)")
-    p.add_argument("--alg-p-threshold", type=float, default=0.9, help="confident decoding threshold (0 = off)")
+    p.add_argument("--alg-p-threshold", type=float, default=DEFAULTS.alg_p_threshold,
+                   help="confident decoding threshold (0 = off)")
     p.add_argument("--no-prefill", action="store_true", help="recompute the prompt at every iteration")
-    p.add_argument("--max-new-tokens", type=int, default=None)
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--alg", choices=ALGORITHMS, default="maskgit_plus")
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-new-tokens", type=int, default=None, help="default: the model card's")
+    p.add_argument("--steps", type=int, default=None, help="default: --max-new-tokens if given, else the model card's")
+    p.add_argument("--alg", choices=ALGORITHMS, default=DEFAULTS.alg)
+    p.add_argument("--temperature", type=float, default=DEFAULTS.temperature)
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed)
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
 def _block_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--block-length", type=int, default=None, metavar="B",
+    p.add_argument("--block-length", type=int, default=DEFAULTS.block_length, metavar="B",
                    help="semi-autoregressive: decode blocks of B positions left to right (default: the whole canvas)")
 
 
 def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeConfig:
-    base = defaults or DecodeConfig()
+    base = defaults or DEFAULTS
     max_new = args.max_new_tokens if args.max_new_tokens is not None else base.max_new_tokens
     steps = args.steps if args.steps is not None else (max_new if args.max_new_tokens is not None else base.steps)
     return base.with_(
@@ -148,7 +150,7 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dimple.cli", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="answer one question about one image")
@@ -177,7 +179,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     b.add_argument("--limit", type=int, default=100)
     b.add_argument("--plots", default=None, help="folder for matplotlib plots")
     _decode_args(b)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return {"generate": cmd_generate, "branch": cmd_branch, "eval": cmd_eval,
                 "bench": cmd_bench}[args.command](args)

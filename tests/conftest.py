@@ -66,6 +66,7 @@ def make_random_checkpoint(folder: Path, seed: int = 0, **overrides) -> Path:
     from transformers import AutoTokenizer
 
     from dimple.modeling import DimpleModel
+    from dimple.tiny.card import write_card
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def make_random_checkpoint(folder: Path, seed: int = 0, **overrides) -> Path:
     for name in TOKENIZER_FILES:
         if (TOKENIZER_DIR / name).exists():
             shutil.copy(TOKENIZER_DIR / name, folder / name)
-    (folder / "dimple_studio.json").write_text(json.dumps({"kind": "tiny"}))
+    write_card(folder)  # Tiny's card: the studio treats the random model as Tiny
     return folder
 
 

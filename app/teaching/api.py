@@ -24,6 +24,7 @@ import gradio as gr
 from .explorer import parse_thresholds
 from ..inputs import check_prompt, load_image, make_config
 from dimple.ghosts import commit_of, inspect
+from dimple.settings import DEFAULTS
 from dimple.trajectory import Trajectory
 
 log = logging.getLogger("dimple.studio")
@@ -80,16 +81,18 @@ class TeachingApi:
     def __init__(self, assistant) -> None:
         self.assistant = assistant
 
-    def explore(self, image, prompt, thresholds="", alg_p_threshold=0.9, prefill=True, max_new_tokens=32, steps=32,
-                alg="maskgit_plus", temperature=0.0, template="", seed=0):
+    def explore(self, image, prompt, thresholds="", alg_p_threshold=DEFAULTS.alg_p_threshold,
+                prefill=DEFAULTS.prefill, max_new_tokens=DEFAULTS.max_new_tokens, steps=DEFAULTS.steps, alg=DEFAULTS.alg,
+                temperature=DEFAULTS.temperature, template="", seed=DEFAULTS.seed):
         """Decode the question at every threshold (comma list; empty: 0.05 ... 0.99) in one batch, and with the
         threshold off; returns rows of threshold, forward passes, answer text and where the answer changes.
         (`alg_p_threshold` is ignored: the sweep sets it.)"""
         try:
             limit = int(self.assistant.max_new_tokens_limit)
             values = parse_thresholds(thresholds)
-            cfg = make_config(alg_p_threshold=0.9, prefill=prefill, max_new_tokens=max_new_tokens, steps=steps,
-                              alg=alg, temperature=temperature, seed=seed, max_new_tokens_limit=limit)
+            cfg = make_config(alg_p_threshold=DEFAULTS.alg_p_threshold, prefill=prefill,
+                              max_new_tokens=max_new_tokens, steps=steps, alg=alg, temperature=temperature, seed=seed,
+                              max_new_tokens_limit=limit)
             template = template if isinstance(template, str) and template.strip() else None
             t0 = time.perf_counter()
             result = self.assistant.explore(load_image(image), check_prompt(prompt), cfg, values, template=template)

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..modeling import DimpleConfig
+from ..model_config import DimpleConfig
 
 SPEC_7B = Path(__file__).resolve().parent / "dimple-7b-parameters.json"
 

@@ -1,20 +1,25 @@
-"""Dimple-Tiny's card for the app: what it knows, questions to suggest, its presets, a fresh scene.
+"""Dimple-Tiny's card: what it knows, questions to suggest, its presets, a fresh scene; and its card file.
 
-Owns the one place the app (through `dimple.assistant.card_for`) learns about
-Tiny: a paragraph of what it handles, clickable suggestions that it answers
-well, the structure-prior presets it was trained to fill, and new scenes
-with a question each. It knows nothing of the UI or of decoding.
+Owns what the studio learns about Tiny: a paragraph of what it handles,
+clickable suggestions that it answers well, the structure-prior presets it
+was trained to fill, and new scenes with a question each (`random_scene`, which
+the card names as its scene generator). It writes all of this into the card
+file beside the weights (`write_card`, `python -m dimple.tiny.card FOLDER`), which
+the library reads (`dimple.card`) without importing Tiny. It knows nothing of the
+UI or of decoding.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 from typing import Optional
 
 from PIL import Image
 
+from ..card import CARD_FILE, ModelCard
 from . import dialogue, presets, world
 from .settings import TINY
 
@@ -107,4 +112,18 @@ def card_fields(folder: Optional[Path] = None) -> dict:
     """The ModelCard fields of Dimple-Tiny; `folder`: its weights' folder, whose evaluation the card quotes."""
     return dict(name="Dimple-Tiny", about=about(read_eval(folder)), defaults=TINY.decode_defaults(),
                 max_new_tokens_limit=TINY.max_new_tokens_limit, square_images=True, needs_image=True,
-                suggestions=SUGGESTIONS, presets=preset_templates())
+                suggestions=SUGGESTIONS, presets=preset_templates(), scenes="dimple.tiny.card:random_scene")  # a name, not __name__: the module may run as __main__
+
+
+def write_card(folder: Path) -> Path:
+    """Write Tiny's card file into its weights' folder; run it again whenever the folder's eval.json changes
+    (the card quotes it)."""
+    path = Path(folder) / CARD_FILE
+    path.write_text(json.dumps({"kind": "tiny", **ModelCard(**card_fields(folder)).to_json()}, indent=1) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:] or [str(Path(__file__).resolve().parents[2] / "assets" / "dimple-tiny")]:
+        print(write_card(Path(arg)))

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import torch
 
+from .card import write_card
 from .settings import TINY
 from .tokenizer import build_tokenizer, special_ids
 from .train_config import TrainConfig
 
 
 def model_config(cfg: TrainConfig, tokenizer):
-    from ..modeling import DimpleConfig
+    from ..model_config import DimpleConfig
 
     ids = special_ids(tokenizer)
     return DimpleConfig(
@@ -119,8 +120,7 @@ def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) 
     tokenizer.save_pretrained(out_dir)
     with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
         json.dump(TINY.preprocessor_config(), f, indent=1)
-    with open(os.path.join(out_dir, "dimple_studio.json"), "w") as f:
-        json.dump({"kind": "tiny"}, f)
+    write_card(Path(out_dir))
     return out_dir
 
 
