@@ -21,19 +21,22 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="tiny", help="'tiny', a checkpoint folder or a hub id")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quantize", choices=["int8"], default=None, help="weight-only int8 linear layers (half the memory)")
-    p.add_argument("--alg-p-threshold", type=float, default=DEFAULTS.alg_p_threshold,
-                   help="confident decoding threshold (0 = off)")
+    # decoding flags default to None: an omitted flag takes the model card's default (config_from_args), and the
+    # help names the table's value (dimple.settings), which a card without its own defaults uses
+    p.add_argument("--alg-p-threshold", type=float, default=None,
+                   help=f"confident decoding threshold (0 = off; default: the model card's, else {DEFAULTS.alg_p_threshold})")
     p.add_argument("--no-prefill", action="store_true", help="recompute the prompt at every iteration")
     p.add_argument("--max-new-tokens", type=int, default=None, help="default: the model card's")
     p.add_argument("--steps", type=int, default=None, help="default: --max-new-tokens if given, else the model card's")
-    p.add_argument("--alg", choices=ALGORITHMS, default=DEFAULTS.alg)
-    p.add_argument("--temperature", type=float, default=DEFAULTS.temperature)
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    p.add_argument("--alg", choices=ALGORITHMS, default=None, help=f"default: the model card's, else {DEFAULTS.alg}")
+    p.add_argument("--temperature", type=float, default=None,
+                   help=f"default: the model card's, else {DEFAULTS.temperature}")
+    p.add_argument("--seed", type=int, default=None, help=f"default: the model card's, else {DEFAULTS.seed}")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
 def _block_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--block-length", type=int, default=DEFAULTS.block_length, metavar="B",
+    p.add_argument("--block-length", type=int, default=None, metavar="B",
                    help="semi-autoregressive: decode blocks of B positions left to right (default: the whole canvas)")
 
 
@@ -41,11 +44,10 @@ def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeCon
     base = defaults or DEFAULTS
     max_new = args.max_new_tokens if args.max_new_tokens is not None else base.max_new_tokens
     steps = args.steps if args.steps is not None else (max_new if args.max_new_tokens is not None else base.steps)
-    return base.with_(
-        max_new_tokens=max_new, steps=steps, alg=args.alg, alg_p_threshold=args.alg_p_threshold,
-        temperature=args.temperature, prefill=not args.no_prefill, seed=args.seed,
-        block_length=args.block_length if args.block_length is not None else base.block_length,
-    ).validate()
+    given = {name: getattr(args, name) for name in ("alg", "alg_p_threshold", "temperature", "seed", "block_length")
+             if getattr(args, name) is not None}
+    return base.with_(max_new_tokens=max_new, steps=steps, prefill=base.prefill and not args.no_prefill,
+                      **given).validate()
 
 
 def generation_result(assistant, traj) -> dict:

@@ -21,6 +21,14 @@ def test_a_cli_call_without_decoding_flags_decodes_with_the_tables_settings(comm
     assert config_from_args(args) == DEFAULTS.validate()
 
 
+def test_an_omitted_cli_flag_takes_the_model_cards_default_and_a_given_one_wins():
+    card = DEFAULTS.with_(alg_p_threshold=0.95, temperature=0.2, max_new_tokens=64, steps=64)  # e.g. the 7B's card
+    assert config_from_args(build_parser().parse_args(["generate", "--prompt", "x"]), card) == card.validate()
+    given = build_parser().parse_args(["generate", "--prompt", "x", "--alg-p-threshold", "0.5", "--no-prefill"])
+    cfg = config_from_args(given, card)
+    assert (cfg.alg_p_threshold, cfg.prefill, cfg.temperature) == (0.5, False, 0.2)
+
+
 def test_the_cli_follows_the_table_when_it_changes(monkeypatch):
     """The flags read the table when the parser is built, so a changed table changes what the CLI decodes with."""
     changed = DecodeConfig(alg_p_threshold=0.5, alg="entropy", temperature=0.3, seed=7, block_length=8)
