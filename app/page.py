@@ -16,11 +16,11 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from . import api
+from . import api, static
 from . import welcome
 from .branch import layout as branch_tab
 from .lessons import layout as lessons_layout, share as lessons_share
-from .canvas import client as canvas_client, panels, plots, render
+from .canvas import client as canvas_client, colours, panels, plots, render
 from .teaching import layout as teaching_layout
 from .race import layout as race_tab
 from . import pace
@@ -34,28 +34,20 @@ from dimple.loading import ASSETS
 
 EXAMPLES_DIR = str(ASSETS / "examples")  # the repository's assets/, or the installed package data
 
-PAGE_CSS = """
-.dm-title h1 { margin-bottom: 0 !important; }
-.dm-title p { margin-top: 2px !important; color: #5a6070; }
-.dm-about { font-size: 13px; color: #4b5160; background: #f3f1ff; border-left: 3px solid #7c6cf0;
-  padding: 4px 12px; border-radius: 6px; }
-#dm-canvas { min-height: 150px; }
-#dm-send { min-width: 90px; }
-footer { opacity: .6; }
-"""
-
 
 MAX_UPLOAD = "20mb"
 
 
+# the page's own stylesheets (app/static/): around the components, the first screen, the Lessons panel
+PAGE_STYLES = ("page.css", "welcome.css", "lessons.css")
+
+
 def launch_options() -> dict:
-    """Theme, CSS and upload limit for `demo.launch(**launch_options())` (Gradio 6 takes them at launch)."""
+    """Theme, CSS and upload limit for `demo.launch(**launch_options())` (Gradio 6 takes them at launch). The
+    colour table comes first, on :root, so every stylesheet of the page can say var(--dm-<name>)."""
     theme = gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate")
-    return {"theme": theme, "css": PAGE_CSS + welcome.CSS + lessons_layout.CSS, "max_file_size": MAX_UPLOAD, "footer_links": ["api", "gradio"]}
-
-
-SELECT_QUESTION = ("() => { const box = document.querySelector('#dm-prompt textarea');"
-                   " if (box) { box.focus(); box.select(); } }")
+    css = ":root { " + colours.declarations() + "}\n" + static.joined(*PAGE_STYLES)
+    return {"theme": theme, "css": css, "max_file_size": MAX_UPLOAD, "footer_links": ["api", "gradio"]}
 
 
 def _examples() -> list[list[str]]:
@@ -284,12 +276,11 @@ def _wire_inputs(studio: Studio, ui: SimpleNamespace) -> None:
     drawn = ui.scene_btn.click(studio.random_scene, [ui.scene_seed], [ui.image, ui.prompt, ui.scene_seed],
                                api_visibility="private", concurrency_limit=None)
     for filled in (picked, drawn):  # the offered question is selected: Enter sends it, typing replaces it
-        filled.then(None, js=SELECT_QUESTION)
+        filled.then(None, js=static.text("select_question.js"))
     ui.image.change(studio.image_changed, [ui.session], [ui.chat, ui.session], api_visibility="private", queue=False)
     ui.preset.change(studio.preset, [ui.preset], [ui.template], api_visibility="private", queue=False)
     ui.suggest.click(lambda sample: sample[0], [ui.suggest], [ui.prompt], api_visibility="private", queue=False,
-                     js="(sample) => { setTimeout(() => document.querySelector('#dm-prompt textarea')?.focus(), 50);"
-                        " return sample; }")
+                     js=static.text("focus_question.js"))
     ui.template.change(studio.preview, [ui.template], [ui.template_preview, ui.template_error],
                        api_visibility="private", show_progress="hidden", trigger_mode="always_last",
                        concurrency_limit=None)
@@ -347,5 +338,5 @@ def build_demo(assistant: StudioAssistant, *, title: str = "Dimple Studio", anal
         lessons_layout.wire(assistant, ui, loaded)  # ?lesson=N, after the defaults
         lessons_share.wire(ui, loaded, ui.status)  # ?threshold=..&q=.., after the defaults
         for sent in (ui.send.click, ui.prompt.submit):
-            sent(None, js=welcome.SHOW_CANVAS_JS)
+            sent(None, js=static.text("show_canvas.js"))
     return demo

@@ -15,20 +15,19 @@ from types import SimpleNamespace
 import gradio as gr
 
 from . import view as branch_view
+from .. import static
 from ..canvas import render
 from .handlers import Brancher
 from .manual import ManualStepper
 
-# a click on a canvas position (span with data-pos) sends the custom event 'pick' with that position
-PICK_JS = ("element.addEventListener('click', (e) => { const t = e.target.closest('[data-pos]'); "
-           "if (t) { trigger('pick', {pos: Number(t.dataset.pos)}); } });")
 QUIET = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
 MODEL = dict(api_visibility="private", concurrency_id="model", show_progress="minimal")
 
 
 def _html(value: str, elem_id: str, clickable: bool = False) -> gr.HTML:
-    return gr.HTML(value, css_template=render.CANVAS_CSS + branch_view.BRANCH_CSS,
-                   js_on_load=PICK_JS if clickable else None, elem_id=elem_id)
+    """A canvas of the tab; a `clickable` one sends the custom event `pick` with the clicked position."""
+    return gr.HTML(value, css_template=render.CANVAS_CSS + static.text("branch.css"),
+                   js_on_load=static.text("branch_pick.js") if clickable else None, elem_id=elem_id)
 
 
 def build() -> SimpleNamespace:

@@ -6,7 +6,8 @@ sentences, the prediction (a radio), Run & reveal, Previous / Next / Close,
 and the reveal. After every move the browser writes the place into the
 address (`?lesson=N&step=S&guess=K`, history.replaceState), so a reload or a
 shared link lands on the same lesson and step; the page title says "Lesson N"
-too. No logic of its own (handlers.py, logic.py decide).
+too (app/static/lesson_place.js; the panel's look is app/static/lessons.css).
+No logic of its own (handlers.py, logic.py decide).
 """
 
 from __future__ import annotations
@@ -15,22 +16,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from .. import static
 from ..canvas import render
 from .handlers import Lessons, place_query
 from .content import LESSONS
-
-CSS = """
-#dm-lessons { border: 2px solid #7c6cf0; border-radius: 10px; padding: 8px 12px; background: #fbfaff; }
-.dm-lesson-reveal .dm-right { color: #17803d; } .dm-lesson-reveal .dm-wrong { color: #b4441b; }
-.dm-lesson-table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
-.dm-lesson-table td, .dm-lesson-table th { border: 1px solid #d8d4f5; padding: 2px 8px; text-align: left; }
-"""
-
-# the place -> address bar and page title (a reload reads them back: Lessons.from_url)
-PLACE_JS = ("(q) => { if (!q) { if (/lesson=/.test(location.search)) history.replaceState(null, '', location.pathname);"
-            " document.title = 'Dimple Studio'; return; }"
-            " if (location.search !== q) history.replaceState(null, '', location.pathname + q);"
-            " document.title = 'Lesson ' + /lesson=(\\d+)/.exec(q)[1] + ' \u2013 Dimple Studio'; }")
 
 
 def open_button() -> gr.Button:
@@ -54,7 +43,8 @@ def build(ui: SimpleNamespace) -> None:
             ui.lesson_run = gr.Button("Run & reveal", variant="primary", elem_id="dm-lesson-run")
             ui.lesson_next = gr.Button("Next \u2192", size="sm", elem_id="dm-lesson-next")
             ui.lesson_close = gr.Button("Close lessons", size="sm", elem_id="dm-lessons-close")
-        ui.lesson_reveal = gr.HTML("", css_template=render.CANVAS_CSS + CSS, js_on_load=None, elem_id="dm-lesson-reveal")
+        ui.lesson_reveal = gr.HTML("", css_template=render.CANVAS_CSS + static.text("lessons.css"), js_on_load=None,
+                                   elem_id="dm-lesson-reveal")
         ui.lesson_place = gr.State({})
         ui.lesson_query = gr.Textbox(visible=False)
 
@@ -68,7 +58,7 @@ def wire(assistant, ui: SimpleNamespace, loaded) -> Lessons:
 
     def to_address(event):
         event.then(place_query, [ui.lesson_place], [ui.lesson_query], **quiet).then(
-            None, [ui.lesson_query], None, js=PLACE_JS)
+            None, [ui.lesson_query], None, js=static.text("lesson_place.js"))
 
     to_address(ui.lessons_open.click(lambda: lessons.open(1), None, shown, **quiet))
     to_address(ui.lesson_next.click(lessons.next, [ui.lesson_place], shown, **quiet))

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import gradio as gr
 
+from .. import static
 from dimple.loading import ASSETS
 from dimple.settings import READERS
 
@@ -81,10 +82,6 @@ def controls(ui) -> list[tuple[str, object]]:
     return [(name, getattr(ui, attr)) for name, attr in PARAMS.items() if getattr(ui, attr, None) is not None]
 
 
-COPY_JS = ("(q) => { if (q === null || q === undefined) return; history.replaceState(null, '', location.pathname + q);"
-           " try { navigator.clipboard.writeText(location.href).catch(() => {}); } catch (e) {} }")
-
-
 def wire(ui, loaded, note) -> None:
     """The "Copy link" button writes the address; `loaded` (the page's load chain, after the model's defaults)
     applies the address's values; `note` shows what could not be read."""
@@ -102,5 +99,5 @@ def wire(ui, loaded, note) -> None:
 
     link_box = gr.Textbox(visible=False)
     ui.share_btn.click(link, comps, [link_box], api_visibility="private", queue=False).then(
-        None, [link_box], None, js=COPY_JS)
+        None, [link_box], None, js=static.text("copy_link.js"))
     loaded.then(apply, None, comps + [note], api_visibility="private", queue=False)
