@@ -1,12 +1,13 @@
 """Where the teaching tools sit on the page and which event runs which of their handlers.
 
-Owns three pieces layout.py places: the panel under the live canvas (the
-token inspector beside the grounding heatmap and its caption), the "Threshold
-explorer" tab (a thresholds box, the button, the table), and their wiring: a
-click on a canvas slot (the canvas's gr.HTML triggers it with the slot's
-position and the frame's step, app/ghost_view.CLICK_JS via app/canvas_client.py) shows the inspector,
-then the grounding; the explorer's button reads the question form plus the
-thresholds. No logic of its own (app/teaching.py decides).
+Owns two pieces app/page.py places, as sections: the panel under the live
+canvas (InspectorSection: the token inspector beside the grounding heatmap
+and its caption), the "Threshold explorer" tab (ExplorerSection: a
+thresholds box, the button, the table), and their wiring: a click on a
+canvas slot (the canvas's gr.HTML triggers it with the slot's position and
+the frame's step, app/static/slot_click.js via app/canvas/client.py) shows
+the inspector, then the grounding; the explorer's button reads the question
+form plus the thresholds. No logic of its own (handlers.py decides).
 """
 
 from __future__ import annotations
