@@ -3,8 +3,9 @@
 Owns what is where on screen and which handler runs on which event, in what
 chain (validate -> stream live -> show results); each builder returns its
 section (app/sections.py), and the section's events are wired beside it; a
-question's inputs reach the handlers as one named form (app/form.py). It holds no logic of its own:
-handlers.py decides, render.py/plots.py draw, api.py serves the API. Per-user
+question's inputs reach the handlers as one named form (app/form.py). It
+holds no logic of its own: handlers.py decides, render.py/plots.py draw,
+api.py serves the API; its look and scripts are app/static/'s. Per-user
 data lives only in a gr.State(Session); nothing here is shared between users
 except the read-only assistant. It knows nothing of tensors or decoding.
 """
@@ -36,11 +37,7 @@ from dimple.config import ALGORITHMS, DecodeConfig
 from dimple.loading import ASSETS
 
 EXAMPLES_DIR = str(ASSETS / "examples")  # the repository's assets/, or the installed package data
-
-
 MAX_UPLOAD = "20mb"
-
-
 # the page's own stylesheets (app/static/): around the components, the first screen, the Lessons panel
 PAGE_STYLES = ("page.css", "welcome.css", "lessons.css")
 

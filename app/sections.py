@@ -23,6 +23,8 @@ from .teaching.layout import ExplorerSection, InspectorSection
 
 @dataclass(frozen=True)
 class HeaderSection:
+    """The title row and the model's line."""
+
     lessons_open: gr.Button  # opens the Lessons panel (app/lessons/)
     model_line: gr.Markdown  # which model, on which device
     about: gr.HTML  # its "what it knows" card, folded to one line (app/welcome.py)
