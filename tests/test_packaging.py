@@ -80,6 +80,14 @@ def test_no_top_level_app_package_is_installed_and_the_studio_is_dimple_studio(i
     assert (installed / "dimple_studio" / "launcher.py").is_file() and (installed / "dimple_studio" / "page.py").is_file()
 
 
+def test_the_studio_stylesheets_and_scripts_are_installed(installed, tmp_path):
+    shipped = {p.name for p in (ROOT / "app" / "static").iterdir() if p.suffix in (".css", ".js")}
+    assert shipped and all((installed / "dimple_studio" / "static" / name).is_file() for name in shipped), shipped
+    code = "from dimple_studio.canvas import render; print(len(render.CANVAS_CSS))"
+    out = _run(installed, tmp_path, sys.executable, "-c", code)
+    assert out.returncode == 0 and int(out.stdout.split()[-1]) > 1000, out.stderr[-3000:]
+
+
 def test_the_scale_tool_runs_from_the_installed_package(installed, tmp_path):
     """Issue 32, bug 6: the 7B parameter manifest ships as package data (it was read from tests/fixtures)."""
     for module in ("dimple.scale", "dimple.scale.gpu_check"):

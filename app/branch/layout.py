@@ -1,4 +1,4 @@
-"""The Branch tab's components and their wiring (layout.py calls `build` inside the tab, then `wire`).
+"""The Branch tab, its components (a BranchSection) and their wiring (app/page.py calls `build`, then `wire`).
 
 Owns what is where in the tab: the run and replay-step pickers, the editor
 canvas (clicks arrive as a custom `pick` event carrying the position), the
@@ -10,72 +10,111 @@ app/manual.py's; it holds no logic of its own.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import gradio as gr
 
 from . import view as branch_view
+from .. import static
 from ..canvas import render
 from .handlers import Brancher
 from .manual import ManualStepper
 
-# a click on a canvas position (span with data-pos) sends the custom event 'pick' with that position
-PICK_JS = ("element.addEventListener('click', (e) => { const t = e.target.closest('[data-pos]'); "
-           "if (t) { trigger('pick', {pos: Number(t.dataset.pos)}); } });")
 QUIET = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
 MODEL = dict(api_visibility="private", concurrency_id="model", show_progress="minimal")
 
 
 def _html(value: str, elem_id: str, clickable: bool = False) -> gr.HTML:
-    return gr.HTML(value, css_template=render.CANVAS_CSS + branch_view.BRANCH_CSS,
-                   js_on_load=PICK_JS if clickable else None, elem_id=elem_id)
+    """A canvas of the tab; a `clickable` one sends the custom event `pick` with the clicked position."""
+    return gr.HTML(value, css_template=render.CANVAS_CSS + static.text("branch.css"),
+                   js_on_load=static.text("branch_pick.js") if clickable else None, elem_id=elem_id)
 
 
-def build() -> SimpleNamespace:
-    """The tab's components (call inside `with gr.Tab(...)`)."""
-    b = SimpleNamespace()
+@dataclass(frozen=True)
+class BranchSection:
+    """The Branch tab's components."""
+
+    tab: gr.Tab  # opening it refreshes the pickers
+    source: gr.Dropdown  # the run to branch from (the original or a branch)
+    step: gr.Slider  # its replay step to branch from
+    open: gr.Button  # Edit this step
+    editor: gr.HTML  # the canvas being edited; a click sends `pick`
+    candidates: gr.Radio  # the selected position's recorded top-k
+    set_candidate: gr.Button
+    word: gr.Textbox  # or a typed word
+    set_word: gr.Button
+    remask: gr.Button
+    lock: gr.Button
+    remask_rest: gr.Button  # re-mask all but the edited and locked positions
+    resume: gr.Button  # decode the rest with the current settings
+    manual_start: gr.Button  # Step by hand
+    message: gr.Markdown  # what happened, or why not
+    live: gr.HTML  # the branch decoding, live
+    view: gr.Dropdown  # the branch to show
+    replay: gr.Slider  # its replay step
+    compare: gr.HTML  # the branch beside the run it was taken from
+    manual: gr.HTML  # the manual decode's canvas; a click sends `pick`
+    manual_candidates: gr.Radio  # candidates for the picked position
+    accept: gr.Button  # the engine's choice
+    commit: gr.Button  # the person's picks
+    manual_message: gr.Markdown
+
+
+def _intro() -> None:
     gr.Markdown("Change the course of a decode: pick a run and a replay step, edit the canvas (click a position, "
                 "then set it to a candidate or a typed word, re-mask it or lock it), then **Resume from here** "
                 "to decode the rest with the current settings, or **Step by hand**.")
-    with gr.Row():
-        b.source = gr.Dropdown(["original"], value="original", label="Run", elem_id="dm-branch-source", scale=3)
-        b.step = gr.Slider(0, 1, value=0, step=1, label="Replay step to branch from", elem_id="dm-branch-step",
-                           scale=4)
-        b.open = gr.Button("Edit this step", elem_id="dm-branch-open", scale=1)
-    b.editor = _html(branch_view.editor_html(None), "dm-branch-editor", clickable=True)
-    with gr.Row():
-        b.candidates = gr.Radio([], label="Candidates (recorded top-k)", elem_id="dm-branch-candidates", scale=3)
-        b.set_candidate = gr.Button("Set to candidate", size="sm", elem_id="dm-branch-set-candidate", scale=1)
-    with gr.Row():
-        b.word = gr.Textbox(label="Or type a word", placeholder="e.g. green", elem_id="dm-branch-word", scale=3)
-        b.set_word = gr.Button("Set to word", size="sm", elem_id="dm-branch-set-word", scale=1)
-    with gr.Row():
-        b.remask = gr.Button("Re-mask", size="sm", elem_id="dm-branch-remask")
-        b.lock = gr.Button("Lock / unlock", size="sm", elem_id="dm-branch-lock")
-        b.remask_rest = gr.Button("Re-mask the rest (keep edited + locked)", size="sm", elem_id="dm-branch-remask-rest")
-        b.resume = gr.Button("Resume from here", variant="primary", elem_id="dm-branch-resume")
-        b.manual_start = gr.Button("Step by hand", elem_id="dm-manual-start")
-    b.message = gr.Markdown("", elem_id="dm-branch-message")
-    b.live = _html(render.empty_canvas("The branch decodes here."), "dm-branch-live")
-    with gr.Row():
-        b.view = gr.Dropdown([], label="Branches", elem_id="dm-branch-view", scale=3)
-        b.replay = gr.Slider(0, 1, value=0, step=1, label="Branch replay: step", elem_id="dm-branch-replay", scale=4)
-    b.compare = _html(branch_view.compare_html(None, -1, []), "dm-branch-compare")
-    with gr.Accordion("Step by hand", open=True):
-        b.manual = _html(branch_view.manual_html(None), "dm-manual", clickable=True)
-        b.manual_candidates = gr.Radio([], label="Candidate for the picked position", elem_id="dm-manual-candidates")
+
+
+def build() -> BranchSection:
+    """The tab and its components (call inside the page's gr.Tabs)."""
+    c = {}
+    with gr.Tab("Branch", elem_id="dm-branch-tab") as c["tab"]:
+        _intro()
         with gr.Row():
-            b.accept = gr.Button("Accept the engine's choice", variant="primary", elem_id="dm-manual-accept")
-            b.commit = gr.Button("Commit my picks", elem_id="dm-manual-commit")
-        b.manual_message = gr.Markdown("", elem_id="dm-manual-message")
-    return b
+            c["source"] = gr.Dropdown(["original"], value="original", label="Run", elem_id="dm-branch-source",
+                                      scale=3)
+            c["step"] = gr.Slider(0, 1, value=0, step=1, label="Replay step to branch from",
+                                  elem_id="dm-branch-step", scale=4)
+            c["open"] = gr.Button("Edit this step", elem_id="dm-branch-open", scale=1)
+        c["editor"] = _html(branch_view.editor_html(None), "dm-branch-editor", clickable=True)
+        with gr.Row():
+            c["candidates"] = gr.Radio([], label="Candidates (recorded top-k)", elem_id="dm-branch-candidates",
+                                       scale=3)
+            c["set_candidate"] = gr.Button("Set to candidate", size="sm", elem_id="dm-branch-set-candidate", scale=1)
+        with gr.Row():
+            c["word"] = gr.Textbox(label="Or type a word", placeholder="e.g. green", elem_id="dm-branch-word", scale=3)
+            c["set_word"] = gr.Button("Set to word", size="sm", elem_id="dm-branch-set-word", scale=1)
+        with gr.Row():
+            c["remask"] = gr.Button("Re-mask", size="sm", elem_id="dm-branch-remask")
+            c["lock"] = gr.Button("Lock / unlock", size="sm", elem_id="dm-branch-lock")
+            c["remask_rest"] = gr.Button("Re-mask the rest (keep edited + locked)", size="sm",
+                                         elem_id="dm-branch-remask-rest")
+            c["resume"] = gr.Button("Resume from here", variant="primary", elem_id="dm-branch-resume")
+            c["manual_start"] = gr.Button("Step by hand", elem_id="dm-manual-start")
+        c["message"] = gr.Markdown("", elem_id="dm-branch-message")
+        c["live"] = _html(render.empty_canvas("The branch decodes here."), "dm-branch-live")
+        with gr.Row():
+            c["view"] = gr.Dropdown([], label="Branches", elem_id="dm-branch-view", scale=3)
+            c["replay"] = gr.Slider(0, 1, value=0, step=1, label="Branch replay: step", elem_id="dm-branch-replay",
+                                    scale=4)
+        c["compare"] = _html(branch_view.compare_html(None, -1, []), "dm-branch-compare")
+        with gr.Accordion("Step by hand", open=True):
+            c["manual"] = _html(branch_view.manual_html(None), "dm-manual", clickable=True)
+            c["manual_candidates"] = gr.Radio([], label="Candidate for the picked position",
+                                              elem_id="dm-manual-candidates")
+            with gr.Row():
+                c["accept"] = gr.Button("Accept the engine's choice", variant="primary", elem_id="dm-manual-accept")
+                c["commit"] = gr.Button("Commit my picks", elem_id="dm-manual-commit")
+            c["manual_message"] = gr.Markdown("", elem_id="dm-manual-message")
+    return BranchSection(**c)
 
 
-def wire(assistant, b: SimpleNamespace, tab, session, replay, form) -> None:
-    """Events of the tab. `tab`: the gr.Tab (opening it refreshes the pickers); `replay`: the main replay
-    slider (the step the tab starts at); `form`: app.form's question form (image, prompt, settings)."""
+def wire(assistant, b: BranchSection, session, replay, form) -> None:
+    """Events of the tab. `replay`: the main replay slider (the step the tab starts at); `form`: app.form's
+    question form (image, prompt, settings)."""
     h, m = Brancher(assistant), ManualStepper(assistant)
-    tab.select(h.refresh, [session, replay], [b.source, b.step, b.editor, b.view, b.message], **QUIET)
+    b.tab.select(h.refresh, [session, replay], [b.source, b.step, b.editor, b.view, b.message], **QUIET)
     b.source.input(h.source_changed, [session, b.source], [b.step], **QUIET)
     b.open.click(h.open, [session, b.source, b.step], [b.editor, b.candidates, b.message], **QUIET)
     b.editor.pick(h.pick, [session], [b.editor, b.candidates, b.message], **QUIET)

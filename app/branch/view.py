@@ -5,7 +5,7 @@ Owns the look of the Branch tab: the editor canvas (every position clickable,
 their own style), the side-by-side comparison (both answers, both pass counts,
 the positions where they differ highlighted in both) and the manual-stepping
 canvas (the engine's choice outlined, the person's picks filled in, positions
-to re-mask struck through). Its CSS is BRANCH_CSS, installed with
+to re-mask struck through). Its CSS is app/static/branch.css, installed with
 app.render's CANVAS_CSS on the tab's HTML components.
 
 It reads the Trajectory record, app.branch_state's Branches and a proposal's
@@ -17,21 +17,6 @@ from __future__ import annotations
 import html
 
 from ..canvas.frames import MASK_GLYPH, token_label
-
-BRANCH_CSS = """
-.dm-bt { cursor: pointer; }
-.dm-bt:hover { outline: 2px solid #3b4cca88; }
-.dm-edited { background: #ffe2b8; color: #6b3a00; border: 1px solid #f0a040; font-weight: 700; }
-.dm-locked { background: #e9e3ff; color: #4a2fb3; border: 1px solid #b6a6f5; font-weight: 600; }
-.dm-remasked { border: 1px dashed #d04050 !important; }
-.dm-selected { outline: 3px solid #3b4cca !important; }
-.dm-engine { outline: 2px dashed #1f8a4c; }
-.dm-pick { background: #c9f2d9; color: #0d4f2a; border: 1px solid #2ea868; font-weight: 700; }
-.dm-unmask { text-decoration: line-through; background: #ffe0e4; color: #a0202e; }
-.dm-diff { background: #fff3a0 !important; border: 1px solid #d8b400 !important; }
-.dm-rows { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
-.dm-answer-text { font-size: 14px; margin: 4px 0 6px; color: #2b3140; }
-"""
 
 LOCK = "\u2022"  # a locked token's mark (a glyph every monospace font has)
 

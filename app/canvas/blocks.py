@@ -4,7 +4,7 @@ Owns how a decode with `block_length` (dimple.blocks) reads on the response
 canvas: a thin vertical edge, labelled with the block's number, before the
 first slot of every block after the first; the slots of the block being
 decoded (the first with a mask) underlined; a badge "block k / N" in the
-head; and the CSS for all of it (appended to render.CANVAS_CSS). Which block
+head. Its CSS is app/static/blocks.css (part of render.CANVAS_CSS). Which block
 a slot lies in, and which is active, are app/canvas/frames.py's records; a
 decode without blocks (one block) draws nothing. It knows nothing of
 Gradio, the Trajectory or the model.
@@ -15,14 +15,6 @@ from __future__ import annotations
 import html
 from typing import Optional, Sequence
 
-BLOCK_CSS = """
-.dm-block-edge { display: inline-block; width: 3px; height: 1.5em; margin: 0 4px; vertical-align: middle;
-  background: #f28e2b; border-radius: 2px; position: relative; }
-.dm-block-edge::before { content: attr(data-label); position: absolute; top: -1.15em; left: -4px; font-size: 9px;
-  line-height: 1; color: #b05a00; font-family: ui-sans-serif, system-ui, sans-serif; }
-.dm-tok.dm-in-active { box-shadow: 0 3px 0 -1px #f28e2b; }
-.dm-badge.dm-block { background: #fde7d2; color: #8a4b00; }
-"""
 
 
 def edge(found: Sequence[Sequence[int]], block: int) -> str:

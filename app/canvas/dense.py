@@ -8,7 +8,7 @@ among its siblings is its position (the click script reads that index; no
 line breaks are inserted, a newline token shows as its glyph). The ghost's
 confidence bar is the slot's own bottom background, green above the
 threshold. Hover titles are dropped at this size: a click opens the token
-inspector with the full record. Its CSS (DENSE_CSS, appended to
+inspector with the full record. Its CSS (app/static/dense.css, part of
 render.CANVAS_CSS) scopes everything under `.dm-dense`.
 
 It formats the slots of a frame record (app/canvas/frames.py: kind, label,
@@ -22,40 +22,32 @@ from __future__ import annotations
 import html
 from typing import Iterable, NamedTuple, Optional
 
-from .colours import confidence_colour, confidence_unit
+from .colours import COLOURS, confidence_colour, confidence_unit
 
-DENSE_CSS = """
-.dm-dense { contain: content; line-height: 1.9; }
-.dm-dense > span { padding: 0 2px; margin: 0 1px; border-radius: 2px; white-space: pre; cursor: pointer; }
-.dm-dense > .m { background: #e6e8ef; color: #9aa0b2; letter-spacing: -2px; }
-.dm-dense > .g { background: #e6e8ef linear-gradient(90deg, #9aa0b2 var(--c), #dfe2ea var(--c)) bottom / 100% 3px
-  no-repeat; color: #8f95aa; font-style: italic; }
-.dm-dense > .g.a { background-image: linear-gradient(90deg, #1f9d55 var(--c), #dfe2ea var(--c)); }
-.dm-dense > .o { background: #ffffff; color: #30343f; box-shadow: 0 0 0 1px #dfe2ea inset; }
-.dm-dense > .n { color: #101010; font-weight: 700; box-shadow: 0 0 0 1px #3b3b3b55 inset; }
-.dm-dense > .l { background: #e9e3ff; color: #4a2fb3; font-weight: 600; }
-.dm-dense > .e { background: #f1f1f1; color: #9a9a9a; font-size: 12px; font-style: italic; }
-.dm-dense > .n.e { box-shadow: 0 0 0 2px #3b4cca55 inset; }
-.dm-dense > .dm-picked { outline: 2px solid #3b4cca; outline-offset: 1px; }
-.dm-dense > canvas.dm-grid { display: block; cursor: pointer; }
-"""
 
 # kind (frames.Slot.kind, plus "ghost") -> the slot's class
 CLASS = {"mask": "m", "ghost": "g", "old": "o", "new": "n", "end": "e", "lock": "l"}
 
+def _colour(name: str) -> str:
+    return COLOURS[name] if name else ""  # a misspelt name fails at import, not as a missing colour on screen
+
+
 # The same looks for the browser's grid (app/canvas_client.py draws a large live canvas on a <canvas>):
-# class letter -> background, text colour, font style, border ("" for none). Kept beside DENSE_CSS.
-PALETTE = {
-    "m": {"bg": "#e6e8ef", "fg": "#9aa0b2", "font": "", "border": ""},
-    "g": {"bg": "#e6e8ef", "fg": "#8f95aa", "font": "italic", "border": ""},
-    "o": {"bg": "#ffffff", "fg": "#30343f", "font": "", "border": "#dfe2ea"},
-    "n": {"bg": "#ffffff", "fg": "#101010", "font": "bold", "border": "#3b3b3b"},
-    "l": {"bg": "#e9e3ff", "fg": "#4a2fb3", "font": "bold", "border": ""},
-    "e": {"bg": "#f1f1f1", "fg": "#9a9a9a", "font": "italic", "border": ""},
-    "bar": {"bg": "#dfe2ea", "fg": "#9aa0b2", "font": "", "border": "#1f2330"},  # ghost bar: track, fill, line
-    "above": {"bg": "", "fg": "#1f9d55", "font": "", "border": ""},  # a ghost bar's fill above the threshold
-    "picked": {"bg": "", "fg": "", "font": "", "border": "#3b4cca"},
+# class letter -> background, text colour, font style, border (names in colours.COLOURS; "" for none), as
+# app/static/dense.css has them.
+_LOOKS = {
+    "m": ("mask", "mask-ink", "", ""),
+    "g": ("mask", "ghost", "italic", ""),
+    "o": ("white", "ink-token", "", "track"),
+    "n": ("white", "ink-strong", "bold", "new-edge"),
+    "l": ("lock", "lock-ink", "bold", ""),
+    "e": ("end", "end-ink", "italic", ""),
+    "bar": ("track", "mask-ink", "", "ink"),  # ghost bar: track, fill, line
+    "above": ("", "above", "", ""),  # a ghost bar's fill above the threshold
+    "picked": ("", "", "", "accent"),
 }
+PALETTE = {cls: {"bg": _colour(bg), "fg": _colour(fg), "font": font, "border": _colour(border)}
+           for cls, (bg, fg, font, border) in _LOOKS.items()}
 
 
 # The grid's cell (CSS pixels): a slot shows up to ~7 characters of its label, the rest as an ellipsis.

@@ -18,16 +18,19 @@ from typing import Optional
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .colours import rgb
 from dimple.trajectory import Trajectory
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 MAX_GIF_FRAMES = 120
-# GIF colours (fill, outline, text) of a slot by its kind (app.render.slot_kinds); "new" goes by confidence
-_SLOT_RGB = {
-    "lock": ((233, 227, 255), (182, 166, 245), (74, 47, 179)),
-    "mask": ((230, 232, 239), (185, 191, 208), (154, 160, 178)),
-    "end": ((241, 241, 241), (201, 201, 201), (154, 154, 154)),
-    "old": ((255, 255, 255), (223, 226, 234), (48, 52, 63)),
+# GIF colours (fill, outline, text) of a slot by its kind (app.render.slot_kinds), as colours.COLOURS names, the
+# canvas's looks; "new" is filled by its confidence
+_SLOT_COLOURS = {
+    "lock": ("lock", "lock-edge", "lock-ink"),
+    "mask": ("mask", "mask-edge", "mask-ink"),
+    "end": ("end", "end-edge", "end-ink"),
+    "old": ("white", "track", "ink-token"),
+    "new": (None, "new-edge", "ink-strong"),
 }
 _FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", "DejaVuSansMono.ttf")
 
@@ -151,28 +154,26 @@ def gif_frames(traj: Trajectory, width: int = 760) -> list[Image.Image]:
         wanted = sorted({round(i * stride) for i in range(MAX_GIF_FRAMES)} | {n_total})
     frames = []
     for n in wanted:
-        img = Image.new("RGB", (width, height), (251, 251, 253))
+        img = Image.new("RGB", (width, height), rgb("card"))
         d = ImageDraw.Draw(img)
         state = traj.state_at(n)
         masked = sum(1 for i, t in enumerate(state) if t == traj.mask_token_id and not traj.fixed[i])
         head = f"Dimple - step {n}/{n_total} - {masked} masked"
         if n > 0 and traj.steps[n - 1].fallback:
             head += " - fallback"
-        d.text((margin, 12), head, font=font, fill=(31, 35, 48))
+        d.text((margin, 12), head, font=font, fill=rgb("ink"))
         new = {pos for pos, step in enumerate(committed) if step == n - 1}
         for pos, ((x, y, w), kind) in enumerate(zip(boxes, slot_kinds(traj, state, new))):
             h = font.size + 8
+            fill, outline, fg = (rgb(name) if name else None for name in _SLOT_COLOURS[kind])
             if kind == "new":
                 fill = _rgb(confidence_colour(confidence_unit(conf_by_pos[pos], alg)))
-                outline, fg, label = (60, 60, 60), (16, 16, 16), labels[pos]
-            else:
-                fill, outline, fg = _SLOT_RGB[kind]
-                label = "" if kind == "mask" else labels[pos]
+            label = "" if kind == "mask" else labels[pos]
             d.rounded_rectangle([x, y, x + w, y + h], radius=5, fill=fill, outline=outline)
             if label:
                 d.text((x + 5, y + 3), label, font=font, fill=fg)
         d.text((margin, height - 24), "grey: masked   colour: new this step (red unsure, green sure)   "
-               "white: earlier   purple: locked", font=small, fill=(106, 112, 128))
+               "white: earlier   purple: locked", font=small, fill=rgb("ink-faint"))
         frames.append(img)
     return frames
 

@@ -18,11 +18,11 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
-from .colours import as_probability  # noqa: E402
+from .colours import COLOURS, as_probability  # noqa: E402
 
-BLUE = "#3b4cca"
-ORANGE = "#f28e2b"
-GREY = "#9aa0b2"
+BLUE = COLOURS["accent"]
+ORANGE = COLOURS["block"]
+GREY = COLOURS["mask-ink"]
 
 
 def new_figure(width: float = 6.0, height: float = 3.0) -> tuple[Figure, object]:
@@ -122,15 +122,15 @@ def confidence_heatmap(traj) -> Figure:
     width = min(max(6.0, 0.22 * n_pos + 2.0), 12.0)
     height = min(max(2.4, 0.22 * n_steps + 1.6), 8.0)
     fig, ax = new_figure(width, height)
-    cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#f4f5f8")
+    cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad=COLOURS["plot-empty"])
     img = ax.imshow(grid, aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest",
                     extent=(-0.5, n_pos - 0.5, n_steps + 0.5, 0.5))
     cx = [p for s in traj.steps for p in s.positions]
     cy = [s.index + 1 for s in traj.steps for _ in s.positions]
-    ax.scatter(cx, cy, s=10, c="#111111", marker="o")
+    ax.scatter(cx, cy, s=10, c=COLOURS["plot-dot"], marker="o")
     fixed_x = [i for i, f in enumerate(traj.fixed) if f]
     if fixed_x:
-        ax.scatter(fixed_x, [0.6] * len(fixed_x), s=14, c="#6a4bd8", marker="s")
+        ax.scatter(fixed_x, [0.6] * len(fixed_x), s=14, c=COLOURS["plot-lock"], marker="s")
     final = traj.response_ids
     if n_pos <= 40:
         ax.set_xticks(range(n_pos))

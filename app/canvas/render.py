@@ -13,7 +13,8 @@ lean, one element per slot, app/canvas/dense.py).
 It draws the records of app/canvas/frames.py (which slot shows what, and
 why); it does not read the Trajectory's steps, and knows nothing of
 tokenizers, tensors or Gradio. Every function returns a self-contained HTML
-string; the CSS lives in CANVAS_CSS (installed on the HTML components).
+string; the CSS lives in CANVAS_CSS (app/static/canvas.css and the parts it
+names; installed on the HTML components).
 """
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ import html
 from typing import Optional
 
 from . import blocks as block_view, dense as dense_view, frames
-from .colours import confidence_colour, confidence_ramp_css, confidence_unit, step_colour, step_ramp_css
+from .. import static
+from .colours import declarations, confidence_colour, confidence_ramp_css, confidence_unit, step_colour, step_ramp_css
 from .frames import MASK_GLYPH, token_label
-from .ghost import GHOST_CSS, bar, ghost_slot, narration_line, tokens_open
+from .ghost import bar, ghost_slot, narration_line, tokens_open
 
 ALG_LABEL = {
     "maskgit_plus": "probability",
@@ -33,37 +35,8 @@ ALG_LABEL = {
     "autoregressive": "probability",
 }
 
-CANVAS_CSS = """
-.dm-card { font-family: ui-sans-serif, system-ui, sans-serif; background: #fbfbfd; border: 1px solid #e3e5ec;
-  border-radius: 12px; padding: 12px 14px; color: #1f2330; }
-.dm-head { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-bottom: 8px; font-size: 13px; color: #4b5160; }
-.dm-badge { background: #eef0f6; border-radius: 999px; padding: 2px 10px; font-weight: 600; color: #2b3140; }
-.dm-badge.dm-step { background: #3b4cca; color: #fff; }
-.dm-badge.dm-warn { background: #ffe8c2; color: #8a4b00; }
-.dm-badge.dm-done { background: #d7f5e3; color: #106b3a; }
-.dm-tokens { line-height: 2.1; font-size: 17px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
-.dm-tok { display: inline-block; padding: 0 3px; margin: 1px 1px; border-radius: 5px; white-space: pre;
-  border: 1px solid transparent; min-width: 0.6em; text-align: center; vertical-align: middle; line-height: 1.6; }
-.dm-mask { background: #e6e8ef; color: #9aa0b2; border: 1px dashed #b9bfd0; letter-spacing: -2px; }
-.dm-new { color: #101010; font-weight: 700; border: 1px solid #3b3b3b55; box-shadow: 0 0 0 2px #ffffffaa inset; }
-.dm-old { background: #ffffff; color: #30343f; border: 1px solid #dfe2ea; }
-.dm-lock { background: #e9e3ff; color: #4a2fb3; border: 1px solid #b6a6f5; font-weight: 600; }
-.dm-end { background: #f1f1f1; color: #9a9a9a; border: 1px dotted #c9c9c9; font-size: 12px; font-style: italic; }
-.dm-end.dm-new { outline: 2px solid #3b4cca55; }
-.dm-legend { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 10px; font-size: 12px; color: #5a6070; align-items: center; }
-.dm-legend .dm-tok { font-size: 12px; line-height: 1.4; }
-.dm-li { display: inline-flex; gap: 5px; align-items: center; white-space: nowrap; }
-.dm-ramp { display: inline-block; width: 90px; height: 12px; border-radius: 4px; vertical-align: middle; }
-.dm-empty { color: #8a90a0; font-style: italic; padding: 18px 4px; }
-.dm-stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(110px, 1fr)); gap: 8px; }
-.dm-stat { background: #fbfbfd; border: 1px solid #e3e5ec; border-radius: 10px; padding: 8px 10px; }
-.dm-stat b { display: block; font-size: 20px; color: #1f2330; font-family: ui-sans-serif, system-ui, sans-serif; }
-.dm-stat span { font-size: 11px; color: #6a7080; text-transform: uppercase; letter-spacing: .04em; }
-.dm-note { font-size: 12px; color: #6a7080; margin-top: 6px; }
-.dm-preview .dm-tok { font-size: 14px; }
-.dm-error { color: #b00020; background: #fff0f2; border: 1px solid #f3b8c2; border-radius: 8px; padding: 6px 10px; font-size: 13px; }
-.dm-warnings { color: #8a4b00; font-size: 12px; margin-top: 4px; }
-""" + GHOST_CSS + dense_view.DENSE_CSS + block_view.BLOCK_CSS
+# The canvas's stylesheet (app/static/), its colours from the table (colours.declarations: on the component's root)
+CANVAS_CSS = declarations() + static.joined("canvas.css", "ghost.css", "dense.css", "blocks.css")
 
 
 def _esc(text: str) -> str:

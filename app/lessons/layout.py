@@ -6,31 +6,20 @@ sentences, the prediction (a radio), Run & reveal, Previous / Next / Close,
 and the reveal. After every move the browser writes the place into the
 address (`?lesson=N&step=S&guess=K`, history.replaceState), so a reload or a
 shared link lands on the same lesson and step; the page title says "Lesson N"
-too. No logic of its own (handlers.py, logic.py decide).
+too (app/static/lesson_place.js; the panel's look is app/static/lessons.css).
+No logic of its own (handlers.py, logic.py decide).
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import gradio as gr
 
+from .. import static
 from ..canvas import render
 from .handlers import Lessons, place_query
 from .content import LESSONS
-
-CSS = """
-#dm-lessons { border: 2px solid #7c6cf0; border-radius: 10px; padding: 8px 12px; background: #fbfaff; }
-.dm-lesson-reveal .dm-right { color: #17803d; } .dm-lesson-reveal .dm-wrong { color: #b4441b; }
-.dm-lesson-table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
-.dm-lesson-table td, .dm-lesson-table th { border: 1px solid #d8d4f5; padding: 2px 8px; text-align: left; }
-"""
-
-# the place -> address bar and page title (a reload reads them back: Lessons.from_url)
-PLACE_JS = ("(q) => { if (!q) { if (/lesson=/.test(location.search)) history.replaceState(null, '', location.pathname);"
-            " document.title = 'Dimple Studio'; return; }"
-            " if (location.search !== q) history.replaceState(null, '', location.pathname + q);"
-            " document.title = 'Lesson ' + /lesson=(\\d+)/.exec(q)[1] + ' \u2013 Dimple Studio'; }")
 
 
 def open_button() -> gr.Button:
@@ -38,47 +27,68 @@ def open_button() -> gr.Button:
     return gr.Button(f"\U0001F393 Lessons ({len(LESSONS)})", size="sm", variant="secondary", elem_id="dm-lessons-open")
 
 
-def build(ui: SimpleNamespace) -> None:
+@dataclass(frozen=True)
+class LessonsSection:
+    """The Lessons panel's components (its opener is the header's: `open_button`)."""
+
+    panel: gr.Column  # the whole panel, hidden until a lesson opens
+    title: gr.Markdown  # "Lesson N of M: title"
+    message: gr.Markdown  # what to do now, or what went wrong
+    image: gr.Image  # the lesson's example picture
+    text: gr.Markdown  # the lesson's sentences
+    predict: gr.Radio  # the visitor's prediction before the run
+    previous: gr.Button
+    run: gr.Button  # Run & reveal
+    next: gr.Button
+    close: gr.Button
+    reveal: gr.HTML  # the run's canvas and whether the prediction held
+    place: gr.State  # {lesson, step, guess}: where the visitor is
+    query: gr.Textbox  # hidden: the place as "?lesson=N&..." for the address bar (lesson_place.js)
+
+
+def build() -> LessonsSection:
     """The panel, hidden at first (call where it should appear: under the header)."""
-    with gr.Column(visible=False, elem_id="dm-lessons") as ui.lessons_panel:
-        ui.lesson_title = gr.Markdown("", elem_id="dm-lesson-title")
-        ui.lesson_msg = gr.Markdown("", elem_id="dm-lesson-msg")
+    with gr.Column(visible=False, elem_id="dm-lessons") as panel:
+        title = gr.Markdown("", elem_id="dm-lesson-title")
+        message = gr.Markdown("", elem_id="dm-lesson-msg")
         with gr.Row(equal_height=False):
-            ui.lesson_image = gr.Image(label="The lesson's picture", type="filepath", height=180, interactive=False,
-                                       scale=1, min_width=160, elem_id="dm-lesson-image", buttons=[])
+            image = gr.Image(label="The lesson's picture", type="filepath", height=180, interactive=False,
+                             scale=1, min_width=160, elem_id="dm-lesson-image", buttons=[])
             with gr.Column(scale=3, min_width=260):
-                ui.lesson_text = gr.Markdown("", elem_id="dm-lesson-text")
-                ui.lesson_predict = gr.Radio([], label="Predict", elem_id="dm-lesson-predict")
+                text = gr.Markdown("", elem_id="dm-lesson-text")
+                predict = gr.Radio([], label="Predict", elem_id="dm-lesson-predict")
         with gr.Row():
-            ui.lesson_prev = gr.Button("\u2190 Previous", size="sm", elem_id="dm-lesson-prev")
-            ui.lesson_run = gr.Button("Run & reveal", variant="primary", elem_id="dm-lesson-run")
-            ui.lesson_next = gr.Button("Next \u2192", size="sm", elem_id="dm-lesson-next")
-            ui.lesson_close = gr.Button("Close lessons", size="sm", elem_id="dm-lessons-close")
-        ui.lesson_reveal = gr.HTML("", css_template=render.CANVAS_CSS + CSS, js_on_load=None, elem_id="dm-lesson-reveal")
-        ui.lesson_place = gr.State({})
-        ui.lesson_query = gr.Textbox(visible=False)
+            previous = gr.Button("\u2190 Previous", size="sm", elem_id="dm-lesson-prev")
+            run = gr.Button("Run & reveal", variant="primary", elem_id="dm-lesson-run")
+            next_ = gr.Button("Next \u2192", size="sm", elem_id="dm-lesson-next")
+            close = gr.Button("Close lessons", size="sm", elem_id="dm-lessons-close")
+        reveal = gr.HTML("", css_template=render.CANVAS_CSS + static.text("lessons.css"), js_on_load=None,
+                         elem_id="dm-lesson-reveal")
+        place = gr.State({})
+        query = gr.Textbox(visible=False)
+    return LessonsSection(panel=panel, title=title, message=message, image=image, text=text, predict=predict,
+                          previous=previous, run=run, next=next_, close=close, reveal=reveal, place=place, query=query)
 
 
-def wire(assistant, ui: SimpleNamespace, loaded) -> Lessons:
-    """The panel's events; `loaded` is the page's load chain (a `?lesson=N` link opens its lesson)."""
+def wire(assistant, ui: LessonsSection, opener: gr.Button, loaded) -> Lessons:
+    """The panel's events; `opener` is the header's Lessons button, `loaded` the page's load chain (a `?lesson=N`
+    link opens its lesson)."""
     lessons = Lessons(assistant)
-    shown = [ui.lessons_panel, ui.lesson_title, ui.lesson_image, ui.lesson_text, ui.lesson_predict,
-             ui.lesson_reveal, ui.lesson_msg, ui.lesson_place]
+    shown = [ui.panel, ui.title, ui.image, ui.text, ui.predict, ui.reveal, ui.message, ui.place]
     quiet = dict(api_visibility="private", queue=False)
 
     def to_address(event):
-        event.then(place_query, [ui.lesson_place], [ui.lesson_query], **quiet).then(
-            None, [ui.lesson_query], None, js=PLACE_JS)
+        event.then(place_query, [ui.place], [ui.query], **quiet).then(
+            None, [ui.query], None, js=static.text("lesson_place.js"))
 
-    to_address(ui.lessons_open.click(lambda: lessons.open(1), None, shown, **quiet))
-    to_address(ui.lesson_next.click(lessons.next, [ui.lesson_place], shown, **quiet))
-    to_address(ui.lesson_prev.click(lessons.previous, [ui.lesson_place], shown, **quiet))
-    to_address(ui.lesson_close.click(lambda: (gr.update(visible=False), {}), None,
-                                     [ui.lessons_panel, ui.lesson_place], **quiet))
-    ran = ui.lesson_run.click(lessons.run, [ui.lesson_place, ui.lesson_predict], [ui.lesson_reveal, ui.lesson_place],
-                              api_visibility="private", concurrency_id="model", show_progress="minimal")
+    to_address(opener.click(lambda: lessons.open(1), None, shown, **quiet))
+    to_address(ui.next.click(lessons.next, [ui.place], shown, **quiet))
+    to_address(ui.previous.click(lessons.previous, [ui.place], shown, **quiet))
+    to_address(ui.close.click(lambda: (gr.update(visible=False), {}), None, [ui.panel, ui.place], **quiet))
+    ran = ui.run.click(lessons.run, [ui.place, ui.predict], [ui.reveal, ui.place], api_visibility="private",
+                       concurrency_id="model", show_progress="minimal")
     to_address(ran)
     opened = loaded.then(lessons.from_url, None, shown, **quiet)
-    to_address(opened.then(lessons.resume, [ui.lesson_place], [ui.lesson_reveal, ui.lesson_place],
+    to_address(opened.then(lessons.resume, [ui.place], [ui.reveal, ui.place],
                            api_visibility="private", concurrency_id="model", show_progress="minimal"))
     return lessons

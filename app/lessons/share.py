@@ -11,17 +11,19 @@ of decoding beyond the controls' names.
 from __future__ import annotations
 
 import os
+from operator import attrgetter
 from urllib.parse import urlencode
 
 import gradio as gr
 
+from .. import static
 from dimple.loading import ASSETS
 from dimple.settings import READERS
 
 EXAMPLES_DIR = ASSETS / "examples"
-# query name -> the page's control it sets (attribute of the page's `ui`); a missing control is skipped
-PARAMS = {"threshold": "threshold", "prefill": "prefill", "canvas": "max_new", "block": "block_length",
-          "example": "image", "q": "prompt"}
+# query name -> the page's control it sets (its path in app/sections.py's Page)
+PARAMS = {"threshold": "decoding.threshold", "prefill": "decoding.prefill", "canvas": "decoding.max_new",
+          "block": "decoding.block_length", "example": "question.image", "q": "question.prompt"}
 
 
 def to_query(values: dict) -> str:
@@ -76,19 +78,15 @@ def from_query(params: dict) -> tuple[dict, list[str]]:
     return values, notes
 
 
-def controls(ui) -> list[tuple[str, object]]:
-    """(query name, component) for the controls this page has (block length only where the page offers it)."""
-    return [(name, getattr(ui, attr)) for name, attr in PARAMS.items() if getattr(ui, attr, None) is not None]
+def controls(page) -> list[tuple[str, object]]:
+    """(query name, component) for the page's shared controls."""
+    return [(name, attrgetter(path)(page)) for name, path in PARAMS.items()]
 
 
-COPY_JS = ("(q) => { if (q === null || q === undefined) return; history.replaceState(null, '', location.pathname + q);"
-           " try { navigator.clipboard.writeText(location.href).catch(() => {}); } catch (e) {} }")
-
-
-def wire(ui, loaded, note) -> None:
+def wire(page, loaded, note) -> None:
     """The "Copy link" button writes the address; `loaded` (the page's load chain, after the model's defaults)
     applies the address's values; `note` shows what could not be read."""
-    pairs = controls(ui)
+    pairs = controls(page)
     names = [n for n, _ in pairs]
     comps = [c for _, c in pairs]
 
@@ -101,6 +99,6 @@ def wire(ui, loaded, note) -> None:
         return (*updates, ("Link: " + "; ".join(notes) + ".") if notes else gr.skip())
 
     link_box = gr.Textbox(visible=False)
-    ui.share_btn.click(link, comps, [link_box], api_visibility="private", queue=False).then(
-        None, [link_box], None, js=COPY_JS)
+    page.question.share_btn.click(link, comps, [link_box], api_visibility="private", queue=False).then(
+        None, [link_box], None, js=static.text("copy_link.js"))
     loaded.then(apply, None, comps + [note], api_visibility="private", queue=False)

@@ -10,7 +10,7 @@ speed paces it. It knows nothing of decoding.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -21,24 +21,39 @@ from ..session import Session
 from . import run
 
 
-def build(ui: SimpleNamespace) -> None:
+@dataclass(frozen=True)
+class RaceSection:
+    """The Race tab's components."""
+
+    go: gr.Button  # Race: decode the page's question both ways at once
+    stop: gr.Button  # stops both sides (the page's Stop does too)
+    verdict: gr.Markdown  # who finished first, in how many passes
+    canvas_a: gr.HTML  # confident decoding, live
+    canvas_b: gr.HTML  # one token per step, live
+    stats_a: gr.HTML  # each side's counters
+    stats_b: gr.HTML
+
+
+def build() -> RaceSection:
     """The tab's body (call inside a gr.Tab)."""
     gr.Markdown("One click decodes the question twice, at the same time: **confident decoding** with the current "
                 "settings, and **one token per step** in the autoregressive order (leftmost mask first). Each side "
                 "counts its own forward passes and time. The playback speed slows both down for a class.")
     with gr.Row():
-        ui.race_go = gr.Button("Race", variant="primary", elem_id="dm-race")
-        ui.race_stop = gr.Button("Stop", variant="stop", elem_id="dm-race-stop")
-    ui.race_verdict = gr.Markdown("", elem_id="dm-race-verdict")
+        go = gr.Button("Race", variant="primary", elem_id="dm-race")
+        stop = gr.Button("Stop", variant="stop", elem_id="dm-race-stop")
+    verdict = gr.Markdown("", elem_id="dm-race-verdict")
     with gr.Row():
         with gr.Column():
-            ui.race_a = canvas_client.component(render.empty_canvas("Confident decoding runs here."),
-                                                elem_id="dm-race-a")
-            ui.race_stats_a = gr.HTML("", css_template=render.CANVAS_CSS, elem_id="dm-race-stats-a")
+            canvas_a = canvas_client.component(render.empty_canvas("Confident decoding runs here."),
+                                               elem_id="dm-race-a")
+            stats_a = gr.HTML("", css_template=render.CANVAS_CSS, elem_id="dm-race-stats-a")
         with gr.Column():
-            ui.race_b = canvas_client.component(render.empty_canvas("One token per step runs here."),
-                                                elem_id="dm-race-b")
-            ui.race_stats_b = gr.HTML("", css_template=render.CANVAS_CSS, elem_id="dm-race-stats-b")
+            canvas_b = canvas_client.component(render.empty_canvas("One token per step runs here."),
+                                               elem_id="dm-race-b")
+            stats_b = gr.HTML("", css_template=render.CANVAS_CSS, elem_id="dm-race-stats-b")
+    return RaceSection(go=go, stop=stop, verdict=verdict, canvas_a=canvas_a, canvas_b=canvas_b, stats_a=stats_a,
+                       stats_b=stats_b)
 
 
 def handler(assistant):
@@ -54,9 +69,9 @@ def handler(assistant):
     return race
 
 
-def wire(assistant, ui: SimpleNamespace, form: Form) -> None:
-    outputs = [ui.race_a, ui.race_b, ui.race_stats_a, ui.race_stats_b, ui.race_verdict]
-    ui.race_go.click(form.stream(handler(assistant)), form.inputs, outputs, concurrency_id="model",
-                     show_progress="minimal", api_visibility="private")
-    ui.race_stop.click(lambda s: s.runs.stop() if isinstance(s, Session) else None, [ui.session], None,
-                       queue=False, api_visibility="private")
+def wire(assistant, ui: RaceSection, session: gr.State, form: Form) -> None:
+    outputs = [ui.canvas_a, ui.canvas_b, ui.stats_a, ui.stats_b, ui.verdict]
+    ui.go.click(form.stream(handler(assistant)), form.inputs, outputs, concurrency_id="model",
+                show_progress="minimal", api_visibility="private")
+    ui.stop.click(lambda s: s.runs.stop() if isinstance(s, Session) else None, [session], None,
+                  queue=False, api_visibility="private")
