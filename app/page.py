@@ -355,7 +355,8 @@ def _wire_load(studio: Studio, demo: gr.Blocks, page: Page):
     d = page.decoding
     return demo.load(welcome.folded(studio.header), None, [page.header.model_line, page.header.about],
                      api_visibility="private").then(
-        studio.card_choices, None, [page.template.preset, page.question.suggest], api_visibility="private").then(
+        studio.card_choices, None, [page.template.preset, page.question.suggest, page.question.scene_btn],
+        api_visibility="private").then(
         studio.defaults, None, [d.threshold, d.prefill, d.steps, d.max_new, d.alg, d.temperature],
         api_visibility="private")
 

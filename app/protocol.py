@@ -23,6 +23,7 @@ class StudioAssistant(Protocol):
     default_config: DecodeConfig  # decoding settings suited to the model
     presets: dict  # structure-prior templates by name that the model fills well
     suggestions: tuple  # questions to offer with one click
+    draws_scenes: bool  # whether random_scene can draw (a model card may name no scene generator: the 7B's)
 
     def decode(self, ids: Sequence[int]) -> str: ...
 

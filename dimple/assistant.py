@@ -78,6 +78,11 @@ class Assistant:
         return tuple(self.card.suggestions)
 
     @property
+    def draws_scenes(self) -> bool:
+        """Whether `random_scene` can draw: the card names a scene generator (Tiny's world; the 7B has none)."""
+        return self.card.scenes is not None
+
+    @property
     def max_new_tokens_limit(self) -> int:
         return self.card.max_new_tokens_limit
 

@@ -89,6 +89,7 @@ class FakeAssistant:
     about = "A **fake** model for tests: it always talks about a red circle left of a blue square."
     presets = {"Exact length (6 tokens)": "<mask:6><eos>", "Colour": "Color: <mask:2>.<eos>"}
     suggestions = ("Describe the image.", "Where is the red circle?")
+    draws_scenes = True
     max_new_tokens_limit = 64
 
     def __init__(self, step_seconds: float = 0.02, fail_on: str | None = None):

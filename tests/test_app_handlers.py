@@ -159,6 +159,15 @@ def test_pause_ends_play_after_the_frame_on_screen_and_play_starts_again():
     assert [n for n, _ in studio.play(session, "100x")] == list(range(session.trajectory.nfe + 1))
 
 
+def test_the_random_scene_button_shows_only_for_a_model_that_draws_scenes():
+    assert Studio(FakeAssistant()).card_choices()[2]["visible"] is True
+
+    class NoScenes(FakeAssistant):  # the 7B's card names no scene generator
+        draws_scenes = False
+
+    assert Studio(NoScenes()).card_choices()[2]["visible"] is False
+
+
 def test_many_sessions_at_once_keep_their_own_trajectories():
     studio = Studio(FakeAssistant(step_seconds=0.001))
     sessions = [Session() for _ in range(6)]

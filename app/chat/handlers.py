@@ -259,13 +259,15 @@ class Studio:
         return self.assistant.presets.get(name, "") if name != NO_PRESET else ""
 
     def card_choices(self):
-        """(preset menu, suggestions) from the loaded model's card."""
+        """(preset menu, suggestions, the random-scene button) from the loaded model's card: the button only
+        where the model draws scenes."""
         try:
             presets, suggestions = self.assistant.presets, self.assistant.suggestions
+            scenes = bool(self.assistant.draws_scenes)
         except Exception:  # noqa: BLE001 - the header already says why the model did not load
-            presets, suggestions = {}, ()
+            presets, suggestions, scenes = {}, (), False
         return (gr.update(choices=[NO_PRESET, *presets], value=NO_PRESET),
-                gr.update(samples=[[s] for s in suggestions], visible=bool(suggestions)))
+                gr.update(samples=[[s] for s in suggestions], visible=bool(suggestions)), gr.update(visible=scenes))
 
     def preview(self, template):
         """(preview html, error html) for the template editor."""
