@@ -6,8 +6,10 @@ first slot of every block after the first; the slots of the block being
 decoded (the first with a mask) underlined; a badge "block k / N" in the
 head. Its CSS is app/static/blocks.css (part of render.CANVAS_CSS). Which block
 a slot lies in, and which is active, are app/canvas/frames.py's records; a
-decode without blocks (one block) draws nothing. It knows nothing of
-Gradio, the Trajectory or the model.
+decode without blocks (one block) draws nothing. A large canvas's grid
+(app/static/canvas.js) draws the same edges and active block from its frame
+message (client.block_marks) and film, with this badge in its head. It knows
+nothing of Gradio, the Trajectory or the model.
 """
 
 from __future__ import annotations

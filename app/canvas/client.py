@@ -6,9 +6,12 @@ A canvas under render.DENSE_FROM positions is sent as HTML (render.py's,
 with hover titles and line breaks) and put on the page as it is. A larger
 one (the 7B's 1,024 slots) is sent as a frame message: JSON with the lean
 slots dense.slots makes of a frame record (class letters, label, ghost bar, fresh colour,
-in parallel lists), the badges, the narration and the threshold. The
+in parallel lists), the badges, the narration, the threshold and, for a
+semi-autoregressive decode, the positions that start a block and the active
+block (frames.py's Slot.edge and Badges). The
 browser draws it on a <canvas> as a grid of fixed cells (dense_view.GRID,
-dense_view.PALETTE) and repaints only the cells whose slot changed: no DOM
+dense_view.PALETTE), a block boundary at the left edge of each cell that
+starts a block, and repaints only the cells whose slot changed: no DOM
 node per slot, no style or layout work per frame. A click maps to its cell
 (the token inspector), hovering names the slot. The component's template
 never changes, so Gradio never diffs or re-renders it, and its CSS is
@@ -65,7 +68,14 @@ def frame(traj, n_steps: Optional[int] = None, *, live: bool = False, title: str
             "head": render.canvas_head(f.badges, title), "narr": f.narration,
             "cls": [s.cls for s in slots], "txt": [s.label for s in slots],
             "unit": [-1 if s.unit is None else round(100 * s.unit) for s in slots], "bg": [s.background for s in slots],
-            "shell": _shell()}
+            **block_marks(f), "shell": _shell()}
+
+
+def block_marks(f: frames.Frame) -> dict:
+    """The frame record's blocks as the grid draws them: "edges", the positions whose slot starts a block after
+    the first (a boundary at each), and "active", [start, end) of the block being decoded (None: none)."""
+    active = frames.active_bounds(f.badges)
+    return {"edges": [s.pos for s in f.slots if s.edge], "active": None if active is None else list(active)}
 
 
 def _json(message: dict) -> str:

@@ -45,13 +45,15 @@ _LOOKS = {
     "bar": ("track", "mask-ink", "", "ink"),  # ghost bar: track, fill, line
     "above": ("", "above", "", ""),  # a ghost bar's fill above the threshold
     "picked": ("", "", "", "accent"),
+    "block": ("block-badge", "block", "", ""),  # the active block's masked cells; a block's boundary (bar)
 }
 PALETTE = {cls: {"bg": _colour(bg), "fg": _colour(fg), "font": font, "border": _colour(border)}
            for cls, (bg, fg, font, border) in _LOOKS.items()}
 
 
 # The grid's cell (CSS pixels): a slot shows up to ~7 characters of its label, the rest as an ellipsis.
-GRID = {"cell_width": 54, "cell_height": 20, "gap": 2, "font_px": 12, "bar_px": 3}
+# A block's boundary is a bar edge_px wide along the left of the cell that starts it.
+GRID = {"cell_width": 54, "cell_height": 20, "gap": 2, "font_px": 12, "bar_px": 3, "edge_px": 3}
 
 
 class Slot(NamedTuple):

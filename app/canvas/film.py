@@ -5,7 +5,9 @@ or more ends (or is imported), from which the page's grid
 (app/canvas/client.py) draws any step by itself. It holds the starting
 canvas, every step's writes, the colour of each fresh commit, every step's
 ghosts (masked positions, best guesses, bar fill, above the threshold) and
-the badges and narration of every step, plus one label per token id. The
+the badges and narration of every step, plus one label per token id; for a
+semi-autoregressive decode, the positions that start a block (frames.py's
+block_edges, the same as its Slot.edge) and every step's active block. The
 browser rebuilds a step's canvas from the writes and applies the same slot
 rule as app/canvas/frames.py (lock, mask or ghost, fresh, end, earlier; a
 padding label after the first end); tests/test_browser_canvas.py checks
@@ -44,9 +46,12 @@ def _step(change: frames.Change, state: list[int], ends: set, alg: str) -> dict:
 def film(traj, title: str = "") -> dict:
     """Everything the browser needs to draw every step of `traj` as frames.frame and dense.slots do."""
     alg, ends = frames.alg_of(traj), set(traj.end_token_ids)
-    heads, steps, tokens = [], [], set(traj.canvas)
+    heads, steps, tokens, active = [], [], set(traj.canvas), []
     for n, state, change in frames.walk(traj):
-        heads.append(render.canvas_head(frames.badges(traj, n, state), title))
+        shown = frames.badges(traj, n, state)
+        heads.append(render.canvas_head(shown, title))
+        bounds = frames.active_bounds(shown)
+        active.append(None if bounds is None else list(bounds))
         if change is not None:
             steps.append(_step(change, state, ends, alg))
             tokens.update(t for _, t in change.writes)
@@ -55,4 +60,5 @@ def film(traj, title: str = "") -> dict:
     return {"len": traj.length, "canvas": list(traj.canvas), "fixed": [int(f) for f in traj.fixed],
             "mask": traj.mask_token_id, "ends": list(traj.end_token_ids), "mask_label": frames.MASK_GLYPH,
             "labels": shown, "after_end": after, "thr": round(confidence_unit(threshold_of(traj), alg), 4),
-            "steps": steps, "heads": heads, "narration": narration(traj)}
+            "steps": steps, "heads": heads, "narration": narration(traj),
+            "edges": frames.block_edges(frames.block_bounds(traj)), "active": active}

@@ -185,6 +185,16 @@ def block_bounds(traj) -> tuple:
     return tuple(tuple(b) for b in found) if len(found) > 1 else ()
 
 
+def block_edges(bounds) -> list[int]:
+    """The positions that start a block after the first (where a boundary is drawn); [] without blocks."""
+    return [lo for lo, _ in bounds[1:]]
+
+
+def active_bounds(shown: Badges) -> Optional[tuple]:
+    """[start, end) of the block being decoded in a frame's Badges (None: none left, or no blocks)."""
+    return None if shown.active_block is None else tuple(shown.blocks[shown.active_block])
+
+
 def active_block(bounds, state: list[int], mask_id: int) -> Optional[int]:
     """The block being decoded on `state`: the first with a masked position (None when none is left)."""
     for b, (lo, hi) in enumerate(bounds):
@@ -263,8 +273,8 @@ def slots(traj, n: int, state: list[int], ch: Optional[Change], shown: Badges) -
     first_end = next((i for i, t in enumerate(state) if t in ends), len(state))
     kinds = slot_kinds(traj, state, ch.commits if ch is not None else {})
     done, guesses, block = commits(traj, n), _guesses(traj, ch, label), _block_of(shown.blocks)
-    live = shown.blocks[shown.active_block] if shown.active_block is not None else (0, 0)
-    edges = {lo for lo, _ in shown.blocks[1:]}
+    live = active_bounds(shown) or (0, 0)
+    edges = set(block_edges(shown.blocks))
     padded = {pos for record in traj.steps[:n] for pos in record.padded}
     out = []
     for pos, (tok, kind) in enumerate(zip(state, kinds)):
