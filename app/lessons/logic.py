@@ -11,6 +11,8 @@ app/lessons/content.py; nothing of Gradio or the model.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -107,12 +109,27 @@ class Reveal:
         return "You predicted right." if self.guessed == self.right else "Not this time."
 
 
+
+# a count of one written into "{n} passes" / "{n} slot(s)": "1 pass", "1 slot" (the run decides the number)
+_ONE = re.compile(r"\b1 (forward )?passes\b|\b1 slot\(s\)|\b(\d+) slot\(s\)")
+
+
+def agree(sentence: str) -> str:
+    """The lesson's sentence with its counts and nouns agreeing: "1 forward passes" -> "1 forward pass",
+    "1 slot(s)" -> "1 slot", "3 slot(s)" -> "3 slots"."""
+    def fix(m):
+        if m.group(2):
+            return f"{m.group(2)} slots"
+        return "1 slot" if "slot" in m.group(0) else f"1 {m.group(1) or ''}pass"
+    return _ONE.sub(fix, sentence)
+
+
 def reveal(lesson: Lesson, runs: list[Run], guessed: Optional[int] = None) -> Reveal:
     right, key = JUDGES[lesson.judge](lesson, runs)
     values = facts(runs)
     if lesson.judge == "prefill":
         values["speed"] = speed_sentence(runs[0], runs[1])
-    return Reveal(right=right, guessed=guessed, why=lesson.why[key].format(**values))
+    return Reveal(right=right, guessed=guessed, why=agree(lesson.why[key].format(**values)))
 
 
 # ----- the place in the lessons, as the URL carries it ------------------------------------------------
