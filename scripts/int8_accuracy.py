@@ -71,7 +71,7 @@ def reference_fixture() -> dict:
 def layer_stack(layers: int, tokens: int, seed: int = 0) -> dict:
     """A random 7B-shaped stack: `layers` decoder layers, final norm, lm_head; float32 vs bf16 vs int8."""
     from dimple.modeling import DimpleTextModel
-    from dimple.scale_shapes import SHAPES, dimple_config
+    from dimple.scale.shapes import SHAPES, dimple_config
 
     config = dimple_config(SHAPES["7b"])
     config.num_hidden_layers = layers

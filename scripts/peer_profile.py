@@ -24,7 +24,7 @@ import dimple  # noqa: E402
 from dimple.config import DecodeConfig  # noqa: E402
 from dimple.fast_paths import batch_vision_windows  # noqa: E402
 from dimple.modeling import DimpleConfig, DimpleModel  # noqa: E402
-from dimple.scale_shapes import QWEN_IDS  # noqa: E402
+from dimple.scale.shapes import QWEN_IDS  # noqa: E402
 
 CANVAS, STEPS, IMAGE_SIDE, TEXT = 48, 47, 224, 20
 
