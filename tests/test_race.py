@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from fake_assistant import FakeAssistant
+from fake_assistant import FakeAssistant, make_trajectory
 
 from app import pace
 from app.race import run
@@ -42,6 +42,12 @@ def test_both_sides_grow_in_the_same_frames_then_a_verdict():
     assert nfes == sorted(nfes) and nfes[-1] > nfes[1]  # the slow side's counter climbs pass by pass
     assert 'data-state="done"' in stats_b[-1]
     assert "forward passes" in frames[-1][4]
+
+
+def test_the_verdict_says_one_forward_pass_in_the_singular():
+    one, many = make_trajectory(steps=1), make_trajectory(threshold=0.0)
+    assert "**1** forward pass (" in run.verdict(FakeAssistant(), one, many)
+    assert f"**{many.nfe}** forward passes (" in run.verdict(FakeAssistant(), many, many)
 
 
 def test_stop_stops_both_sides():

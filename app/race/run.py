@@ -105,5 +105,6 @@ def verdict(assistant, fast, slow) -> str:
     said = ("**Same answer.**" if same else
             f"**Answers differ:** confident `{answer_text(assistant, fast)}` · one per step "
             f"`{answer_text(assistant, slow)}`")
-    return (f"Confident decoding used **{fast.nfe}** forward passes ({own_seconds(fast):.2f} s), one token per "
+    passes = "forward pass" if fast.nfe == 1 else "forward passes"
+    return (f"Confident decoding used **{fast.nfe}** {passes} ({own_seconds(fast):.2f} s), one token per "
             f"step **{slow.nfe}** ({own_seconds(slow):.2f} s): {ratio:.1f}x the passes. {said}")
