@@ -128,13 +128,16 @@ def _call_mcp_generate(url: str, arguments: dict):
     import base64
 
     from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
+    try:
+        from mcp.client.streamable_http import streamable_http_client
+    except ImportError:  # an mcp before 1.2x names it streamablehttp_client (gradio[mcp] pins no version)
+        from mcp.client.streamable_http import streamablehttp_client as streamable_http_client
 
     image = "data:image/png;base64," + base64.b64encode(EXAMPLE.read_bytes()).decode()
 
     async def call():
         progress = []
-        async with streamablehttp_client(url + "/gradio_api/mcp/") as (read, write, _):
+        async with streamable_http_client(url + "/gradio_api/mcp/") as (read, write, _):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 tools = (await session.list_tools()).tools
