@@ -62,6 +62,17 @@ def start(assistant, concurrency: int = 2, max_size: int = 32):
     return demo, url
 
 
+@contextlib.contextmanager
+def serving(tmp_dir: Path):
+    """The studio on the shipped model (or a random checkpoint) for the block: yields (url, assistant, kind)."""
+    assistant, kind = load_assistant(tmp_dir)
+    demo, url = start(assistant)
+    try:
+        yield url, assistant, kind
+    finally:
+        demo.close()
+
+
 # ----- a browser on the studio (Playwright + Debian Chromium) ---------------------------------------
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -22,10 +22,8 @@ SETTINGS = dict(prompt="Describe the image.", alg_p_threshold=0.0, max_new_token
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    assistant, _ = studio_server.load_assistant(tmp_path_factory.mktemp("studio"))
-    demo, url = studio_server.start(assistant)
-    yield url
-    demo.close()
+    with studio_server.serving(tmp_path_factory.mktemp("studio")) as (url, _, _):
+        yield url
 
 
 def _submit(url, api_name, **kw) -> list:

@@ -28,10 +28,8 @@ KEYS = {"text", "response_ids", "nfe", "tokens_per_forward", "latency_s", "traje
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    assistant, kind = studio_server.load_assistant(tmp_path_factory.mktemp("studio"))
-    demo, url = studio_server.start(assistant)
-    yield url, assistant, kind
-    demo.close()
+    with studio_server.serving(tmp_path_factory.mktemp("studio")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

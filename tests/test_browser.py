@@ -45,10 +45,8 @@ OBSERVER = """() => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    assistant, kind = studio_server.load_assistant(tmp_path_factory.mktemp("studio"))
-    demo, url = studio_server.start(assistant)
-    yield url
-    demo.close()
+    with studio_server.serving(tmp_path_factory.mktemp("studio")) as (url, _, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

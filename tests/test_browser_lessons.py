@@ -25,16 +25,11 @@ WAIT = 120_000  # the machine is shared: generous waits
 def studio(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
-    assistant, _ = studio_server.load_assistant(tmp_path_factory.mktemp("studio"))
-    demo, url = studio_server.start(assistant)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=studio_server.CHROMIUM, headless=True,
-                                        args=studio_server.CHROMIUM_ARGS)
-            yield browser, url
-            browser.close()
-    finally:
-        demo.close()
+    with studio_server.serving(tmp_path_factory.mktemp("studio")) as (url, _, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=studio_server.CHROMIUM, headless=True,
+                                    args=studio_server.CHROMIUM_ARGS)
+        yield browser, url
+        browser.close()
 
 
 def _open(studio, query: str = "", width: int = 1400, height: int = 900):

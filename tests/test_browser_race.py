@@ -42,9 +42,7 @@ PLAYED_THREE = """() => { const s = window.__seen, i = s.findIndex(f => f.step.s
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    assistant, _ = studio_server.load_assistant(tmp_path_factory.mktemp("studio"))
-    demo, url = studio_server.start(assistant)
-    with sync_api.sync_playwright() as p:
+    with studio_server.serving(tmp_path_factory.mktemp("studio")) as (url, _, _), sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=studio_server.CHROMIUM, headless=True,
                                     args=studio_server.CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -54,7 +52,6 @@ def page(tmp_path_factory):
         pg.wait_for_function("document.body.innerText.includes('device:')", timeout=WAIT_MS)
         yield pg
         browser.close()
-    demo.close()
 
 
 def _choose(page, elem_id: str, value: str) -> None:
