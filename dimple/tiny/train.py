@@ -142,8 +142,10 @@ def _restore(cfg: TrainConfig, resume: bool) -> _Run:
         extra = state
     elif cfg.init_from:
         extra = load_start(model, cfg.init_from, tokenizer)  # read once; token rows follow a changed tokenizer
-    if vision is not None and "vision_heads" in extra:  # heads a checkpoint lacks start fresh
-        missing, _ = vision[0].load_state_dict(extra["vision_heads"], strict=False)
+    if vision is not None and "vision_heads" in extra:  # heads a checkpoint lacks (or of another width) start fresh
+        own = vision[0].state_dict()
+        kept = {k: v for k, v in extra["vision_heads"].items() if k in own and v.shape == own[k].shape}
+        missing, _ = vision[0].load_state_dict(kept, strict=False)
         if resume and not missing:
             vision[1].load_state_dict(extra["vision_heads_optimizer"])
     run.model, run.optimizer = accelerator.prepare(model, optimizer)
