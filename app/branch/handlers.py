@@ -34,6 +34,7 @@ from .state import ORIGINAL, Branches
 from ..form import controls
 from ..protocol import StudioAssistant
 from ..request import checked, question, running, user_error
+from ..words import count
 from dimple.branching import differences, spaced
 from dimple.trajectory import Trajectory
 
@@ -211,7 +212,7 @@ class Brancher:
         index = br.add(traj)
         yield (render.render_canvas(traj, title=br.label(index)), self._compare(br, index),
                *self._menus(br, index), gr.update(value=traj.nfe, maximum=max(traj.nfe, 1)),
-               f"{br.label(index)}: {traj.nfe} passes after step {br.step}.")
+               f"{br.label(index)}: {count(traj.nfe, 'pass')} after step {br.step}.")
 
     @staticmethod
     def _compare(br: Branches, index: int) -> str:

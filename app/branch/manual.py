@@ -22,6 +22,7 @@ from . import view as branch_view
 from .state import Branches, Manual
 from .handlers import branch_question, candidate_choices, check_same_prompt
 from ..request import running, user_error
+from ..words import count
 from dimple.branching import resume_point
 from dimple.config import DecodeConfig
 from dimple.trajectory import Trajectory
@@ -69,7 +70,7 @@ class ManualStepper:
         manual.picks, manual.remasks, manual.selected = {}, set(), None
         if traj.mask_token_id not in traj.response_ids:
             manual.proposal = None
-            return branch_view.manual_html(br), candidate_choices({}, []), f"Done after {traj.nfe} manual steps."
+            return branch_view.manual_html(br), candidate_choices({}, []), f"Done after {count(traj.nfe, 'manual step')}."
         image, prompt, history, cfg = manual.request
         fixed = [i for i, f in enumerate(traj.fixed) if f]
         try:

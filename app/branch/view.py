@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 
 from ..canvas.frames import MASK_GLYPH, token_label
+from ..words import count
 
 LOCK = "\u2022"  # a locked token's mark (a glyph every monospace font has)
 
@@ -94,9 +95,9 @@ def compare_html(branches, index: int, diff: list[int]) -> str:
     shared = b.trajectory.start_step - parent.start_step
     where = (f"differ at position{'s' if len(diff) > 1 else ''} {', '.join(map(str, diff))}" if diff
              else "the answers are the same")
-    rows = (_answer_row(parent, branches.label(b.parent), f"{parent.nfe} passes", set(diff), set())
+    rows = (_answer_row(parent, branches.label(b.parent), count(parent.nfe, "pass"), set(diff), set())
             + _answer_row(b.trajectory, branches.label(index),
-                          f"{shared} shared + {b.trajectory.nfe} new = {shared + b.trajectory.nfe} passes",
+                          f"{shared} shared + {b.trajectory.nfe} new = {count(shared + b.trajectory.nfe, 'pass')}",
                           set(diff), set(b.edited)))
     return (f'<div id="dm-branch-compare-card"><div class="dm-head"><span class="dm-badge dm-warn" '
             f'id="dm-branch-diff">{_esc(where)}</span><span class="dm-badge">taken after step {b.at_step}</span>'

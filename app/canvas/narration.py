@@ -13,12 +13,9 @@ steps, scores and config): no model, no HTML, no Gradio.
 from __future__ import annotations
 
 from dimple.ghosts import masked_at, step_rule, threshold_of
+from ..words import count
 
 FALLBACK_PICK = {"origin": "{k} at random", "autoregressive": "the leftmost"}
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _threshold_words(traj) -> str:
@@ -39,7 +36,7 @@ def _opening(traj) -> str:
     template = sum(traj.fixed) - chosen
     extra = "".join(f", {n} {words}" for n, words in ((carried, "carried over"), (chosen, "chosen by a person"),
                                                        (template, "fixed by the template")) if n)
-    return f"Before decoding: {_count(masked, 'masked position')}{extra}."
+    return f"Before decoding: {count(masked, 'masked position')}{extra}."
 
 
 def narrate_step(traj, step: int) -> str:
@@ -50,16 +47,16 @@ def narrate_step(traj, step: int) -> str:
     rule = step_rule(traj, step)
     thr = threshold_of(traj)
     if rule == "last step":
-        text = f"Step {step}: last step: everything left is committed ({_count(k, 'position')})."
+        text = f"Step {step}: last step: everything left is committed ({count(k, 'position')})."
     elif rule == "threshold":
-        text = (f"Step {step}: {k} of {_count(n_masked, 'masked position')} above {_threshold_words(traj)}, "
+        text = (f"Step {step}: {k} of {count(n_masked, 'masked position')} above {_threshold_words(traj)}, "
                 "committed.")
     elif thr > 0:
         text = f"Step {step}: none of {n_masked} above {_threshold_words(traj)}: {_fallback_words(traj, k)}."
     else:
-        text = f"Step {step}: threshold off: {_fallback_words(traj, k)} of {_count(n_masked, 'masked position')}."
+        text = f"Step {step}: threshold off: {_fallback_words(traj, k)} of {count(n_masked, 'masked position')}."
     if record.padded:
-        text += f" After the end, {_count(len(record.padded), 'position')} padded without a forward pass."
+        text += f" After the end, {count(len(record.padded), 'position')} padded without a forward pass."
     return text
 
 
@@ -72,9 +69,9 @@ def narrate(traj, n: int) -> str:
     if n == len(traj.steps) and n > 0:
         left = sum(1 for t, f in zip(traj.state_at(n), traj.fixed) if t == traj.mask_token_id and not f)
         if left == 0:
-            text += f" Done: nothing is masked after {_count(n, 'step')}."
+            text += f" Done: nothing is masked after {count(n, 'step')}."
         elif traj.stopped:
-            text += f" Stopped with {_count(left, 'position')} still masked."
+            text += f" Stopped with {count(left, 'position')} still masked."
     return text
 
 

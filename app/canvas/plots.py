@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from .colours import COLOURS, as_probability  # noqa: E402
+from ..words import count  # noqa: E402
 
 BLUE = COLOURS["accent"]
 ORANGE = COLOURS["block"]
@@ -153,7 +154,7 @@ def compare_cumulative(traj_a, traj_b, label_a: str = "A", label_b: str = "B") -
     for traj, label, colour in ((traj_a, label_a, BLUE), (traj_b, label_b, ORANGE)):
         xs, ys = _cumulative(traj)
         ax.plot(xs, ys, marker="o", ms=3, color=colour,
-                label=f"{label}: {traj.nfe} passes, {traj.total_seconds * 1000:.0f} ms")
+                label=f"{label}: {count(traj.nfe, 'pass')}, {traj.total_seconds * 1000:.0f} ms")
         top = max(top, xs[-1], ys[-1])
     ax.plot([0, top], [0, top], ls="--", color=GREY, label="one token per forward")
     ax.set_xlabel("forward passes")

@@ -16,6 +16,12 @@ import gradio as gr
 
 from ..canvas import client as canvas_client, panels, plots, render
 from ..protocol import answer_text
+from ..words import count
+
+
+def stopped_message(a, b) -> str:
+    """Markdown for a pair that Stop cut short: each side's passes so far, and no verdict."""
+    return f"**Stopped** (A after {count(a.nfe, 'forward pass')}, B after {b.nfe}): no verdict on an unfinished pair."
 
 
 def setting_label(cfg) -> str:
@@ -42,7 +48,7 @@ def run_pair(assistant, req_a, req_b, should_stop):
         done[key] = traj
     a, b = done["A"], done["B"]
     if a.stopped or b.stopped:
-        said = f"**Stopped** (A after {a.nfe} forward passes, B after {b.nfe}): no verdict on an unfinished pair."
+        said = stopped_message(a, b)
     else:
         said = verdict(a, b, answer_text(assistant, a), answer_text(assistant, b))
     yield (canvas_client.value(a, title=f"A: {setting_label(req_a.cfg)}"),

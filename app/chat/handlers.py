@@ -29,6 +29,7 @@ from .. import pace
 from ..protocol import StudioAssistant, answer_text
 from ..request import Question, checked, question, running
 from ..session import Session
+from ..words import count
 
 NO_PRESET = "(none)"
 MASK_CHAR = "\u2592"
@@ -153,7 +154,7 @@ class Studio:
             yield canvas_client.finished(traj), gr.skip(), "cleared"
             return
         session.history.append((req.prompt, answer))
-        status = ("stopped" if traj.stopped else "done") + f" after {traj.nfe} steps"
+        status = ("stopped" if traj.stopped else "done") + f" after {count(traj.nfe, 'step')}"
         yield canvas_client.finished(traj), chat, status
 
     BUBBLE_EVERY_S = 0.5  # a large canvas's text in the chat bubble is redrawn at most this often while live

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from ..words import agree
 from .content import FASTER, LESSONS, SAME, SLOWER, Lesson
 
 PREDICT, REVEALED = 1, 2  # a lesson's steps: read and predict, then the run and its reveal
@@ -108,20 +109,6 @@ class Reveal:
             return "You made no prediction."
         return "You predicted right." if self.guessed == self.right else "Not this time."
 
-
-
-# a count of one written into "{n} passes" / "{n} slot(s)": "1 pass", "1 slot" (the run decides the number)
-_ONE = re.compile(r"\b1 (forward )?passes\b|\b1 slot\(s\)|\b(\d+) slot\(s\)")
-
-
-def agree(sentence: str) -> str:
-    """The lesson's sentence with its counts and nouns agreeing: "1 forward passes" -> "1 forward pass",
-    "1 slot(s)" -> "1 slot", "3 slot(s)" -> "3 slots"."""
-    def fix(m):
-        if m.group(2):
-            return f"{m.group(2)} slots"
-        return "1 slot" if "slot" in m.group(0) else f"1 {m.group(1) or ''}pass"
-    return _ONE.sub(fix, sentence)
 
 
 def reveal(lesson: Lesson, runs: list[Run], guessed: Optional[int] = None) -> Reveal:

@@ -24,6 +24,7 @@ from .. import pace
 from ..canvas import client as canvas_client, render
 from ..protocol import answer_text
 from ..request import Question
+from ..words import count
 
 SIDES = ("confident", "one token per step")
 
@@ -99,12 +100,13 @@ def verdict(assistant, fast, slow) -> str:
     if fast is None or slow is None:
         return ""
     if fast.stopped or slow.stopped:
-        return f"**Stopped** (confident after {fast.nfe} forward passes, one token per step after {slow.nfe})."
+        return (f"**Stopped** (confident after {count(fast.nfe, 'forward pass')}, one token per step after "
+                f"{slow.nfe}).")
     ratio = slow.nfe / fast.nfe if fast.nfe else float("inf")
     same = fast.answer_ids == slow.answer_ids
     said = ("**Same answer.**" if same else
             f"**Answers differ:** confident `{answer_text(assistant, fast)}` · one per step "
             f"`{answer_text(assistant, slow)}`")
-    passes = "forward pass" if fast.nfe == 1 else "forward passes"
-    return (f"Confident decoding used **{fast.nfe}** {passes} ({own_seconds(fast):.2f} s), one token per "
+    passes = count(fast.nfe, "forward pass").replace(f"{fast.nfe} ", f"**{fast.nfe}** ", 1)
+    return (f"Confident decoding used {passes} ({own_seconds(fast):.2f} s), one token per "
             f"step **{slow.nfe}** ({own_seconds(slow):.2f} s): {ratio:.1f}x the passes. {said}")
