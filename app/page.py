@@ -127,7 +127,7 @@ def _wire_question(studio: Studio, q: QuestionSection) -> None:
     drawn = q.scene_btn.click(studio.random_scene, [q.scene_seed], [q.image, q.prompt, q.scene_seed],
                               api_visibility="private", concurrency_limit=None)
     for filled in (picked, drawn):  # the offered question is selected: Enter sends it, typing replaces it
-        filled.then(None, js=static.text("select_question.js"))
+        filled.then(None, [q.prompt], None, js=static.text("select_question.js"), queue=False)
     q.suggest.click(lambda sample: sample[0], [q.suggest], [q.prompt], api_visibility="private", queue=False,
                     js=static.text("focus_question.js"))
 

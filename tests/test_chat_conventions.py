@@ -1,6 +1,6 @@
 """Chat conventions in a real browser: the app opens on a picture (so "hello" gets the greeting), Enter sends,
 Shift+Enter breaks the line, the box clears and keeps focus, the card's suggestions fill the box in one click, a
-new scene's question is selected so that typing replaces it, Tiny's presets are offered, the keyboard reaches
+new scene's or an example's question is selected so that typing replaces it (also after a click in the box), Tiny's presets are offered, the keyboard reaches
 every control."""
 
 from __future__ import annotations
@@ -81,6 +81,23 @@ def test_a_new_random_scenes_question_is_selected_so_typing_replaces_it(app):
                            " === b && b.selectionEnd - b.selectionStart === b.value.length; })()", timeout=10_000)
     page.keyboard.type("hello")
     assert page.input_value(BOX) == "hello"
+    page.fill(BOX, "")
+
+
+def test_an_examples_question_is_replaced_by_typing_even_after_a_click_in_the_box(app):
+    page, _ = app
+    page.fill(BOX, "")
+    page.locator("#dm-examples button").nth(1).click()
+    page.wait_for_function(f"document.querySelector('{BOX}').value !== ''", timeout=30_000)
+    offered = page.input_value(BOX)
+    page.wait_for_timeout(300)
+    page.click(BOX)  # a visitor clicks the box before typing
+    page.keyboard.type("hello")
+    assert page.input_value(BOX) == "hello", f"typed words joined the offered {offered!r}"
+    page.click(BOX)  # once the visitor typed, a click places the caret as usual
+    page.keyboard.press("End")
+    page.keyboard.type(" there")
+    assert page.input_value(BOX) == "hello there"
     page.fill(BOX, "")
 
 
