@@ -15,6 +15,7 @@ def test_trajectory_statistics_count_only_long_answers_and_their_passes():
     out = V.trajectory_stats(rows)
     assert out["n"] == 2 and out["single_pass_share"] == 0.5 and out["passes_histogram"] == {1: 1, 4: 1}
     assert out["tokens_per_forward_mean"] == round((20 / 4 + 12 / 1) / 2, 3) and out["accuracy"] == 0.5
+    assert out["single_pass_by_class"] == {"phrasing_count": 1}  # the short one-pass answer is not counted
     assert V.trajectory_stats(rows[2:])["n"] == 0
 
 

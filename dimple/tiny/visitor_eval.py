@@ -200,6 +200,8 @@ def trajectory_stats(rows, min_tokens: int = LONG_ANSWER) -> dict:
             "single_pass_share": round(sum(r.nfe == 1 for r in long) / len(long), 4),
             "answer_tokens_mean": round(sum(r.answer_tokens for r in long) / len(long), 2),
             "passes_histogram": dict(sorted(Counter(r.nfe for r in long).items())),
+            # which kinds of long answer still decode in one pass (a fixed form: templates, set replies)
+            "single_pass_by_class": dict(Counter(r.case.klass for r in long if r.nfe == 1).most_common()),
             "accuracy": round(sum(r.ok for r in long) / len(long), 4)}
 
 
