@@ -151,6 +151,20 @@ def test_a_large_canvas_draws_one_lean_slot_per_position_without_titles():
     assert {"g", "o", "n"} <= {s.split()[0] for s in re.findall(r'<span class="([a-z ]+)"', render.render_canvas(traj, 4))}
 
 
+def test_a_large_canvas_with_blocks_marks_each_blocks_first_slot_and_the_active_blocks_masked_slots():
+    from app.canvas import dense
+
+    traj = make_trajectory(render.DENSE_FROM)
+    traj.config["block_length"] = 64
+    box = render.render_canvas(traj, 0).split('class="dm-tokens dm-dense"', 1)[1].split("</div>", 1)[0]
+    classes = [c.split() for c in re.findall(r'<span class="([a-z ]+)"', box)]
+    assert len(classes) == traj.length  # still one element per position: the edge is a class, not an element
+    assert [i for i, c in enumerate(classes) if dense.BLOCK_EDGE in c] == [64, 128, 192]
+    assert [i for i, c in enumerate(classes) if dense.ACTIVE_BLOCK in c] == list(range(64))  # block 1, all masked
+    done = render.render_canvas(traj).split('class="dm-tokens dm-dense"', 1)[1]
+    assert f" {dense.ACTIVE_BLOCK}\"" not in done and f" {dense.ACTIVE_BLOCK} " not in done
+
+
 def test_a_padded_position_is_titled_padded_not_masked_on_the_canvas():
     from dimple.trajectory import Step
     traj = make_trajectory(6)

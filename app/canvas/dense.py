@@ -27,6 +27,7 @@ from .colours import COLOURS, confidence_colour, confidence_unit
 
 # kind (frames.Slot.kind, plus "ghost") -> the slot's class
 CLASS = {"mask": "m", "ghost": "g", "old": "o", "new": "n", "end": "e", "lock": "l"}
+BLOCK_EDGE, ACTIVE_BLOCK = "b", "k"  # extra classes: a block's first slot (a bar at its left), the active block
 
 def _colour(name: str) -> str:
     return COLOURS[name] if name else ""  # a misspelt name fails at import, not as a missing colour on screen
@@ -73,20 +74,26 @@ def slot(kind: str, label: str, *, end: bool = False, background: str = "", unit
     return Slot(cls, label, unit, background)
 
 
+def _one(s, alg: str) -> Slot:
+    if s.kind == "mask" and s.guess is not None:
+        return slot("ghost", s.guess.label, unit=confidence_unit(s.guess.confidence, alg), above=s.guess.above)
+    if s.kind == "mask":
+        return slot("mask", s.label)
+    fresh = s.kind == "new" and not s.end
+    return slot(s.kind, s.label, end=s.end,
+                background=confidence_colour(confidence_unit(s.commit.confidence, alg)) if fresh else "")
+
+
 def slots(frame) -> list[Slot]:
     """A frame record's slots as lean Slots: a masked slot its step scored shows its guess and bar, a fresh
-    commit (not an end token) its confidence colour."""
+    commit (not an end token) its confidence colour. With blocks, a block's first slot (after the first
+    block) carries BLOCK_EDGE and the active block's masked slots ACTIVE_BLOCK: classes, not extra elements,
+    so that a slot's index stays its position."""
     out = []
     for s in frame.slots:
-        if s.kind == "mask" and s.guess is not None:
-            out.append(slot("ghost", s.guess.label, unit=confidence_unit(s.guess.confidence, frame.alg),
-                            above=s.guess.above))
-        elif s.kind == "mask":
-            out.append(slot("mask", s.label))
-        else:
-            fresh = s.kind == "new" and not s.end
-            out.append(slot(s.kind, s.label, end=s.end, background=confidence_colour(
-                confidence_unit(s.commit.confidence, frame.alg)) if fresh else ""))
+        lean = _one(s, frame.alg)
+        extra = (f" {BLOCK_EDGE}" if s.edge else "") + (f" {ACTIVE_BLOCK}" if s.active and s.kind == "mask" else "")
+        out.append(lean._replace(cls=lean.cls + extra) if extra else lean)
     return out
 
 
