@@ -136,7 +136,7 @@ def cmd_eval(args) -> int:
     if args.visitor:
         from .tiny.visitor_eval import run
 
-        result["visitor"] = run(assistant, args.visitor, threshold=cfg.alg_p_threshold)
+        result["visitor"] = run(assistant, args.visitor, threshold=cfg.alg_p_threshold, base=cfg)
     if args.json:
         print(json.dumps(result))
     else:

@@ -46,3 +46,16 @@ def test_a_card_without_an_evaluation_quotes_no_figures(tmp_path):
                                          (1.0, "all"), (0.3, "about 3 in 10")])
 def test_shares_are_said_as_the_nearest_simple_fraction(share, words):
     assert card.in_words(share) == words
+
+
+def test_the_card_keeps_the_canvas_the_model_was_trained_on(tmp_path):
+    """A Tiny 3 run trains on a 96-slot canvas: its exported card says 96, and rewriting the card (after a new
+    eval.json) keeps it; a folder without a card gets the settings table's canvas."""
+    from dimple.tiny.settings import TINY
+
+    assert card.card_fields(tmp_path)["defaults"]["max_new_tokens"] == TINY.canvas
+    card.write_card(tmp_path, canvas=96)
+    assert json.loads((tmp_path / "dimple_studio.json").read_text())["defaults"]["max_new_tokens"] == 96
+    card.write_card(tmp_path)
+    defaults = json.loads((tmp_path / "dimple_studio.json").read_text())["defaults"]
+    assert defaults["max_new_tokens"] == 96 and defaults["steps"] == 96

@@ -60,3 +60,29 @@ def test_busy_cases_do_not_move_with_trainings_noise_and_openers(monkeypatch):
     monkeypatch.setattr(language, "CHATTER_RATE", 1.0)
     monkeypatch.setattr(language, "NOISE_RATE", 1.0)
     assert [c.question for c in V.cases(20, ("busy",))] == before
+
+
+def test_the_visitor_run_decodes_with_the_settings_it_is_given_not_only_the_cards():
+    """`dimple.cli eval --max-new-tokens 96` must reach the visitor cases too (it used to reach only the
+    canonical ones, so a model trained on a 96-slot canvas was judged on the card's 52)."""
+    from types import SimpleNamespace
+
+    from dimple.config import DecodeConfig
+
+    seen = []
+
+    class Recorder:
+        default_config = DecodeConfig(max_new_tokens=52, steps=52)
+
+        def generate(self, image, question, cfg, history=(), template=None):
+            seen.append((cfg.max_new_tokens, cfg.alg_p_threshold))
+            return SimpleNamespace(nfe=1, answer_ids=[1])
+
+        def answer_text(self, traj):
+            return "hello"
+
+    V.run(Recorder(), 1, classes=("off_world",), extra_thresholds=())
+    assert {m for m, _ in seen} == {52}
+    seen.clear()
+    V.run(Recorder(), 1, classes=("off_world",), extra_thresholds=(), base=DecodeConfig(max_new_tokens=96, steps=96))
+    assert {m for m, _ in seen} == {96} and {t for _, t in seen} == {0.9, 0.5}

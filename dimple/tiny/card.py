@@ -108,19 +108,29 @@ def random_scene(seed: int) -> tuple[Image.Image, str]:
     return world.render(scene), dialogue.ask_any(scene, rng, "train", styled=False).question
 
 
-def card_fields(folder: Optional[Path] = None) -> dict:
-    """The ModelCard fields of Dimple-Tiny; `folder`: its weights' folder, whose evaluation the card quotes."""
-    return dict(name="Dimple-Tiny", about=about(read_eval(folder)), defaults=TINY.decode_defaults(),
+def card_canvas(folder: Optional[Path]) -> Optional[int]:
+    """The canvas the card already in `folder` gives (set at export from the run's training canvas), if any."""
+    path = Path(folder) / CARD_FILE if folder else None
+    if not path or not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("defaults", {}).get("max_new_tokens")
+
+
+def card_fields(folder: Optional[Path] = None, canvas: Optional[int] = None) -> dict:
+    """The ModelCard fields of Dimple-Tiny; `folder`: its weights' folder, whose evaluation the card quotes;
+    `canvas`: the response canvas it was trained on (default: the folder's card's, else TinySettings')."""
+    canvas = canvas or card_canvas(folder)
+    return dict(name="Dimple-Tiny", about=about(read_eval(folder)), defaults=TINY.decode_defaults(canvas),
                 max_new_tokens_limit=TINY.max_new_tokens_limit, square_images=True, needs_image=True,
                 suggestions=SUGGESTIONS, presets=preset_templates(), scenes="dimple.tiny.card:random_scene")  # a name, not __name__: the module may run as __main__
 
 
-def write_card(folder: Path) -> Path:
+def write_card(folder: Path, canvas: Optional[int] = None) -> Path:
     """Write Tiny's card file into its weights' folder; run it again whenever the folder's eval.json changes
-    (the card quotes it)."""
+    (the card quotes it). `canvas`: the training canvas (default: keep the card's)."""
     path = Path(folder) / CARD_FILE
-    path.write_text(json.dumps({"kind": "tiny", **ModelCard(**card_fields(folder)).to_json()}, indent=1) + "\n",
-                    encoding="utf-8")
+    fields = card_fields(folder, canvas)
+    path.write_text(json.dumps({"kind": "tiny", **ModelCard(**fields).to_json()}, indent=1) + "\n", encoding="utf-8")
     return path
 
 

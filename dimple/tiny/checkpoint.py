@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -110,9 +111,10 @@ def load_checkpoint(path: str):
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) -> str:
+def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16, canvas: Optional[int] = None) -> str:
     """Write the model in 16-bit safetensors + config.json + tokenizer + image settings into out_dir, with a
-    dimple_studio.json that gives any such folder Dimple-Tiny's card in the app."""
+    dimple_studio.json that gives any such folder Dimple-Tiny's card in the app; `canvas`: the response
+    canvas the model was trained on, its card's default (TinySettings.canvas when not given)."""
     os.makedirs(out_dir, exist_ok=True)
     m = copy.deepcopy(model).to(dtype)
     m.config.torch_dtype = str(dtype).replace("torch.", "")
@@ -120,7 +122,7 @@ def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16) 
     tokenizer.save_pretrained(out_dir)
     with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
         json.dump(TINY.preprocessor_config(), f, indent=1)
-    write_card(Path(out_dir))
+    write_card(Path(out_dir), canvas=canvas or TINY.canvas)
     return out_dir
 
 

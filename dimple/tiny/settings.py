@@ -8,6 +8,7 @@ nothing of the world's content or of training.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from dimple.processing import CLIP_MEAN, CLIP_STD, DimpleImageProcessor
 
@@ -39,9 +40,11 @@ class TinySettings:
     def max_pixels(self) -> int:
         return self.model_side ** 2
 
-    def decode_defaults(self) -> dict:
-        """DecodeConfig keywords for Tiny: its canvas, as many steps, the threshold."""
-        return dict(max_new_tokens=self.canvas, steps=self.canvas, alg_p_threshold=self.threshold)
+    def decode_defaults(self, canvas: Optional[int] = None) -> dict:
+        """DecodeConfig keywords for Tiny: its canvas (or the one a model was trained on), as many steps, the
+        threshold."""
+        canvas = canvas or self.canvas
+        return dict(max_new_tokens=canvas, steps=canvas, alg_p_threshold=self.threshold)
 
     def preprocessor_config(self) -> dict:
         return {"image_processor_type": "DimpleImageProcessor", "min_pixels": self.min_pixels,

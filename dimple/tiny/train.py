@@ -312,8 +312,9 @@ def main(argv=None) -> int:
         if not os.path.exists(path):
             print(f"error: no checkpoint at {path}", file=sys.stderr)
             return 2
-        model, tokenizer, _, state = model_from_checkpoint(path)
-        export(model, tokenizer, args.export, torch.bfloat16 if args.dtype == "bf16" else torch.float16)
+        model, tokenizer, run_cfg, state = model_from_checkpoint(path)
+        export(model, tokenizer, args.export, torch.bfloat16 if args.dtype == "bf16" else torch.float16,
+               canvas=run_cfg.canvas_len)  # the card's canvas: the one the run trained on
         print(f"exported step {state['step']} of {path} to {args.export}")
         return 0
     out = train(cfg, resume=args.resume, progress=not args.no_progress, max_seconds=args.max_seconds)

@@ -168,12 +168,13 @@ PAPER_THRESHOLD = 0.95  # the paper's confidence threshold: trajectory statistic
 
 
 def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold: float = 0.5,
-        classes=CLASSES, extra_thresholds=(PAPER_THRESHOLD,)) -> dict:
+        classes=CLASSES, extra_thresholds=(PAPER_THRESHOLD,), base=None) -> dict:
     """Decode every case at `threshold` (and at `low_threshold`, for the breakage statistic; at
-    `extra_thresholds` for the trajectory statistics) and score them."""
+    `extra_thresholds` for the trajectory statistics) and score them. `base`: the decode settings apart from
+    the threshold (default: the model card's), so that a canvas given on the command line is the one used."""
     from dimple.config import DecodeConfig
 
-    base = assistant.default_config
+    base = base or assistant.default_config
     results = {}
     t0 = time.perf_counter()
     for thr in dict.fromkeys((threshold, low_threshold, *extra_thresholds)):
