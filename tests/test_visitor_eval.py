@@ -84,5 +84,26 @@ def test_the_visitor_run_decodes_with_the_settings_it_is_given_not_only_the_card
     V.run(Recorder(), 1, classes=("off_world",), extra_thresholds=())
     assert {m for m, _ in seen} == {52}
     seen.clear()
-    V.run(Recorder(), 1, classes=("off_world",), extra_thresholds=(), base=DecodeConfig(max_new_tokens=96, steps=96))
+    out = V.run(Recorder(), 1, classes=("off_world",), extra_thresholds=(),
+                base=DecodeConfig(max_new_tokens=96, steps=96))
     assert {m for m, _ in seen} == {96} and {t for _, t in seen} == {0.9, 0.5}
+    assert set(out["trajectory_free"]) == set(out["trajectory"]) == {"0.9", "0.5"}
+
+
+def test_free_answer_statistics_leave_out_answers_decoded_under_a_template():
+    from types import SimpleNamespace
+
+    from dimple.config import DecodeConfig
+
+    class LongAnswers:
+        default_config = DecodeConfig(max_new_tokens=52, steps=52)
+
+        def generate(self, image, question, cfg, history=(), template=None):
+            return SimpleNamespace(nfe=1 if template else 6, answer_ids=[1] * 20)
+
+        def answer_text(self, traj):
+            return "x"
+
+    out = V.run(LongAnswers(), 1, classes=("off_world", "preset_JSON object"), extra_thresholds=())
+    assert out["trajectory"]["0.9"]["n"] == 2 and out["trajectory"]["0.9"]["single_pass_share"] == 0.5
+    assert out["trajectory_free"]["0.9"]["n"] == 1 and out["trajectory_free"]["0.9"]["single_pass_share"] == 0.0

@@ -187,6 +187,10 @@ def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold
         results[thr] = rows
     out = summarize(results[threshold], results[low_threshold], threshold, low_threshold, time.perf_counter() - t0)
     out["trajectory"] = {str(thr): trajectory_stats(rows) for thr, rows in sorted(results.items(), reverse=True)}
+    # Free answers only: a template fixes the form, so its answer is known once the picture is read and one pass
+    # is the structure prior doing its job (the paper's point); the choices a trajectory shows are in these.
+    out["trajectory_free"] = {str(thr): trajectory_stats([r for r in rows if r.case.template is None])
+                              for thr, rows in sorted(results.items(), reverse=True)}
     return out
 
 
