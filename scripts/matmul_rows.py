@@ -1,0 +1,74 @@
+"""The 7B's matmuls at a prompt's row count: plain bf16 and oneDNN-prepacked, ms and GFLOP/s.
+
+    python scripts/matmul_rows.py [--rows 33 300] [--threads 2]
+
+A first pass (the prompt, 300 tokens with a 256-token image, and the vision tower's 1,024 patches) is
+compute-bound, so its floor is its FLOPs over the matmul rate this CPU reaches at that row count. This prints
+that rate for each of the language model's and the vision tower's linear shapes (random weights, best of 3),
+and the floor it gives for the first pass: 28 language layers at the prompt's rows, 32 vision blocks at 1,024
+rows and the 152k lm_head at the canvas's rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dimple.packed_linear import pack_weight, packed_linear  # noqa: E402
+
+# (in, out, per block): the released Dimple-7B's linear shapes (dimple/scale/dimple-7b-parameters.json)
+LANGUAGE = {"q_proj": (3584, 3584), "k_proj": (3584, 512), "v_proj": (3584, 512), "o_proj": (3584, 3584),
+            "gate_proj": (3584, 18944), "up_proj": (3584, 18944), "down_proj": (18944, 3584)}
+VISION = {"qkv": (1280, 3840), "proj": (1280, 1280), "gate_proj": (1280, 3420), "up_proj": (1280, 3420),
+          "down_proj": (3420, 1280)}
+LAYERS, VISION_BLOCKS, PATCHES, CANVAS, VOCAB = 28, 32, 1024, 64, 152064
+
+
+def best_ms(fn, repeats: int = 3) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times) * 1e3
+
+
+def shape_ms(in_f: int, out_f: int, rows: int) -> dict:
+    w = torch.randn(out_f, in_f, dtype=torch.bfloat16) * 0.02
+    x = torch.randn(rows, in_f, dtype=torch.bfloat16)
+    packed = pack_weight(w)
+    return {"plain": best_ms(lambda: F.linear(x, w)), "packed": best_ms(lambda: packed_linear(x, packed, None))}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, nargs="+", default=[33, 300])
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    for rows in args.rows:
+        layer = 0.0
+        for name, (i, o) in LANGUAGE.items():
+            ms = shape_ms(i, o, rows)
+            fastest = min(ms.values())
+            layer += fastest
+            print(f"{rows} rows {name} {i}->{o}: " + ", ".join(
+                f"{k} {v:.1f} ms ({2 * rows * i * o / v / 1e6:.0f} GFLOP/s)" for k, v in ms.items()), flush=True)
+        print(f"{rows} rows: one language layer {layer:.0f} ms, {LAYERS} layers {layer * LAYERS / 1e3:.1f} s")
+    vision = sum(min(shape_ms(i, o, PATCHES).values()) for i, o in VISION.values())
+    head = min(shape_ms(3584, VOCAB // 8, CANVAS).values()) * 8  # an eighth of the rows, eight times
+    print(f"vision tower at {PATCHES} patches: one block {vision:.0f} ms, {VISION_BLOCKS} blocks "
+          f"{vision * VISION_BLOCKS / 1e3:.1f} s; lm_head at {CANVAS} rows {head:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
