@@ -103,3 +103,14 @@ def reference_expected():
 @pytest.fixture(scope="session")
 def reference_cases():
     return json.loads((REFERENCE / "cases.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The shipped Dimple-Tiny as an Assistant (skips where assets/ does not hold it)."""
+    from dimple.assistant import Assistant
+
+    try:
+        return Assistant.load("tiny")
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"Dimple-Tiny is not shipped here ({exc})")

@@ -20,16 +20,6 @@ IMAGE = str(ROOT / "assets" / "examples" / "objects_1.png")
 QUESTION = "Describe the image."
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from dimple.assistant import Assistant
-
-    try:
-        return Assistant.load("tiny")
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"Dimple-Tiny is not shipped here ({exc})")
-
-
 def _form(session, assistant, **overrides):
     cfg = assistant.default_config
     # threshold off: one token per pass, so the run has steps to branch from (Tiny may answer in one pass at 0.9)

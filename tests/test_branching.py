@@ -182,16 +182,6 @@ def test_a_proposal_commits_a_persons_choice_of_positions_and_candidates(referen
         filled.step(0, positions=[0])
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    from dimple.assistant import Assistant
-
-    try:
-        return Assistant.load("tiny")
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"Dimple-Tiny is not shipped here ({exc})")
-
-
 @pytest.mark.parametrize("image, question", [("objects_0.png", "Describe the image."),
                                              ("objects_1.png", "How many blue objects are there?")])
 def test_an_unedited_resume_on_the_shipped_tiny_with_padding_reproduces_the_original(tiny, image, question):
