@@ -19,10 +19,15 @@ Two storages, each with its kernels:
     two is kept per shape: whichever has the least summed time over the row
     counts.
   * int8 (`quantize="int8"`, `dimple.quantize`): `int8_gemv` (torch's
-    `_weight_int8pack_mm`, a matrix-vector kernel) and `int8_dequant` (int8
-    converted to bf16 one block of output rows at a time, then a bf16 matmul).
-    Both read the same stored weight, so the choice is per row count: a call
-    uses the kernel measured fastest at the nearest timed row count.
+    `_weight_int8pack_mm`, a matrix-vector kernel), `int8_upcast` (the whole
+    int8 weight converted to bf16 for the call, then one bf16 matmul: a
+    transient copy of one weight) and `int8_dequant` (the same one block of
+    output rows at a time: the least memory, the reference). All read the
+    same stored weight, so the choice is per row count: a call uses the kernel
+    measured fastest at the nearest timed row count, and int8 is also timed
+    at a prompt's row count (`KernelSettings.prefill_rows`), where the
+    matrix-vector kernel loses (7B MLP at 256 rows on an AMD EPYC: gemv 554
+    ms, upcast 240 ms, bf16 162 ms).
 
 A candidate that raises, is unavailable, or computes a different function
 (against the reference on the timing input) is dropped and the table says
@@ -51,15 +56,24 @@ log = logging.getLogger("dimple.kernels")
 @dataclass(frozen=True)
 class KernelSettings:
     rows: tuple = (1, 33)  # row counts timed: a 1-token cached pass, and a decode's canvas pass (32-token canvas + 1)
+    prefill_rows: int = 256  # int8 only (its kernel is chosen per row count): a prompt's first pass
     repeats: int = 3  # timed calls per candidate and row count at least (best kept), after one untimed call
     budget_ms: float = 40.0  # ... and more calls until this much time is spent: a shared CPU's slices (~8 ms) hide in the best
     max_timed_elements: int = 64 * 2**20  # weights larger than this are timed on a slice of their output rows
     block_bytes: int = 4 * 2**20  # int8_dequant: bf16 bytes of one dequantised block (stays in cache)
     rtol: float = 0.05  # a candidate whose output differs from the reference by more (relative max) is dropped
 
+    def rows_for(self, storage: str) -> tuple:
+        """The row counts timed for a storage: a prompt's too for int8, whose kernel is chosen per row count
+        (float storage keeps one kernel for all rows, chosen on the decode's passes)."""
+        extra = (self.prefill_rows,) if storage == "int8" and self.prefill_rows not in (0, *self.rows) else ()
+        return tuple(self.rows) + extra
+
     def validate(self) -> "KernelSettings":
         if not self.rows or min(self.rows) < 1:
             raise ValueError(f"rows must be positive row counts, got {self.rows}")
+        if self.prefill_rows < 0:
+            raise ValueError(f"prefill_rows must be >= 0 (0: not timed), got {self.prefill_rows}")
         if self.repeats < 1 or self.max_timed_elements < 1 or self.block_bytes < 1:
             raise ValueError("repeats, max_timed_elements and block_bytes must be >= 1")
         return self
@@ -89,6 +103,13 @@ def int8_dequant(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, b
         b.copy_(qweight[start:end])
         torch.mm(b, x_t, out=out_t[start:end])
     return out_t.t() * scales
+
+
+def int8_upcast(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """The same function with the whole int8 weight converted to x's dtype for this call (a transient copy of one
+    weight, 136 MB for the 7B's MLP, 1.1 GB for its lm_head) and one matmul: one conversion runs several times
+    faster than the blocks of `int8_dequant`, and at a prompt's rows it beats the matrix-vector kernel."""
+    return F.linear(x, qweight.to(x.dtype)) * scales
 
 
 @dataclass(frozen=True)
@@ -123,6 +144,7 @@ CANDIDATES: dict[str, Candidate] = {
     "packed": Candidate("float", lambda d, k: d.type == "cpu" and packing_available(), lambda w: (pack_weight(w),),
                         lambda x, p: packed_linear(x, p, None)),
     "int8_gemv": Candidate("int8", int8pack_runs, _quantized, int8_gemv),
+    "int8_upcast": Candidate("int8", lambda d, k: True, _quantized, int8_upcast),
     "int8_dequant": Candidate("int8", lambda d, k: True, _quantized, int8_dequant),
 }
 REFERENCE = {"float": "plain", "int8": "int8_dequant"}  # always kept: pure torch ops on every device
@@ -167,14 +189,14 @@ def _checked_state(cand: Candidate, name: str, weight, inputs: dict, states: dic
 
 
 def time_shape(in_features: int, out_features: int, dtype, device, names, settings: KernelSettings,
-               candidates: Optional[dict] = None) -> dict:
+               candidates: Optional[dict] = None, rows: Optional[tuple] = None) -> dict:
     """{"timed_out_features", "ms": {name: {rows: ms}}, "dropped": {name: reason}} for one weight shape, the
     candidates side by side on one random weight (called in turn); a candidate is dropped if it is
     unavailable, raises, or differs from its storage's reference kernel."""
     table, device = candidates or CANDIDATES, torch.device(device)
     timed_out = max(1, min(out_features, settings.max_timed_elements // in_features))
     weight = torch.empty(timed_out, in_features, dtype=dtype, device=device).normal_(0, 0.02)
-    inputs = {n: torch.randn(n, in_features, dtype=dtype, device=device) for n in settings.rows}
+    inputs = {n: torch.randn(n, in_features, dtype=dtype, device=device) for n in (rows or settings.rows)}
     alive, dropped, states, reference = {}, {}, {}, {}
     with torch.no_grad():
         for name in names:
@@ -238,8 +260,9 @@ def measure_choices(shapes: dict, storage: str, dtype, device, settings: KernelS
     names = eligible + [n for n in order_names("float", also) if n not in eligible]
     out = []
     for (in_f, out_f), modules in shapes.items():
-        timing = time_shape(in_f, out_f, dtype, device, names, settings, table)
-        choice = choose({"ms": {n: t for n, t in timing["ms"].items() if n in eligible}}, storage, settings.rows)
+        rows = settings.rows_for(storage)
+        timing = time_shape(in_f, out_f, dtype, device, names, settings, table, rows)
+        choice = choose({"ms": {n: t for n, t in timing["ms"].items() if n in eligible}}, storage, rows)
         out.append({"in_features": in_f, "out_features": out_f, "layers": len(modules), "example": modules[0],
                     "storage": storage, "timed_out_features": timing["timed_out_features"], "ms": timing["ms"],
                     "dropped": timing["dropped"], "chosen": {str(n): k for n, k in choice.items()}})

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .kernels import int8_dequant, int8_gemv, kernel_for_rows
+from .kernels import int8_dequant, int8_gemv, int8_upcast, kernel_for_rows
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
 
 MODES = (None, "int8")  # `quantize` values load_model accepts
@@ -68,7 +68,7 @@ def dequantize(qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     return qweight.to(scales.dtype) * scales[:, None]
 
 
-KERNELS = {"int8_gemv": int8_gemv, "int8_dequant": int8_dequant}
+KERNELS = {"int8_gemv": int8_gemv, "int8_upcast": int8_upcast, "int8_dequant": int8_dequant}
 
 
 class Int8Linear(nn.Module):

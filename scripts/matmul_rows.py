@@ -1,6 +1,7 @@
 """The 7B's matmuls at a prompt's row count: plain bf16 and oneDNN-prepacked, ms and GFLOP/s.
 
     python scripts/matmul_rows.py [--rows 33 300] [--threads 2]
+    python scripts/matmul_rows.py --int8 [--rows 1 33 256]     # the int8 kernels beside bf16
 
 A first pass (the prompt, 300 tokens with a 256-token image, and the vision tower's 1,024 patches) is
 compute-bound, so its floor is its FLOPs over the matmul rate this CPU reaches at that row count. This prints
@@ -21,7 +22,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dimple.kernels import int8_dequant, int8_gemv, int8_upcast  # noqa: E402
 from dimple.packed_linear import pack_weight, packed_linear  # noqa: E402
+from dimple.quantize import quantize_weight  # noqa: E402
 
 # (in, out, per block): the released Dimple-7B's linear shapes (dimple/scale/dimple-7b-parameters.json)
 LANGUAGE = {"q_proj": (3584, 3584), "k_proj": (3584, 512), "v_proj": (3584, 512), "o_proj": (3584, 3584),
@@ -48,12 +51,30 @@ def shape_ms(in_f: int, out_f: int, rows: int) -> dict:
     return {"plain": best_ms(lambda: F.linear(x, w)), "packed": best_ms(lambda: packed_linear(x, packed, None))}
 
 
+def int8_table(rows_list) -> None:
+    """Each int8 kernel beside plain bf16 on the language model's three large shapes, ms per call."""
+    for name in ("q_proj", "gate_proj", "down_proj"):
+        i, o = LANGUAGE[name]
+        w = torch.randn(o, i, dtype=torch.bfloat16) * 0.02
+        q, s = quantize_weight(w)
+        for rows in rows_list:
+            x = torch.randn(rows, i, dtype=torch.bfloat16)
+            ms = {"bf16 plain": best_ms(lambda: F.linear(x, w)), "int8_gemv": best_ms(lambda: int8_gemv(x, q, s)),
+                  "int8_upcast": best_ms(lambda: int8_upcast(x, q, s)),
+                  "int8_dequant": best_ms(lambda: int8_dequant(x, q, s))}
+            print(f"{rows} rows {name} {i}->{o}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items()), flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, nargs="+", default=[33, 300])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--int8", action="store_true", help="time the int8 kernels beside bf16 instead")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.int8:
+        int8_table(args.rows)
+        return 0
     for rows in args.rows:
         layer = 0.0
         for name, (i, o) in LANGUAGE.items():

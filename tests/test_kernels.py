@@ -65,6 +65,14 @@ def test_the_fastest_candidate_wins_per_row_count_for_int8_and_by_total_for_floa
     assert choose(timing, "float", (1, 33)) == {1: "packed", 33: "packed"}
 
 
+def test_int8_is_timed_at_a_prompts_rows_and_float_storage_only_at_the_decodes():
+    settings = KernelSettings(rows=(1, 33), prefill_rows=256)
+    assert settings.rows_for("int8") == (1, 33, 256) and settings.rows_for("float") == (1, 33)
+    assert KernelSettings(rows=(1, 33), prefill_rows=0).rows_for("int8") == (1, 33)
+    with pytest.raises(ValueError, match="prefill_rows"):
+        KernelSettings(prefill_rows=-1).validate()
+
+
 def test_a_call_uses_the_kernel_of_the_nearest_timed_row_count():
     choice = {1: "int8_gemv", 33: "int8_dequant"}
     assert [kernel_for_rows(choice, n) for n in (1, 4, 6, 33, 65, 512)] == \
@@ -86,10 +94,10 @@ class _TwoShapes(nn.Module):
 @pytest.mark.skipif(not packing_available(), reason="this torch build has no oneDNN linear packing")
 def test_the_measured_choice_is_installed_and_reported_per_shape(monkeypatch):
     # packed is made to look faster for 16 -> 32 only: exactly those two layers get packed weights
-    def fake(in_f, out_f, dtype, device, names, settings, candidates=None):
+    def fake(in_f, out_f, dtype, device, names, settings, candidates=None, rows=None):
         fast = "packed" if (in_f, out_f) == (16, 32) else "plain"
         return {"timed_out_features": out_f, "dropped": {},
-                "ms": {n: {r: (1.0 if n == fast else 2.0) for r in settings.rows} for n in names}}
+                "ms": {n: {r: (1.0 if n == fast else 2.0) for r in rows or settings.rows} for n in names}}
 
     monkeypatch.setattr(kernels, "time_shape", fake)
     model = _TwoShapes()
@@ -107,7 +115,8 @@ def test_int8_install_times_bf16_beside_int8_and_chooses_only_int8():
     model = _TwoShapes().to(torch.bfloat16)
     table = kernels.install(model, "int8", "cpu", FAST)
     for row in table:
-        assert {"int8_gemv", "int8_dequant", "plain"} <= set(row["ms"]) | set(row["dropped"])
-        assert set(row["chosen"].values()) <= {"int8_gemv", "int8_dequant"}
+        assert {"int8_gemv", "int8_upcast", "int8_dequant", "plain"} <= set(row["ms"]) | set(row["dropped"])
+        assert set(row["chosen"].values()) <= {"int8_gemv", "int8_upcast", "int8_dequant"}
+        assert set(row["chosen"]) == {"1", "5", str(FAST.prefill_rows)}  # int8 is also chosen at a prompt's rows
         assert all(ms > 0 for t in row["ms"].values() for ms in t.values())
     assert type(model.a).__name__ == "Int8Linear" and model.a.choice == {int(k): v for k, v in table[0]["chosen"].items()}

@@ -10,7 +10,7 @@ from torch import nn
 import dimple
 from conftest import REFERENCE, ROOT
 from dimple.config import DecodeConfig
-from dimple.kernels import int8_dequant, int8_gemv
+from dimple.kernels import int8_dequant, int8_gemv, int8_upcast
 from dimple.loading import load_model
 from dimple.quantize import Int8Linear, check_quantize, dequantize, is_quantized, quantize_weight
 
@@ -28,14 +28,14 @@ def test_every_weight_lands_within_half_a_step_of_its_row_scale():
     assert bool(((dequantize(q, s) - w).abs() <= s[:, None] / 2 + 1e-6).all())
 
 
-def test_both_int8_kernels_compute_the_same_function_at_any_row_count():
+def test_every_int8_kernel_computes_the_same_function_at_any_row_count():
     torch.manual_seed(1)
     q, s = quantize_weight(torch.randn(96, 64, dtype=torch.bfloat16) * 0.02)
     ref_w = dequantize(q, s).float()
     for rows in (1, 5, 40):
         x = torch.randn(rows, 64, dtype=torch.bfloat16)
         ref = x.float() @ ref_w.T
-        for out in (int8_gemv(x, q, s), int8_dequant(x, q, s, block_bytes=64 * 2 * 16)):  # 16-row blocks
+        for out in (int8_gemv(x, q, s), int8_upcast(x, q, s), int8_dequant(x, q, s, block_bytes=64 * 2 * 16)):
             assert out.shape == (rows, 96) and out.dtype == torch.bfloat16
             torch.testing.assert_close(out.float(), ref, rtol=0.02, atol=0.02 * float(ref.abs().max()))
 
@@ -43,7 +43,7 @@ def test_both_int8_kernels_compute_the_same_function_at_any_row_count():
 def test_an_int8_linear_keeps_its_bias_and_leading_dimensions_with_either_kernel_on_any_layout():
     lin = nn.Linear(32, 16)
     for x in (torch.randn(3, 2, 32), torch.randn(32, 6).t()):  # the second: strided in its last dimension
-        for kernel in ("int8_gemv", "int8_dequant"):
+        for kernel in ("int8_gemv", "int8_upcast", "int8_dequant"):
             q = Int8Linear.from_linear(lin, choice={1: kernel})
             y = q(x)
             assert y.shape == (*x.shape[:-1], 16)
