@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import re
 
-# Nouns whose plural is not the noun + "s".
-_PLURALS = {"pass": "passes", "forward pass": "forward passes", "manual pass": "manual passes"}
-
-
 def plural(noun: str) -> str:
     """"step" -> "steps", "forward pass" -> "forward passes" (the last word takes the plural)."""
-    head, _, last = noun.rpartition(" ")
-    if noun in _PLURALS:
-        return _PLURALS[noun]
-    last_plural = last + "es" if last.endswith(("s", "x", "ch", "sh")) else last + "s"
-    return f"{head} {last_plural}" if head else last_plural
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def inflect(n: int, noun: str) -> str:
+    """The noun in the number `n` needs, without the number (for a sentence that styles the number itself)."""
+    return noun if n == 1 else plural(noun)
 
 
 def count(n: int, noun: str) -> str:
     """`n` and the noun in the number it needs: count(1, "forward pass") -> "1 forward pass"."""
-    return f"{n} {noun if n == 1 else plural(noun)}"
+    return f"{n} {inflect(n, noun)}"
 
 
 # A count written into a fixed sentence: "{n} forward passes" or "{n} slot(s)" with n filled in.

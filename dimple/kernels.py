@@ -26,8 +26,10 @@ Two storages, each with its kernels:
     same stored weight, so the choice is per row count: a call uses the kernel
     measured fastest at the nearest timed row count, and int8 is also timed
     at a prompt's row count (`KernelSettings.prefill_rows`), where the
-    matrix-vector kernel loses (7B MLP at 256 rows on an AMD EPYC: gemv 554
-    ms, upcast 240 ms, bf16 162 ms).
+    matrix-vector kernel loses. Which of the other two wins depends on the
+    shape and on the machine's state (the 7B's MLP at 256 rows on an AMD
+    EPYC: quiet, dequant 101 ms, upcast 140, gemv 289; beside a training
+    job, upcast 272 ms, dequant 536, gemv 608).
 
 A candidate that raises, is unavailable, or computes a different function
 (against the reference on the timing input) is dropped and the table says
@@ -107,8 +109,8 @@ def int8_dequant(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, b
 
 def int8_upcast(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     """The same function with the whole int8 weight converted to x's dtype for this call (a transient copy of one
-    weight, 136 MB for the 7B's MLP, 1.1 GB for its lm_head) and one matmul: one conversion runs several times
-    faster than the blocks of `int8_dequant`, and at a prompt's rows it beats the matrix-vector kernel."""
+    weight, 136 MB for the 7B's MLP, 1.1 GB for its lm_head) and one matmul: one conversion instead of
+    `int8_dequant`'s blocks, which is faster for some shapes and machine states (the kernel table decides)."""
     return F.linear(x, qweight.to(x.dtype)) * scales
 
 

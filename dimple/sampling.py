@@ -80,7 +80,9 @@ def choose_tokens(
         # Greedy, scored on the model's own distribution: the argmax of `original` with the forbidden ids
         # ruled out is the reference's token whenever the reference did not pick a forbidden one, and it
         # saves a second (n, vocab) softmax per pass (152k wide for the 7B).
-        pickable = original.index_fill(-1, torch.tensor(list(forbid), dtype=torch.long), -1.0) if forbid else original
+        pickable = original
+        if forbid:
+            pickable = original.index_fill(-1, torch.tensor(list(forbid), device=original.device), -1.0)
         x0 = pickable.argmax(dim=-1)
         return CONFIDENCE[alg](original, x0), x0, original
     if forbid:

@@ -11,8 +11,6 @@ app/lessons/content.py; nothing of Gradio or the model.
 
 from __future__ import annotations
 
-import re
-
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -108,7 +106,6 @@ class Reveal:
         if self.guessed is None:
             return "You made no prediction."
         return "You predicted right." if self.guessed == self.right else "Not this time."
-
 
 
 def reveal(lesson: Lesson, runs: list[Run], guessed: Optional[int] = None) -> Reveal:

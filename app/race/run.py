@@ -24,7 +24,7 @@ from .. import pace
 from ..canvas import client as canvas_client, render
 from ..protocol import answer_text
 from ..request import Question
-from ..words import count
+from ..words import count, inflect
 
 SIDES = ("confident", "one token per step")
 
@@ -107,6 +107,5 @@ def verdict(assistant, fast, slow) -> str:
     said = ("**Same answer.**" if same else
             f"**Answers differ:** confident `{answer_text(assistant, fast)}` · one per step "
             f"`{answer_text(assistant, slow)}`")
-    passes = count(fast.nfe, "forward pass").replace(f"{fast.nfe} ", f"**{fast.nfe}** ", 1)
-    return (f"Confident decoding used {passes} ({own_seconds(fast):.2f} s), one token per "
-            f"step **{slow.nfe}** ({own_seconds(slow):.2f} s): {ratio:.1f}x the passes. {said}")
+    return (f"Confident decoding used **{fast.nfe}** {inflect(fast.nfe, 'forward pass')} ({own_seconds(fast):.2f} s), "
+            f"one token per step **{slow.nfe}** ({own_seconds(slow):.2f} s): {ratio:.1f}x the passes. {said}")

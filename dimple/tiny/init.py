@@ -97,7 +97,9 @@ def grow_depth(state: dict, layers: int) -> dict:
 
 
 def _check_heads(state: dict, config) -> None:
-    """Widening appends heads, so an old query head must keep its key/value head: equal head size and ratio."""
+    """Widening appends heads, so an old query head must keep its key/value head: equal ratios of query to
+    key/value heads. The weights do not record the old head size, so the caller keeps it (mrope_section);
+    this checks only that the old query rows are whole heads of the new size."""
     q, k = state[f"{LAYER_PREFIX}0.self_attn.q_proj.weight"], state[f"{LAYER_PREFIX}0.self_attn.k_proj.weight"]
     head_dim = config.hidden_size // config.num_attention_heads
     old_ratio = q.shape[0] // max(k.shape[0], 1)
