@@ -70,3 +70,16 @@ def test_busy_share_draws_busy_pictures_for_describe_and_json_only():
     assert abs(off["describe"] - uniform) < 0.08 and abs(off["structured"] - uniform) < 0.08
     assert on["describe"] > uniform + 0.15 and on["structured"] > uniform + 0.15
     assert abs(on["count"] - uniform) < 0.08  # a category outside BUSY_CATEGORIES keeps uniform counts
+
+
+def test_the_choice_category_asks_the_questions_that_pick_objects_out_of_the_scene(data):
+    old = data.mix
+    data.mix = {c: (1.0 if c == "choice" else 0.0) for c in old}
+    try:
+        drawn = [data.draw(10) for _ in range(60)]
+    finally:
+        data.mix = old
+    assert {d[0] for d in drawn} == {"choice"}
+    superlatives = {w for pair in dialogue.MOST.values() for w in pair}
+    asked = [d[2].lower() for d in drawn]
+    assert sum(any(w in q for w in superlatives) for q in asked) >= 15  # comparisons: about half of them

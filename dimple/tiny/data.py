@@ -63,7 +63,7 @@ def parse_mix(text: str) -> dict[str, float]:
 
 # Long answers about busy pictures bind an attribute to the wrong object most often, so these categories may draw
 # a picture with one of the BUSY_SPAN largest object counts more often (TrainConfig.busy_share).
-BUSY_CATEGORIES = ("describe", "structured", "visitor", "conversation")
+BUSY_CATEGORIES = ("describe", "structured", "visitor", "conversation", "choice")
 BUSY_SPAN = 3
 
 
@@ -97,8 +97,8 @@ class WorldData:
     # questions; visitor phrasings, conversations, replies outside the world and presets are Tiny 2's.
     MIX = {"describe": 1.0, "count": 0.8, "exists": 0.8, "attribute": 1.0, "position": 1.0, "ocr": 0.6,
            "chart": 0.8, "structured": 1.0, "cells": 0.2, "visitor": 4.0, "conversation": 2.5, "offworld": 0.8,
-           "nonworld": 1.0, "preset": 1.6, "template": 1.6}
-    VISITOR_CATEGORIES = ("visitor", "conversation", "offworld", "nonworld", "preset", "template")
+           "nonworld": 1.0, "preset": 1.6, "template": 1.6, "choice": 0.5}
+    VISITOR_CATEGORIES = ("visitor", "conversation", "offworld", "nonworld", "preset", "template", "choice")
 
     def __init__(self, cfg, tokenizer, seed: Optional[int] = None):  # cfg: train.TrainConfig
         self.cfg = cfg
@@ -150,7 +150,7 @@ class WorldData:
         cat = rng.choices(cats, weights=[self.mix[c] for c in cats])[0]
         if cat == "nonworld":
             return cat, "nonworld"
-        kind = world.SCENE_KIND.get(cat) or rng.choice(("objects", "objects", "objects", "text", "chart"))
+        kind = {**world.SCENE_KIND, "choice": "objects"}.get(cat) or rng.choice(("objects",) * 3 + ("text", "chart"))
         if kind != "objects":
             return cat, kind
         top = self.cfg.curriculum_objects if stage == "curriculum" else world.MAX_OBJECTS
@@ -183,8 +183,8 @@ class WorldData:
             kind = rng.choice(replies.KINDS)
             history = [(t.question, say(t)) for t in dialogue.conversation(scene, rng)[:rng.randint(0, 2)]]
             return history, replies.text_of(kind, rng), replies.vary(replies.REPLIES[kind], rng)
-        if cat == "visitor":
-            turn = dialogue.ask_any(scene, rng)
+        if cat in ("visitor", "choice"):  # "choice": only the kinds whose answer is a choice among the objects
+            turn = dialogue.ask_any(scene, rng, kinds=dialogue.CHOICE_KINDS if cat == "choice" else None)
             return (), turn.question, say(turn)
         if cat == "conversation":
             turns = dialogue.conversation(scene, rng, last=rng.choice(("follow_up", "any")))

@@ -105,6 +105,10 @@ def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, sty
     return _tiny3_turn(scene, kind, rng, say)
 
 
+# Tiny 3's kinds whose answer picks some objects out of the scene, the comparison twice as often: its answer
+# lists every object of one size, so it is a filtered description (WorldData's "choice" category).
+CHOICE_KINDS = ("comparison", "comparison", "exists_color", "position_of_shape")
+
 # Superlatives of a comparison question, by the size they ask for (the world has two sizes).
 MOST = {"big": ("biggest", "largest"), "small": ("smallest", "tiniest")}
 
