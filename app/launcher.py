@@ -17,6 +17,8 @@ import os
 import re
 from typing import Optional, Sequence
 
+from dimple.quantize import MODES
+
 from .lazy import LazyAssistant
 from .page import build_demo, launch_options
 from .zerogpu import GPU_SECONDS, on_zerogpu, zerogpu_assistant
@@ -67,8 +69,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "show it at /gradio_api/runs; off by default, see docs/security.md")
     p.add_argument("--mcp", action="store_true", default=os.environ.get("DIMPLE_MCP") == "1", help="also serve the `generate` endpoint as an MCP tool "
                                                       "(/gradio_api/mcp/)")
-    p.add_argument("--quantize", choices=["int8"], default=os.environ.get("DIMPLE_QUANTIZE") or None,
-                   help="weight-only int8 linear layers (about half the memory; the kernel is chosen by measurement)")
+    p.add_argument("--quantize", choices=[m for m in MODES if m], default=os.environ.get("DIMPLE_QUANTIZE") or None,
+                   help="int8: weight-only int8 linear layers (about half the memory; the kernel is chosen by "
+                        "measurement); w8a8: int8 activations too, faster canvas passes on a CPU")
     p.add_argument("--analytics", action="store_true", default=os.environ.get("DIMPLE_ANALYTICS") == "1",
                    help="let Gradio send its usage analytics (off by default: classroom machines and Spaces)")
     p.add_argument("--gpu-seconds", type=int, default=int(os.environ.get("DIMPLE_GPU_SECONDS", GPU_SECONDS)),
@@ -79,8 +82,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def make_app(model: str = "tiny", device: str = "auto", gpu_seconds: int = GPU_SECONDS, analytics: bool = False,
              quantize: Optional[str] = None):
     """(demo, assistant): the UI around a model that loads on first use (on ZeroGPU: wrapped for the GPU).
-    `analytics`: let Gradio send its usage analytics (off unless asked for); `quantize`: None or "int8"
-    (weight-only int8 linears, `dimple.quantize`)."""
+    `analytics`: let Gradio send its usage analytics (off unless asked for); `quantize`: None, "int8" or "w8a8"
+    (int8 linears, `dimple.quantize`)."""
     assistant = LazyAssistant(model, auto_device() if device == "auto" else device, quantize=quantize)
     return build_demo(zerogpu_assistant(assistant, gpu_seconds), analytics=analytics), assistant
 

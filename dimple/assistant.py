@@ -50,7 +50,7 @@ class Assistant:
 
     @classmethod
     def load(cls, name: str = "tiny", device: str = "cpu", dtype=None, quantize=None) -> "Assistant":
-        """quantize: None or "int8" (weight-only; see dimple.quantize)."""
+        """quantize: None, "int8" (weight-only) or "w8a8" (int8 activations too); see dimple.quantize."""
         folder = resolve_checkpoint(name)
         model = load_model(str(folder), device=device, dtype=dtype, quantize=quantize)
         return cls(model, load_tokenizer(folder), load_image_processor(folder), read_card(folder, name))

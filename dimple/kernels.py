@@ -31,6 +31,15 @@ Two storages, each with its kernels:
     EPYC: quiet, dequant 101 ms, upcast 140, gemv 289; beside a training
     job, upcast 272 ms, dequant 536, gemv 608).
 
+  * w8a8 (`quantize="w8a8"`): the same int8 weight, and each token's
+    activations rounded to int8 as they enter a linear layer, so the matmul
+    runs on integers (`w8a8_intmm`, torch's `_int_mm`). It is the only kernel
+    of its storage: the weight-only kernels compute another function and are
+    timed beside it for the table only. Why: converting an int8 weight to bf16
+    for a canvas-wide pass cost more than the matmul itself on the AMD EPYC
+    (the 7B's MLP: 71 ms to convert, 28 ms for the bf16 matmul, 19 ms for the
+    integer one, 33 rows, beside training).
+
 A candidate that raises, is unavailable, or computes a different function
 (against the reference on the timing input) is dropped and the table says
 why; the reference kernel (`plain`, `int8_dequant`) always remains, so a
@@ -58,7 +67,7 @@ log = logging.getLogger("dimple.kernels")
 @dataclass(frozen=True)
 class KernelSettings:
     rows: tuple = (1, 33)  # row counts timed: a 1-token cached pass, and a decode's canvas pass (32-token canvas + 1)
-    prefill_rows: int = 256  # int8 only (its kernel is chosen per row count): a prompt's first pass
+    prefill_rows: int = 256  # quantised storages only (their kernel is chosen per row count): a prompt's first pass
     repeats: int = 3  # timed calls per candidate and row count at least (best kept), after one untimed call
     budget_ms: float = 40.0  # ... and more calls until this much time is spent: a shared CPU's slices (~8 ms) hide in the best
     max_timed_elements: int = 64 * 2**20  # weights larger than this are timed on a slice of their output rows
@@ -68,7 +77,7 @@ class KernelSettings:
     def rows_for(self, storage: str) -> tuple:
         """The row counts timed for a storage: a prompt's too for int8, whose kernel is chosen per row count
         (float storage keeps one kernel for all rows, chosen on the decode's passes)."""
-        extra = (self.prefill_rows,) if storage == "int8" and self.prefill_rows not in (0, *self.rows) else ()
+        extra = (self.prefill_rows,) if storage != "float" and self.prefill_rows not in (0, *self.rows) else ()
         return tuple(self.rows) + extra
 
     def validate(self) -> "KernelSettings":
@@ -82,6 +91,25 @@ class KernelSettings:
 
 
 # ----- the kernels -------------------------------------------------------------------------------
+INT8_MAX = 127  # symmetric int8: values in [-127, 127], so -w quantises to -q (weights and activations alike)
+
+
+def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, in) floating -> (int8 (rows, in), float32 scales (rows, 1)): one symmetric scale per row, max |x|
+    / 127, round to nearest (a token's activations are quantised on their own: dynamic, per token)."""
+    xf = x.float()
+    s = (xf.abs().amax(dim=1, keepdim=True) / INT8_MAX).clamp_min_(torch.finfo(torch.float32).tiny)
+    return torch.round(xf / s).clamp_(-INT8_MAX, INT8_MAX).to(torch.int8), s
+
+
+def w8a8_intmm(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """x (rows, in) quantised per row to int8, times the int8 weight (out, in), in torch's integer matmul
+    (int32 sums: |sum| <= 127 * 127 * in < 2^31 for in < 133,000), then both scales. A different function from
+    the weight-only kernels: the activations are rounded too (`quantize="w8a8"`, never chosen for "int8")."""
+    xq, xs = quantize_rows(x)
+    return (torch._int_mm(xq, qweight.t()).float() * xs * scales.float()).to(x.dtype)
+
+
 def int8_gemv(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     """x (rows, in) times int8 weight (out, in) with per-output-row scales (out,): torch's int8 weight-pack
     matmul (the kernel gpt-fast and torchao's CPU weight-only int8 call)."""
@@ -148,8 +176,15 @@ CANDIDATES: dict[str, Candidate] = {
     "int8_gemv": Candidate("int8", int8pack_runs, _quantized, int8_gemv),
     "int8_upcast": Candidate("int8", lambda d, k: True, _quantized, int8_upcast),
     "int8_dequant": Candidate("int8", lambda d, k: True, _quantized, int8_dequant),
+    "w8a8_intmm": Candidate("w8a8", lambda d, k: d.type == "cpu" and hasattr(torch, "_int_mm"), _quantized,
+                            w8a8_intmm),
 }
-REFERENCE = {"float": "plain", "int8": "int8_dequant"}  # always kept: pure torch ops on every device
+# Each storage's reference kernel, always kept: plain torch ops (w8a8 has only the one, and quantize.check_quantize
+# admits it on the CPU only, where torch's integer matmul takes any shape).
+REFERENCE = {"float": "plain", "int8": "int8_dequant", "w8a8": "w8a8_intmm"}
+# Timed beside a quantised storage's own kernels for the table only, never chosen: bf16, and for w8a8 the
+# weight-only int8 kernels (the reference first: the others are checked against it).
+COMPARED = {"int8": ("plain", "packed"), "w8a8": ("plain", "packed", "int8_dequant", "int8_gemv", "int8_upcast")}
 
 
 # ----- timing and choosing -------------------------------------------------------------------------
@@ -303,11 +338,11 @@ def install(model: nn.Module, quantize: Optional[str], device, settings: Optiona
     if not layers:
         return []
     dtype, shapes = layers[0][1].weight.dtype, linear_shapes(model, layers)
-    if quantize == "int8":
-        also = ("plain", "packed") if compare else ()
-        table = measure_choices(shapes, "int8", dtype, device, settings, also=also)
+    if quantize in COMPARED:
+        also = COMPARED[quantize] if compare else ()
+        table = measure_choices(shapes, quantize, dtype, device, settings, also=also)
         quantize_linears(model, {(r["in_features"], r["out_features"]): choice_rows(r) for r in table},
-                         settings.block_bytes)
+                         settings.block_bytes, mode=quantize)
     elif sum(CANDIDATES[n].available(device, 0) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
         table = measure_choices(shapes, "float", dtype, device, settings)
         packed = {(r["in_features"], r["out_features"]) for r in table if "packed" in r["chosen"].values()}

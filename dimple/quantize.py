@@ -15,7 +15,15 @@ row count, and asks `kernels.kernel_for_rows`. Why torch's own op and not
 torchao: torchao's CPU weight-only int8 calls the same op, and its wheel builds
 C++ extensions against one torch version; this adds no dependency.
 
-What is refused (ValueError): any mode but None and "int8", and int8 across
+`quantize="w8a8"` keeps the same weights and also rounds each token's
+activations to int8 (one scale per token, max |x| / 127) as they enter a linear
+layer, so the matmul runs on integers (`kernels.w8a8_intmm`): faster than
+converting the weight to bf16 when a pass feeds many tokens, at the price of
+the activations' rounding (measured like int8: scripts/int8_accuracy.py).
+It runs on the CPU only (torch's integer matmul on CUDA needs more than 16
+rows).
+
+What is refused (ValueError): any mode but those of MODES, w8a8 off the CPU, and int8 across
 several GPUs (accelerate's device_map; untested). On CUDA the code path runs
 (the dequantising kernel; `_weight_int8pack_mm` if the build has it) but was
 not measured here. It does not know checkpoints or the Dimple architecture:
@@ -27,23 +35,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .kernels import int8_dequant, int8_gemv, int8_upcast, kernel_for_rows
+from .kernels import INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, w8a8_intmm
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
 
-MODES = (None, "int8")  # `quantize` values load_model accepts
-INT8_MAX = 127  # symmetric: int8 values in [-127, 127], so -w quantises to -q
+# `quantize` values load_model accepts: off, weight-only int8, int8 weights and per-token int8 activations.
+MODES = (None, "int8", "w8a8")
 QUANT_CHUNK_ROWS = 4096  # rows quantised at a time: the float32 scratch stays at 4096 x in, not the whole weight
 
 
 def check_quantize(quantize, device: str, several_gpus: bool = False) -> None:
     """Raise ValueError, naming the setting, for a quantize value or combination this project does not run."""
     if quantize not in MODES:
-        raise ValueError(f"quantize must be None or 'int8' (weight-only int8); got {quantize!r}")
+        raise ValueError(f"quantize must be None, 'int8' (weight-only int8) or 'w8a8' (int8 weights and "
+                         f"activations); got {quantize!r}")
+    if quantize == "w8a8" and device != "cpu":
+        raise ValueError(f"quantize='w8a8' runs on the CPU only (torch's integer matmul on a GPU needs more than 16 "
+                         f"rows, and a cached pass feeds one); got device {device!r}: use quantize='int8' there")
     if quantize is not None and several_gpus:
-        raise ValueError("quantize='int8' runs on one device (cpu, cuda or cuda:N), not spread over several GPUs "
-                         "with device='cuda'; pass device='cuda:0' or leave quantize off")
+        raise ValueError(f"quantize={quantize!r} runs on one device (cpu, cuda or cuda:N), not spread over several "
+                         "GPUs with device='cuda'; pass device='cuda:0' or leave quantize off")
     if quantize is not None and not (device == "cpu" or device.startswith("cuda")):
-        raise ValueError(f"quantize='int8' needs device 'cpu' or 'cuda[:N]'; got {device!r}")
+        raise ValueError(f"quantize={quantize!r} needs device 'cpu' or 'cuda[:N]'; got {device!r}")
 
 
 def quantize_weight(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,7 +80,7 @@ def dequantize(qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     return qweight.to(scales.dtype) * scales[:, None]
 
 
-KERNELS = {"int8_gemv": int8_gemv, "int8_upcast": int8_upcast, "int8_dequant": int8_dequant}
+KERNELS = {"int8_gemv": int8_gemv, "int8_upcast": int8_upcast, "int8_dequant": int8_dequant, "w8a8_intmm": w8a8_intmm}
 
 
 class Int8Linear(nn.Module):
@@ -82,7 +94,7 @@ class Int8Linear(nn.Module):
         self.register_buffer("qweight", qweight)
         self.register_buffer("scales", scales)
         self.register_buffer("bias", None if bias is None else bias.detach().to(scales.dtype))
-        self.choice = dict(choice or {1: "int8_dequant"})
+        self.choice = dict(choice or {1: REFERENCE["int8"]})
         self.block_bytes = block_bytes
 
     @classmethod
@@ -117,16 +129,16 @@ def float_linears(model: nn.Module) -> list:
             and m.weight.is_floating_point() and not m.weight.is_mkldnn]
 
 
-def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20) -> int:
+def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20, mode: str = "int8") -> int:
     """Replace every floating nn.Linear of `model` by an Int8Linear, one at a time, in place; `choices`:
-    {(in, out): {rows: kernel}}. The bf16 weight's pages of a memory-mapped checkpoint are handed back as
+    {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel ("int8" or "w8a8"). The bf16 weight's pages of a memory-mapped checkpoint are handed back as
     each layer is done, so memory peaks one layer above the int8 model. Returns how many were replaced."""
     mappings, count = file_mappings(), 0
     for name in [n for n, _ in float_linears(model)]:  # names only: each bf16 layer is freed once replaced
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         linear = getattr(parent, child)
-        choice = choices.get((linear.in_features, linear.out_features))
+        choice = choices.get((linear.in_features, linear.out_features)) or {1: REFERENCE[mode]}
         with torch.no_grad():
             setattr(parent, child, Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes))
             plain = linear.weight

@@ -1,10 +1,11 @@
-"""int8 weight-only against bf16/fp32: `python scripts/int8_accuracy.py [--layers 2] [--json-out F]`.
+"""int8 (weight-only) and w8a8 (int8 activations too) against bf16/fp32: `python scripts/int8_accuracy.py
+[--layers 2] [--json-out F]`.
 
 Measures (1) the reference fixture model's logits (the original implementation's `canvas_logits`) with and
 without int8 weights, in float32 and bf16 activations, and the decoded histories of its five reference
 cases (tokens that differ); (2) a random stack of decoder layers at the released 7B shape plus its lm_head
-(normal(0, 0.02) weights, as the scale checkpoints): the logits of 64 positions, bf16 against int8 against a
-float32 run of the same weights. Prints JSON. A measurement tool, not a test (tests/test_quantize.py holds
+(normal(0, 0.02) weights, as the scale checkpoints): the logits of 64 positions, bf16 against int8 and w8a8
+against a float32 run of the same weights. Prints JSON. A measurement tool, not a test (tests/test_quantize.py holds
 the small-shape bounds).
 """
 
@@ -23,7 +24,10 @@ sys.path.insert(0, str(ROOT))
 import dimple  # noqa: E402
 from dimple.config import DecodeConfig  # noqa: E402
 from dimple.loading import load_model  # noqa: E402
-from dimple.quantize import float_linears, quantize_linears  # noqa: E402
+from dimple.kernels import REFERENCE as REFERENCE_KERNEL  # noqa: E402
+from dimple.quantize import MODES, Int8Linear, quantize_linears  # noqa: E402
+
+QUANTIZED = [m for m in MODES if m]
 
 REFERENCE = ROOT / "tests" / "fixtures" / "dimple-reference"
 
@@ -47,13 +51,14 @@ def reference_fixture() -> dict:
     inputs = dict(attention_mask=e["attention_mask"], pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
     out: dict = {}
     for dtype in ("fp32", "bf16"):
-        models = {q: load_model(str(REFERENCE), dtype=dtype, quantize=q) for q in (None, "int8")}
+        models = {q: load_model(str(REFERENCE), dtype=dtype, quantize=q) for q in MODES}
         with torch.no_grad():
             logits = {q: m(e["canvas_ids"], **{**inputs, "attention_mask": torch.ones_like(e["canvas_ids"])}).logits
                       for q, m in models.items()}
-        out[dtype] = {"float_vs_reference": compare(logits[None], e["canvas_logits"]),
-                      "int8_vs_reference": compare(logits["int8"], e["canvas_logits"]),
-                      "int8_vs_float": compare(logits["int8"], logits[None]), "histories": {}}
+        out[dtype] = {"float_vs_reference": compare(logits[None], e["canvas_logits"]), "histories": {}}
+        for q in QUANTIZED:
+            out[dtype].update({f"{q}_vs_reference": compare(logits[q], e["canvas_logits"]),
+                               f"{q}_vs_float": compare(logits[q], logits[None])})
         for case in cases:
             cfg = DecodeConfig(max_new_tokens=case["max_new_tokens"], steps=case["steps"], alg=case["alg"],
                                alg_p_threshold=case["alg_p_threshold"], temperature=case["temperature"],
@@ -97,12 +102,17 @@ def layer_stack(layers: int, tokens: int, seed: int = 0) -> dict:
 
     logits_bf16 = run(stack, torch.bfloat16)
     logits_fp32 = run(stack.float(), torch.float32)
+    out = {"layers": layers, "tokens": tokens, "hidden": config.hidden_size, "vocab": config.vocab_size,
+           "bf16_vs_fp32": compare(logits_bf16, logits_fp32)}
     stack.to(torch.bfloat16)
-    quantize_linears(stack, {})
-    logits_int8 = run(stack, torch.bfloat16)
-    return {"layers": layers, "tokens": tokens, "hidden": config.hidden_size, "vocab": config.vocab_size,
-            "bf16_vs_fp32": compare(logits_bf16, logits_fp32), "int8_vs_fp32": compare(logits_int8, logits_fp32),
-            "int8_vs_bf16": compare(logits_int8, logits_bf16)}
+    quantize_linears(stack, {})  # int8 weights, their floating copies freed
+    for mode in QUANTIZED:  # both modes read the same int8 weight: only the kernel changes
+        for m in stack.modules():
+            if isinstance(m, Int8Linear):
+                m.choice = {1: REFERENCE_KERNEL[mode]}
+        logits = run(stack, torch.bfloat16)
+        out.update({f"{mode}_vs_fp32": compare(logits, logits_fp32), f"{mode}_vs_bf16": compare(logits, logits_bf16)})
+    return out
 
 
 def main(argv=None) -> int:

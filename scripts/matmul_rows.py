@@ -1,7 +1,7 @@
 """The 7B's matmuls at a prompt's row count: plain bf16 and oneDNN-prepacked, ms and GFLOP/s.
 
     python scripts/matmul_rows.py [--rows 33 300] [--threads 2]
-    python scripts/matmul_rows.py --int8 [--rows 1 33 256]     # the int8 kernels beside bf16
+    python scripts/matmul_rows.py --int8 [--rows 1 33 256]     # the int8 kernels (w8a8's too) beside bf16
 
 A first pass (the prompt, 300 tokens with a 256-token image, and the vision tower's 1,024 patches) is
 compute-bound, so its floor is its FLOPs over the matmul rate this CPU reaches at that row count. This prints
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dimple.kernels import int8_dequant, int8_gemv, int8_upcast  # noqa: E402
+from dimple.kernels import int8_dequant, int8_gemv, int8_upcast, w8a8_intmm  # noqa: E402
 from dimple.packed_linear import pack_weight, packed_linear  # noqa: E402
 from dimple.quantize import quantize_weight  # noqa: E402
 
@@ -52,7 +52,8 @@ def shape_ms(in_f: int, out_f: int, rows: int) -> dict:
 
 
 def int8_table(rows_list) -> None:
-    """Each int8 kernel beside plain bf16 on the language model's three large shapes, ms per call."""
+    """Each int8 kernel beside plain bf16 on the language model's three large shapes, ms per call (w8a8_intmm
+    rounds the activations too: another function, `quantize="w8a8"`)."""
     for name in ("q_proj", "gate_proj", "down_proj"):
         i, o = LANGUAGE[name]
         w = torch.randn(o, i, dtype=torch.bfloat16) * 0.02
@@ -61,7 +62,7 @@ def int8_table(rows_list) -> None:
             x = torch.randn(rows, i, dtype=torch.bfloat16)
             ms = {"bf16 plain": best_ms(lambda: F.linear(x, w)), "int8_gemv": best_ms(lambda: int8_gemv(x, q, s)),
                   "int8_upcast": best_ms(lambda: int8_upcast(x, q, s)),
-                  "int8_dequant": best_ms(lambda: int8_dequant(x, q, s))}
+                  "int8_dequant": best_ms(lambda: int8_dequant(x, q, s)), "w8a8_intmm": best_ms(lambda: w8a8_intmm(x, q, s))}
             print(f"{rows} rows {name} {i}->{o}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items()), flush=True)
 
 

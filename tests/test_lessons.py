@@ -76,6 +76,14 @@ def test_the_same_text_judge_quotes_both_answers_when_they_differ():
     assert reveal(BY_KEY["at_once"], [_run(text="x"), _run(text="x")]).right == 0
 
 
+def test_the_branch_judge_says_so_when_the_first_pass_left_nothing_to_branch():
+    lesson = BY_KEY["branch"]
+    done = reveal(lesson, [_run(nfe=1, text="a"), _run(nfe=0, text="a", masked=0, start_step=1)])
+    assert done.right == 0 and "nothing left to decide" in done.why
+    moved = reveal(lesson, [_run(nfe=6, text="a b"), _run(nfe=2, text="a c", masked=10, start_step=1)])
+    assert moved.right == 1 and "a c" in moved.why and "took 5" in moved.why and "other 10" in moved.why
+
+
 def test_the_prefill_lesson_claims_a_speed_up_only_when_it_was_measured():
     off, on = _run(sec=0.2, text="a"), _run(sec=0.1, text="a")
     assert "2.0x faster" in reveal(BY_KEY["prefill"], [off, on]).why
@@ -213,3 +221,15 @@ def test_lesson_autoregressive_claim_holds(assistant, ran):
     assert all(len(s.positions) <= 1 for s in t_ar.steps)  # one token a pass
     assert BY_KEY["autoregressive"].choices[result.right] == logic.compare_passes(diff.nfe, ar.nfe)
     assert str(ar.nfe) in result.why
+
+
+def test_lesson_branch_claim_holds(assistant, ran):
+    runs, result = _lesson(assistant, ran, "branch")
+    (orig, t_orig), (branch, t_branch) = runs
+    assert t_branch.start_step == min(BY_KEY["branch"].branch_after, t_orig.nfe)
+    assert t_branch.canvas == t_orig.state_at(t_branch.start_step)  # the branch starts where the run was
+    mask = assistant.mask_token_id
+    kept = [i for i, tok in enumerate(t_branch.canvas) if tok != mask]
+    assert all(t_branch.response_ids[i] == t_branch.canvas[i] for i in kept)  # committed slots never change
+    assert t_branch.config["alg_p_threshold"] == 0.5 and t_orig.config["alg_p_threshold"] == 0.9
+    assert (result.right == 0) == (orig.text == branch.text or branch.masked == 0)

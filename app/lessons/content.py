@@ -32,6 +32,7 @@ class Lesson:
     runs: tuple[tuple[str, dict], ...]  # (label, settings over the model's defaults); the first is the baseline
     why: dict = field(default_factory=dict)  # why key -> text with {placeholders} filled from the runs' facts
     template: str = ""  # a structure prior for the second run ("" = none)
+    branch_after: int = 0  # > 0: the second run is a branch of the first, from its canvas after this many passes
 
 
 LESSONS: tuple[Lesson, ...] = (
@@ -150,5 +151,26 @@ LESSONS: tuple[Lesson, ...] = (
              SAME: "Both took {a_nfe} passes: confident decoding committed about one slot per pass on this answer.",
              SLOWER: "One token a pass took {b_nfe} passes for its {b_tokens} answer tokens; confident decoding "
                      "took {a_nfe} ({a_tpf} tokens per pass): that is the speed-up parallel decoding buys."},
+    ),
+    Lesson(
+        key="branch", title="Branching: the path a decode takes",
+        image="objects_0.png", question="Describe the image.",
+        explain="A pass never takes back a slot it committed, so each pass narrows what the rest of the answer "
+                "can be. The studio can go back to any step and decode on from the canvas as it was there, with "
+                "other settings: a branch. Here the first run decodes at threshold 0.9, and the branch takes its "
+                "canvas after the first pass and finishes it at threshold 0.5.",
+        predict="Will the branch end with the same answer as the run it left?",
+        choices=("the same answer", "a different answer"), judge="branch", branch_after=1,
+        runs=(("threshold 0.9", {"alg_p_threshold": 0.9}),
+              ("branch after pass 1, at 0.5", {"alg_p_threshold": 0.5})),
+        why={"same": "The same: \u201c{a_text}\u201d. The branch kept the {b_given} slot(s) that pass 1 had "
+                     "committed and decided the other {b_masked} in {b_nfe} more passes at 0.5, where the original "
+                     "took {a_later} at 0.9: the kept slots had already fixed the answer's form.",
+             "different": "The branch ended \u201c{b_text}\u201d, the original \u201c{a_text}\u201d. Both share "
+                          "the {b_given} slot(s) pass 1 committed; at 0.5 the branch decided the other {b_masked} "
+                          "in {b_nfe} more passes (the original took {a_later}), and a slot let through early "
+                          "changed what the others expected.",
+             "done": "Pass 1 had already committed every slot, so the branch had nothing left to decide: both "
+                     "end \u201c{a_text}\u201d. Try it on a question whose answer takes several passes."},
     ),
 )

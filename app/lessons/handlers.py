@@ -23,6 +23,7 @@ from ..canvas import render
 from ..inputs import load_image
 from .content import LESSONS, Lesson
 from .logic import PREDICT, REVEALED, Reveal, Run, lesson_heading, parse_place, reveal, run_from
+from dimple.branching import resume_point
 from dimple.loading import ASSETS
 
 log = logging.getLogger("dimple.studio")
@@ -35,7 +36,8 @@ def image_path(lesson: Lesson) -> str:
 
 def run_lesson(assistant, lesson: Lesson) -> list[tuple[Run, object]]:
     """Decode a lesson's runs on `assistant` (the model's defaults, each run's settings over them) ->
-    [(Run, Trajectory)], the baseline first. The template, if any, applies to the second run."""
+    [(Run, Trajectory)], the baseline first. The template, if any, applies to the second run; with
+    `branch_after`, the second run is a branch of the first."""
     image = load_image(image_path(lesson))
     limit = int(assistant.max_new_tokens_limit)
     out = []
@@ -44,10 +46,23 @@ def run_lesson(assistant, lesson: Lesson) -> list[tuple[Run, object]]:
         cfg = replace(base, **{"max_new_tokens": min(base.max_new_tokens, limit), **settings})
         if "steps" not in settings:
             cfg = replace(cfg, steps=cfg.max_new_tokens)
-        template = lesson.template if (i == 1 and lesson.template) else None
-        traj = assistant.generate(image, lesson.question, cfg.validate(), template=template)
+        if i == 1 and lesson.branch_after:
+            traj = branch_of(assistant, image, lesson, cfg.validate(), out[0][1])
+        else:
+            template = lesson.template if (i == 1 and lesson.template) else None
+            traj = assistant.generate(image, lesson.question, cfg.validate(), template=template)
         out.append((run_from(label, traj, assistant.answer_text(traj)), traj))
     return out
+
+
+def branch_of(assistant, image, lesson: Lesson, cfg, parent):
+    """The finished branch of `parent` from its canvas after `lesson.branch_after` passes (after its last if it
+    took fewer), decoded with `cfg` (the studio's Branch button does the same: dimple.branching)."""
+    point = resume_point(parent, min(lesson.branch_after, parent.nfe))
+    traj = None
+    for traj in assistant.branch(image, lesson.question, cfg, **point):
+        pass
+    return traj
 
 
 def _settings_line(lesson: Lesson) -> str:
@@ -57,6 +72,8 @@ def _settings_line(lesson: Lesson) -> str:
         parts.append(f"**{label}**: {shown}")
     if lesson.template:
         parts.append(f"template `{lesson.template}`")
+    if lesson.branch_after:
+        parts.append(f"the second run starts from the first run's canvas after pass {lesson.branch_after}")
     return "Runs: " + "; ".join(parts)
 
 

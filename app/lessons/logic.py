@@ -34,6 +34,7 @@ class Run:
     first_masked: int  # the leftmost slot masked at the start
     blocks: int  # blocks that took at least one pass (1 without blocks)
     seconds_per_pass: float  # wall time of the passes after the first, per pass (0.0 with one pass)
+    start_step: int = 0  # a branch: the passes of the run it left before its canvas was taken
 
 
 def run_from(label: str, traj, text: str) -> Run:
@@ -42,7 +43,8 @@ def run_from(label: str, traj, text: str) -> Run:
     later = [s.seconds for s in traj.steps[1:]]
     return Run(label=label, nfe=traj.nfe, text=text, tokens=traj.n_generated, tpf=round(traj.tokens_per_forward, 2),
                length=traj.length, masked=len(masked), first=first, first_masked=masked[0] if masked else 0,
-               blocks=len({s.block for s in traj.steps}), seconds_per_pass=sum(later) / len(later) if later else 0.0)
+               blocks=len({s.block for s in traj.steps}), seconds_per_pass=sum(later) / len(later) if later else 0.0,
+               start_step=traj.start_step)
 
 
 def facts(runs: list[Run]) -> dict:
@@ -51,9 +53,11 @@ def facts(runs: list[Run]) -> dict:
     for prefix, r in zip("ab", runs):
         out.update({f"{prefix}_nfe": r.nfe, f"{prefix}_text": r.text, f"{prefix}_tokens": r.tokens,
                     f"{prefix}_tpf": f"{r.tpf:g}", f"{prefix}_length": r.length, f"{prefix}_masked": r.masked,
-                    f"{prefix}_blocks": r.blocks})
+                    f"{prefix}_blocks": r.blocks, f"{prefix}_given": r.length - r.masked})
     a = runs[0]
     out.update(first_count=len(a.first), first_last=max(a.first, default=0) + 1, length=a.length)
+    if len(runs) > 1:  # a branch: the passes the original took after the branch point
+        out["a_later"] = a.nfe - runs[1].start_step
     return out
 
 
@@ -78,9 +82,13 @@ def _same_text(lesson: Lesson, runs: list[Run]) -> tuple[int, str]:
     return (0, "same") if same else (1, "different")
 
 
+def _branch(lesson: Lesson, runs: list[Run]) -> tuple[int, str]:
+    return (0, "done") if runs[1].masked == 0 else _same_text(lesson, runs)
+
+
 JUDGES: dict[str, Callable[[Lesson, list[Run]], tuple[int, str]]] = {
     "passes": _passes, "structure": _passes, "first_pass": _first_pass, "same_text": _same_text,
-    "prefill": _same_text,
+    "prefill": _same_text, "branch": _branch,
 }
 
 

@@ -103,11 +103,14 @@ def read_bandwidth(device: str, gib: float, repeats: int = 5) -> dict:
             "copy_read_write_gbps": round(2 * n * 4 / copy_s / 1e9, 2)}
 
 
-def matmul_rates(in_features: int, out_features: int, dtype, device: str, rows=(1, 33, 512), repeats: int = 5) -> list:
+def matmul_rates(in_features: int, out_features: int, dtype, device: str, rows=(1, 33, 512), repeats: int = 5,
+                 integer: bool = False) -> list:
     """The widest matmul (hidden -> intermediate) at several row counts: seconds, GFLOP/s and weight bytes
-    streamed per second, with torch's plain CPU linear and with the oneDNN-prepacked weight side by side."""
+    streamed per second, with torch's plain CPU linear and with the oneDNN-prepacked weight side by side; with
+    `integer`, torch's int8 x int8 matmul too (`intmm`, the roof of quantize="w8a8": it counts GOP/s as GFLOP/s)."""
     weight = torch.empty(out_features, in_features, dtype=dtype, device=device).normal_(0, 0.02)
     packed = pack_weight(weight) if device == "cpu" and packing_available() else None
+    qweight = torch.randint(-127, 128, weight.shape, dtype=torch.int8, device=device) if integer else None
     nbytes, out = weight.numel() * weight.element_size(), []
     for n in rows:
         x = torch.randn(n, in_features, dtype=dtype, device=device)
@@ -115,12 +118,16 @@ def matmul_rates(in_features: int, out_features: int, dtype, device: str, rows=(
         kernels = {"plain": lambda: torch.nn.functional.linear(x, weight)}
         if packed is not None:
             kernels["packed"] = lambda: packed_linear(x, packed, None)
+        if qweight is not None:
+            xq = torch.randint(-127, 128, x.shape, dtype=torch.int8, device=device)
+            kernels["intmm"] = lambda: torch._int_mm(xq, qweight.t())
         with torch.no_grad():
             for name, fn in kernels.items():
                 s = best_seconds(fn, device, repeats)
                 row[f"{name}_ms"] = round(s * 1e3, 3)
                 row[f"{name}_gflops"] = float(f"{2 * n * weight.numel() / s / 1e9:.4g}")
-                row[f"{name}_weight_gbps"] = float(f"{nbytes / s / 1e9:.4g}")
+                read = weight.numel() if name == "intmm" else nbytes  # the int8 weight is a byte an element
+                row[f"{name}_weight_gbps"] = float(f"{read / s / 1e9:.4g}")
         out.append(row)
     return out
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from ..loading import load_model
+from ..quantize import MODES
 from .checkpoint import existing_checkpoint, write_checkpoint
 from .measure import decode_pair, floor_gives_way, forward_table, pass_costs, roofline
 from .probe import PeakMemory, matmul_rates, peak_gflops, read_bandwidth, rss_bytes
@@ -75,8 +76,8 @@ def _rooflines(model, settings, forward, decode, machine) -> list:
 
 def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir: Path = DEFAULT_CKPT_DIR,
               keep: bool = False, pack: bool = True, quantize=None, baseline: bool = True) -> dict:
-    """Write, load and measure one shape; the checkpoint is deleted afterwards unless `keep`. quantize: None or
-    "int8" (load_model's); baseline False: the decode runs with prefilling only (no uncached decode)."""
+    """Write, load and measure one shape; the checkpoint is deleted afterwards unless `keep`. quantize: one of
+    load_model's (None, "int8", "w8a8"); baseline False: the decode runs with prefilling only (no uncached decode)."""
     shape, settings = get_shape(name), settings.validate()
     if device == "cpu":
         torch.set_num_threads(settings.threads)
@@ -87,7 +88,8 @@ def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir:
               "settings": {k: v for k, v in vars(settings).items() if k != "extra"}}
     result["checkpoint"] = ckpt = _checkpoint(shape, folder, settings)
     machine = {"bandwidth": read_bandwidth(device, settings.bandwidth_gib),
-               "matmul": matmul_rates(shape.hidden, shape.intermediate, torch.bfloat16, device, settings.matmul_rows)}
+               "matmul": matmul_rates(shape.hidden, shape.intermediate, torch.bfloat16, device, settings.matmul_rows,
+                                         integer=quantize == "w8a8")}
     machine["peak_gflops"] = peak_gflops(machine["matmul"])
     result["machine"] = machine
     probe, start = PeakMemory(device).start(), time.perf_counter()
@@ -158,7 +160,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-pack", action="store_true", help="load without prepacking the linear weights (the old path)")
     p.add_argument("--steps", type=int, default=ScaleSettings.steps, help="fixed passes of each decode")
     p.add_argument("--canvas", type=int, default=ScaleSettings.canvas, help="response canvas of the decode (tokens)")
-    p.add_argument("--quantize", choices=["int8"], default=None, help="load with weight-only int8 linear layers")
+    p.add_argument("--quantize", choices=[m for m in MODES if m], default=None,
+                   help="load with int8 linear layers: weight-only (int8) or with int8 activations (w8a8, CPU)")
     p.add_argument("--no-baseline", action="store_true", help="decode with prefilling only (skip the uncached decode)")
     p.add_argument("--threads", type=int, default=ScaleSettings.threads, help="torch threads on a CPU")
     p.add_argument("--fed-tokens", type=lambda s: tuple(int(v) for v in s.split(",")),
