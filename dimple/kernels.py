@@ -13,7 +13,7 @@ shape is timed here, on random weights of its shape (capped at
 `KernelSettings.max_timed_elements`, so the 152k-row lm_head costs a slice),
 with the candidates side by side.
 
-Two storages, each with its kernels:
+Three storages, each with its kernels:
   * bf16 (or the load dtype): `plain` (torch's linear) or `packed` (oneDNN's
     blocked copy, `packed_linear`). The storage is the choice, so one of the
     two is kept per shape: whichever has the least summed time over the row
@@ -36,13 +36,13 @@ Two storages, each with its kernels:
     runs on integers (`w8a8_intmm`, torch's `_int_mm`). It is the only kernel
     of its storage: the weight-only kernels compute another function and are
     timed beside it for the table only. Why: converting an int8 weight to bf16
-    for a canvas-wide pass cost more than the matmul itself on the AMD EPYC
-    (the 7B's MLP: 71 ms to convert, 28 ms for the bf16 matmul, 19 ms for the
-    integer one, 33 rows, beside training).
+    for a canvas-wide pass costs more than the matmul itself (the 7B's MLP at
+    33 rows on a quiet AMD EPYC: int8_dequant 26.0 ms, int8_upcast 64.0, bf16
+    17.6 and prepacked 13.0, the integer matmul 10.1; docs/scale.md).
 
 A candidate that raises, is unavailable, or computes a different function
 (against the reference on the timing input) is dropped and the table says
-why; the reference kernel (`plain`, `int8_dequant`) always remains, so a
+why; the reference kernel (`plain`, `int8_dequant`, `w8a8_intmm`) always remains, so a
 failed candidate can never leave a layer without a kernel. It does not know
 the Dimple architecture or checkpoints.
 """

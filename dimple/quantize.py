@@ -51,6 +51,9 @@ def check_quantize(quantize, device: str, several_gpus: bool = False) -> None:
     if quantize == "w8a8" and device != "cpu":
         raise ValueError(f"quantize='w8a8' runs on the CPU only (torch's integer matmul on a GPU needs more than 16 "
                          f"rows, and a cached pass feeds one); got device {device!r}: use quantize='int8' there")
+    if quantize == "w8a8" and not hasattr(torch, "_int_mm"):  # its only kernel: refused here, not at the first pass
+        raise ValueError(f"quantize='w8a8' needs torch's integer matmul (torch._int_mm), which torch "
+                         f"{torch.__version__} lacks; use quantize='int8'")
     if quantize is not None and several_gpus:
         raise ValueError(f"quantize={quantize!r} runs on one device (cpu, cuda or cuda:N), not spread over several "
                          "GPUs with device='cuda'; pass device='cuda:0' or leave quantize off")

@@ -128,6 +128,12 @@ def test_w8a8_is_refused_off_the_cpu():
     check_quantize("w8a8", "cpu")
 
 
+def test_w8a8_is_refused_at_load_where_torch_has_no_integer_matmul(monkeypatch):
+    monkeypatch.delattr(torch, "_int_mm")
+    with pytest.raises(ValueError, match="integer matmul"):
+        check_quantize("w8a8", "cpu")
+
+
 @pytest.mark.parametrize("value", ["int4", "INT8", 8, "fp8"])
 def test_unknown_quantize_values_are_refused_naming_the_setting(value):
     with pytest.raises(ValueError, match=r"quantize must be None, .int8."):
