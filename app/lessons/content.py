@@ -164,10 +164,12 @@ LESSONS: tuple[Lesson, ...] = (
         runs=(("threshold 0.9", {"alg_p_threshold": 0.9}),
               ("branch after pass 1, at 0.5", {"alg_p_threshold": 0.5})),
         why={"same": "The same: \u201c{a_text}\u201d. The branch kept the {b_given} slot(s) that pass 1 had "
-                     "committed and decided the other {b_masked} in {b_nfe} more passes at 0.5, where the original "
-                     "took {a_later} at 0.9: the kept slots had already fixed the answer's form.",
+                     "committed (the padding after the answer counts) and decided the other {b_masked} in {b_nfe} "
+                     "more passes at 0.5, where the original took {a_later} at 0.9: the kept slots had already "
+                     "fixed the answer's form.",
              "different": "The branch ended \u201c{b_text}\u201d, the original \u201c{a_text}\u201d. Both share "
-                          "the {b_given} slot(s) pass 1 committed; at 0.5 the branch decided the other {b_masked} "
+                          "the {b_given} slot(s) pass 1 committed (the padding after the answer counts); at 0.5 "
+                          "the branch decided the other {b_masked} "
                           "in {b_nfe} more passes (the original took {a_later}), and a slot let through early "
                           "changed what the others expected.",
              "done": "Pass 1 had already committed every slot, so the branch had nothing left to decide: both "
