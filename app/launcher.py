@@ -17,7 +17,7 @@ import os
 import re
 from typing import Optional, Sequence
 
-from dimple.quantize import MODES
+from dimple.loading import QUANTIZE_MODES
 
 from .lazy import LazyAssistant
 from .page import build_demo, launch_options
@@ -69,7 +69,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "show it at /gradio_api/runs; off by default, see docs/security.md")
     p.add_argument("--mcp", action="store_true", default=os.environ.get("DIMPLE_MCP") == "1", help="also serve the `generate` endpoint as an MCP tool "
                                                       "(/gradio_api/mcp/)")
-    p.add_argument("--quantize", choices=[m for m in MODES if m], default=os.environ.get("DIMPLE_QUANTIZE") or None,
+    p.add_argument("--quantize", choices=[m for m in QUANTIZE_MODES if m],
+                   default=os.environ.get("DIMPLE_QUANTIZE") or None,
                    help="int8: weight-only int8 linear layers (about half the memory; the kernel is chosen by "
                         "measurement); w8a8: int8 activations too, faster canvas passes on a CPU")
     p.add_argument("--analytics", action="store_true", default=os.environ.get("DIMPLE_ANALYTICS") == "1",

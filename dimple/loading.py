@@ -19,7 +19,7 @@ import torch
 from . import kernels
 from .fast_paths import batch_vision_windows, fuse_projections
 from .modeling import DimpleConfig, DimpleModel
-from .quantize import check_quantize
+from .quantize import MODES as QUANTIZE_MODES, check_quantize  # QUANTIZE_MODES: what `quantize` takes
 
 def _assets_folder() -> Path:
     """The shipped assets: `dimple/assets` once pip-installed (package data), else the repository's assets/."""
