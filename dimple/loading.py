@@ -198,4 +198,5 @@ def describe_device(model) -> str:
     p: Optional[torch.nn.Parameter] = next(model.parameters(), None)
     if p is None:
         return "unknown"
-    return f"{p.device.type.upper()} · {str(p.dtype).replace('torch.', '')}"
+    quantized = f" · {model.quantize} linears" if getattr(model, "quantize", None) else ""  # the header says so
+    return f"{p.device.type.upper()} · {str(p.dtype).replace('torch.', '')}{quantized}"

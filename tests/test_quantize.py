@@ -122,6 +122,15 @@ def test_a_w8a8_model_runs_only_the_integer_kernel_and_times_the_others_beside_i
     assert layers and all(set(m.choice.values()) == {"w8a8_intmm"} for m in layers)
 
 
+def test_the_device_line_names_the_quantisation_a_visitor_chose(reference_pair):
+    from dimple.loading import describe_device
+
+    _, models = reference_pair
+    assert describe_device(models["w8a8"]).endswith("· w8a8 linears")
+    assert describe_device(models["int8"]).endswith("· int8 linears")
+    assert "linears" not in describe_device(models[None])
+
+
 def test_w8a8_is_refused_off_the_cpu():
     with pytest.raises(ValueError, match="w8a8.*CPU only"):
         check_quantize("w8a8", "cuda:0")
