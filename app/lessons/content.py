@@ -2,7 +2,7 @@
 
 Owns what each lesson says and runs: its example (image, question, template),
 the runs it compares (each a set of decoding settings over the model's
-defaults), its two or three sentences, the prediction it asks for with its
+defaults; the second may be a branch of the first), its two or three sentences, the prediction it asks for with its
 choices, and its "why" texts, one per outcome. It holds no numbers about the
 model: every number a lesson shows is read from its runs, and which choice is
 right and which "why" is shown are decided by comparing the runs
