@@ -75,7 +75,7 @@ class KernelSettings:
     rtol: float = 0.05  # a candidate whose output differs from the reference by more (relative max) is dropped
 
     def rows_for(self, storage: str) -> tuple:
-        """The row counts timed for a storage: a prompt's too for int8, whose kernel is chosen per row count
+        """The row counts timed for a storage: a prompt's too for the quantised ones, chosen per row count
         (float storage keeps one kernel for all rows, chosen on the decode's passes)."""
         extra = (self.prefill_rows,) if storage != "float" and self.prefill_rows not in (0, *self.rows) else ()
         return tuple(self.rows) + extra
@@ -144,7 +144,7 @@ def int8_upcast(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) ->
 
 @dataclass(frozen=True)
 class Candidate:
-    storage: str  # "float" (the load dtype) or "int8": which stored weight the kernel reads
+    storage: str  # "float" (the load dtype), "int8" or "w8a8": which stored weight the kernel reads and how
     available: Callable[[torch.device, int], bool]  # whether this build and device can run it at this in_features
     prepare: Callable[[torch.Tensor], tuple]  # float weight (out, in) -> the stored state the kernel reads
     run: Callable[..., torch.Tensor]  # (x (rows, in), *state) -> (rows, out), no bias

@@ -62,7 +62,8 @@ def int8_table(rows_list) -> None:
             x = torch.randn(rows, i, dtype=torch.bfloat16)
             ms = {"bf16 plain": best_ms(lambda: F.linear(x, w)), "int8_gemv": best_ms(lambda: int8_gemv(x, q, s)),
                   "int8_upcast": best_ms(lambda: int8_upcast(x, q, s)),
-                  "int8_dequant": best_ms(lambda: int8_dequant(x, q, s)), "w8a8_intmm": best_ms(lambda: w8a8_intmm(x, q, s))}
+                  "int8_dequant": best_ms(lambda: int8_dequant(x, q, s)),
+                  "w8a8_intmm": best_ms(lambda: w8a8_intmm(x, q, s))}
             print(f"{rows} rows {name} {i}->{o}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items()), flush=True)
 
 

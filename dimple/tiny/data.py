@@ -65,6 +65,9 @@ def parse_mix(text: str) -> dict[str, float]:
 # a picture with one of the BUSY_SPAN largest object counts more often (TrainConfig.busy_share).
 BUSY_CATEGORIES = ("describe", "structured", "visitor", "conversation", "choice")
 BUSY_SPAN = 3
+# The scene each category asks about: the canonical ones' (world.SCENE_KIND), and "choice" picks among objects;
+# the other visitor categories draw a scene kind at random.
+CATEGORY_SCENE = {**world.SCENE_KIND, "choice": "objects"}
 
 
 class ScenePool:
@@ -150,7 +153,7 @@ class WorldData:
         cat = rng.choices(cats, weights=[self.mix[c] for c in cats])[0]
         if cat == "nonworld":
             return cat, "nonworld"
-        kind = {**world.SCENE_KIND, "choice": "objects"}.get(cat) or rng.choice(("objects",) * 3 + ("text", "chart"))
+        kind = CATEGORY_SCENE.get(cat) or rng.choice(("objects",) * 3 + ("text", "chart"))
         if kind != "objects":
             return cat, kind
         top = self.cfg.curriculum_objects if stage == "curriculum" else world.MAX_OBJECTS
