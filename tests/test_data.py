@@ -83,3 +83,23 @@ def test_the_choice_category_asks_the_questions_that_pick_objects_out_of_the_sce
     superlatives = {w for pair in dialogue.MOST.values() for w in pair}
     asked = [d[2].lower() for d in drawn]
     assert sum(any(w in q for w in superlatives) for q in asked) >= 15  # comparisons: about half of them
+
+
+@pytest.mark.parametrize("long_pad_prob", [0.0, 1.0])
+def test_long_pads_fill_the_canvas_so_the_masked_room_does_not_tell_the_answer_length(long_pad_prob):
+    """A diffusion answer is trained with its masked pads: if most samples end a few pads after the answer, the
+    number of masks tells the model how long the answer is, and on the app's full canvas it fills the spare room
+    (docs/tiny3.md, session 20). long_pad_prob is the share padded to the whole canvas."""
+    tok = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    cfg = TrainConfig(pool_per_kind=8, vision_warmup_steps=0, curriculum_steps=0, long_pad_prob=long_pad_prob,
+                      max_pad=4, canvas_len=96)
+    data = WorldData(cfg, tok, seed=5)
+    free = [(ids, start) for ids, start, _img, _cat, _targets, fixed in (data.sample(0) for _ in range(40))
+            if not fixed]  # a template's canvas is its own length
+    assert len(free) >= 10
+    for ids, start in free:
+        response = len(ids) - start
+        if long_pad_prob:
+            assert response >= cfg.canvas_len
+        else:
+            assert ids[start:].count(data.ids["pad"]) <= cfg.max_pad

@@ -51,7 +51,9 @@ class TrainConfig:
     busy_share: float = 0.0  # share of describe, JSON, visitor and conversation scenes drawn with 4-6 objects
     # --- sequences ---
     max_pad: int = 6  # supervised <|endoftext|> pads after <|im_end|>: uniform in [0, max_pad]
-    long_pad_prob: float = 0.15  # chance that the pads instead fill the response up to canvas_len
+    # chance that the pads instead fill the response up to canvas_len; the short pads' masked room tells the model
+    # the answer's length, which the app's full canvas does not (Tiny 3's runs pass 0.85: docs/tiny3.md)
+    long_pad_prob: float = 0.15
     canvas_len: int = TINY.canvas  # response length the long pads fill (the decode canvas used in evaluation)
     mask_eps: float = 1e-3  # diffusion: t ~ U(mask_eps, 1)
     max_loss_weight: float = 10.0  # diffusion: the 1/t weight is clipped at this
