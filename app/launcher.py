@@ -72,7 +72,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--quantize", choices=[m for m in QUANTIZE_MODES if m],
                    default=os.environ.get("DIMPLE_QUANTIZE") or None,
                    help="int8: weight-only int8 linear layers (about half the memory; the kernel is chosen by "
-                        "measurement); w8a8: int8 activations too, faster canvas passes on a CPU")
+                        "measurement); w8a8: int8 activations too, faster canvas passes on a CPU; int4: weight-only "
+                        "group-wise int4 on a CPU (about a quarter of the memory)")
     p.add_argument("--analytics", action="store_true", default=os.environ.get("DIMPLE_ANALYTICS") == "1",
                    help="let Gradio send its usage analytics (off by default: classroom machines and Spaces)")
     p.add_argument("--gpu-seconds", type=int, default=int(os.environ.get("DIMPLE_GPU_SECONDS", GPU_SECONDS)),
@@ -83,8 +84,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def make_app(model: str = "tiny", device: str = "auto", gpu_seconds: int = GPU_SECONDS, analytics: bool = False,
              quantize: Optional[str] = None):
     """(demo, assistant): the UI around a model that loads on first use (on ZeroGPU: wrapped for the GPU).
-    `analytics`: let Gradio send its usage analytics (off unless asked for); `quantize`: None, "int8" or "w8a8"
-    (int8 linears, `dimple.quantize`)."""
+    `analytics`: let Gradio send its usage analytics (off unless asked for); `quantize`: None, "int8", "w8a8" or
+    "int4" (quantised linears, `dimple.quantize`)."""
     assistant = LazyAssistant(model, auto_device() if device == "auto" else device, quantize=quantize)
     return build_demo(zerogpu_assistant(assistant, gpu_seconds), analytics=analytics), assistant
 

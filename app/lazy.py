@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 
 def loader_for(quantize: Optional[str] = None) -> Callable[[str, str], Any]:
-    """(name, device) -> Assistant, loading int8 linears when `quantize` is "int8" or "w8a8"."""
+    """(name, device) -> Assistant, loading quantised linears when `quantize` is "int8", "w8a8" or "int4"."""
     def load(name: str, device: str):
         from dimple.assistant import Assistant
 
@@ -27,7 +27,7 @@ class LazyAssistant:
                  loader: Optional[Callable[[str, str], Any]] = None, quantize: Optional[str] = None) -> None:
         self.__dict__["_name"] = name
         self.__dict__["_device"] = device
-        self.__dict__["quantize"] = quantize  # None, "int8" or "w8a8": what the default loader loads
+        self.__dict__["quantize"] = quantize  # None, "int8", "w8a8" or "int4": what the default loader loads
         self.__dict__["_loader"] = loader or loader_for(quantize)
         self.__dict__["_lock"] = threading.Lock()
         self.__dict__["_real"] = None

@@ -50,7 +50,8 @@ class Assistant:
 
     @classmethod
     def load(cls, name: str = "tiny", device: str = "cpu", dtype=None, quantize=None) -> "Assistant":
-        """quantize: None, "int8" (weight-only) or "w8a8" (int8 activations too); see dimple.quantize."""
+        """quantize: None, "int8" (weight-only), "w8a8" (int8 activations too) or "int4" (weight-only, CPU);
+        see dimple.quantize."""
         folder = resolve_checkpoint(name)
         model = load_model(str(folder), device=device, dtype=dtype, quantize=quantize)
         return cls(model, load_tokenizer(folder), load_image_processor(folder), read_card(folder, name))

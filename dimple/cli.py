@@ -22,7 +22,8 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="tiny", help="'tiny', a checkpoint folder or a hub id")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quantize", choices=[m for m in MODES if m], default=None,
-                   help="int8: weight-only int8 linear layers (half the memory); w8a8: int8 activations too (CPU)")
+                   help="int8: weight-only int8 linear layers (half the memory); w8a8: int8 activations too (CPU); "
+                        "int4: weight-only group-wise int4 (about a quarter of the memory, CPU)")
     # decoding flags default to None: an omitted flag takes the model card's default (config_from_args), and the
     # help names the table's value (dimple.settings), which a card without its own defaults uses
     p.add_argument("--alg-p-threshold", type=float, default=None,

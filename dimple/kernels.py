@@ -13,7 +13,7 @@ shape is timed here, on random weights of its shape (capped at
 `KernelSettings.max_timed_elements`, so the 152k-row lm_head costs a slice),
 with the candidates side by side.
 
-Three storages, each with its kernels:
+Four storages, each with its kernels:
   * bf16 (or the load dtype): `plain` (torch's linear) or `packed` (oneDNN's
     blocked copy, `packed_linear`). The storage is the choice, so one of the
     two is kept per shape: whichever has the least summed time over the row
@@ -40,9 +40,14 @@ Three storages, each with its kernels:
     33 rows on a quiet AMD EPYC: int8_dequant 26.0 ms, int8_upcast 64.0, bf16
     17.6 and prepacked 13.0, the integer matmul 10.1; docs/scale.md).
 
+  * int4 (`quantize="int4"`, `dimple.int4`: groups of `KernelSettings.int4_group` input columns, CPU only):
+    `int4_gemv` (torch's `_weight_int4pack_mm_for_cpu`) and `int4_dequant` (one block of output rows
+    unpacked to bf16 and multiplied: the least memory, the reference). Both read the same packed weight,
+    so, as for int8, the choice is per row count.
+
 A candidate that raises, is unavailable, or computes a different function
 (against the reference on the timing input) is dropped and the table says
-why; the reference kernel (`plain`, `int8_dequant`, `w8a8_intmm`) always remains, so a
+why; the reference kernel (`plain`, `int8_dequant`, `w8a8_intmm`, `int4_dequant`) always remains, so a
 failed candidate can never leave a layer without a kernel. It does not know
 the Dimple architecture or checkpoints.
 """
@@ -59,6 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .int4 import INT4_GROUPS, int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
 from .packed_linear import pack_weight, packed_linear, packing_available
 
 log = logging.getLogger("dimple.kernels")
@@ -71,7 +77,11 @@ class KernelSettings:
     repeats: int = 3  # timed calls per candidate and row count at least (best kept), after one untimed call
     budget_ms: float = 40.0  # ... and more calls until this much time is spent: a shared CPU's slices (~8 ms) hide in the best
     max_timed_elements: int = 64 * 2**20  # weights larger than this are timed on a slice of their output rows
-    block_bytes: int = 4 * 2**20  # int8_dequant: bf16 bytes of one dequantised block (stays in cache)
+    block_bytes: int = 4 * 2**20  # int8_dequant, int4_dequant: bf16 bytes of one dequantised block (stays in cache)
+    # int4: input columns per scale and zero. 32 / 64 / 128: rounding error 7.8 / 9.0 / 10.0 % of a normal weight,
+    # the random 7B stack's logits 37 / 42 / 46 % from fp32 (relative L2), 0.625 / 0.5625 / 0.53 bytes per
+    # weight; torch's int4 matmul as fast at each (docs/scale.md). The most accurate, for 11 % more bytes than 64.
+    int4_group: int = 32
     rtol: float = 0.05  # a candidate whose output differs from the reference by more (relative max) is dropped
 
     def rows_for(self, storage: str) -> tuple:
@@ -87,6 +97,8 @@ class KernelSettings:
             raise ValueError(f"prefill_rows must be >= 0 (0: not timed), got {self.prefill_rows}")
         if self.repeats < 1 or self.max_timed_elements < 1 or self.block_bytes < 1:
             raise ValueError("repeats, max_timed_elements and block_bytes must be >= 1")
+        if self.int4_group not in INT4_GROUPS:
+            raise ValueError(f"int4_group must be one of {INT4_GROUPS}, got {self.int4_group}")
         return self
 
 
@@ -144,16 +156,26 @@ def int8_upcast(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) ->
 
 @dataclass(frozen=True)
 class Candidate:
-    storage: str  # "float" (the load dtype), "int8" or "w8a8": which stored weight the kernel reads and how
+    storage: str  # "float" (the load dtype), "int8", "w8a8" or "int4": which stored weight the kernel reads and how
     available: Callable[[torch.device, int], bool]  # whether this build and device can run it at this in_features
-    prepare: Callable[[torch.Tensor], tuple]  # float weight (out, in) -> the stored state the kernel reads
+    prepare: Callable[[torch.Tensor, KernelSettings], tuple]  # float weight (out, in) -> the state the kernel reads
     run: Callable[..., torch.Tensor]  # (x (rows, in), *state) -> (rows, out), no bias
 
 
-def _quantized(weight: torch.Tensor) -> tuple:
+def _quantized(weight: torch.Tensor, settings: KernelSettings) -> tuple:
     from .quantize import quantize_weight
 
     return quantize_weight(weight)
+
+
+def _quantized_int4(weight: torch.Tensor, settings: KernelSettings) -> tuple:
+    return (*quantize_int4(weight, settings.int4_group), weight.shape[0])  # (packed, scales_and_zeros, out_features)
+
+
+def int4_runs(device: torch.device, in_features: int) -> bool:
+    """Whether the int4 kernels run here: on the CPU, where torch's int4 ops exist and their packed layout is
+    the one `dimple.int4` reads (any in_features: shapes are padded to what the op takes)."""
+    return device.type == "cpu" and int4_unavailable() is None
 
 
 INT8PACK_K_MULTIPLE = 16  # _weight_int8pack_mm on the CPU reads the input dimension in blocks of this many
@@ -170,21 +192,25 @@ def int8pack_runs(device: torch.device, in_features: int) -> bool:
 
 
 CANDIDATES: dict[str, Candidate] = {
-    "plain": Candidate("float", lambda d, k: True, lambda w: (w,), lambda x, w: F.linear(x, w)),
-    "packed": Candidate("float", lambda d, k: d.type == "cpu" and packing_available(), lambda w: (pack_weight(w),),
+    "plain": Candidate("float", lambda d, k: True, lambda w, s: (w,), lambda x, w: F.linear(x, w)),
+    "packed": Candidate("float", lambda d, k: d.type == "cpu" and packing_available(), lambda w, s: (pack_weight(w),),
                         lambda x, p: packed_linear(x, p, None)),
     "int8_gemv": Candidate("int8", int8pack_runs, _quantized, int8_gemv),
     "int8_upcast": Candidate("int8", lambda d, k: True, _quantized, int8_upcast),
     "int8_dequant": Candidate("int8", lambda d, k: True, _quantized, int8_dequant),
     "w8a8_intmm": Candidate("w8a8", lambda d, k: d.type == "cpu" and hasattr(torch, "_int_mm"), _quantized,
                             w8a8_intmm),
+    "int4_gemv": Candidate("int4", int4_runs, _quantized_int4, int4_gemv),
+    "int4_dequant": Candidate("int4", int4_runs, _quantized_int4, int4_dequant),
 }
 # Each storage's reference kernel, always kept: plain torch ops (w8a8 has only the one, and quantize.check_quantize
-# admits it on the CPU only, where torch's integer matmul takes any shape).
-REFERENCE = {"float": "plain", "int8": "int8_dequant", "w8a8": "w8a8_intmm"}
+# admits it on the CPU only, where torch's integer matmul takes any shape; int4's reads torch's packed layout,
+# which check_quantize requires to be the learned one).
+REFERENCE = {"float": "plain", "int8": "int8_dequant", "w8a8": "w8a8_intmm", "int4": "int4_dequant"}
 # Timed beside a quantised storage's own kernels for the table only, never chosen: bf16, and for w8a8 the
 # weight-only int8 kernels (the reference first: the others are checked against it).
-COMPARED = {"int8": ("plain", "packed"), "w8a8": ("plain", "packed", "int8_dequant", "int8_gemv", "int8_upcast")}
+COMPARED = {"int8": ("plain", "packed"), "w8a8": ("plain", "packed", "int8_dequant", "int8_gemv", "int8_upcast"),
+            "int4": ("plain", "packed")}
 
 
 # ----- timing and choosing -------------------------------------------------------------------------
@@ -208,19 +234,20 @@ def _interleaved_best_ms(fns: dict, device: torch.device, repeats: int, budget_m
     return {n: round(b * 1e3, 4) for n, b in best.items()}
 
 
-def _checked_state(cand: Candidate, name: str, weight, inputs: dict, states: dict, reference: dict, rtol: float):
+def _checked_state(cand: Candidate, name: str, weight, inputs: dict, states: dict, reference: dict,
+                   settings: KernelSettings):
     """The candidate's stored weight, after checking its output at every row count against its storage's
     reference kernel (which runs first and is the reference); raises if it is unavailable or differs."""
     if not cand.available(weight.device, weight.shape[1]):
         raise RuntimeError(f"not available on this build or device at in_features {weight.shape[1]}")
-    key = (cand.storage, cand.prepare)  # int8 kernels share one quantised weight
-    state = states[key] = states[key] if key in states else cand.prepare(weight)
+    key = (cand.storage, cand.prepare)  # int8 kernels share one quantised weight, int4 kernels another
+    state = states[key] = states[key] if key in states else cand.prepare(weight, settings)
     for n, x in inputs.items():
         out = cand.run(x, *state)
         ref = reference.setdefault((cand.storage, n), out if name == REFERENCE[cand.storage] else None)
         if ref is not None and ref is not out:
             err = (out.float() - ref.float()).abs().max() / ref.float().abs().max().clamp_min(1e-12)
-            if not bool(err <= rtol):
+            if not bool(err <= settings.rtol):
                 raise RuntimeError(f"output differs from {REFERENCE[cand.storage]} by {float(err):.3g} (relative max)")
     return state
 
@@ -238,7 +265,7 @@ def time_shape(in_features: int, out_features: int, dtype, device, names, settin
     with torch.no_grad():
         for name in names:
             try:
-                alive[name] = _checked_state(table[name], name, weight, inputs, states, reference, settings.rtol)
+                alive[name] = _checked_state(table[name], name, weight, inputs, states, reference, settings)
             except Exception as exc:  # a failing candidate must never take the load down: it is dropped
                 dropped[name] = f"{type(exc).__name__}: {exc}"[:200]
         ms: dict = {name: {} for name in alive}
@@ -327,8 +354,9 @@ def install(model: nn.Module, quantize: Optional[str], device, settings: Optiona
             compare: bool = True) -> list:
     """Measure, choose and install the kernel of every floating linear layer of a loaded model; return the
     choice table (kept as `model.kernel_choice`, logged). quantize None: each shape keeps plain or prepacked
-    bf16 weights, whichever was faster; "int8": every layer is quantised and each row count gets the faster
-    int8 kernel (with `compare`, the bf16 kernels are timed beside them for the table, not chosen)."""
+    bf16 weights, whichever was faster; "int8" / "int4": every layer is quantised and each row count gets the
+    faster kernel of that storage (with `compare`, the bf16 kernels are timed beside them for the table, not
+    chosen); "w8a8": its one kernel, the weight-only int8 kernels timed beside it."""
     from .packed_linear import pack_linear_weights
     from .quantize import float_linears, quantize_linears
 
@@ -342,7 +370,7 @@ def install(model: nn.Module, quantize: Optional[str], device, settings: Optiona
         also = COMPARED[quantize] if compare else ()
         table = measure_choices(shapes, quantize, dtype, device, settings, also=also)
         quantize_linears(model, {(r["in_features"], r["out_features"]): choice_rows(r) for r in table},
-                         settings.block_bytes, mode=quantize)
+                         settings.block_bytes, mode=quantize, int4_group=settings.int4_group)
     elif sum(CANDIDATES[n].available(device, 0) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
         table = measure_choices(shapes, "float", dtype, device, settings)
         packed = {(r["in_features"], r["out_features"]) for r in table if "packed" in r["chosen"].values()}

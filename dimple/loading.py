@@ -136,9 +136,10 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
                kernel_settings: Optional[kernels.KernelSettings] = None) -> DimpleModel:
     """Load a Dimple checkpoint in eval mode. device: "cpu", "cuda", "cuda:N" or "auto" (several GPUs).
 
-    quantize: one of `dimple.quantize.MODES`: None, "int8" (weight-only: half the weight bytes) or "w8a8" (int8
-    activations too, CPU only). pack: let the kernel choice consider oneDNN-prepacked bf16 weights on a CPU
-    (False: plain weights, nothing timed). Models small
+    quantize: one of `dimple.quantize.MODES`: None, "int8" (weight-only: half the weight bytes), "w8a8" (int8
+    activations too, CPU only) or "int4" (weight-only, groups of `KernelSettings.int4_group` columns: about a
+    quarter of the bf16 bytes plus the group scales, CPU only). pack: let the kernel choice consider
+    oneDNN-prepacked bf16 weights on a CPU (False: plain weights, nothing timed). Models small
     enough to fuse their projections (Dimple-Tiny) keep that path unless quantised; every other model gets
     its linear kernels chosen by measurement (`dimple.kernels`; the table is `model.kernel_choice`)."""
     folder = resolve_checkpoint(name)

@@ -1,6 +1,7 @@
-"""Weight-only int8 quantisation of a loaded model's linear layers: `load_model(..., quantize="int8")`.
+"""Quantisation of a loaded model's linear layers: `load_model(..., quantize="int8" | "w8a8" | "int4")`.
 
-Owns the scheme and the layer that computes with it. Each linear weight
+Owns the int8 scheme, the quantised layers (`Int8Linear`, `Int4Linear`: int4's scheme and
+packing are `dimple.int4`'s) and the swap of a model's linears for them. Each linear weight
 (out, in) becomes int8 values with one scale per output row (symmetric,
 scale = max |w| / 127, round to nearest, as gpt-fast's and torchao's
 weight-only int8), stored with the scales in the activation dtype; activations
@@ -23,8 +24,14 @@ the activations' rounding (measured like int8: scripts/int8_accuracy.py).
 It runs on the CPU only (torch's integer matmul on CUDA needs more than 16
 rows).
 
-What is refused (ValueError): any mode but those of MODES, w8a8 off the CPU, and int8 across
-several GPUs (accelerate's device_map; untested). On CUDA the code path runs
+`quantize="int4"` stores each weight as 4-bit codes in groups of `KernelSettings.int4_group` input columns,
+with a scale and zero per group (`dimple.int4`: torch's CPU int4 matmul and its packed layout): about a
+quarter of the bf16 bytes plus the group scales. `Int4Linear` holds it; its kernels are chosen per row count
+like int8's. CPU only (the packed layout is the CPU op's).
+
+What is refused (ValueError): any mode but those of MODES, w8a8 and int4 off the CPU, int4 where torch's CPU
+int4 ops are missing or pack in a layout `dimple.int4` does not read, and any mode across several GPUs
+(accelerate's device_map; untested). On CUDA the code path runs
 (the dequantising kernel; `_weight_int8pack_mm` if the build has it) but was
 not measured here. It does not know checkpoints or the Dimple architecture:
 every `nn.Linear` with a floating weight is quantised.
@@ -35,25 +42,33 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
 from .kernels import INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, w8a8_intmm
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
 
-# `quantize` values load_model accepts: off, weight-only int8, int8 weights and per-token int8 activations.
-MODES = (None, "int8", "w8a8")
+# `quantize` values load_model accepts: off, weight-only int8, int8 weights and per-token int8 activations,
+# weight-only group-wise int4. The CLI's, the app's and dimple.scale's --quantize choices are these.
+MODES = (None, "int8", "w8a8", "int4")
 QUANT_CHUNK_ROWS = 4096  # rows quantised at a time: the float32 scratch stays at 4096 x in, not the whole weight
 
 
 def check_quantize(quantize, device: str, several_gpus: bool = False) -> None:
     """Raise ValueError, naming the setting, for a quantize value or combination this project does not run."""
     if quantize not in MODES:
-        raise ValueError(f"quantize must be None, 'int8' (weight-only int8) or 'w8a8' (int8 weights and "
-                         f"activations); got {quantize!r}")
+        raise ValueError(f"quantize must be None, 'int8' (weight-only int8), 'w8a8' (int8 weights and "
+                         f"activations) or 'int4' (weight-only int4, CPU); got {quantize!r}")
     if quantize == "w8a8" and device != "cpu":
         raise ValueError(f"quantize='w8a8' runs on the CPU only (torch's integer matmul on a GPU needs more than 16 "
                          f"rows, and a cached pass feeds one); got device {device!r}: use quantize='int8' there")
     if quantize == "w8a8" and not hasattr(torch, "_int_mm"):  # its only kernel: refused here, not at the first pass
         raise ValueError(f"quantize='w8a8' needs torch's integer matmul (torch._int_mm), which torch "
                          f"{torch.__version__} lacks; use quantize='int8'")
+    if quantize == "int4" and device != "cpu":
+        raise ValueError(f"quantize='int4' runs on the CPU only (torch's CPU int4 matmul and its packed layout); "
+                         f"got device {device!r}: use quantize='int8' there")
+    if quantize == "int4" and int4_unavailable() is not None:
+        raise ValueError(f"quantize='int4' cannot run with torch {torch.__version__} on this CPU: "
+                         f"{int4_unavailable()}; use quantize='int8'")
     if quantize is not None and several_gpus:
         raise ValueError(f"quantize={quantize!r} runs on one device (cpu, cuda or cuda:N), not spread over several "
                          "GPUs with device='cuda'; pass device='cuda:0' or leave quantize off")
@@ -86,19 +101,47 @@ def dequantize(qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
 KERNELS = {"int8_gemv": int8_gemv, "int8_upcast": int8_upcast, "int8_dequant": int8_dequant, "w8a8_intmm": w8a8_intmm}
 
 
-class Int8Linear(nn.Module):
-    """y = x W^T + b with W = int8 values x per-row scales; the kernel per call is the one measured fastest at
-    the nearest timed row count (`choice`, {rows: kernel name}; set by dimple.kernels at load)."""
+class QuantizedLinear(nn.Module):
+    """y = x W^T + b with W stored quantised; the kernel per call is the one measured fastest at the nearest
+    timed row count (`choice`, {rows: kernel name}; set by dimple.kernels at load). Subclasses hold the
+    weight and multiply (`_multiply`)."""
+
+    kind = ""  # the storage's name, for the repr
+
+    def _setup(self, in_features: int, out_features: int, bias, dtype, choice, block_bytes: int) -> None:
+        self.in_features, self.out_features = in_features, out_features
+        self.register_buffer("bias", None if bias is None else bias.detach().to(dtype))
+        self.choice = dict(choice or {1: REFERENCE[self.kind]})
+        self.block_bytes = block_bytes
+
+    def _multiply(self, flat: torch.Tensor, name: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:
+            raise RuntimeError(f"this model's linear weights are {self.kind} for inference; reload it without "
+                               "quantize to train")
+        flat = x.reshape(-1, self.in_features).to(self.dtype).contiguous()  # the packed kernels need rows contiguous
+        out = self._multiply(flat, kernel_for_rows(self.choice, flat.shape[0]))
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, {self.kind}, kernels={self.choice}"
+
+
+class Int8Linear(QuantizedLinear):
+    """int8 values (out, in) x per-row scales (out,)."""
+
+    kind = "int8"
 
     def __init__(self, qweight: torch.Tensor, scales: torch.Tensor, bias, choice: dict | None = None,
                  block_bytes: int = 4 * 2**20):
         super().__init__()
-        self.in_features, self.out_features = qweight.shape[1], qweight.shape[0]
         self.register_buffer("qweight", qweight)
         self.register_buffer("scales", scales)
-        self.register_buffer("bias", None if bias is None else bias.detach().to(scales.dtype))
-        self.choice = dict(choice or {1: REFERENCE["int8"]})
-        self.block_bytes = block_bytes
+        self._setup(qweight.shape[1], qweight.shape[0], bias, scales.dtype, choice, block_bytes)
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, **kwargs) -> "Int8Linear":
@@ -109,21 +152,45 @@ class Int8Linear(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.scales.dtype
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() and x.requires_grad:
-            raise RuntimeError("this model's linear weights are int8 for inference; reload it without quantize to train")
-        flat = x.reshape(-1, self.in_features).to(self.scales.dtype).contiguous()  # the int8 kernel needs rows contiguous
-        name = kernel_for_rows(self.choice, flat.shape[0])
+    def _multiply(self, flat: torch.Tensor, name: str) -> torch.Tensor:
         if name == "int8_dequant":
-            out = int8_dequant(flat, self.qweight, self.scales, self.block_bytes)
-        else:
-            out = KERNELS[name](flat, self.qweight, self.scales)
-        if self.bias is not None:
-            out = out + self.bias
-        return out.reshape(*x.shape[:-1], self.out_features)
+            return int8_dequant(flat, self.qweight, self.scales, self.block_bytes)
+        return KERNELS[name](flat, self.qweight, self.scales)
 
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, int8, kernels={self.choice}"
+
+class Int4Linear(QuantizedLinear):
+    """4-bit codes in torch's CPU packed layout (out', in' / 2 bytes) with a scale and zero per group of input
+    columns (scales_and_zeros (in' / G, out', 2)); out' and in' are padded (`dimple.int4`)."""
+
+    kind = "int4"
+
+    def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, in_features: int, out_features: int,
+                 bias, choice: dict | None = None, block_bytes: int = 4 * 2**20):
+        super().__init__()
+        self.register_buffer("packed", packed)
+        self.register_buffer("scales_and_zeros", scales_and_zeros)
+        self._setup(in_features, out_features, bias, scales_and_zeros.dtype, choice, block_bytes)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, group: int = 64, **kwargs) -> "Int4Linear":
+        packed, scales_and_zeros = quantize_int4(linear.weight.detach(), group)
+        return cls(packed, scales_and_zeros, linear.in_features, linear.out_features, linear.bias, **kwargs)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.scales_and_zeros.dtype
+
+    @property
+    def group(self) -> int:
+        return self.packed.shape[1] * 2 // self.scales_and_zeros.shape[0]
+
+    def _multiply(self, flat: torch.Tensor, name: str) -> torch.Tensor:
+        if name == "int4_gemv":
+            return int4_gemv(flat, self.packed, self.scales_and_zeros, self.out_features)
+        return int4_dequant(flat, self.packed, self.scales_and_zeros, self.out_features, self.block_bytes)
+
+
+QUANTIZED_LINEARS = (Int8Linear, Int4Linear)  # the layers that keep their weights as buffers, not parameters
 
 
 def float_linears(model: nn.Module) -> list:
@@ -132,10 +199,13 @@ def float_linears(model: nn.Module) -> list:
             and m.weight.is_floating_point() and not m.weight.is_mkldnn]
 
 
-def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20, mode: str = "int8") -> int:
-    """Replace every floating nn.Linear of `model` by an Int8Linear, one at a time, in place; `choices`:
-    {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel ("int8" or "w8a8"). The bf16 weight's pages of a memory-mapped checkpoint are handed back as
-    each layer is done, so memory peaks one layer above the int8 model. Returns how many were replaced."""
+def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20, mode: str = "int8",
+                     int4_group: int = 64) -> int:
+    """Replace every floating nn.Linear of `model` by an Int8Linear ("int8", "w8a8") or an Int4Linear ("int4",
+    groups of `int4_group` columns), one at a time, in place; `choices`: {(in, out): {rows: kernel}}, a shape
+    without one gets `mode`'s reference kernel. The bf16 weight's pages of a memory-mapped checkpoint are
+    handed back as each layer is done, so memory peaks one layer above the quantised model. Returns how many
+    were replaced."""
     mappings, count = file_mappings(), 0
     for name in [n for n, _ in float_linears(model)]:  # names only: each bf16 layer is freed once replaced
         parent_name, _, child = name.rpartition(".")
@@ -143,7 +213,12 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
         linear = getattr(parent, child)
         choice = choices.get((linear.in_features, linear.out_features)) or {1: REFERENCE[mode]}
         with torch.no_grad():
-            setattr(parent, child, Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes))
+            if mode == "int4":
+                layer = Int4Linear.from_linear(linear, group=int4_group, choice=choice, block_bytes=block_bytes)
+            else:
+                layer = Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes)
+            setattr(parent, child, layer)
+            del layer
             plain = linear.weight
             del linear
             release_file_pages(plain, mappings, plain_ranges(model) if mappings else [])
@@ -153,4 +228,4 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
 
 
 def is_quantized(model: nn.Module) -> bool:
-    return any(isinstance(m, Int8Linear) for m in model.modules())
+    return any(isinstance(m, QUANTIZED_LINEARS) for m in model.modules())

@@ -1,17 +1,18 @@
-"""int8 (weight-only) and w8a8 (int8 activations too) against bf16/fp32: `python scripts/int8_accuracy.py
-[--layers 2] [--json-out F]`.
+"""int8 (weight-only), w8a8 (int8 activations too) and int4 (weight-only, group-wise) against bf16/fp32:
+`python scripts/int8_accuracy.py [--layers 2] [--int4-groups 32 64 128] [--threads 1] [--json-out F]`.
 
 Measures (1) the reference fixture model's logits (the original implementation's `canvas_logits`) with and
-without int8 weights, in float32 and bf16 activations, and the decoded histories of its five reference
+without quantised weights, in float32 and bf16 activations, and the decoded histories of its five reference
 cases (tokens that differ); (2) a random stack of decoder layers at the released 7B shape plus its lm_head
-(normal(0, 0.02) weights, as the scale checkpoints): the logits of 64 positions, bf16 against int8 and w8a8
-against a float32 run of the same weights. Prints JSON. A measurement tool, not a test (tests/test_quantize.py holds
-the small-shape bounds).
+(normal(0, 0.02) weights, as the scale checkpoints): the logits of 64 positions, bf16 against int8, w8a8 and
+int4 (at each group size asked for) against a float32 run of the same weights. Prints JSON. A measurement
+tool, not a test (tests/test_quantize.py holds the small-shape bounds). int4 runs on the CPU only.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from dimple.config import DecodeConfig  # noqa: E402
 from dimple.loading import load_model  # noqa: E402
 from dimple.kernels import REFERENCE as REFERENCE_KERNEL  # noqa: E402
 from dimple.quantize import MODES, Int8Linear, quantize_linears  # noqa: E402
+from dimple.kernels import KernelSettings  # noqa: E402
 
 QUANTIZED = [m for m in MODES if m]
 
@@ -43,7 +45,7 @@ def compare(test: torch.Tensor, ref: torch.Tensor) -> dict:
             "cosine_min": round(float(torch.nn.functional.cosine_similarity(t, r, dim=-1).min()), 6)}
 
 
-def reference_fixture() -> dict:
+def reference_fixture(int4_group: int) -> dict:
     from safetensors.torch import load_file
 
     e = load_file(str(REFERENCE / "expected.safetensors"))
@@ -51,7 +53,8 @@ def reference_fixture() -> dict:
     inputs = dict(attention_mask=e["attention_mask"], pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
     out: dict = {}
     for dtype in ("fp32", "bf16"):
-        models = {q: load_model(str(REFERENCE), dtype=dtype, quantize=q) for q in MODES}
+        settings = KernelSettings(int4_group=int4_group)
+        models = {q: load_model(str(REFERENCE), dtype=dtype, quantize=q, kernel_settings=settings) for q in MODES}
         with torch.no_grad():
             logits = {q: m(e["canvas_ids"], **{**inputs, "attention_mask": torch.ones_like(e["canvas_ids"])}).logits
                       for q, m in models.items()}
@@ -73,12 +76,13 @@ def reference_fixture() -> dict:
     return out
 
 
-def layer_stack(layers: int, tokens: int, seed: int = 0) -> dict:
-    """A random 7B-shaped stack: `layers` decoder layers, final norm, lm_head; float32 vs bf16 vs int8."""
+def random_stack(shape: str, layers: int, seed: int = 0):
+    """(stack, config): `layers` decoder layers of a dimple.scale shape, final norm and lm_head, bf16, weights
+    normal(0, initializer_range) as the scale checkpoints, norms one, biases zero."""
     from dimple.modeling import DimpleTextModel
     from dimple.scale.shapes import SHAPES, dimple_config
 
-    config = dimple_config(SHAPES["7b"])
+    config = dimple_config(SHAPES[shape])
     config.num_hidden_layers = layers
     torch.manual_seed(seed)
     with torch.device("meta"):
@@ -92,7 +96,12 @@ def layer_stack(layers: int, tokens: int, seed: int = 0) -> dict:
             else:
                 p.normal_(0, config.initializer_range)
         text.rotary_emb.inv_freq.copy_(type(text.rotary_emb)(config).inv_freq)
-    stack = torch.nn.ModuleDict({"text": text, "head": head}).eval()
+    return torch.nn.ModuleDict({"text": text, "head": head}).eval(), config
+
+
+def layer_stack(layers: int, tokens: int, int4_groups: tuple, seed: int = 0, shape: str = "7b") -> dict:
+    """A random 7B-shaped stack: float32 vs bf16 vs int8 / w8a8 / int4 (each group size)."""
+    stack, config = random_stack(shape, layers, seed)
     embeds = torch.randn(1, tokens, config.hidden_size) * 0.02
     positions = torch.arange(tokens).view(1, 1, -1).expand(3, 1, -1)
 
@@ -105,8 +114,15 @@ def layer_stack(layers: int, tokens: int, seed: int = 0) -> dict:
     out = {"layers": layers, "tokens": tokens, "hidden": config.hidden_size, "vocab": config.vocab_size,
            "bf16_vs_fp32": compare(logits_bf16, logits_fp32)}
     stack.to(torch.bfloat16)
+    for group in int4_groups:  # on a copy: int4 and int8 each replace the bf16 weights they quantise
+        copied = copy.deepcopy(stack)
+        quantize_linears(copied, {}, mode="int4", int4_group=group)
+        logits = run(copied, torch.bfloat16)
+        del copied
+        out.update({f"int4_g{group}_vs_fp32": compare(logits, logits_fp32),
+                    f"int4_g{group}_vs_bf16": compare(logits, logits_bf16)})
     quantize_linears(stack, {})  # int8 weights, their floating copies freed
-    for mode in QUANTIZED:  # both modes read the same int8 weight: only the kernel changes
+    for mode in ("int8", "w8a8"):  # both modes read the same int8 weight: only the kernel changes
         for m in stack.modules():
             if isinstance(m, Int8Linear):
                 m.choice = {1: REFERENCE_KERNEL[mode]}
@@ -119,10 +135,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--tokens", type=int, default=64)
+    p.add_argument("--int4-groups", type=int, nargs="+", default=[KernelSettings.int4_group],
+                   help="int4 group sizes measured on the 7B stack (the fixture uses the first)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (1 beside other work)")
+    p.add_argument("--skip-stack", action="store_true", help="the reference fixture only")
     p.add_argument("--json-out", type=Path)
     args = p.parse_args(argv)
-    torch.set_num_threads(2)
-    result = {"reference_fixture": reference_fixture(), "random_7b_stack": layer_stack(args.layers, args.tokens)}
+    torch.set_num_threads(args.threads)
+    result = {"threads": args.threads, "int4_groups": args.int4_groups,
+              "reference_fixture": reference_fixture(args.int4_groups[0])}
+    if not args.skip_stack:
+        result["random_7b_stack"] = layer_stack(args.layers, args.tokens, tuple(args.int4_groups))
     text = json.dumps(result, indent=1)
     if args.json_out:
         args.json_out.write_text(text)

@@ -2,6 +2,7 @@
 
     python scripts/matmul_rows.py [--rows 33 300] [--threads 2]
     python scripts/matmul_rows.py --int8 [--rows 1 33 256]     # the int8 kernels (w8a8's too) beside bf16
+    python scripts/matmul_rows.py --int4 [--rows 1 33 256] [--group 32]   # the int4 kernels beside int8 and bf16
 
 A first pass (the prompt, 300 tokens with a 256-token image, and the vision tower's 1,024 patches) is
 compute-bound, so its floor is its FLOPs over the matmul rate this CPU reaches at that row count. This prints
@@ -22,7 +23,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dimple.kernels import int8_dequant, int8_gemv, int8_upcast, w8a8_intmm  # noqa: E402
+from dimple.int4 import int4_dequant, int4_gemv, quantize_int4  # noqa: E402
+from dimple.kernels import KernelSettings, int8_dequant, int8_gemv, int8_upcast, w8a8_intmm  # noqa: E402
 from dimple.packed_linear import pack_weight, packed_linear  # noqa: E402
 from dimple.quantize import quantize_weight  # noqa: E402
 
@@ -67,15 +69,38 @@ def int8_table(rows_list) -> None:
             print(f"{rows} rows {name} {i}->{o}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items()), flush=True)
 
 
+def int4_table(rows_list, group: int) -> None:
+    """Each int4 kernel beside weight-only int8's and plain bf16 on the language model's three large shapes,
+    ms per call."""
+    for name in ("q_proj", "gate_proj", "down_proj"):
+        i, o = LANGUAGE[name]
+        w = torch.randn(o, i, dtype=torch.bfloat16) * 0.02
+        q, s = quantize_weight(w)
+        packed, sz = quantize_int4(w, group)
+        for rows in rows_list:
+            x = torch.randn(rows, i, dtype=torch.bfloat16)
+            ms = {"bf16 plain": best_ms(lambda: F.linear(x, w)), "int8_gemv": best_ms(lambda: int8_gemv(x, q, s)),
+                  "int8_dequant": best_ms(lambda: int8_dequant(x, q, s)),
+                  "int4_gemv": best_ms(lambda: int4_gemv(x, packed, sz, o)),
+                  "int4_dequant": best_ms(lambda: int4_dequant(x, packed, sz, o))}
+            print(f"{rows} rows {name} {i}->{o} (int4 groups of {group}): "
+                  + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items()), flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, nargs="+", default=[33, 300])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--int8", action="store_true", help="time the int8 kernels beside bf16 instead")
+    p.add_argument("--int4", action="store_true", help="time the int4 kernels beside int8's and bf16 instead")
+    p.add_argument("--group", type=int, default=KernelSettings.int4_group, help="int4 input columns per scale")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.int8:
         int8_table(args.rows)
+        return 0
+    if args.int4:
+        int4_table(args.rows, args.group)
         return 0
     for rows in args.rows:
         layer = 0.0

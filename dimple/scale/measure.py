@@ -138,14 +138,18 @@ def decode_pair(model, settings: ScaleSettings, repeats: int, device: str, gener
 def pass_costs(model) -> dict:
     """Bytes a cached pass must stream (decoder layers, final norm, lm_head: every weight it multiplies;
     the embedding rows it gathers are negligible) and the parameter counts its FLOPs scale with."""
-    def weights(module):  # parameters, and the int8 weights, scales and biases a quantised model keeps as buffers
-        from ..quantize import Int8Linear
+    from ..quantize import QUANTIZED_LINEARS
 
-        return list(module.parameters()) + [b for m in module.modules() if isinstance(m, Int8Linear) for b in m.buffers()]
+    def weights(module):  # parameters, and the int8 / int4 weights, scales and biases quantised layers keep as buffers
+        return list(module.parameters()) + [b for m in module.modules() if isinstance(m, QUANTIZED_LINEARS)
+                                            for b in m.buffers()]
 
-    def size(module):
-        ts = weights(module)
-        return sum(t.numel() for t in ts if t.dim() == 2), sum(t.numel() * t.dtype.itemsize for t in ts)
+    def size(module):  # (weights multiplied, bytes): a quantised layer multiplies in x out whatever its storage
+        ts = weights(module)  # (int4 packs two weights a byte, so its packed tensor's numel is half the count)
+        quantized = [m for m in module.modules() if isinstance(m, QUANTIZED_LINEARS)]
+        count = sum(p.numel() for p in module.parameters() if p.dim() == 2)
+        count += sum(m.in_features * m.out_features for m in quantized)
+        return count, sum(t.numel() * t.dtype.itemsize for t in ts)
 
     layers, layer_bytes = size(model.model.layers)
     head, head_bytes = size(model.lm_head)

@@ -77,7 +77,8 @@ def _rooflines(model, settings, forward, decode, machine) -> list:
 def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir: Path = DEFAULT_CKPT_DIR,
               keep: bool = False, pack: bool = True, quantize=None, baseline: bool = True) -> dict:
     """Write, load and measure one shape; the checkpoint is deleted afterwards unless `keep`. quantize: one of
-    load_model's (None, "int8", "w8a8"); baseline False: the decode runs with prefilling only (no uncached decode)."""
+    load_model's (None, "int8", "w8a8", "int4"); baseline False: the decode runs with prefilling only (no uncached
+    decode)."""
     shape, settings = get_shape(name), settings.validate()
     if device == "cpu":
         torch.set_num_threads(settings.threads)
@@ -161,7 +162,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=ScaleSettings.steps, help="fixed passes of each decode")
     p.add_argument("--canvas", type=int, default=ScaleSettings.canvas, help="response canvas of the decode (tokens)")
     p.add_argument("--quantize", choices=[m for m in MODES if m], default=None,
-                   help="load with int8 linear layers: weight-only (int8) or with int8 activations (w8a8, CPU)")
+                   help="load with quantised linear layers: weight-only int8 (int8), with int8 activations "
+                        "(w8a8, CPU) or weight-only group-wise int4 (int4, CPU)")
     p.add_argument("--no-baseline", action="store_true", help="decode with prefilling only (skip the uncached decode)")
     p.add_argument("--threads", type=int, default=ScaleSettings.threads, help="torch threads on a CPU")
     p.add_argument("--fed-tokens", type=lambda s: tuple(int(v) for v in s.split(",")),
