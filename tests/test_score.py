@@ -49,6 +49,20 @@ def test_a_reply_outside_the_world_must_be_its_kind():
     assert not score.same_meaning("", replies.REPLIES["greeting"])
 
 
+def test_a_fluent_mix_of_a_replys_forms_is_that_reply_and_a_stray_or_missing_word_is_not():
+    self_reply, offworld = replies.REPLIES["self"], replies.REPLIES["offworld"]
+    mixed = "I'm Dimple-Tiny. I can describe, count and find shapes, read words and read bar charts."
+    assert mixed not in replies.REPLY_FORMS[self_reply]  # a mix, not one of the forms
+    assert score.same_meaning(mixed, self_reply)
+    assert not score.same_meaning("Hello there moon Ask me anything about the shapes, words or charts in the "
+                                  "picture.", replies.REPLIES["greeting"])  # a stray word
+    assert not score.same_meaning("I only know my drawn world: shapes, words and bar charts.", offworld)  # missing
+    assert not score.same_meaning(replies.NONWORLD_IMAGE, offworld)  # another kind's reply
+    assert not score.same_meaning(offworld, replies.NONWORLD_IMAGE)
+    assert not score.same_meaning("I only know my my drawn world: shapes, colours, positions, words and bar "
+                                  "charts.", offworld)  # a stutter
+
+
 def test_naming_a_coloured_shape_counts_as_inventing_objects():
     assert score.invents_objects("top left: big red circle")
     assert score.invents_objects("I see a blue star.")

@@ -55,6 +55,16 @@ def test_summary_counts_a_break_only_where_the_high_threshold_was_right():
     assert out["failures"][0]["question"] == "c" and out["per_class"] == {"phrasing_count": round(2 / 3, 4)}
 
 
+def test_the_summary_counts_the_right_replies_that_mix_a_replys_forms():
+    self_reply = replies.REPLIES["self"]
+    mixed = "I'm Dimple-Tiny. I can describe, count and find shapes, read words and read bar charts."
+    rows = [V.Row(V.Case("off_world", Image.new("RGB", (8, 8)), "who are you", self_reply), out, 1,
+                  V.passes(V.Case("off_world", None, "who are you", self_reply), out))
+            for out in (mixed, self_reply, "I am a cat.")]
+    assert [r.ok for r in rows] == [True, True, False]
+    assert V.summarize(rows, rows, 0.9, 0.5, 1.0)["replies_right_as_a_mix_of_forms"] == 1
+
+
 def test_busy_cases_do_not_move_with_trainings_noise_and_openers(monkeypatch):
     before = [c.question for c in V.cases(20, ("busy",))]
     monkeypatch.setattr(language, "CHATTER_RATE", 1.0)

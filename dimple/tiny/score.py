@@ -159,8 +159,27 @@ def same_meaning(output: str, expected: str) -> bool:
     from .replies import REPLY_FORMS  # here, not at the top: replies reads the language, which reads this module
 
     if expected in REPLY_FORMS:
-        return normalize(output) in {normalize(form) for form in REPLY_FORMS[expected]}
+        return same_reply(output, REPLY_FORMS[expected])
     return len(exp.split()) <= 3 and _one_fact(output) == _one_fact(expected)
+
+
+def _reply_words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", normalize(text).replace("i'm", "i am"))
+
+
+def same_reply(output: str, forms: tuple) -> bool:
+    """Whether `output` says what an honest reply's `forms` say: one of them, or a fluent mix of them ("I'm
+    Dimple-Tiny. I can describe, ..." mixes two forms of the self reply). Every word must come from the
+    forms, every word all forms share must be there (what makes the reply its kind: "not from my world"
+    for a non-world picture, "colours, positions" for an off-world question), and no word may repeat
+    back to back. A stray word ("Hello there moon") or a missing one is wrong."""
+    if normalize(output) in {normalize(form) for form in forms}:
+        return True
+    words = _reply_words(output)
+    vocab = [set(_reply_words(form)) for form in forms]
+    shared = set.intersection(*vocab)
+    repeats = any(a == b for a, b in zip(words, words[1:]))
+    return bool(words) and not repeats and set(words) <= set.union(*vocab) and shared <= set(words)
 
 
 def invents_objects(output: str) -> bool:

@@ -210,6 +210,11 @@ def trajectory_stats(rows, min_tokens: int = LONG_ANSWER) -> dict:
             "accuracy": round(sum(r.ok for r in long) / len(long), 4)}
 
 
+def _mixed_reply(row: Row) -> bool:
+    forms = replies.REPLY_FORMS.get(row.case.expected)
+    return forms is not None and score.normalize(row.output) not in {score.normalize(f) for f in forms}
+
+
 def _rates(rows, key) -> dict[str, float]:
     """Share of right rows by `key(case)`, in first-seen order of the keys."""
     tally: dict[str, list[int]] = {}
@@ -236,6 +241,9 @@ def summarize(high, low, threshold: float, low_threshold: float, seconds: float)
         "broken_at_low_threshold": round(broken / max(len(right_high), 1), 4),
         "nfe_mean_at_low_threshold": round(sum(r[2] for r in low) / len(low), 3),
         "seconds": round(seconds, 1),
+        # right replies that are a mix of a reply's forms, not one of them (score.same_reply; before session 20
+        # only the forms themselves were taken): how much that reading of "by meaning" moves the figures
+        "replies_right_as_a_mix_of_forms": sum(r.ok and _mixed_reply(r) for r in high),
         "failures": _failures(high),
     }
 
