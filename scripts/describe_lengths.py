@@ -2,18 +2,20 @@
 
     python scripts/describe_lengths.py MODEL [N]     # N held-out describe questions (default 40)
 
-Two measurements on the same N held-out "describe" samples (the evaluation split):
+Three measurements on the same N held-out "describe" samples (the evaluation split):
 
 1. **Teacher-forced fills.** The right answer (its canonical form) sits in the canvas with one word masked, for
    every colour, shape, position and size word in turn, plus every colour word at once. One forward pass; the
-   argmax must be the masked word or a synonym the answer forms use. High here means the model binds each object's colour and shape to its cell
-   when the rest of the answer is given.
-2. **Canvas lengths.** The same questions decoded at 0.9 on canvases of the answer's canonical length plus 4 and
+   argmax must be the masked word or a synonym the answer forms use. High here means the model binds each
+   object's colour and shape to its cell when the rest of the answer is given.
+2. **Where the answer ends.** The right answer's first k items, the rest of the canvas masked: is the next token
+   the comma while objects are left, and the end once all are named? (`end_accuracy`)
+3. **Canvas lengths.** The same questions decoded at 0.9 on canvases of the answer's canonical length plus 4 and
    plus 10 (an oracle that leaks the length), on fixed canvases of 32 and 48, and on the training canvas. If the
    oracle canvas is right much more often than the fixed one, the model does not know where its answer ends
    when the canvas is longer than the answer: it fills the spare room (a cell named twice, a mixed form).
 
-Scored by meaning (`dimple.tiny.score.same_meaning`). docs/tiny3.md reports both for each run.
+Scored by meaning (`dimple.tiny.score.same_meaning`). docs/tiny3.md reports them for each run.
 """
 
 from __future__ import annotations
@@ -63,6 +65,31 @@ def fill_accuracy(assistant, samples) -> dict[str, tuple[int, int]]:
     return {kind: tuple(v) for kind, v in tally.items()}
 
 
+def end_accuracy(assistant, samples, canvas: int = CANVAS) -> dict[str, tuple[int, int]]:
+    """{"more" | "end": (right, asked)}: the right answer's first k items (its canonical form, reading order)
+    with the rest of a `canvas`-slot canvas masked; the token after item k must be the comma when objects
+    are left ("more") and the end when none is ("end"). The model must know which objects it has named."""
+    import torch
+
+    comma = assistant.token_ids(",")[0]
+    tally = {"more": [0, 0], "end": [0, 0]}
+    for s in samples:
+        inputs = assistant.encode(s.image, s.question)
+        start, items = inputs["input_ids"].shape[1], s.answer.split(", ")
+        for k in range(1, len(items) + 1):
+            said = assistant.token_ids(", ".join(items[:k]))
+            canvas_ids = said + [assistant.mask_token_id] * (canvas - len(said))
+            ids = torch.cat([inputs["input_ids"], torch.tensor([canvas_ids])], 1)
+            with torch.no_grad():
+                logits = assistant.model(input_ids=ids, pixel_values=inputs["pixel_values"],
+                                         image_grid_thw=inputs["image_grid_thw"]).logits
+            kind = "end" if k == len(items) else "more"
+            want = assistant.eos_token_id if kind == "end" else comma
+            tally[kind][0] += int(logits[0, start + len(said) - 1].argmax()) == want
+            tally[kind][1] += 1
+    return {kind: tuple(v) for kind, v in tally.items()}
+
+
 def canvas_accuracy(assistant, samples, canvas) -> tuple[float, float]:
     """(share right, passes per answer) at 0.9; `canvas` is a length, or "+k": the canonical answer's length + k."""
     from dimple.tiny import score
@@ -91,6 +118,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for kind, (right, asked) in fill_accuracy(assistant, samples).items():
         print(f"teacher-forced {kind}: {right}/{asked} ({right / max(asked, 1):.3f})", flush=True)
+    for kind, (right, asked) in end_accuracy(assistant, samples).items():
+        print(f"after the right items, {kind}: {right}/{asked} ({right / max(asked, 1):.3f})", flush=True)
     for canvas in ("+4", "+10", 32, 48, CANVAS):
         name = f"canonical length {canvas}" if isinstance(canvas, str) else f"canvas {canvas}"
         right, passes = canvas_accuracy(assistant, samples, canvas)

@@ -35,3 +35,21 @@ def test_every_library_name_a_script_imports_exists(script):
         imported = importlib.import_module(module)
         if name and not hasattr(imported, name):
             importlib.import_module(f"{module}.{name}")  # a submodule: `from dimple.tiny import world`
+
+
+def test_the_description_probes_ask_every_word_and_every_items_end_once(tiny):
+    """scripts/describe_lengths.py's teacher-forced probes on the shipped Tiny: one question per word of each kind
+    and one per item of each answer, so a tally that skips or repeats a case shows."""
+    import sys
+
+    from dimple.tiny import world
+
+    sys.path.insert(0, str(SCRIPTS[0].parent))
+    import describe_lengths as D
+
+    samples = [world.make_sample(seed, "describe", n_objects=n) for seed, n in zip(world.split_seeds("eval", 2), (1, 3))]
+    fills = D.fill_accuracy(tiny, samples)
+    assert fills["shape"][1] == 4 and fills["colour"][1] == 4 and fills["colour, all at once"][1] == 2
+    ends = D.end_accuracy(tiny, samples, canvas=tiny.default_config.max_new_tokens)
+    assert ends["end"][1] == 2 and ends["more"][1] == 2
+    assert 0 <= ends["end"][0] <= 2 and fills["shape"][0] >= 3  # the shipped Tiny names the shapes it is shown
