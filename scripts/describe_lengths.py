@@ -105,16 +105,9 @@ def canvas_accuracy(assistant, samples, canvas) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    import torch
+    from describe_orders import held_out_describes  # the same 40 questions as describe_orders.py
 
-    from dimple.assistant import Assistant
-    from dimple.tiny import world
-
-    torch.set_num_threads(1)
-    assistant = Assistant.load(argv[0])
-    n = int(argv[1]) if len(argv) > 1 else 40
-    samples = [world.make_sample(seed, "describe") for seed in world.split_seeds("eval", n)]
+    assistant, samples = held_out_describes(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
     for kind, (right, asked) in fill_accuracy(assistant, samples).items():
         print(f"teacher-forced {kind}: {right}/{asked} ({right / max(asked, 1):.3f})", flush=True)

@@ -19,17 +19,24 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CANVAS = 96  # Tiny 3's training canvas
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def held_out_describes(argv: list[str]):
+    """(assistant, samples) from a command line `MODEL [N]`: the model on one thread, and the first N (default 40)
+    "describe" samples of the evaluation split (the description scripts all measure on these)."""
     import torch
 
     from dimple.assistant import Assistant
-    from dimple.tiny import score, world
+    from dimple.tiny import world
 
     torch.set_num_threads(1)
-    assistant = Assistant.load(argv[0])
     n = int(argv[1]) if len(argv) > 1 else 40
-    samples = [world.make_sample(seed, "describe") for seed in world.split_seeds("eval", n)]
+    return Assistant.load(argv[0]), [world.make_sample(seed, "describe") for seed in world.split_seeds("eval", n)]
+
+
+def main(argv=None) -> int:
+    from dimple.tiny import score
+
+    assistant, samples = held_out_describes(sys.argv[1:] if argv is None else argv)
+    n = len(samples)
     base = assistant.default_config.with_(max_new_tokens=CANVAS, steps=CANVAS)
     orders = {"threshold 0.9": base.with_(alg_p_threshold=0.9), "threshold 0.95": base.with_(alg_p_threshold=0.95),
               "threshold 0.99": base.with_(alg_p_threshold=0.99),

@@ -108,13 +108,16 @@ def test_an_int8_model_holds_about_half_the_linear_bytes(reference_pair):
     assert all(not isinstance(m, nn.Linear) for m in models["int8"].modules())
 
 
-def test_an_int8_model_decodes_with_the_engine_and_its_cache(reference_pair):
+@pytest.mark.parametrize("mode, kernels", [("int8", {"int8_gemv", "int8_upcast", "int8_dequant"}),
+                                           ("int4", {"int4_gemv", "int4_dequant"})])
+def test_a_quantised_model_decodes_with_the_engine_and_its_cache_on_its_own_kernels(reference_pair, mode, kernels):
     e, models = reference_pair
     cfg = DecodeConfig(max_new_tokens=12, steps=12, alg_p_threshold=0.6, prefill=True)
-    traj = dimple.generate(models["int8"], e["input_ids"], cfg, attention_mask=e["attention_mask"],
+    traj = dimple.generate(models[mode], e["input_ids"], cfg, attention_mask=e["attention_mask"],
                            pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
-    assert 1 <= traj.nfe <= 12 and models["int8"].config.mask_token_id not in traj.response_ids
-    assert models["int8"].kernel_choice and models["int8"].quantize == "int8"
+    assert 1 <= traj.nfe <= 12 and models[mode].config.mask_token_id not in traj.response_ids
+    chosen = {k for row in models[mode].kernel_choice for k in row["chosen"].values()}
+    assert chosen and chosen <= kernels and models[mode].quantize == mode
 
 
 def test_a_w8a8_model_runs_only_the_integer_kernel_and_times_the_others_beside_it(reference_pair):
@@ -291,16 +294,6 @@ def test_an_int4_model_holds_about_a_quarter_of_the_linear_bytes_plus_its_group_
     stored = sum(m.packed.numel() + m.scales_and_zeros.numel() * 2 for m in layers)
     assert len(layers) == 2 and is_quantized(model)
     assert stored / bf16 == 0.25 + 2 * 2 / 64 / 2  # half a byte per weight, a bf16 scale and zero per 64 weights
-
-
-def test_an_int4_model_decodes_with_the_engine_and_its_cache(reference_pair):
-    e, models = reference_pair
-    cfg = DecodeConfig(max_new_tokens=12, steps=12, alg_p_threshold=0.6, prefill=True)
-    traj = dimple.generate(models["int4"], e["input_ids"], cfg, attention_mask=e["attention_mask"],
-                           pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
-    assert 1 <= traj.nfe <= 12 and models["int4"].config.mask_token_id not in traj.response_ids
-    chosen = {k for row in models["int4"].kernel_choice for k in row["chosen"].values()}
-    assert chosen and chosen <= {"int4_gemv", "int4_dequant"} and models["int4"].quantize == "int4"
 
 
 def test_when_torchs_int4_matmul_fails_the_int4_choice_falls_back_to_the_dequantising_kernel():
