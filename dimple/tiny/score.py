@@ -167,13 +167,18 @@ def _reply_words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", normalize(text).replace("i'm", "i am"))
 
 
+def is_reply_form(output: str, forms: tuple) -> bool:
+    """Whether `output` is one of an honest reply's forms, word for word (up to case and punctuation)."""
+    return normalize(output) in {normalize(form) for form in forms}
+
+
 def same_reply(output: str, forms: tuple) -> bool:
     """Whether `output` says what an honest reply's `forms` say: one of them, or a fluent mix of them ("I'm
     Dimple-Tiny. I can describe, ..." mixes two forms of the self reply). Every word must come from the
     forms, every word all forms share must be there (what makes the reply its kind: "not from my world"
     for a non-world picture, "colours, positions" for an off-world question), and no word may repeat
     back to back. A stray word ("Hello there moon") or a missing one is wrong."""
-    if normalize(output) in {normalize(form) for form in forms}:
+    if is_reply_form(output, forms):
         return True
     words = _reply_words(output)
     vocab = [set(_reply_words(form)) for form in forms]

@@ -212,7 +212,7 @@ def trajectory_stats(rows, min_tokens: int = LONG_ANSWER) -> dict:
 
 def _mixed_reply(row: Row) -> bool:
     forms = replies.REPLY_FORMS.get(row.case.expected)
-    return forms is not None and score.normalize(row.output) not in {score.normalize(f) for f in forms}
+    return forms is not None and not score.is_reply_form(row.output, forms)
 
 
 def _rates(rows, key) -> dict[str, float]:
