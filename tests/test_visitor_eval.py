@@ -4,9 +4,10 @@ from dimple.tiny import language, replies, visitor_eval as V
 from PIL import Image
 
 
-def _row(question: str, ok: bool, klass: str = "phrasing_count", nfe: int = 1, answer_tokens: int = 1):
+def _row(question: str, ok: bool, klass: str = "phrasing_count", nfe: int = 1, answer_tokens: int = 1,
+         written: int | None = None):
     case = V.Case(klass, Image.new("RGB", (8, 8)), question, "2")
-    return V.Row(case, "2" if ok else "3", nfe, ok, answer_tokens)
+    return V.Row(case, "2" if ok else "3", nfe, ok, answer_tokens, answer_tokens if written is None else written)
 
 
 def test_trajectory_statistics_count_only_long_answers_and_their_passes():
@@ -17,6 +18,15 @@ def test_trajectory_statistics_count_only_long_answers_and_their_passes():
     assert out["tokens_per_forward_mean"] == round((20 / 4 + 12 / 1) / 2, 3) and out["accuracy"] == 0.5
     assert out["single_pass_by_class"] == {"phrasing_count": 1}  # the short one-pass answer is not counted
     assert V.trajectory_stats(rows[2:])["n"] == 0
+
+
+def test_a_templates_fixed_text_is_not_counted_as_tokens_the_decode_wrote():
+    # a JSON template's answer of 20 tokens of which the model wrote 4 in one pass: short, not a one-pass long one
+    templated = _row("t", True, klass="preset_JSON object", nfe=1, answer_tokens=20, written=4)
+    free = _row("f", True, nfe=5, answer_tokens=15, written=16)  # 15 answer tokens and the end it wrote
+    out = V.trajectory_stats([templated, free])
+    assert out["n"] == 1 and out["single_pass_share"] == 0.0 and out["single_pass_by_class"] == {}
+    assert out["tokens_per_forward_mean"] == round(16 / 5, 3) and out["answer_tokens_mean"] == 15
 
 
 def test_cases_are_the_same_every_time_and_cover_every_class():
@@ -86,7 +96,7 @@ def test_the_visitor_run_decodes_with_the_settings_it_is_given_not_only_the_card
 
         def generate(self, image, question, cfg, history=(), template=None):
             seen.append((cfg.max_new_tokens, cfg.alg_p_threshold))
-            return SimpleNamespace(nfe=1, answer_ids=[1])
+            return SimpleNamespace(nfe=1, answer_ids=[1], n_generated=2)
 
         def answer_text(self, traj):
             return "hello"
@@ -109,7 +119,7 @@ def test_free_answer_statistics_leave_out_answers_decoded_under_a_template():
         default_config = DecodeConfig(max_new_tokens=52, steps=52)
 
         def generate(self, image, question, cfg, history=(), template=None):
-            return SimpleNamespace(nfe=1 if template else 6, answer_ids=[1] * 20)
+            return SimpleNamespace(nfe=1 if template else 6, answer_ids=[1] * 20, n_generated=21)
 
         def answer_text(self, traj):
             return "x"

@@ -161,6 +161,7 @@ class Row(NamedTuple):
     nfe: int  # forward passes of its decode
     ok: bool
     answer_tokens: int = 0  # tokens of the answer, its end excluded
+    written_tokens: int = 0  # tokens the decode wrote (Trajectory.n_generated): a template's fixed text excluded
 
 
 LONG_ANSWER = 12  # answers of at least this many tokens make the trajectory statistics (issue 31)
@@ -183,7 +184,7 @@ def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold
         for case in cases(n_per_class, classes):
             traj = assistant.generate(case.image, case.question, cfg, history=case.history, template=case.template)
             output = assistant.answer_text(traj)
-            rows.append(Row(case, output, traj.nfe, passes(case, output), len(traj.answer_ids)))
+            rows.append(Row(case, output, traj.nfe, passes(case, output), len(traj.answer_ids), traj.n_generated))
         results[thr] = rows
     out = summarize(results[threshold], results[low_threshold], threshold, low_threshold, time.perf_counter() - t0)
     out["trajectory"] = {str(thr): trajectory_stats(rows) for thr, rows in sorted(results.items(), reverse=True)}
@@ -195,14 +196,17 @@ def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold
 
 
 def trajectory_stats(rows, min_tokens: int = LONG_ANSWER) -> dict:
-    """How answers of at least `min_tokens` tokens unfold: tokens per forward pass, the share decoded in one
-    pass, and the distribution of pass counts (Dimple-7B needs about len/3 passes: the paper)."""
-    long = [r for r in rows if r.answer_tokens >= min_tokens]
+    """How answers of which the decode wrote at least `min_tokens` tokens unfold: tokens written per forward
+    pass, the share decoded in one pass, and the distribution of pass counts (Dimple-7B needs about len/3
+    passes: the paper). A template's fixed text is given, not decoded, so it counts toward neither the length
+    nor the tokens per pass (until session 21 it counted toward both: `answer_tokens_mean` keeps that length)."""
+    long = [r for r in rows if r.written_tokens >= min_tokens]
     if not long:
         return {"min_answer_tokens": min_tokens, "n": 0}
     return {"min_answer_tokens": min_tokens, "n": len(long),
-            "tokens_per_forward_mean": round(sum(r.answer_tokens / r.nfe for r in long) / len(long), 3),
+            "tokens_per_forward_mean": round(sum(r.written_tokens / r.nfe for r in long) / len(long), 3),
             "single_pass_share": round(sum(r.nfe == 1 for r in long) / len(long), 4),
+            "written_tokens_mean": round(sum(r.written_tokens for r in long) / len(long), 2),
             "answer_tokens_mean": round(sum(r.answer_tokens for r in long) / len(long), 2),
             "passes_histogram": dict(sorted(Counter(r.nfe for r in long).items())),
             # which kinds of long answer still decode in one pass (a fixed form: templates, set replies)
@@ -218,28 +222,28 @@ def _mixed_reply(row: Row) -> bool:
 def _rates(rows, key) -> dict[str, float]:
     """Share of right rows by `key(case)`, in first-seen order of the keys."""
     tally: dict[str, list[int]] = {}
-    for case, _, _, ok, _ in rows:
-        t = tally.setdefault(key(case), [0, 0])
-        t[0], t[1] = t[0] + int(ok), t[1] + 1
+    for row in rows:
+        t = tally.setdefault(key(row.case), [0, 0])
+        t[0], t[1] = t[0] + int(row.ok), t[1] + 1
     return {k: round(v[0] / v[1], 4) for k, v in tally.items()}
 
 
 def summarize(high, low, threshold: float, low_threshold: float, seconds: float) -> dict:
-    right_high = [i for i, row in enumerate(high) if row[3]]
-    broken = sum(1 for i in right_high if not low[i][3])
+    right_high = [i for i, row in enumerate(high) if row.ok]
+    broken = sum(1 for i in right_high if not low[i].ok)
     return {
         "n": len(high),
         "threshold": threshold,
-        "accuracy": round(sum(r[3] for r in high) / len(high), 4),
+        "accuracy": round(sum(r.ok for r in high) / len(high), 4),
         "per_class": _rates(high, lambda case: case.klass),
         "per_opener": per_opener(high),
-        "invented_objects_on_nonworld_images": sum(score.invents_objects(o) for c, o, *_ in high if c.nonworld),
-        "nfe_histogram": dict(sorted(Counter(r[2] for r in high).items())),
-        "nfe_mean": round(sum(r[2] for r in high) / len(high), 3),
+        "invented_objects_on_nonworld_images": sum(score.invents_objects(r.output) for r in high if r.case.nonworld),
+        "nfe_histogram": dict(sorted(Counter(r.nfe for r in high).items())),
+        "nfe_mean": round(sum(r.nfe for r in high) / len(high), 3),
         "low_threshold": low_threshold,
-        "accuracy_at_low_threshold": round(sum(r[3] for r in low) / len(low), 4),
+        "accuracy_at_low_threshold": round(sum(r.ok for r in low) / len(low), 4),
         "broken_at_low_threshold": round(broken / max(len(right_high), 1), 4),
-        "nfe_mean_at_low_threshold": round(sum(r[2] for r in low) / len(low), 3),
+        "nfe_mean_at_low_threshold": round(sum(r.nfe for r in low) / len(low), 3),
         "seconds": round(seconds, 1),
         # right replies that are a mix of a reply's forms, not one of them (score.same_reply; before session 20
         # only the forms themselves were taken): how much that reading of "by meaning" moves the figures
@@ -263,11 +267,12 @@ def _failures(rows, per_class: int = 4) -> list[dict]:
     """The first few wrong answers of every class (a class that fails often does not crowd out the others)."""
     seen: Counter = Counter()
     out = []
-    for case, output, _, ok, _ in rows:
-        if not ok and seen[case.klass] < per_class:
+    for row in rows:
+        case = row.case
+        if not row.ok and seen[case.klass] < per_class:
             seen[case.klass] += 1
             out.append({"class": case.klass, "question": case.question, "history": case.history,
-                        "template": case.template, "expected": case.expected, "output": output})
+                        "template": case.template, "expected": case.expected, "output": row.output})
     return out
 
 
