@@ -23,10 +23,18 @@ def test_trajectory_statistics_count_only_long_answers_and_their_passes():
 def test_a_templates_fixed_text_is_not_counted_as_tokens_the_decode_wrote():
     # a JSON template's answer of 20 tokens of which the model wrote 4 in one pass: short, not a one-pass long one
     templated = _row("t", True, klass="preset_JSON object", nfe=1, answer_tokens=20, written=4)
-    free = _row("f", True, nfe=5, answer_tokens=15, written=16)  # 15 answer tokens and the end it wrote
+    free = _row("f", True, nfe=5, answer_tokens=15)
     out = V.trajectory_stats([templated, free])
     assert out["n"] == 1 and out["single_pass_share"] == 0.0 and out["single_pass_by_class"] == {}
-    assert out["tokens_per_forward_mean"] == round(16 / 5, 3) and out["answer_tokens_mean"] == 15
+    assert out["tokens_per_forward_mean"] == 3.0 and out["answer_tokens_mean"] == 15
+
+
+def test_written_tokens_are_the_answers_masked_positions_before_its_end():
+    from types import SimpleNamespace
+
+    # "{" fixed, two written, "}" fixed, a written token, then the end and padding
+    traj = SimpleNamespace(fixed=[True, False, False, True, False, False, False], answer_end=5)
+    assert V.written_tokens(traj) == 3
 
 
 def test_cases_are_the_same_every_time_and_cover_every_class():
@@ -96,7 +104,7 @@ def test_the_visitor_run_decodes_with_the_settings_it_is_given_not_only_the_card
 
         def generate(self, image, question, cfg, history=(), template=None):
             seen.append((cfg.max_new_tokens, cfg.alg_p_threshold))
-            return SimpleNamespace(nfe=1, answer_ids=[1], n_generated=2)
+            return SimpleNamespace(nfe=1, answer_ids=[1], answer_end=1, fixed=[False] * 4)
 
         def answer_text(self, traj):
             return "hello"
@@ -119,7 +127,7 @@ def test_free_answer_statistics_leave_out_answers_decoded_under_a_template():
         default_config = DecodeConfig(max_new_tokens=52, steps=52)
 
         def generate(self, image, question, cfg, history=(), template=None):
-            return SimpleNamespace(nfe=1 if template else 6, answer_ids=[1] * 20, n_generated=21)
+            return SimpleNamespace(nfe=1 if template else 6, answer_ids=[1] * 20, answer_end=20, fixed=[False] * 24)
 
         def answer_text(self, traj):
             return "x"

@@ -161,7 +161,7 @@ class Row(NamedTuple):
     nfe: int  # forward passes of its decode
     ok: bool
     answer_tokens: int = 0  # tokens of the answer, its end excluded
-    written_tokens: int = 0  # tokens the decode wrote (Trajectory.n_generated): a template's fixed text excluded
+    written_tokens: int = 0  # of those, the ones the decode wrote: a template's fixed text is given, not written
 
 
 LONG_ANSWER = 12  # answers of at least this many tokens make the trajectory statistics (issue 31)
@@ -184,7 +184,7 @@ def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold
         for case in cases(n_per_class, classes):
             traj = assistant.generate(case.image, case.question, cfg, history=case.history, template=case.template)
             output = assistant.answer_text(traj)
-            rows.append(Row(case, output, traj.nfe, passes(case, output), len(traj.answer_ids), traj.n_generated))
+            rows.append(Row(case, output, traj.nfe, passes(case, output), len(traj.answer_ids), written_tokens(traj)))
         results[thr] = rows
     out = summarize(results[threshold], results[low_threshold], threshold, low_threshold, time.perf_counter() - t0)
     out["trajectory"] = {str(thr): trajectory_stats(rows) for thr, rows in sorted(results.items(), reverse=True)}
@@ -193,6 +193,11 @@ def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold
     out["trajectory_free"] = {str(thr): trajectory_stats([r for r in rows if r.case.template is None])
                               for thr, rows in sorted(results.items(), reverse=True)}
     return out
+
+
+def written_tokens(traj) -> int:
+    """Answer tokens (its end excluded) that were masked on the canvas, so that the decode wrote them."""
+    return sum(1 for fixed in traj.fixed[: traj.answer_end] if not fixed)
 
 
 def trajectory_stats(rows, min_tokens: int = LONG_ANSWER) -> dict:
