@@ -27,6 +27,8 @@ def test_a_templates_fixed_text_is_not_counted_as_tokens_the_decode_wrote():
     out = V.trajectory_stats([templated, free])
     assert out["n"] == 1 and out["single_pass_share"] == 0.0 and out["single_pass_by_class"] == {}
     assert out["tokens_per_forward_mean"] == 3.0 and out["answer_tokens_mean"] == 15
+    before = V.trajectory_stats([templated, free], count=lambda r: r.answer_tokens)  # the count before session 21
+    assert before["n"] == 2 and before["single_pass_share"] == 0.5
 
 
 def test_written_tokens_are_the_answers_masked_positions_before_its_end():

@@ -192,6 +192,9 @@ def run(assistant, n_per_class: int = 100, threshold: float = 0.9, low_threshold
     # is the structure prior doing its job (the paper's point); the choices a trajectory shows are in these.
     out["trajectory_free"] = {str(thr): trajectory_stats([r for r in rows if r.case.template is None])
                               for thr, rows in sorted(results.items(), reverse=True)}
+    # the same at `threshold` counted as before session 21, a template's given text as if decoded: kept so that
+    # the change of count is visible beside the figure it changed
+    out["trajectory_counting_given_text"] = trajectory_stats(results[threshold], count=lambda r: r.answer_tokens)
     return out
 
 
@@ -200,16 +203,17 @@ def written_tokens(traj) -> int:
     return sum(1 for fixed in traj.fixed[: traj.answer_end] if not fixed)
 
 
-def trajectory_stats(rows, min_tokens: int = LONG_ANSWER) -> dict:
+def trajectory_stats(rows, min_tokens: int = LONG_ANSWER, count=lambda row: row.written_tokens) -> dict:
     """How answers of which the decode wrote at least `min_tokens` tokens unfold: tokens written per forward
     pass, the share decoded in one pass, and the distribution of pass counts (Dimple-7B needs about len/3
     passes: the paper). A template's fixed text is given, not decoded, so it counts toward neither the length
-    nor the tokens per pass (until session 21 it counted toward both: `answer_tokens_mean` keeps that length)."""
-    long = [r for r in rows if r.written_tokens >= min_tokens]
+    nor the tokens per pass. `count`: the tokens a row is taken to have (until session 21, `answer_tokens`,
+    which counted a template's text toward both)."""
+    long = [r for r in rows if count(r) >= min_tokens]
     if not long:
         return {"min_answer_tokens": min_tokens, "n": 0}
     return {"min_answer_tokens": min_tokens, "n": len(long),
-            "tokens_per_forward_mean": round(sum(r.written_tokens / r.nfe for r in long) / len(long), 3),
+            "tokens_per_forward_mean": round(sum(count(r) / r.nfe for r in long) / len(long), 3),
             "single_pass_share": round(sum(r.nfe == 1 for r in long) / len(long), 4),
             "written_tokens_mean": round(sum(r.written_tokens for r in long) / len(long), 2),
             "answer_tokens_mean": round(sum(r.answer_tokens for r in long) / len(long), 2),
