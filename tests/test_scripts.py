@@ -53,3 +53,15 @@ def test_the_description_probes_ask_every_word_and_every_items_end_once(tiny):
     ends = D.end_accuracy(tiny, samples, canvas=tiny.default_config.max_new_tokens)
     assert ends["end"][1] == 2 and ends["more"][1] == 2
     assert 0 <= ends["end"][0] <= 2 and fills["shape"][0] >= 3  # the shipped Tiny names the shapes it is shown
+
+
+def test_the_comparison_probe_takes_a_size_only_when_every_size_word_is_the_asked_one():
+    import sys
+
+    sys.path.insert(0, str(SCRIPTS[0].parent))
+    import comparison_probe as C
+
+    assert C.right_size("The large red star (top left), the big blue circle.", "big")
+    assert not C.right_size("the large red star and the tiny blue circle", "big")  # a small one named too
+    assert not C.right_size("the red star", "big")  # no size said
+    assert C.right_size("top left: little red star", "small")

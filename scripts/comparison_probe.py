@@ -1,0 +1,75 @@
+"""Why "which one is the biggest?" goes wrong: the phrasing, or the size filter itself.
+
+    python scripts/comparison_probe.py MODEL [N]     # N evaluation-split scenes with two sizes (default 30)
+
+Every scene with objects of both sizes is asked for its biggest or smallest objects in each comparison frame,
+training and held-out (`language.FRAMES["comparison"]`), decoded with the model card's settings on a 96-slot
+canvas. Two tallies per frame:
+- **right**: the answer names exactly the objects of the asked size (`score.same_meaning`);
+- **right size**: the answer's size words are all of the asked size (it may still name the wrong objects).
+If the training frames score no better than the held-out ones, the phrasing is not the fault; if "right size"
+is low too, the model does not filter by size at all. docs/tiny3.md reports it for the seventh run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from dimple.tiny import dialogue, forms, language, score, world  # noqa: E402 (after the path insert)
+
+CANVAS = 96  # Tiny 3's training canvas
+
+
+def right_size(answer: str, size: str) -> bool:
+    """True when the answer says a size and every size word in it is `size` or its synonym."""
+    words = set(re.findall(r"[a-z]+", answer.lower()))
+    asked = set(forms.SIZE_WORDS[size])
+    other = {w for s, ws in forms.SIZE_WORDS.items() if s != size for w in ws}
+    return bool(words & asked) and not words & other
+
+
+def questions(n: int):
+    """(image, size asked, superlative, expected answer) for the first `n` eval-split scenes with two sizes."""
+    out = []
+    for seed in world.split_seeds("eval", 4 * n):
+        rng = random.Random(seed)
+        scene = world.random_objects_scene(rng)
+        sizes = sorted({o.size for o in scene.objects})
+        if len(sizes) < 2:
+            continue
+        size = rng.choice(sizes)
+        most = rng.choice(dialogue.MOST[size])
+        out.append((world.render(scene), size, most, world.describe_answer([o for o in scene.objects
+                                                                            if o.size == size])))
+        if len(out) == n:
+            break
+    return out
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    import torch
+
+    from dimple.assistant import Assistant
+
+    torch.set_num_threads(2)
+    assistant = Assistant.load(argv[0])
+    cfg = assistant.default_config.with_(max_new_tokens=CANVAS, steps=CANVAS)
+    cases = questions(int(argv[1]) if len(argv) > 1 else 30)
+    for split in ("train", "heldout"):
+        for frame in language.FRAMES["comparison"][split]:
+            ok = sized = 0
+            for image, size, most, expected in cases:
+                answer = assistant.answer_text(assistant.generate(image, language.fill(frame, most=most), cfg))
+                ok += score.same_meaning(answer, expected)
+                sized += right_size(answer, size)
+            print(f"{split:8s} {frame!r}: right {ok}/{len(cases)}, right size {sized}/{len(cases)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
