@@ -34,18 +34,17 @@ def right_size(answer: str, size: str) -> bool:
 
 
 def questions(n: int):
-    """(image, size asked, superlative, expected answer) for the first `n` eval-split scenes with two sizes."""
+    """(image, size asked, superlative, expected answer) for the first `n` eval-split scenes with two sizes: the
+    training data's own comparison turn (`dialogue.ask`), its superlative drawn again to fill every frame."""
     out = []
     for seed in world.split_seeds("eval", 4 * n):
         rng = random.Random(seed)
         scene = world.random_objects_scene(rng)
-        sizes = sorted({o.size for o in scene.objects})
-        if len(sizes) < 2:
+        turn = dialogue.ask(scene, "comparison", rng)
+        if turn is None:  # every object has one size
             continue
-        size = rng.choice(sizes)
-        most = rng.choice(dialogue.MOST[size])
-        out.append((world.render(scene), size, most, world.describe_answer([o for o in scene.objects
-                                                                            if o.size == size])))
+        size = turn.facts["objs"][0].size
+        out.append((world.render(scene), size, rng.choice(dialogue.MOST[size]), turn.answer))
         if len(out) == n:
             break
     return out

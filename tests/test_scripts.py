@@ -65,3 +65,17 @@ def test_the_comparison_probe_takes_a_size_only_when_every_size_word_is_the_aske
     assert not C.right_size("the large red star and the tiny blue circle", "big")  # a small one named too
     assert not C.right_size("the red star", "big")  # no size said
     assert C.right_size("top left: little red star", "small")
+
+
+def test_the_comparison_probe_expects_only_objects_of_the_asked_size():
+    import sys
+
+    from dimple.tiny import dialogue
+
+    sys.path.insert(0, str(SCRIPTS[0].parent))
+    import comparison_probe as C
+
+    cases = C.questions(3)
+    assert len(cases) == 3
+    for _, size, most, expected in cases:
+        assert most in dialogue.MOST[size] and C.right_size(expected, size)  # the answer names only that size
