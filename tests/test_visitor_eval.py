@@ -47,7 +47,7 @@ def test_cases_are_the_same_every_time_and_cover_every_class():
 
 def test_heldout_phrasing_cases_never_use_a_training_frame_and_off_world_texts_are_heldout():
     cases = V.cases(6)
-    slots = {k: "x" for k in ("color", "shape", "pos", "row", "label", "verb", "things", "most")}
+    slots = {k: "x" for k in ("color", "shape", "pos", "row", "label", "verb", "things", "most", "size")}
     train_frames = {language._normal(language.fill(f, **slots))
                     for k in language.FRAMES for f in language.FRAMES[k]["train"]}
     heldout_texts = {t for k in replies.TEXTS for t in replies.TEXTS[k]["heldout"]}

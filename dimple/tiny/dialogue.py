@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Optional
 
+from . import forms as F
 from . import language as L
 from . import world as W
 
@@ -106,15 +107,17 @@ def _objects_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, sty
 
 
 # Tiny 3's kinds whose answer picks some objects out of the scene, the comparison twice as often: its answer
-# lists every object of one size, so it is a filtered description (WorldData's "choice" category).
-CHOICE_KINDS = ("comparison", "comparison", "exists_color", "position_of_shape")
+# lists every object of one size, so it is a filtered description (WorldData's "choice" category). "How many
+# big things?" teaches the same size filter with a one-word answer, which a comparison's list alone did not.
+CHOICE_KINDS = ("comparison", "comparison", "count_size", "exists_color", "position_of_shape")
 
 # Superlatives of a comparison question, by the size they ask for (the world has two sizes).
 MOST = {"big": ("biggest", "largest"), "small": ("smallest", "tiniest")}
 
 
 def _tiny3_turn(scene: W.Scene, kind: str, rng: random.Random, say) -> Optional[Turn]:
-    """Tiny 3's question kinds: "anything red?", "which one is the biggest?", "where is the triangle?"."""
+    """Tiny 3's question kinds: "anything red?", "which one is the biggest?", "how many big things?", "where is
+    the triangle?"."""
     objs = scene.objects
     if kind == "exists_color":
         present = sorted({o.color for o in objs})
@@ -128,8 +131,13 @@ def _tiny3_turn(scene: W.Scene, kind: str, rng: random.Random, say) -> Optional[
             return None  # every object has one size: nothing is biggest
         size = rng.choice(sorted(sizes))
         picked = [o for o in objs if o.size == size]
-        return Turn(say(most=rng.choice(MOST[size])), W.describe_answer(picked), kind,
-                    facts={"form": "objects", "objs": picked})
+        return Turn(say(most=rng.choice(MOST[size]), size=rng.choice(F.SIZE_WORDS[size])), W.describe_answer(picked),
+                    kind, facts={"form": "objects", "objs": picked})
+    if kind == "count_size":
+        size, things = rng.choice(sorted(F.SIZE_WORDS)), rng.choice(L.THINGS)
+        n = _count_answer(objs, size=size)
+        word = rng.choice(F.SIZE_WORDS[size])
+        return Turn(say(size=word, things=things), n, kind, {"size": size}, facts=_count_facts(n, f"{word} {things}"))
     if kind == "position_of_shape":
         pool = _unique(objs, "shape")
         o = rng.choice(pool) if pool else None
@@ -167,7 +175,8 @@ def _chart_turn(scene: W.Scene, kind: str, rng: random.Random, split: str, style
 
 KIND_SCENE = {k: "objects" for k in ("describe", "structured", "count_all", "count_shape", "count_color", "exists",
                                      "color_of_shape", "shape_of_color", "color_at", "shape_at", "object_at",
-                                     "size", "position", "exists_color", "comparison", "position_of_shape")}
+                                     "size", "position", "exists_color", "comparison", "count_size",
+                                     "position_of_shape")}
 KIND_SCENE.update({k: "text" for k in ("ocr_read", "ocr_row", "ocr_count")})
 KIND_SCENE.update({k: "chart" for k in ("chart_value", "chart_tallest", "chart_shortest", "chart_describe")})
 

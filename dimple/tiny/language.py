@@ -53,6 +53,12 @@ FRAMES: dict[str, dict[str, list[str]]] = {
         "heldout": ["how many {shapes} can you see", "Count the {shapes} in the picture.",
                     "What is the number of {shapes} in the image?"],
     },
+    "count_size": {
+        "train": ["How many {size} {things} are there?", "How many {size} {things}?", "Count the {size} {things}.",
+                  "How many {size} {things} do you see?", "How many {size} ones are there?",
+                  "What is the number of {size} {things}?"],
+        "heldout": ["how many {size} {things} can you see", "Count the {size} {things} in the picture."],
+    },
     "count_color": {
         "train": ["How many {color} {things} are there?", "How many {color} {things}?", "Count the {color} {things}.",
                   "How many {color} {things} do you see?", "How many {color} {things} are in the image?",
@@ -162,7 +168,9 @@ FRAMES: dict[str, dict[str, list[str]]] = {
     "comparison": {
         "train": ["Which object is the {most}?", "Which shape is the {most}?", "What is the {most} object?",
                   "What's the {most} thing?", "Which is the {most}?", "Name the {most} shape.",
-                  "Which ones are the {most}?", "Show me the {most} one."],
+                  "Which ones are the {most}?", "Show me the {most} one.",
+                  # the size itself, as the answer says it: the filter without the superlative to decode
+                  "Which shapes are {size}?", "Name the {size} ones.", "List the {size} shapes."],
         "heldout": ["which one is the {most}", "Tell me which shape is the {most}."],
     },
     "position_of_shape": {
