@@ -35,3 +35,20 @@ def test_the_filled_text_keeps_the_template_and_drops_the_end():
     t = presets.PRESETS["JSON object"].template
     assert presets.filled_text(t, ["red", "star", "big"]) == '{"color": "red", "shape": "star", "size": "big"}'
     assert presets.with_slot_lengths(t, [1, 2, 3]).count("<mask:") == 3
+
+
+def test_a_varied_numbered_list_names_the_canonical_objects_in_other_orders_and_words():
+    from dimple.tiny import score
+
+    rng, forms_seen = random.Random(4), set()
+    scene = next(s for s in (world.random_objects_scene(rng) for _ in range(500)) if len(s.objects) >= 4)
+    template = presets.PRESETS["Numbered list"].template
+    canonical = presets.filled_text(template, presets.sample(scene, random.Random(0), name="Numbered list")[3])
+    for seed in range(40):
+        fills = presets.sample(scene, random.Random(seed), name="Numbered list", vary=True)[3]
+        text = presets.filled_text(template, fills)
+        assert score.same_meaning(text, canonical), text
+        forms_seen.add(text)
+    assert len(forms_seen) >= 5  # orders and synonyms: the list has choices to resolve
+    assert all(presets.filled_text(template, presets.sample(scene, random.Random(s), name="Numbered list")[3])
+               == canonical for s in range(10))  # unvaried (the evaluation's expected text): always one form

@@ -67,3 +67,15 @@ def test_naming_a_coloured_shape_counts_as_inventing_objects():
     assert score.invents_objects("top left: big red circle")
     assert score.invents_objects("I see a blue star.")
     assert not score.invents_objects(replies.NONWORLD_IMAGE)
+
+
+def test_a_numbered_list_of_objects_is_read_as_a_set_in_any_order_and_words():
+    expected = "1. top left: big red circle\n2. center: small blue star\n3. nothing"
+    assert score.same_meaning("1. center: tiny blue star\n2. upper left: large red circle\n3. nothing", expected)
+    assert not score.same_meaning("1. top left: big red circle\n2. center: small red star\n3. nothing", expected)
+    assert not score.same_meaning("1. top left: big red circle\n2. nothing\n3. nothing", expected)
+    assert not score.same_meaning("1. top left: big red circle\n2. center: small blue star\n3. center: small blue star",
+                                  expected)
+    # a numbered list of something else than objects is still read word for word
+    assert score.numbered_items("1. hello\n2. world") is None
+    assert score.same_meaning("1. hello\n2. world", "1. hello\n2. world")

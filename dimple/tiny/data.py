@@ -193,7 +193,7 @@ class WorldData:
             turns = dialogue.conversation(scene, rng, last=rng.choice(("follow_up", "any")))
             return [(t.question, say(t)) for t in turns[:-1]], turns[-1].question, say(turns[-1])
         if cat in ("preset", "template"):  # a grammar template's slots are drawn 1-2x their filling
-            got = (presets if cat == "preset" else templates).sample(scene, rng)
+            got = presets.sample(scene, rng, vary=True) if cat == "preset" else templates.sample(scene, rng)
             if got is None:
                 return None
             _, template, turn, fills = got

@@ -14,11 +14,13 @@ and its fillings is the training data's job.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from . import dialogue as D
+from . import forms
 from . import world as W
 
 SHORT_KINDS = ("count_all", "count_shape", "count_color", "exists", "color_of_shape", "shape_of_color", "color_at",
@@ -30,11 +32,12 @@ SHORT_KINDS = ("count_all", "count_shape", "count_color", "exists", "color_of_sh
 class Preset:
     template: str  # structure-prior template; <mask:N> slots are elastic
     kinds: tuple[str, ...]  # question kinds (dialogue.py) the preset suits
-    fills: Callable[[W.Scene, D.Turn], Optional[list[str]]]  # the filling of each slot, in order
+    # the filling of each slot, in order; given a generator, in one of its valid forms (training), else canonical
+    fills: Callable[[W.Scene, D.Turn, Optional[random.Random]], Optional[list[str]]]
     example: str  # a question to show next to it
 
 
-def _answer(scene, turn):
+def _answer(scene, turn, rng):
     return [turn.answer]
 
 
@@ -43,19 +46,27 @@ def _object(scene, turn) -> Optional[W.Obj]:
     return next((o for o in scene.objects if o.cell == cell), None)
 
 
-def _color_shape(scene, turn):
+def _color_shape(scene, turn, rng):
     o = _object(scene, turn)
     return o and [o.color, o.shape]
 
 
-def _json_object(scene, turn):
+def _json_object(scene, turn, rng):
     o = _object(scene, turn)
     return o and [o.color, o.shape, o.size]
 
 
-def _numbered(scene, turn):
+def _numbered(scene, turn, rng):
+    """The scene's first three objects in reading order; varied, they come in any of a description's orders
+    and with its synonyms ("upper left: large red circle"), so the list has choices to resolve like any
+    description, and the scorer reads it as a set (`score.numbered_items`)."""
     objs = scene.objects[:3]
-    return [f"{o.position}: {o.name(size=True)}" for o in objs] + ["nothing"] * (3 - len(objs))
+    if rng is None:
+        items = [f"{o.position}: {o.name(size=True)}" for o in objs]
+    else:
+        v = forms.voice(rng)
+        items = [f"{forms.position_words(o.position, v)}: {forms.thing(o, v, article=False)}" for o in forms.ordered(objs, v)]
+    return items + ["nothing"] * (3 - len(objs))
 
 
 PRESETS: dict[str, Preset] = {
@@ -116,11 +127,13 @@ def draw(entries: dict, scene: W.Scene, rng: random.Random, split: str, name: Op
     return None
 
 
-def _preset_build(preset: Preset, scene: W.Scene, turn: D.Turn, rng: random.Random):
-    fills = preset.fills(scene, turn)
+def _preset_build(preset: Preset, scene: W.Scene, turn: D.Turn, rng: random.Random, vary: bool):
+    fills = preset.fills(scene, turn, rng if vary else None)
     return fills and (preset.template, fills)
 
 
-def sample(scene: W.Scene, rng: random.Random, split: str = "train", name: Optional[str] = None):
-    """(preset name, template, question turn, fillings) for a scene the preset suits, or None."""
-    return draw(PRESETS, scene, rng, split, name, _preset_build)
+def sample(scene: W.Scene, rng: random.Random, split: str = "train", name: Optional[str] = None,
+           vary: bool = False):
+    """(preset name, template, question turn, fillings) for a scene the preset suits, or None; `vary`: the
+    fillings in one of their valid forms (training), else the canonical one (the evaluation's expected text)."""
+    return draw(PRESETS, scene, rng, split, name, functools.partial(_preset_build, vary=vary))

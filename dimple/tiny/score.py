@@ -64,15 +64,42 @@ def description_items(text: str) -> Optional[Counter]:
     for part in (p.strip() for p in re.split(r",|;|\band\b", t)):
         if not part:
             continue
-        for pattern, order in _ITEMS:
-            m = pattern.match(part)
-            if m:
-                items[tuple(m.group(i) for i in order)] += 1
-                break
-        else:
+        item = _item(part)
+        if item is None:
             return None
+        items[item] += 1
     if not items or (claimed is not None and claimed != sum(items.values())):
         return None
+    return items
+
+
+def _item(part: str) -> Optional[tuple]:
+    """One described object, canonical text -> (position, size, colour, shape), or None."""
+    for pattern, order in _ITEMS:
+        m = pattern.match(part)
+        if m:
+            return tuple(m.group(i) for i in order)
+    return None
+
+
+_NUMBER_MARK = re.compile(r"(?:^|\s)\d+\.\s+")  # "1. " ... " 2. ": lines are one space apart once normalized
+
+
+def numbered_items(text: str) -> Optional[Counter]:
+    """A numbered list of objects ("1. top left: big red circle\n2. ...\n3. nothing") as a multiset of items in
+    any order ("nothing" fills an unused line), or None when it is not one: its lines may come in any of a
+    description's orders, so it is read as a set."""
+    t = canonical(text)
+    if not re.match(r"\d+\.\s", t):
+        return None
+    items = Counter()
+    for part in (p.strip(" ,;.") for p in _NUMBER_MARK.split(t)):
+        if part in ("", "nothing"):
+            continue
+        item = _item(part)
+        if item is None:
+            return None
+        items[item] += 1
     return items
 
 
@@ -145,6 +172,9 @@ def same_meaning(output: str, expected: str) -> bool:
     if exp.startswith("{"):
         want = _mapping(expected)
         return want is not None and _mapping(output) == want
+    want_list = numbered_items(expected)
+    if want_list is not None:
+        return numbered_items(output) == want_list
     want_items = description_items(expected)
     if want_items is not None:
         return description_items(output) == want_items
