@@ -34,8 +34,9 @@ def right_size(answer: str, size: str) -> bool:
 
 
 def questions(n: int):
-    """(image, size asked, superlative, expected answer) for the first `n` eval-split scenes with two sizes: the
-    training data's own comparison turn (`dialogue.ask`), its superlative drawn again to fill every frame."""
+    """(image, size asked, superlative, size word, expected answer) for the first `n` eval-split scenes with two
+    sizes: the training data's own comparison turn (`dialogue.ask`), its superlative and size word drawn again
+    to fill every frame (some frames ask by the superlative, some by the size itself)."""
     out = []
     for seed in world.split_seeds("eval", 4 * n):
         rng = random.Random(seed)
@@ -44,10 +45,15 @@ def questions(n: int):
         if turn is None:  # every object has one size
             continue
         size = turn.facts["objs"][0].size
-        out.append((world.render(scene), size, rng.choice(dialogue.MOST[size]), turn.answer))
+        out.append((world.render(scene), size, rng.choice(dialogue.MOST[size]), rng.choice(forms.SIZE_WORDS[size]),
+                    turn.answer))
         if len(out) == n:
             break
     return out
+
+
+def question(frame: str, most: str, word: str) -> str:
+    return language.fill(frame, most=most, size=word)
 
 
 def main(argv=None) -> None:
@@ -63,8 +69,8 @@ def main(argv=None) -> None:
     for split in ("train", "heldout"):
         for frame in language.FRAMES["comparison"][split]:
             ok = sized = 0
-            for image, size, most, expected in cases:
-                answer = assistant.answer_text(assistant.generate(image, language.fill(frame, most=most), cfg))
+            for image, size, most, word, expected in cases:
+                answer = assistant.answer_text(assistant.generate(image, question(frame, most, word), cfg))
                 ok += score.same_meaning(answer, expected)
                 sized += right_size(answer, size)
             print(f"{split:8s} {frame!r}: right {ok}/{len(cases)}, right size {sized}/{len(cases)}", flush=True)

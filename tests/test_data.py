@@ -6,7 +6,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from dimple.processing import encode_prompt
-from dimple.tiny import dialogue, world
+from dimple.tiny import dialogue, forms, world
 from dimple.tiny.data import WorldData
 from dimple.tiny.settings import image_processor
 from dimple.tiny.train import TrainConfig
@@ -80,7 +80,7 @@ def test_the_choice_category_asks_the_questions_that_pick_objects_out_of_the_sce
     finally:
         data.mix = old
     assert {d[0] for d in drawn} == {"choice"}
-    sizes = {w for pair in dialogue.MOST.values() for w in pair} | {"big", "large", "small", "little", "tiny"}
+    sizes = {w for words in (*dialogue.MOST.values(), *forms.SIZE_WORDS.values()) for w in words}
     asked = [d[2].lower() for d in drawn]
     # comparisons and "how many big things?": 3 in 5 of the objects scenes' choice questions
     assert sum(any(w in q for w in sizes) for q in asked) >= 20

@@ -77,5 +77,9 @@ def test_the_comparison_probe_expects_only_objects_of_the_asked_size():
 
     cases = C.questions(3)
     assert len(cases) == 3
-    for _, size, most, expected in cases:
+    for _, size, most, word, expected in cases:
         assert most in dialogue.MOST[size] and C.right_size(expected, size)  # the answer names only that size
+        for split in ("train", "heldout"):  # every frame, by superlative or by size, is filled
+            for frame in dialogue.L.FRAMES["comparison"][split]:
+                q = C.question(frame, most, word)
+                assert "{" not in q and (most in q or word in q), q
