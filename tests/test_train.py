@@ -22,7 +22,8 @@ def tok():
 
 def test_default_config_is_valid_and_each_bad_setting_raises():
     TrainConfig().validate()
-    for bad in (dict(recipe="magic"), dict(steps=0), dict(lr=-1.0), dict(mrope_section=[1, 1, 1]), dict(max_pad=-1)):
+    for bad in (dict(recipe="magic"), dict(steps=0), dict(lr=-1.0), dict(mrope_section=[1, 1, 1]), dict(max_pad=-1),
+                dict(mixed_precision="fp8")):
         with pytest.raises(ValueError):
             TrainConfig(**bad).validate()
 
@@ -96,6 +97,28 @@ def test_each_recipe_runs_and_resumes(tmp_path):
     cfg.steps = 4
     out = train(cfg, resume=True, progress=False)
     assert out["step"] == 4
+
+
+@pytest.mark.parametrize("precision,autocast", [("no", False), ("bf16", True)])
+def test_mixed_precision_sets_the_forward_autocast_and_keeps_fp32_weights(tmp_path, monkeypatch, precision, autocast):
+    import dimple.tiny.train as train_module
+
+    seen = []
+
+    def build_and_watch(cfg, tokenizer):
+        model = build_model(cfg, tokenizer)
+        linear = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))  # inside accelerate's autocast
+        linear.register_forward_pre_hook(lambda *_: seen.append(torch.is_autocast_enabled("cpu")))
+        return model
+
+    monkeypatch.setattr(train_module, "build_model", build_and_watch)
+    cfg = TrainConfig(**TINY, name=f"t-{precision}", out_root=str(tmp_path), recipe="diffusion-only", steps=2,
+                      log_every=1, mixed_precision=precision)
+    assert train(cfg, progress=False)["step"] == 2
+    assert seen and set(seen) == {autocast}
+    state = torch.load(os.path.join(cfg.run_dir, "last.pt"), map_location="cpu", weights_only=False)
+    weights = [v for v in state["model"].values() if v.is_floating_point()]
+    assert weights and all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in weights)
 
 
 def test_phases_follow_the_recipe():

@@ -119,8 +119,12 @@ class _Run:
 def _restore(cfg: TrainConfig, resume: bool) -> _Run:
     """Build the model, optimizer and data, then continue from the run's checkpoint or start from --init-from."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
-    accelerator = Accelerator()
+    # accelerate keeps its settings process-wide and would silently keep an earlier train()'s precision; the
+    # process group (PartialState) stays
+    AcceleratorState._reset_state()
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
     tokenizer = load_tokenizer(cfg.tokenizer_dir)
     model = build_model(cfg, tokenizer)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
