@@ -8,7 +8,9 @@ canvas. Two tallies per frame:
 - **right**: the answer names exactly the objects of the asked size (`score.same_meaning`);
 - **right size**: the answer's size words are all of the asked size (it may still name the wrong objects).
 If the training frames score no better than the held-out ones, the phrasing is not the fault; if "right size"
-is low too, the model does not filter by size at all. docs/tiny3.md reports it for the seventh run.
+is low too, the model does not filter by size at all. A last line asks the same scenes "How many {size} things
+are there?" (the size filter with a one-word answer, `count_size` in training): wrong counts there mean the
+filter itself is missing, not the long answer's binding. docs/tiny3.md reports it for the seventh run.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ def question(frame: str, most: str, word: str) -> str:
     return language.fill(frame, most=most, size=word)
 
 
+def count_question(word: str) -> str:
+    return f"How many {word} things are there?"
+
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     import torch
@@ -74,6 +80,11 @@ def main(argv=None) -> None:
                 ok += score.same_meaning(answer, expected)
                 sized += right_size(answer, size)
             print(f"{split:8s} {frame!r}: right {ok}/{len(cases)}, right size {sized}/{len(cases)}", flush=True)
+    counted = 0
+    for image, size, most, word, expected in cases:
+        answer = assistant.answer_text(assistant.generate(image, count_question(word), cfg))
+        counted += score.same_meaning(answer, str(sum(score.description_items(expected).values())))
+    print(f"count    {count_question('{size}')!r}: right {counted}/{len(cases)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -83,3 +83,20 @@ def test_the_comparison_probe_expects_only_objects_of_the_asked_size():
             for frame in dialogue.L.FRAMES["comparison"][split]:
                 q = C.question(frame, most, word)
                 assert "{" not in q and (most in q or word in q), q
+
+
+def test_the_description_error_tally_tells_a_mixed_item_from_a_misplaced_or_repeated_one():
+    import sys
+
+    sys.path.insert(0, str(SCRIPTS[0].parent))
+    import describe_errors as E
+
+    scene = "top left: big red circle, center: small pink triangle"
+    right = E.tally("There is a large red circle in the upper left and a tiny pink triangle in the center.", scene)
+    assert right["right"] == right["objects"] == 2 and right["mixed"] == right["missed"] == right["count off"] == 0
+    mixed = E.tally("top left: big red circle, center: small red circle", scene)  # one object's words twice
+    assert (mixed["right"], mixed["mixed"], mixed["misplaced"], mixed["missed"]) == (1, 1, 0, 1)
+    moved = E.tally("top left: big red circle, top left: small pink triangle, bottom right: big red circle", scene)
+    assert (moved["twice"], moved["misplaced"], moved["count off"]) == (1, 1, 1)
+    unread = E.tally("a cat", scene)
+    assert (unread["unread"], unread["missed"], unread["right"]) == (1, 2, 0)
