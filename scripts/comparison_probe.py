@@ -4,9 +4,10 @@
 
 Every scene with objects of both sizes is asked for its biggest or smallest objects in each comparison frame,
 training and held-out (`language.FRAMES["comparison"]`), decoded with the model card's settings on a 96-slot
-canvas. Two tallies per frame:
+canvas. Three tallies per frame:
 - **right**: the answer names exactly the objects of the asked size (`score.same_meaning`);
-- **right size**: the answer's size words are all of the asked size (it may still name the wrong objects).
+- **right size**: the answer's size words are all of the asked size (it may still name the wrong objects);
+- **fewer objects than asked**: the answer lists fewer objects than the scene has of that size.
 If the training frames score no better than the held-out ones, the phrasing is not the fault; if "right size"
 is low too, the model does not filter by size at all. A last line asks the same scenes "How many {size} things
 are there?" (the size filter with a one-word answer, `count_size` in training): wrong counts there mean the
@@ -58,6 +59,13 @@ def question(frame: str, most: str, word: str) -> str:
     return language.fill(frame, most=most, size=word)
 
 
+def names_fewer(answer: str, expected: str) -> bool:
+    """True when the answer reads as a list of objects naming fewer than the expected ones: the canvas filled
+    with padding from its end before the model knew how many objects it would name (docs/tiny3.md)."""
+    got = score.description_items(answer)
+    return got is not None and sum(got.values()) < sum(score.description_items(expected).values())
+
+
 def count_question(word: str) -> str:
     return f"How many {word} things are there?"
 
@@ -74,12 +82,14 @@ def main(argv=None) -> None:
     cases = questions(int(argv[1]) if len(argv) > 1 else 30)
     for split in ("train", "heldout"):
         for frame in language.FRAMES["comparison"][split]:
-            ok = sized = 0
+            ok = sized = fewer = 0
             for image, size, most, word, expected in cases:
                 answer = assistant.answer_text(assistant.generate(image, question(frame, most, word), cfg))
                 ok += score.same_meaning(answer, expected)
                 sized += right_size(answer, size)
-            print(f"{split:8s} {frame!r}: right {ok}/{len(cases)}, right size {sized}/{len(cases)}", flush=True)
+                fewer += names_fewer(answer, expected)
+            print(f"{split:8s} {frame!r}: right {ok}/{len(cases)}, right size {sized}/{len(cases)}, "
+                  f"fewer objects than asked {fewer}/{len(cases)}", flush=True)
     counted = 0
     for image, size, most, word, expected in cases:
         answer = assistant.answer_text(assistant.generate(image, count_question(word), cfg))

@@ -100,3 +100,15 @@ def test_the_description_error_tally_tells_a_mixed_item_from_a_misplaced_or_repe
     assert (moved["twice"], moved["misplaced"], moved["count off"]) == (1, 1, 1)
     unread = E.tally("a cat", scene)
     assert (unread["unread"], unread["missed"], unread["right"]) == (1, 2, 0)
+
+
+def test_the_comparison_probe_counts_an_answer_short_of_objects_only_when_it_names_fewer():
+    import sys
+
+    sys.path.insert(0, str(SCRIPTS[0].parent))
+    import comparison_probe as C
+
+    asked = "top left: big red circle, center: big pink triangle"
+    assert C.names_fewer("The big red circle (top left).", asked)
+    assert not C.names_fewer("the big pink triangle in the center and the big red circle in the top left", asked)
+    assert not C.names_fewer("hello there", asked)  # not a list of objects at all
