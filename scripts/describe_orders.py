@@ -3,8 +3,9 @@
     python scripts/describe_orders.py MODEL [N]     # N held-out describe questions (default 40), 96 slots
 
 Decodes the same N held-out "describe" samples (the evaluation split) at thresholds 0.9, 0.95 and 0.99, one token
-per pass in confidence order (threshold off, as many steps as slots) and one token per pass left to right, and
-scores each by meaning (`dimple.tiny.score.same_meaning`). If one token a pass scores no better than 0.9, the
+per pass in confidence order (threshold off, as many steps as slots), one token per pass left to right, in
+semi-autoregressive blocks of 8 and 32 (LLaDA's decoding, `dimple.blocks`) and with the margin confidence
+(`topk_margin`), and scores each by meaning (`dimple.tiny.score.same_meaning`). If one token a pass scores no better than 0.9, the
 errors are in what the model knows, not in committing several slots at once (docs/tiny3.md).
 """
 
@@ -41,7 +42,10 @@ def main(argv=None) -> int:
     orders = {"threshold 0.9": base.with_(alg_p_threshold=0.9), "threshold 0.95": base.with_(alg_p_threshold=0.95),
               "threshold 0.99": base.with_(alg_p_threshold=0.99),
               "one token a pass, most confident first": base.with_(alg_p_threshold=0.0),
-              "one token a pass, left to right": base.with_(alg="autoregressive", alg_p_threshold=0.0)}
+              "one token a pass, left to right": base.with_(alg="autoregressive", alg_p_threshold=0.0),
+              "blocks of 8 left to right, 0.9 within": base.with_(block_length=8),
+              "blocks of 32 left to right, 0.9 within": base.with_(block_length=32),
+              "top-1 minus top-2 margin, 0.9": base.with_(alg="topk_margin")}
     for name, cfg in orders.items():
         right = passes = 0
         start = time.perf_counter()
