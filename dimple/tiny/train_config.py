@@ -34,7 +34,7 @@ class TrainConfig:
     seed: int = 0  # seeds torch, Python and the scene pool
     threads: int = 2  # torch CPU threads (0: leave torch's default)
     # "bf16": forward and backward under bfloat16 autocast (weights and AdamW state stay fp32); on the AMD EPYC
-    # with avx512_bf16 it ran 1.3x the steps per second of "no" (docs/tiny3.md); "no": fp32 throughout
+    # with avx512_bf16, 1.1-1.3x the steps per second of "no" at Tiny 3's size (docs/tiny3.md); "no": fp32 throughout
     mixed_precision: str = "no"
     tokenizer_dir: str = "assets/dimple-tiny"  # tokenizer to train with (built there if missing)
     init_from: str = ""  # start from these weights (runs/<name>/last.pt or an exported folder); the schedule starts at 0
