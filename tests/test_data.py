@@ -45,9 +45,11 @@ def test_a_preset_sample_pads_its_slots_and_leaves_the_template_unsupervised(dat
     assert sup and not set(sup) & {5 + k for k in fixed}
 
 
-def test_training_draws_every_visitor_category(data):
+def test_training_draws_every_visitor_category_its_mix_weighs(data):
     cats = {data.draw(10)[0] for _ in range(400)}
-    assert set(WorldData.VISITOR_CATEGORIES) <= cats
+    weighed = {c for c in WorldData.VISITOR_CATEGORIES if data.mix[c] > 0}
+    assert len(weighed) >= 6 and weighed <= cats
+    assert "size" not in cats  # off by default, so earlier runs' commands draw as they did
 
 
 def test_busy_share_draws_busy_pictures_for_describe_and_json_only():
@@ -84,6 +86,22 @@ def test_the_choice_category_asks_the_questions_that_pick_objects_out_of_the_sce
     asked = [d[2].lower() for d in drawn]
     # comparisons and "how many big things?": 3 in 5 of the objects scenes' choice questions
     assert sum(any(w in q for w in sizes) for q in asked) >= 20
+
+
+def test_the_size_category_asks_only_the_size_filter(data):
+    old = data.mix
+    data.mix = {c: (1.0 if c == "size" else 0.0) for c in old}
+    try:
+        drawn = [data.draw(10) for _ in range(60)]
+    finally:
+        data.mix = old
+    assert {d[0] for d in drawn} == {"size"}
+    sizes = {w for words in (*dialogue.MOST.values(), *forms.SIZE_WORDS.values()) for w in words}
+    assert all(any(w in d[2].lower() for w in sizes) for d in drawn)  # every question asks by a size
+    from dimple.tiny import score
+
+    lists = [score.description_items(d[3]) is not None for d in drawn]
+    assert any(lists) and not all(lists)  # comparisons name objects; counts ("3", "I count three ...") do not
 
 
 @pytest.mark.parametrize("long_pad_prob", [0.0, 1.0])

@@ -63,11 +63,15 @@ def parse_mix(text: str) -> dict[str, float]:
 
 # Long answers about busy pictures bind an attribute to the wrong object most often, so these categories may draw
 # a picture with one of the BUSY_SPAN largest object counts more often (TrainConfig.busy_share).
-BUSY_CATEGORIES = ("describe", "structured", "visitor", "conversation", "choice")
+BUSY_CATEGORIES = ("describe", "structured", "visitor", "conversation", "choice", "size")
 BUSY_SPAN = 3
-# The scene each category asks about: the canonical ones' (world.SCENE_KIND), and "choice" picks among objects;
-# the other visitor categories draw a scene kind at random.
-CATEGORY_SCENE = {**world.SCENE_KIND, "choice": "objects"}
+# The scene each category asks about: the canonical ones' (world.SCENE_KIND), and "choice" and "size" pick among
+# objects; the other visitor categories draw a scene kind at random.
+CATEGORY_SCENE = {**world.SCENE_KIND, "choice": "objects", "size": "objects"}
+# The question kinds of the categories that draw from a subset of dialogue's kinds: "choice" picks objects; "size"
+# is its size filter alone ("how many big things?", "which one is the biggest?"), which the ninth run still lacked
+# (docs/tiny3.md); off (weight 0) unless a run's --mix asks for it, so earlier runs' commands draw as before.
+KIND_SUBSETS = {"choice": dialogue.CHOICE_KINDS, "size": ("count_size", "comparison")}
 
 
 class ScenePool:
@@ -100,8 +104,8 @@ class WorldData:
     # questions; visitor phrasings, conversations, replies outside the world and presets are Tiny 2's.
     MIX = {"describe": 1.0, "count": 0.8, "exists": 0.8, "attribute": 1.0, "position": 1.0, "ocr": 0.6,
            "chart": 0.8, "structured": 1.0, "cells": 0.2, "visitor": 4.0, "conversation": 2.5, "offworld": 0.8,
-           "nonworld": 1.0, "preset": 1.6, "template": 1.6, "choice": 0.5}
-    VISITOR_CATEGORIES = ("visitor", "conversation", "offworld", "nonworld", "preset", "template", "choice")
+           "nonworld": 1.0, "preset": 1.6, "template": 1.6, "choice": 0.5, "size": 0.0}
+    VISITOR_CATEGORIES = ("visitor", "conversation", "offworld", "nonworld", "preset", "template", "choice", "size")
 
     def __init__(self, cfg, tokenizer, seed: Optional[int] = None):  # cfg: train.TrainConfig
         self.cfg = cfg
@@ -186,8 +190,8 @@ class WorldData:
             kind = rng.choice(replies.KINDS)
             history = [(t.question, say(t)) for t in dialogue.conversation(scene, rng)[:rng.randint(0, 2)]]
             return history, replies.text_of(kind, rng), replies.vary(replies.REPLIES[kind], rng)
-        if cat in ("visitor", "choice"):  # "choice": only the kinds whose answer is a choice among the objects
-            turn = dialogue.ask_any(scene, rng, kinds=dialogue.CHOICE_KINDS if cat == "choice" else None)
+        if cat == "visitor" or cat in KIND_SUBSETS:  # "choice", "size": only their kinds (KIND_SUBSETS)
+            turn = dialogue.ask_any(scene, rng, kinds=KIND_SUBSETS.get(cat))
             return (), turn.question, say(turn)
         if cat == "conversation":
             turns = dialogue.conversation(scene, rng, last=rng.choice(("follow_up", "any")))
