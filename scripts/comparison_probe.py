@@ -11,7 +11,8 @@ canvas. Three tallies per frame:
 If the training frames score no better than the held-out ones, the phrasing is not the fault; if "right size"
 is low too, the model does not filter by size at all. A last line asks the same scenes "How many {size} things
 are there?" (the size filter with a one-word answer, `count_size` in training): wrong counts there mean the
-filter itself is missing, not the long answer's binding. docs/tiny3.md reports it for the seventh run.
+filter itself is missing, not the long answer's binding. docs/tiny3.md reports it for each run since the
+seventh.
 """
 
 from __future__ import annotations

@@ -66,6 +66,5 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+if __name__ == "__main__":  # run as a script, its own folder is on the path (describe_orders)
     raise SystemExit(main())

@@ -5,8 +5,8 @@
 Decodes the same N held-out "describe" samples (the evaluation split) at thresholds 0.9, 0.95 and 0.99, one token
 per pass in confidence order (threshold off, as many steps as slots), one token per pass left to right, in
 semi-autoregressive blocks of 8 and 32 (LLaDA's decoding, `dimple.blocks`) and with the margin confidence
-(`topk_margin`), and scores each by meaning (`dimple.tiny.score.same_meaning`). If one token a pass scores no better than 0.9, the
-errors are in what the model knows, not in committing several slots at once (docs/tiny3.md).
+(`topk_margin`), and scores each by meaning (`dimple.tiny.score.same_meaning`). If one token a pass scores no
+better than 0.9, the errors are in what the model knows, not in committing several slots at once (docs/tiny3.md).
 """
 
 from __future__ import annotations

@@ -74,32 +74,34 @@ def test_busy_share_draws_busy_pictures_for_describe_and_json_only():
     assert abs(on["count"] - uniform) < 0.08  # a category outside BUSY_CATEGORIES keeps uniform counts
 
 
-def test_the_choice_category_asks_the_questions_that_pick_objects_out_of_the_scene(data):
+# the words a question asks a size by: superlatives ("biggest") and size words with their synonyms ("large")
+SIZE_ASKED = {w for words in (*dialogue.MOST.values(), *forms.SIZE_WORDS.values()) for w in words}
+
+
+def _draw_only(data, category: str, n: int = 60) -> list:
+    """n samples drawn with every other category's weight at 0."""
     old = data.mix
-    data.mix = {c: (1.0 if c == "choice" else 0.0) for c in old}
+    data.mix = {c: (1.0 if c == category else 0.0) for c in old}
     try:
-        drawn = [data.draw(10) for _ in range(60)]
+        return [data.draw(10) for _ in range(n)]
     finally:
         data.mix = old
+
+
+def test_the_choice_category_asks_the_questions_that_pick_objects_out_of_the_scene(data):
+    drawn = _draw_only(data, "choice")
     assert {d[0] for d in drawn} == {"choice"}
-    sizes = {w for words in (*dialogue.MOST.values(), *forms.SIZE_WORDS.values()) for w in words}
     asked = [d[2].lower() for d in drawn]
     # comparisons and "how many big things?": 3 in 5 of the objects scenes' choice questions
-    assert sum(any(w in q for w in sizes) for q in asked) >= 20
+    assert sum(any(w in q for w in SIZE_ASKED) for q in asked) >= 20
 
 
 def test_the_size_category_asks_only_the_size_filter(data):
-    old = data.mix
-    data.mix = {c: (1.0 if c == "size" else 0.0) for c in old}
-    try:
-        drawn = [data.draw(10) for _ in range(60)]
-    finally:
-        data.mix = old
-    assert {d[0] for d in drawn} == {"size"}
-    sizes = {w for words in (*dialogue.MOST.values(), *forms.SIZE_WORDS.values()) for w in words}
-    assert all(any(w in d[2].lower() for w in sizes) for d in drawn)  # every question asks by a size
     from dimple.tiny import score
 
+    drawn = _draw_only(data, "size")
+    assert {d[0] for d in drawn} == {"size"}
+    assert all(any(w in d[2].lower() for w in SIZE_ASKED) for d in drawn)  # every question asks by a size
     lists = [score.description_items(d[3]) is not None for d in drawn]
     assert any(lists) and not all(lists)  # comparisons name objects; counts ("3", "I count three ...") do not
 
