@@ -7,7 +7,7 @@ from transformers import AutoTokenizer
 
 from dimple.processing import encode_prompt
 from dimple.tiny import dialogue, forms, world
-from dimple.tiny.data import WorldData
+from dimple.tiny.data import Item, WorldData
 from dimple.tiny.settings import image_processor
 from dimple.tiny.train import TrainConfig
 
@@ -40,7 +40,8 @@ def test_a_preset_sample_pads_its_slots_and_leaves_the_template_unsupervised(dat
         assert data.ids["pad"] in ids  # the slots are longer than their fillings
         assert ids[-1] == data.ids["eos"] and len(ids) - 1 in fixed
         assert all(ids[k] != data.ids["pad"] for k in fixed)
-    batch = data.collate([(list(range(5)) + ids, 5, data.pools["objects1"].images[0], "preset", [0] * 45, fixed)])
+    batch = data.collate([Item(list(range(5)) + ids, 5, data.pools["objects1"].images[0], "preset", [0] * 45, fixed,
+                               [])])
     sup = batch["labels_mask"][0].nonzero().flatten().tolist()
     assert sup and not set(sup) & {5 + k for k in fixed}
 
@@ -115,8 +116,8 @@ def test_long_pads_fill_the_canvas_so_the_masked_room_does_not_tell_the_answer_l
     cfg = TrainConfig(pool_per_kind=8, vision_warmup_steps=0, curriculum_steps=0, long_pad_prob=long_pad_prob,
                       max_pad=4, canvas_len=96)
     data = WorldData(cfg, tok, seed=5)
-    free = [(ids, start) for ids, start, _img, _cat, _targets, fixed in (data.sample(0) for _ in range(40))
-            if not fixed]  # a template's canvas is its own length
+    free = [(item.ids, item.start) for item in (data.sample(0) for _ in range(40))
+            if not item.fixed]  # a template's canvas is its own length
     assert len(free) >= 10
     for ids, start in free:
         response = len(ids) - start

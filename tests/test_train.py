@@ -80,7 +80,7 @@ def test_a_few_steps_lower_the_loss(tok, phase):
     losses = []
     for _ in range(12):
         gen = torch.Generator().manual_seed(1)  # same masks every step: a fixed objective
-        loss, _ = compute_loss(model, batch, phase, cfg, model.config.mask_token_id, gen)
+        loss, _, _ = compute_loss(model, batch, phase, cfg, model.config.mask_token_id, gen)
         opt.zero_grad()
         loss.backward()
         opt.step()

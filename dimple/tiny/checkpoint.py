@@ -86,9 +86,9 @@ def load_tokenizer(path: str):
 
 
 def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, data, extra: dict,
-                    vision=None) -> None:
+                    vision=None, binding=None) -> None:
     """data: the run's WorldData (its random state resumes); vision: (DenseVisionHeads, their optimizer)
-    when the auxiliary vision loss is on."""
+    when the auxiliary vision loss is on; binding: (BindingHead, its optimizer) when the binding loss is on."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     state = {
         "model": model.state_dict(),
@@ -101,6 +101,8 @@ def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, da
     }
     if vision is not None:
         state["vision_heads"], state["vision_heads_optimizer"] = vision[0].state_dict(), vision[1].state_dict()
+    if binding is not None:
+        state["binding_head"], state["binding_head_optimizer"] = binding[0].state_dict(), binding[1].state_dict()
     tmp = path + ".tmp"
     torch.save(state, tmp)
     os.replace(tmp, path)

@@ -17,14 +17,14 @@ layout; nothing of the model, the loss or the optimiser.
 from __future__ import annotations
 
 import random
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 
 from dimple.processing import IMAGE_PLACEHOLDER, chat_prompt, expand_image_tokens
 from dimple.structure import build_canvas
 
-from . import dialogue, forms, nonworld, presets, replies, templates, world
+from . import binding, dialogue, forms, nonworld, presets, replies, templates, world
 from .tokenizer import special_ids
 from .vision_heads import scene_targets
 
@@ -72,6 +72,18 @@ CATEGORY_SCENE = {**world.SCENE_KIND, "choice": "objects", "size": "objects"}
 # is its size filter alone ("how many big things?", "which one is the biggest?"), which the ninth run still lacked
 # (docs/tiny3.md); off (weight 0) unless a run's --mix asks for it, so earlier runs' commands draw as before.
 KIND_SUBSETS = {"choice": dialogue.CHOICE_KINDS, "size": ("count_size", "comparison")}
+
+
+class Item(NamedTuple):
+    """One training sequence before batching."""
+
+    ids: list[int]  # prompt + answer + <|im_end|> + pads (or a template's canvas)
+    start: int  # where the response starts
+    image: torch.Tensor  # uint8 picture
+    category: str
+    scene_targets: list[int]  # what the image tokens should reveal (vision_heads.scene_targets)
+    fixed: list[int]  # a template's fixed response positions (given, not supervised)
+    cells: list[int]  # per response token, the cell of the object it names (binding.answer_cells), or empty
 
 
 class ScenePool:
@@ -252,26 +264,28 @@ class WorldData:
             slot, i = slot + 1, j
         return ids, [k for k, f in enumerate(canvas.fixed) if f]
 
-    def sample(self, step: int) -> tuple:
-        """(token ids of prompt + answer + end + pads, response start, image uint8, category,
-        what the image tokens should reveal: `vision_heads.scene_targets`, fixed response positions)."""
+    def sample(self, step: int) -> Item:
+        """One sequence; the binding targets only when the run's binding loss is on (TrainConfig)."""
         cfg, rng = self.cfg, self.rng
         cat, history, q, a, img, scene = self.draw(step)
         prompt = self.prompt_ids(q, history)
         if isinstance(a, tuple):
             answer, fixed = self.template_response(*a)
-            return prompt + answer, len(prompt), img, cat, scene_targets(scene), fixed
+            return Item(prompt + answer, len(prompt), img, cat, scene_targets(scene), fixed, [])
         answer = self.encode(a) + [self.ids["eos"]]
         if rng.random() < cfg.long_pad_prob:
             n_pad = max(0, cfg.canvas_len - len(answer))
         else:
             n_pad = rng.randint(0, cfg.max_pad)
-        return prompt + answer + [self.ids["pad"]] * n_pad, len(prompt), img, cat, scene_targets(scene), []
+        cells = binding.answer_cells(self.tok, a, scene) if cfg.binding_aux_weight > 0 else []
+        return Item(prompt + answer + [self.ids["pad"]] * n_pad, len(prompt), img, cat, scene_targets(scene), [],
+                    cells)
 
     def batch(self, step: int, batch_size: Optional[int] = None) -> dict:
         """Right-padded batch: input_ids, attention_mask, labels_mask (supervised response positions: a
         template's fixed tokens are given, not supervised), pixel_values, image_grid_thw, position_ids,
-        categories, scene_targets (batch, N_TARGETS). Samples are drawn `bucket` batches at a time and
+        categories, scene_targets (batch, N_TARGETS), answer_cells (batch, length: binding targets, IGNORE where
+        none). Samples are drawn `bucket` batches at a time and
         grouped by length, so that short answers are not padded to the longest ones."""
         b = batch_size or self.cfg.batch_size
         if not self._queue or len(self._queue[0]) != b:
@@ -287,15 +301,19 @@ class WorldData:
         input_ids = torch.full((b, length), self.ids["pad"], dtype=torch.long)
         attention_mask = torch.zeros((b, length), dtype=torch.long)
         labels_mask = torch.zeros((b, length), dtype=torch.bool)
-        for r, (seq, start, _img, _cat, _targets, fixed) in enumerate(items):
+        cells = torch.full((b, length), binding.IGNORE, dtype=torch.long)
+        for r, item in enumerate(items):
+            seq, start = item.ids, item.start
             input_ids[r, : len(seq)] = torch.tensor(seq)
             attention_mask[r, : len(seq)] = 1
             labels_mask[r, start : len(seq)] = True
-            labels_mask[r, [start + k for k in fixed]] = False
-        pv, grid = pixels_of(torch.stack([x[2] for x in items]))
+            labels_mask[r, [start + k for k in item.fixed]] = False
+            cells[r, start : start + len(item.cells)] = torch.tensor(item.cells, dtype=torch.long)
+        pv, grid = pixels_of(torch.stack([x.image for x in items]))
         return dict(input_ids=input_ids, attention_mask=attention_mask, labels_mask=labels_mask,
                     pixel_values=pv, image_grid_thw=grid, position_ids=self.position_ids(b, length),
-                    categories=[x[3] for x in items], scene_targets=torch.tensor([x[4] for x in items]))
+                    categories=[x.category for x in items], scene_targets=torch.tensor([x.scene_targets for x in items]),
+                    answer_cells=cells)
 
     def position_ids(self, b: int, length: int) -> torch.Tensor:
         """Multimodal rotary positions for the shared layout (text, 6x6 image, text), (3, b, length)."""

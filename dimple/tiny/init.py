@@ -39,7 +39,7 @@ def read_start(path: str) -> tuple[dict, dict, Optional[str]]:
         state = {k: v.float() for k, v in load_file(os.path.join(path, "model.safetensors")).items()}
         return state, {}, path
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    extra = {k: v for k, v in ckpt.items() if k.startswith("vision_heads")}
+    extra = {k: v for k, v in ckpt.items() if k.startswith(("vision_heads", "binding_head"))}
     return ckpt["model"], extra, ckpt.get("config", {}).get("tokenizer_dir")
 
 

@@ -33,13 +33,15 @@ from .data import WorldData
 from .init import load_start
 from .train_config import RECIPES, TrainConfig, parse_args  # noqa: F401 - RECIPES is part of this module's API
 from .settings import image_processor
-from .vision_heads import DenseVisionHeads, ImageTokenTap
+from .binding import BindingHead
+from .vision_heads import DenseVisionHeads, ImageTokenTap, OutputTap
 
 # ------------------------------------------------------------------ loss
 def compute_loss(model, batch: dict, phase: str, cfg: TrainConfig, mask_id: int, generator: torch.Generator):
     """Dimple's loss for one batch. ar: causal, next-token CE on every supervised response position.
     diffusion: full attention; each supervised position masked with prob t ~ U(eps, 1) (t per sample);
-    CE on masked positions weighted by 1/t, averaged over supervised positions."""
+    CE on masked positions weighted by 1/t, averaged over supervised positions. Returns (loss, stats, the
+    positions scored), (b, L) bool."""
     input_ids = batch["input_ids"]
     sup = batch["labels_mask"]
     b, length = input_ids.shape
@@ -73,7 +75,7 @@ def compute_loss(model, batch: dict, phase: str, cfg: TrainConfig, mask_id: int,
     loss = per_sample.mean()
     with torch.no_grad():
         acc = (logits[tmask].argmax(-1) == targets[tmask]).float().mean()
-    return loss, {"loss": float(loss.detach()), "tok_acc": float(acc), "ce": float(ce.detach().mean())}
+    return loss, {"loss": float(loss.detach()), "tok_acc": float(acc), "ce": float(ce.detach().mean())}, target_mask
 
 
 def param_groups(model, weight_decay: float):
@@ -99,6 +101,8 @@ class _Run:
     tokenizer: object
     vision: Optional[tuple] = None  # (DenseVisionHeads, their optimizer) when the auxiliary loss is on
     tap: Optional[ImageTokenTap] = None
+    binding: Optional[tuple] = None  # (BindingHead, its optimizer) when the binding loss is on
+    hidden_tap: Optional[OutputTap] = None  # the language model's last hidden states, for the binding loss
     step: int = 0
     train_seconds: float = 0.0
     running: dict = field(default_factory=dict)  # smoothed stats of the last steps
@@ -133,7 +137,11 @@ def _restore(cfg: TrainConfig, resume: bool) -> _Run:
     if cfg.vision_aux_weight > 0:
         heads = DenseVisionHeads(cfg.hidden_size)
         vision = (heads, torch.optim.AdamW(heads.parameters(), lr=cfg.lr, weight_decay=0.0))
-    run = _Run(cfg, accelerator, model, model, optimizer, data, tokenizer, vision)
+    bind = None
+    if cfg.binding_aux_weight > 0:
+        head = BindingHead(cfg.hidden_size)
+        bind = (head, torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0))
+    run = _Run(cfg, accelerator, model, model, optimizer, data, tokenizer, vision, binding=bind)
     extra: dict = {}
     if resume and os.path.exists(run.ckpt_path):
         state = load_checkpoint(run.ckpt_path)
@@ -146,18 +154,29 @@ def _restore(cfg: TrainConfig, resume: bool) -> _Run:
         extra = state
     elif cfg.init_from:
         extra = load_start(model, cfg.init_from, tokenizer)  # read once; token rows follow a changed tokenizer
-    if vision is not None and "vision_heads" in extra:  # heads a checkpoint lacks (or of another width) start fresh
-        own = vision[0].state_dict()
-        kept = {k: v for k, v in extra["vision_heads"].items() if k in own and v.shape == own[k].shape}
-        missing, _ = vision[0].load_state_dict(kept, strict=False)
-        if resume and not missing:
-            vision[1].load_state_dict(extra["vision_heads_optimizer"])
+    _load_head(vision, extra, "vision_heads", resume)
+    _load_head(bind, extra, "binding_head", resume)
     run.model, run.optimizer = accelerator.prepare(model, optimizer)
     run.raw = accelerator.unwrap_model(run.model)
     if vision is not None:
         run.vision = accelerator.prepare(*vision)
         run.tap = ImageTokenTap(run.raw)
+    if bind is not None:
+        run.binding = accelerator.prepare(*bind)
+        run.hidden_tap = OutputTap(run.raw.model.norm, "last hidden states")
     return run
+
+
+def _load_head(head: Optional[tuple], extra: dict, key: str, resume: bool) -> None:
+    """An auxiliary head (and, when resuming, its optimizer) from a checkpoint's entries; one the checkpoint lacks,
+    or of another width, starts fresh."""
+    if head is None or key not in extra:
+        return
+    own = head[0].state_dict()
+    kept = {k: v for k, v in extra[key].items() if k in own and v.shape == own[k].shape}
+    missing, _ = head[0].load_state_dict(kept, strict=False)
+    if resume and not missing:
+        head[1].load_state_dict(extra[key + "_optimizer"])
 
 
 def _step(run: _Run, gen: torch.Generator) -> dict:
@@ -165,15 +184,19 @@ def _step(run: _Run, gen: torch.Generator) -> dict:
     cfg, acc = run.cfg, run.accelerator
     progress = cfg.progress(run.step, run.train_seconds)
     phase, lr = cfg.phase(progress), cfg.lr_at(run.step, progress)
-    optimizers = [run.optimizer] + ([run.vision[1]] if run.vision is not None else [])
+    optimizers = [run.optimizer] + [h[1] for h in (run.vision, run.binding) if h is not None]
     for opt in optimizers:
         for g in opt.param_groups:
             g["lr"] = lr
     batch = {k: (v.to(acc.device) if torch.is_tensor(v) else v) for k, v in run.data.batch(run.step).items()}
-    loss, st = compute_loss(run.model, batch, phase, cfg, run.raw.config.mask_token_id, gen)
+    loss, st, scored = compute_loss(run.model, batch, phase, cfg, run.raw.config.mask_token_id, gen)
     if run.vision is not None:
         aux, aux_st = run.vision[0](run.tap.take(), batch["scene_targets"])
         loss = loss + cfg.vision_aux_weight * aux
+        st.update(aux_st)
+    if run.binding is not None:
+        aux, aux_st = run.binding[0](run.hidden_tap.take(), batch["answer_cells"], scored)
+        loss = loss + cfg.binding_aux_weight * aux
         st.update(aux_st)
     for opt in optimizers:
         opt.zero_grad(set_to_none=True)
@@ -210,7 +233,8 @@ def _log_step(run: _Run, st: dict, steps_per_s: float, bar) -> dict:
 
 def _save(run: _Run, stats: dict) -> None:
     save_checkpoint(run.ckpt_path, run.raw, run.optimizer, run.step, run.cfg, run.data,
-                    dict(stats, train_seconds=run.train_seconds), _unwrapped(run.accelerator, run.vision))
+                    dict(stats, train_seconds=run.train_seconds), _unwrapped(run.accelerator, run.vision),
+                    _unwrapped(run.accelerator, run.binding))
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, max_seconds: Optional[float] = None) -> dict:
@@ -274,8 +298,8 @@ def _close_processes(accelerator) -> None:
         dist.destroy_process_group()
 
 
-def _unwrapped(accelerator, vision):
-    return None if vision is None else (accelerator.unwrap_model(vision[0]), vision[1])
+def _unwrapped(accelerator, head):
+    return None if head is None else (accelerator.unwrap_model(head[0]), head[1])
 
 
 def _from_main(accelerator, *values: float) -> tuple:

@@ -105,12 +105,12 @@ class DenseVisionHeads(nn.Module):
         return loss, stats
 
 
-class ImageTokenTap:
-    """Keeps the last output of the model's image projector (its image tokens) for the auxiliary loss."""
+class OutputTap:
+    """Keeps the last output of one module of the model (for an auxiliary loss on it)."""
 
-    def __init__(self, model):
-        self.tokens = None
-        self._handle = model.img_projector.register_forward_hook(self._keep)
+    def __init__(self, module, what: str):
+        self.tokens, self.what = None, what
+        self._handle = module.register_forward_hook(self._keep)
 
     def _keep(self, _module, _inputs, output):
         self.tokens = output
@@ -118,11 +118,18 @@ class ImageTokenTap:
     def take(self) -> torch.Tensor:
         tokens, self.tokens = self.tokens, None
         if tokens is None:
-            raise RuntimeError("the model computed no image tokens in this forward")
+            raise RuntimeError(f"the model computed no {self.what} in this forward")
         return tokens
 
     def close(self) -> None:
         self._handle.remove()
+
+
+class ImageTokenTap(OutputTap):
+    """Keeps the last output of the model's image projector (its image tokens) for the auxiliary loss."""
+
+    def __init__(self, model):
+        super().__init__(model.img_projector, "image tokens")
 
 
 def probe(model, n_train: int = 3000, n_test: int = 600, steps: int = 400, seed: int = 0) -> dict:
