@@ -91,3 +91,14 @@ def test_training_with_the_binding_loss_reports_it_and_checkpoints_the_head(tmp_
     assert set(state["binding_head"]) == {"proj.weight", "proj.bias"} and "binding_head_optimizer" in state
     resumed = train(TrainConfig(**{**cfg.__dict__, "steps": 4}), resume=True, progress=False)
     assert resumed["step"] == 4
+
+
+def test_the_binding_probe_reads_masked_object_words_of_held_out_scenes_per_mask_ratio():
+    from dimple.tiny.train import build_model
+
+    tok = load_tokenizer(TrainConfig().tokenizer_dir)
+    model = build_model(TrainConfig(**TINY), tok).eval()
+    got = binding.probe(model, tok, ratios=(0.5, 1.0), n_train=16, n_test=8, steps=5)
+    assert set(got) == {"masked 0.50", "words 0.50", "masked 1.00", "words 1.00"}
+    assert 0 < got["words 0.50"] < got["words 1.00"]  # fully masked: every object word of the answers is scored
+    assert all(0.0 <= got[f"masked {r}"] <= 1.0 for r in ("0.50", "1.00"))

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from . import world
 from .forms import SIZE_WORDS
+from .vision_heads import OutputTap
 
 IGNORE = -100
 N_CELLS = len(world.POSITIONS)
@@ -94,3 +95,85 @@ class BindingHead(nn.Module):
         logits, y = logits[keep], cells[:, 1:][keep]
         loss = F.cross_entropy(logits, y)
         return loss, {"aux_bind": float((logits.argmax(-1) == y).float().mean())}
+
+
+def _features(model, tokenizer, seeds: list[int], ratio: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hidden states, cells) of the masked object words of one description per scene of `seeds`, its answer
+    masked at `ratio` (each response position independently), read from `model`'s last hidden states."""
+    import random
+
+    from .data import Item, WorldData, image_to_uint8
+    from .forms import describe
+    from .train_config import TrainConfig
+
+    data = WorldData(TrainConfig(pool_per_kind=8, binding_aux_weight=1.0), tokenizer, seed=seed)
+    rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
+    tap = OutputTap(model.model.norm, "last hidden states")
+    feats, cells = [], []
+    for start in range(0, len(seeds), 32):
+        items = []
+        for s in seeds[start:start + 32]:
+            sample = world.make_sample(s, "describe")
+            text = describe(sample.scene.objects, rng)
+            prompt = data.prompt_ids(sample.question)
+            ids = prompt + data.encode(text) + [data.ids["eos"]]
+            items.append(Item(ids, len(prompt), image_to_uint8(world.model_view(sample.image)), "describe", [], [],
+                              answer_cells(tokenizer, text, sample.scene)))
+        batch = data.collate(items)
+        masked = (torch.rand(batch["input_ids"].shape, generator=gen) < ratio) & batch["labels_mask"]
+        fed = torch.where(masked, torch.full_like(batch["input_ids"], data.ids["mask"]), batch["input_ids"])
+        with torch.no_grad():
+            model(input_ids=fed, attention_mask=batch["attention_mask"], pixel_values=batch["pixel_values"],
+                  image_grid_thw=batch["image_grid_thw"], position_ids=batch["position_ids"])
+        hidden, target = tap.take()[:, :-1].float(), batch["answer_cells"][:, 1:]
+        keep = masked[:, 1:] & (target != IGNORE)
+        feats.append(hidden[keep])
+        cells.append(target[keep])
+    tap.close()
+    return torch.cat(feats), torch.cat(cells)
+
+
+def probe(model, tokenizer, ratios=(0.25, 0.5, 0.75, 1.0), n_train: int = 1024, n_test: int = 256,
+          steps: int = 300, seed: int = 0) -> dict:
+    """How well a linear head reads each masked object word's cell from a model's frozen last hidden states, per
+    mask ratio of the answer: trained on descriptions of `n_train` training scenes, scored on `n_test` held-out
+    ones (the evaluation split). High where the model already knows which object a masked word is about."""
+    out = {}
+    for ratio in ratios:
+        x, y = _features(model, tokenizer, world.split_seeds("train", n_train), ratio, seed)
+        tx, ty = _features(model, tokenizer, world.split_seeds("eval", n_test), ratio, seed + 1)
+        torch.manual_seed(seed)
+        head = BindingHead(x.shape[-1])
+        opt = torch.optim.AdamW(head.parameters(), lr=3e-3)
+        for _ in range(steps):
+            loss = F.cross_entropy(head.proj(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            out[f"masked {ratio:.2f}"] = round(float((head.proj(tx).argmax(-1) == ty).float().mean()), 3)
+        out[f"words {ratio:.2f}"] = int(len(ty))
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(prog="python -m dimple.tiny.binding",
+                                description="A linear probe of which object a model's masked answer words are about.")
+    p.add_argument("model", help="a model folder or a training checkpoint (.pt)")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.model.endswith(".pt"):
+        from .checkpoint import model_from_checkpoint
+
+        net, tok = model_from_checkpoint(args.model)[:2]
+    else:
+        from pathlib import Path
+
+        from ..loading import load_model, load_tokenizer
+
+        net, tok = load_model(args.model), load_tokenizer(Path(args.model))
+    print(json.dumps(probe(net.float().eval(), tok)))
