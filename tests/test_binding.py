@@ -102,3 +102,11 @@ def test_the_binding_probe_reads_masked_object_words_of_held_out_scenes_per_mask
     assert set(got) == {"masked 0.50", "words 0.50", "masked 1.00", "words 1.00"}
     assert 0 < got["words 0.50"] < got["words 1.00"]  # fully masked: every object word of the answers is scored
     assert all(0.0 <= got[f"masked {r}"] <= 1.0 for r in ("0.50", "1.00"))
+
+
+def test_the_binding_layer_must_be_a_layer_of_the_stack():
+    import pytest
+
+    TrainConfig(num_layers=4, binding_layer=-4).validate()
+    with pytest.raises(ValueError, match="binding_layer"):
+        TrainConfig(num_layers=4, binding_layer=4).validate()

@@ -6,8 +6,9 @@ items, most carried a size, colour and shape that no object of the scene
 has), while the same words teacher-forced are right every time. The words of
 one item must come from one image cell, and nothing in the answer loss says
 which cell a masked word is about. The world knows it, so during training a
-linear head reads, from the language model's last hidden state at each
-answer word that names an object, the cell of that object:
+linear head reads, from the hidden state (one decoder layer's output,
+`TrainConfig.binding_layer`) at each answer word that names an object, the
+cell of that object:
 
 - an object is named by "[size word] colour shape" (singular shape, so a
   plural count such as "two red stars" names no one object);
@@ -79,14 +80,15 @@ def answer_cells(tokenizer, text: str, scene: world.Scene) -> list[int]:
 
 
 class BindingHead(nn.Module):
-    """A linear read-out of the cell an answer word is about, from the hidden state that predicts it."""
+    """A linear read-out of the cell an answer word is about, from the hidden state at the position that predicts
+    it."""
 
     def __init__(self, hidden_size: int):
         super().__init__()
         self.proj = nn.Linear(hidden_size, N_CELLS)
 
     def forward(self, hidden: torch.Tensor, cells: torch.Tensor, scored: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """hidden (b, L, h) last hidden states, cells (b, L) targets (IGNORE: none), scored (b, L) positions the
+        """hidden (b, L, h) hidden states, cells (b, L) targets (IGNORE: none), scored (b, L) positions the
         answer loss scores -> (loss, {"aux_bind": accuracy}). Hidden state i reads token i + 1's cell."""
         keep = scored[:, 1:] & (cells[:, 1:] != IGNORE)
         logits = self.proj(hidden[:, :-1].float())
@@ -97,9 +99,10 @@ class BindingHead(nn.Module):
         return loss, {"aux_bind": float((logits.argmax(-1) == y).float().mean())}
 
 
-def _features(model, tokenizer, seeds: list[int], ratio: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _features(model, tokenizer, seeds: list[int], ratio: float, seed: int, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(hidden states, cells) of the masked object words of one description per scene of `seeds`, its answer
-    masked at `ratio` (each response position independently), read from `model`'s last hidden states."""
+    masked at `ratio` (each response position independently), read from the output of `model`'s decoder layer
+    `layer`."""
     import random
 
     from .data import Item, WorldData, image_to_uint8
@@ -108,7 +111,7 @@ def _features(model, tokenizer, seeds: list[int], ratio: float, seed: int) -> tu
 
     data = WorldData(TrainConfig(pool_per_kind=8, binding_aux_weight=1.0), tokenizer, seed=seed)
     rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
-    tap = OutputTap(model.model.norm, "last hidden states")
+    tap = OutputTap(model.model.layers[layer], "hidden states")
     feats, cells = [], []
     for start in range(0, len(seeds), 32):
         items = []
@@ -134,14 +137,15 @@ def _features(model, tokenizer, seeds: list[int], ratio: float, seed: int) -> tu
 
 
 def probe(model, tokenizer, ratios=(0.25, 0.5, 0.75, 1.0), n_train: int = 1024, n_test: int = 256,
-          steps: int = 300, seed: int = 0) -> dict:
-    """How well a linear head reads each masked object word's cell from a model's frozen last hidden states, per
+          steps: int = 300, seed: int = 0, layer: int = -1) -> dict:
+    """How well a linear head reads each masked object word's cell from a model's frozen hidden states (decoder
+    layer `layer`'s output), per
     mask ratio of the answer: trained on descriptions of `n_train` training scenes, scored on `n_test` held-out
     ones (the evaluation split). High where the model already knows which object a masked word is about."""
     out = {}
     for ratio in ratios:
-        x, y = _features(model, tokenizer, world.split_seeds("train", n_train), ratio, seed)
-        tx, ty = _features(model, tokenizer, world.split_seeds("eval", n_test), ratio, seed + 1)
+        x, y = _features(model, tokenizer, world.split_seeds("train", n_train), ratio, seed, layer)
+        tx, ty = _features(model, tokenizer, world.split_seeds("eval", n_test), ratio, seed + 1, layer)
         torch.manual_seed(seed)
         head = BindingHead(x.shape[-1])
         opt = torch.optim.AdamW(head.parameters(), lr=3e-3)
@@ -164,6 +168,7 @@ if __name__ == "__main__":  # pragma: no cover
                                 description="A linear probe of which object a model's masked answer words are about.")
     p.add_argument("model", help="a model folder or a training checkpoint (.pt)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--layer", type=int, default=-1, help="the decoder layer whose output is read (negative: from the last)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.model.endswith(".pt"):
@@ -176,4 +181,4 @@ if __name__ == "__main__":  # pragma: no cover
         from ..loading import load_model, load_tokenizer
 
         net, tok = load_model(args.model), load_tokenizer(Path(args.model))
-    print(json.dumps(probe(net.float().eval(), tok)))
+    print(json.dumps(probe(net.float().eval(), tok, layer=args.layer)))

@@ -102,7 +102,7 @@ class _Run:
     vision: Optional[tuple] = None  # (DenseVisionHeads, their optimizer) when the auxiliary loss is on
     tap: Optional[ImageTokenTap] = None
     binding: Optional[tuple] = None  # (BindingHead, its optimizer) when the binding loss is on
-    hidden_tap: Optional[OutputTap] = None  # the language model's last hidden states, for the binding loss
+    hidden_tap: Optional[OutputTap] = None  # one decoder layer's output (cfg.binding_layer), for the binding loss
     step: int = 0
     train_seconds: float = 0.0
     running: dict = field(default_factory=dict)  # smoothed stats of the last steps
@@ -163,7 +163,7 @@ def _restore(cfg: TrainConfig, resume: bool) -> _Run:
         run.tap = ImageTokenTap(run.raw)
     if bind is not None:
         run.binding = accelerator.prepare(*bind)
-        run.hidden_tap = OutputTap(run.raw.model.norm, "last hidden states")
+        run.hidden_tap = OutputTap(run.raw.model.layers[cfg.binding_layer], "hidden states")
     return run
 
 

@@ -63,6 +63,7 @@ class TrainConfig:
     max_loss_weight: float = 10.0  # diffusion: the 1/t weight is clipped at this
     vision_aux_weight: float = 1.0  # weight of the dense per-cell/row/column vision loss (vision_heads.py; 0: off)
     binding_aux_weight: float = 0.0  # weight of the loss reading each object word's cell (binding.py; 0: off)
+    binding_layer: int = -1  # decoder layer whose output the binding head reads (negative: from the last)
     # --- data pool ---
     pool_per_kind: int = 3000  # pre-rendered scenes per pool (objects with n = 1..6 objects, text, chart)
     pool_refresh_every: int = 50  # steps between replacing part of the pool with fresh scenes
@@ -115,6 +116,7 @@ class TrainConfig:
         need(self.max_loss_weight >= 1, "max_loss_weight", ">= 1")
         need(self.vision_aux_weight >= 0, "vision_aux_weight", ">= 0")
         need(self.binding_aux_weight >= 0, "binding_aux_weight", ">= 0")
+        need(-self.num_layers <= self.binding_layer < self.num_layers, "binding_layer", "a layer index of the stack")
         need(not self.init_from or os.path.exists(self.init_from), "init_from", "empty, a checkpoint file or a model folder")
         need(self.pool_per_kind >= 8, "pool_per_kind", ">= 8")
         need(self.pool_refresh_every >= 0, "pool_refresh_every", ">= 0")
