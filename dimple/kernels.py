@@ -79,9 +79,10 @@ class KernelSettings:
     budget_ms: float = 40.0  # ... and more calls until this much time is spent: a shared CPU's slices (~8 ms) hide in the best
     max_timed_elements: int = 64 * 2**20  # weights larger than this are timed on a slice of their output rows
     block_bytes: int = 4 * 2**20  # int8_dequant, int4_dequant: bf16 bytes of one dequantised block (stays in cache)
-    # int4: input columns per scale and zero. 32 / 64 / 128: rounding error 7.8 / 9.0 / 10.0 % of a normal weight,
-    # the random 7B stack's logits 37 / 42 / 46 % from fp32 (relative L2), 0.625 / 0.5625 / 0.53 bytes per
-    # weight; torch's int4 matmul as fast at each (docs/scale.md). The most accurate, for 11 % more bytes than 64.
+    # int4: input columns per scale and zero. 32 / 64 / 128 (searched ranges): rounding error 7.3 / 8.4 / 9.3 % of a
+    # normal weight, the random 7B stack's logits 34 / 39 / 43 % from fp32 (relative L2), 0.625 / 0.5625 / 0.53
+    # bytes per weight; torch's int4 matmul as fast at each (docs/scale.md). The most accurate, for 11 % more
+    # bytes than 64.
     int4_group: int = 32
     # int4: how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`): "searched" (the least squared
     # error among shrunk ranges, then refit; the default) or "minmax" (the group's exact range; the earlier scheme)
@@ -175,7 +176,8 @@ def _quantized(weight: torch.Tensor, settings: KernelSettings) -> tuple:
 
 
 def _quantized_int4(weight: torch.Tensor, settings: KernelSettings) -> tuple:
-    return (*quantize_int4(weight, settings.int4_group, settings.int4_ranges), weight.shape[0])  # (packed, scales_and_zeros, out_features)
+    # (packed, scales_and_zeros, out_features)
+    return (*quantize_int4(weight, settings.int4_group, settings.int4_ranges), weight.shape[0])
 
 
 def int4_runs(device: torch.device, in_features: int) -> bool:

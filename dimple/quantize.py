@@ -28,8 +28,8 @@ rows).
 with a scale and zero per group (`dimple.int4`: torch's CPU int4 matmul and its packed layout): about a
 quarter of the bf16 bytes plus the group scales. Each group's range is searched at load for the least
 squared rounding error (`dimple.int4_ranges`, data-free: from the weight alone; `KernelSettings.int4_ranges`
-= "minmax" keeps the earlier exact [min, max] ranges for comparison). `Int4Linear` holds it; its kernels are chosen per row count
-like int8's. CPU only (the packed layout is the CPU op's).
+= "minmax" keeps the earlier exact [min, max] ranges for comparison). `Int4Linear` holds it; its kernels
+are chosen per row count like int8's. CPU only (the packed layout is the CPU op's).
 
 What is refused (ValueError): any mode but those of MODES, w8a8 and int4 off the CPU, int4 where torch's CPU
 int4 ops are missing or pack in a layout `dimple.int4` does not read, and any mode across several GPUs
@@ -205,8 +205,8 @@ def float_linears(model: nn.Module) -> list:
 def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20, mode: str = "int8",
                      int4_group: int = 64, int4_ranges: str = DEFAULT_RANGES) -> int:
     """Replace every floating nn.Linear of `model` by an Int8Linear ("int8", "w8a8") or an Int4Linear ("int4",
-    groups of `int4_group` columns, ranges chosen by `int4_ranges`), one at a time, in place; `choices`: {(in, out): {rows: kernel}}, a shape
-    without one gets `mode`'s reference kernel. The bf16 weight's pages of a memory-mapped checkpoint are
+    groups of `int4_group` columns, ranges chosen by `int4_ranges`), one at a time, in place; `choices`:
+    {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel. The bf16 weight's pages of a memory-mapped checkpoint are
     handed back as each layer is done, so memory peaks one layer above the quantised model. Returns how many
     were replaced."""
     mappings, count = file_mappings(), 0
