@@ -1,11 +1,13 @@
 """int4 weights: the group-wise scheme, torch's CPU packed layout, and the two kernels that read it.
 
 Scheme (`quantize="int4"`, weight-only): each output row's input columns are cut into groups of G
-(`KernelSettings.int4_group`); each group gets its own scale and zero in the load dtype, asymmetric over
-its [min, max] range, and 4-bit codes 0..15 with w ~= (code - 8) * scale + zero. That is the convention of
-torch's CPU int4 matmul (`aten._weight_int4pack_mm_for_cpu`: scales_and_zeros is (in / G, out, 2), [..., 0]
-the scale and [..., 1] the zero, the value of code 8), checked against a dequantised float matmul in
-tests/test_quantize.py.
+(`KernelSettings.int4_group`); each group gets its own scale and zero in the load dtype (asymmetric) and
+4-bit codes 0..15 with w ~= (code - 8) * scale + zero. That is the convention of torch's CPU int4 matmul
+(`aten._weight_int4pack_mm_for_cpu`: scales_and_zeros is (in / G, out, 2), [..., 0] the scale and [..., 1]
+the zero, the value of code 8), checked against a dequantised float matmul in tests/test_quantize.py. Which
+range a group's scale and zero cover is `dimple.int4_ranges`' business (`KernelSettings.int4_ranges`: by
+default the one of least squared error among its [min, max] range shrunk by a few factors, then refit; or
+the exact [min, max]); the storage below is the same for either.
 
 Storage: the codes in the layout `aten._convert_weight_to_int4pack_for_cpu` writes, which depends on the
 CPU's vector width (torch packs blocks of 64 output rows with AVX512, 32 without). That layout is not
@@ -31,9 +33,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from .int4_ranges import CODE_MAX, CODE_MID, DEFAULT_RANGES, RANGES, group_codes
+
 INT4_GROUPS = (32, 64, 128)  # group sizes offered (torch's op also takes 256)
-CODE_MID = 8  # the code whose value is the stored zero: w = (code - 8) * scale + zero
-CODE_MAX = 15
 CHUNK_ROWS = 4096  # rows quantised and packed at a time: int32 codes of 4096 x in, not of the whole weight
 _PROBE_ROWS = 256  # probe height: several blocks of any width torch uses (16 to 128 rows)
 
@@ -112,24 +114,16 @@ def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
 
 
-def _group_codes(w: torch.Tensor, group: int, dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """float32 (rows, in) -> int32 codes (rows, in), scales and zeros (rows, in / group) rounded to `dtype`
-    (the values the kernels multiply by, so the codes are rounded against them)."""
-    wg = w.view(w.shape[0], -1, group)
-    lo, hi = wg.amin(dim=2), wg.amax(dim=2)
-    scale = ((hi - lo) / CODE_MAX).clamp_min(torch.finfo(dtype).tiny).to(dtype).float()
-    zero = (lo + CODE_MID * scale).to(dtype).float()
-    codes = torch.round((wg - zero[..., None]) / scale[..., None]) + CODE_MID
-    return codes.clamp_(0, CODE_MAX).to(torch.int32).view_as(w), scale, zero
-
-
-def quantize_int4(weight: torch.Tensor, group: int) -> tuple[torch.Tensor, torch.Tensor]:
+def quantize_int4(weight: torch.Tensor, group: int, ranges: str = DEFAULT_RANGES) -> tuple[torch.Tensor, torch.Tensor]:
     """(out, in) floating weight -> (packed uint8 (out', in' / 2), scales_and_zeros (in' / group, out', 2) in the
-    weight's dtype), out' and in' padded up to the layout's block and to `group`; row chunk by row chunk."""
+    weight's dtype), out' and in' padded up to the layout's block and to `group`; row chunk by row chunk. `ranges`
+    picks how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`)."""
     if weight.dim() != 2 or not weight.is_floating_point():
         raise ValueError(f"quantize_int4 takes a 2-d floating weight, got {tuple(weight.shape)} {weight.dtype}")
     if group not in INT4_GROUPS:
         raise ValueError(f"int4 group size must be one of {INT4_GROUPS}, got {group}")
+    if ranges not in RANGES:
+        raise ValueError(f"int4 ranges must be one of {tuple(RANGES)}, got {ranges!r}")
     block = packed_layout().block
     out_f, in_f = weight.shape
     out_p, in_p = _round_up(out_f, block), _round_up(in_f, group)
@@ -138,7 +132,7 @@ def quantize_int4(weight: torch.Tensor, group: int) -> tuple[torch.Tensor, torch
     for start in range(0, out_p, CHUNK_ROWS):
         end = min(start + CHUNK_ROWS, out_p)
         w = F.pad(weight[start:min(end, out_f)].float(), (0, in_p - in_f, 0, end - min(end, out_f)))
-        codes, scale, zero = _group_codes(w, group, weight.dtype)
+        codes, scale, zero = group_codes(w, group, weight.dtype, ranges)
         packed[start:end] = _pack(codes)  # block-major layout: a chunk of whole blocks packs on its own
         scales_and_zeros[:, start:end, 0] = scale.t()
         scales_and_zeros[:, start:end, 1] = zero.t()

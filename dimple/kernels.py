@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .int4 import INT4_GROUPS, int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
+from .int4_ranges import DEFAULT_RANGES, RANGES
 from .packed_linear import pack_weight, packed_linear, packing_available
 
 log = logging.getLogger("dimple.kernels")
@@ -78,10 +79,14 @@ class KernelSettings:
     budget_ms: float = 40.0  # ... and more calls until this much time is spent: a shared CPU's slices (~8 ms) hide in the best
     max_timed_elements: int = 64 * 2**20  # weights larger than this are timed on a slice of their output rows
     block_bytes: int = 4 * 2**20  # int8_dequant, int4_dequant: bf16 bytes of one dequantised block (stays in cache)
-    # int4: input columns per scale and zero. 32 / 64 / 128: rounding error 7.8 / 9.0 / 10.0 % of a normal weight,
-    # the random 7B stack's logits 37 / 42 / 46 % from fp32 (relative L2), 0.625 / 0.5625 / 0.53 bytes per
-    # weight; torch's int4 matmul as fast at each (docs/scale.md). The most accurate, for 11 % more bytes than 64.
+    # int4: input columns per scale and zero. 32 / 64 / 128 (searched ranges): rounding error 7.3 / 8.4 / 9.3 % of a
+    # normal weight, the random 7B stack's logits 34 / 39 / 43 % from fp32 (relative L2), 0.625 / 0.5625 / 0.53
+    # bytes per weight; torch's int4 matmul as fast at each (docs/scale.md). The most accurate, for 11 % more
+    # bytes than 64.
     int4_group: int = 32
+    # int4: how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`): "searched" (the least squared
+    # error among shrunk ranges, then refit; the default) or "minmax" (the group's exact range; the earlier scheme)
+    int4_ranges: str = DEFAULT_RANGES
     rtol: float = 0.05  # a candidate whose output differs from the reference by more (relative max) is dropped
 
     def rows_for(self, storage: str) -> tuple:
@@ -99,6 +104,8 @@ class KernelSettings:
             raise ValueError("repeats, max_timed_elements and block_bytes must be >= 1")
         if self.int4_group not in INT4_GROUPS:
             raise ValueError(f"int4_group must be one of {INT4_GROUPS}, got {self.int4_group}")
+        if self.int4_ranges not in RANGES:
+            raise ValueError(f"int4_ranges must be one of {tuple(RANGES)}, got {self.int4_ranges!r}")
         return self
 
 
@@ -169,7 +176,8 @@ def _quantized(weight: torch.Tensor, settings: KernelSettings) -> tuple:
 
 
 def _quantized_int4(weight: torch.Tensor, settings: KernelSettings) -> tuple:
-    return (*quantize_int4(weight, settings.int4_group), weight.shape[0])  # (packed, scales_and_zeros, out_features)
+    # (packed, scales_and_zeros, out_features)
+    return (*quantize_int4(weight, settings.int4_group, settings.int4_ranges), weight.shape[0])
 
 
 def int4_runs(device: torch.device, in_features: int) -> bool:
@@ -370,7 +378,8 @@ def install(model: nn.Module, quantize: Optional[str], device, settings: Optiona
         also = COMPARED[quantize] if compare else ()
         table = measure_choices(shapes, quantize, dtype, device, settings, also=also)
         quantize_linears(model, {(r["in_features"], r["out_features"]): choice_rows(r) for r in table},
-                         settings.block_bytes, mode=quantize, int4_group=settings.int4_group)
+                         settings.block_bytes, mode=quantize, int4_group=settings.int4_group,
+                         int4_ranges=settings.int4_ranges)
     elif sum(CANDIDATES[n].available(device, 0) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
         table = measure_choices(shapes, "float", dtype, device, settings)
         packed = {(r["in_features"], r["out_features"]) for r in table if "packed" in r["chosen"].values()}

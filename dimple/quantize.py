@@ -26,8 +26,10 @@ rows).
 
 `quantize="int4"` stores each weight as 4-bit codes in groups of `KernelSettings.int4_group` input columns,
 with a scale and zero per group (`dimple.int4`: torch's CPU int4 matmul and its packed layout): about a
-quarter of the bf16 bytes plus the group scales. `Int4Linear` holds it; its kernels are chosen per row count
-like int8's. CPU only (the packed layout is the CPU op's).
+quarter of the bf16 bytes plus the group scales. Each group's range is searched at load for the least
+squared rounding error (`dimple.int4_ranges`, data-free: from the weight alone; `KernelSettings.int4_ranges`
+= "minmax" keeps the earlier exact [min, max] ranges for comparison). `Int4Linear` holds it; its kernels
+are chosen per row count like int8's. CPU only (the packed layout is the CPU op's).
 
 What is refused (ValueError): any mode but those of MODES, w8a8 and int4 off the CPU, int4 where torch's CPU
 int4 ops are missing or pack in a layout `dimple.int4` does not read, and any mode across several GPUs
@@ -43,6 +45,7 @@ import torch
 from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
+from .int4_ranges import DEFAULT_RANGES
 from .kernels import INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, w8a8_intmm
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
 
@@ -172,8 +175,8 @@ class Int4Linear(QuantizedLinear):
         self._setup(in_features, out_features, bias, scales_and_zeros.dtype, choice, block_bytes)
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, group: int = 64, **kwargs) -> "Int4Linear":
-        packed, scales_and_zeros = quantize_int4(linear.weight.detach(), group)
+    def from_linear(cls, linear: nn.Linear, group: int = 64, ranges: str = DEFAULT_RANGES, **kwargs) -> "Int4Linear":
+        packed, scales_and_zeros = quantize_int4(linear.weight.detach(), group, ranges)
         return cls(packed, scales_and_zeros, linear.in_features, linear.out_features, linear.bias, **kwargs)
 
     @property
@@ -200,10 +203,10 @@ def float_linears(model: nn.Module) -> list:
 
 
 def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20, mode: str = "int8",
-                     int4_group: int = 64) -> int:
+                     int4_group: int = 64, int4_ranges: str = DEFAULT_RANGES) -> int:
     """Replace every floating nn.Linear of `model` by an Int8Linear ("int8", "w8a8") or an Int4Linear ("int4",
-    groups of `int4_group` columns), one at a time, in place; `choices`: {(in, out): {rows: kernel}}, a shape
-    without one gets `mode`'s reference kernel. The bf16 weight's pages of a memory-mapped checkpoint are
+    groups of `int4_group` columns, ranges chosen by `int4_ranges`), one at a time, in place; `choices`:
+    {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel. The bf16 weight's pages of a memory-mapped checkpoint are
     handed back as each layer is done, so memory peaks one layer above the quantised model. Returns how many
     were replaced."""
     mappings, count = file_mappings(), 0
@@ -214,7 +217,8 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
         choice = choices.get((linear.in_features, linear.out_features)) or {1: REFERENCE[mode]}
         with torch.no_grad():
             if mode == "int4":
-                layer = Int4Linear.from_linear(linear, group=int4_group, choice=choice, block_bytes=block_bytes)
+                layer = Int4Linear.from_linear(linear, group=int4_group, ranges=int4_ranges, choice=choice,
+                                               block_bytes=block_bytes)
             else:
                 layer = Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes)
             setattr(parent, child, layer)

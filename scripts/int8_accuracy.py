@@ -1,5 +1,6 @@
 """int8 (weight-only), w8a8 (int8 activations too) and int4 (weight-only, group-wise) against bf16/fp32:
-`python scripts/int8_accuracy.py [--layers 2] [--int4-groups 32 64 128] [--threads 1] [--json-out F]`.
+`python scripts/int8_accuracy.py [--layers 2] [--int4-groups 32 64 128] [--int4-ranges searched|minmax]
+[--threads 1] [--json-out F]`.
 
 Measures (1) the reference fixture model's logits (the original implementation's `canvas_logits`) with and
 without quantised weights, in float32 and bf16 activations, and the decoded histories of its five reference
@@ -28,6 +29,7 @@ from dimple.loading import load_model  # noqa: E402
 from dimple.kernels import REFERENCE as REFERENCE_KERNEL  # noqa: E402
 from dimple.quantize import MODES, Int8Linear, quantize_linears  # noqa: E402
 from dimple.kernels import KernelSettings  # noqa: E402
+from dimple.int4_ranges import RANGES  # noqa: E402
 
 QUANTIZED = [m for m in MODES if m]
 
@@ -45,7 +47,7 @@ def compare(test: torch.Tensor, ref: torch.Tensor) -> dict:
             "cosine_min": round(float(torch.nn.functional.cosine_similarity(t, r, dim=-1).min()), 6)}
 
 
-def reference_fixture(int4_group: int) -> dict:
+def reference_fixture(int4_group: int, int4_ranges: str) -> dict:
     from safetensors.torch import load_file
 
     e = load_file(str(REFERENCE / "expected.safetensors"))
@@ -53,7 +55,7 @@ def reference_fixture(int4_group: int) -> dict:
     inputs = dict(attention_mask=e["attention_mask"], pixel_values=e["pixel_values"], image_grid_thw=e["image_grid_thw"])
     out: dict = {}
     for dtype in ("fp32", "bf16"):
-        settings = KernelSettings(int4_group=int4_group)
+        settings = KernelSettings(int4_group=int4_group, int4_ranges=int4_ranges)
         models = {q: load_model(str(REFERENCE), dtype=dtype, quantize=q, kernel_settings=settings) for q in MODES}
         with torch.no_grad():
             logits = {q: m(e["canvas_ids"], **{**inputs, "attention_mask": torch.ones_like(e["canvas_ids"])}).logits
@@ -99,7 +101,8 @@ def random_stack(shape: str, layers: int, seed: int = 0):
     return torch.nn.ModuleDict({"text": text, "head": head}).eval(), config
 
 
-def layer_stack(layers: int, tokens: int, int4_groups: tuple, seed: int = 0, shape: str = "7b") -> dict:
+def layer_stack(layers: int, tokens: int, int4_groups: tuple, int4_ranges: str, seed: int = 0,
+                shape: str = "7b") -> dict:
     """A random 7B-shaped stack: float32 vs bf16 vs int8 / w8a8 / int4 (each group size)."""
     stack, config = random_stack(shape, layers, seed)
     embeds = torch.randn(1, tokens, config.hidden_size) * 0.02
@@ -116,7 +119,7 @@ def layer_stack(layers: int, tokens: int, int4_groups: tuple, seed: int = 0, sha
     stack.to(torch.bfloat16)
     for group in int4_groups:  # on a copy: int4 and int8 each replace the bf16 weights they quantise
         copied = copy.deepcopy(stack)
-        quantize_linears(copied, {}, mode="int4", int4_group=group)
+        quantize_linears(copied, {}, mode="int4", int4_group=group, int4_ranges=int4_ranges)
         logits = run(copied, torch.bfloat16)
         del copied
         out.update({f"int4_g{group}_vs_fp32": compare(logits, logits_fp32),
@@ -137,15 +140,17 @@ def main(argv=None) -> int:
     p.add_argument("--tokens", type=int, default=64)
     p.add_argument("--int4-groups", type=int, nargs="+", default=[KernelSettings.int4_group],
                    help="int4 group sizes measured on the 7B stack (the fixture uses the first)")
+    p.add_argument("--int4-ranges", choices=sorted(RANGES), default=KernelSettings.int4_ranges,
+                   help="how int4 chooses each group's scale and zero (minmax: the earlier scheme)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (1 beside other work)")
     p.add_argument("--skip-stack", action="store_true", help="the reference fixture only")
     p.add_argument("--json-out", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    result = {"threads": args.threads, "int4_groups": args.int4_groups,
-              "reference_fixture": reference_fixture(args.int4_groups[0])}
+    result = {"threads": args.threads, "int4_groups": args.int4_groups, "int4_ranges": args.int4_ranges,
+              "reference_fixture": reference_fixture(args.int4_groups[0], args.int4_ranges)}
     if not args.skip_stack:
-        result["random_7b_stack"] = layer_stack(args.layers, args.tokens, tuple(args.int4_groups))
+        result["random_7b_stack"] = layer_stack(args.layers, args.tokens, tuple(args.int4_groups), args.int4_ranges)
     text = json.dumps(result, indent=1)
     if args.json_out:
         args.json_out.write_text(text)
