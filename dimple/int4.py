@@ -33,7 +33,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .int4_ranges import CODE_MAX, CODE_MID, DEFAULT_RANGES, RANGES, group_codes
+from .int4_ranges import CODE_MAX, CODE_MID, DEFAULT_RANGES, group_codes
 
 INT4_GROUPS = (32, 64, 128)  # group sizes offered (torch's op also takes 256)
 CHUNK_ROWS = 4096  # rows quantised and packed at a time: int32 codes of 4096 x in, not of the whole weight
@@ -117,13 +117,11 @@ def _round_up(n: int, m: int) -> int:
 def quantize_int4(weight: torch.Tensor, group: int, ranges: str = DEFAULT_RANGES) -> tuple[torch.Tensor, torch.Tensor]:
     """(out, in) floating weight -> (packed uint8 (out', in' / 2), scales_and_zeros (in' / group, out', 2) in the
     weight's dtype), out' and in' padded up to the layout's block and to `group`; row chunk by row chunk. `ranges`
-    picks how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`)."""
+    picks how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`; group_codes refuses others)."""
     if weight.dim() != 2 or not weight.is_floating_point():
         raise ValueError(f"quantize_int4 takes a 2-d floating weight, got {tuple(weight.shape)} {weight.dtype}")
     if group not in INT4_GROUPS:
         raise ValueError(f"int4 group size must be one of {INT4_GROUPS}, got {group}")
-    if ranges not in RANGES:
-        raise ValueError(f"int4 ranges must be one of {tuple(RANGES)}, got {ranges!r}")
     block = packed_layout().block
     out_f, in_f = weight.shape
     out_p, in_p = _round_up(out_f, block), _round_up(in_f, group)

@@ -84,28 +84,25 @@ def minmax_range(wg: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     return _from_range(wg.amin(dim=2), wg.amax(dim=2), dtype)
 
 
+def _keep_better(wg: torch.Tensor, best: tuple, scale: torch.Tensor, zero: torch.Tensor) -> tuple:
+    """(scale, zero, error) per group: the candidate where its error is strictly below the best's, else the best."""
+    err = _error(wg, scale, zero)
+    better = err < best[2]
+    return torch.where(better, scale, best[0]), torch.where(better, zero, best[1]), torch.minimum(err, best[2])
+
+
 def searched_range(wg: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Scale and zero (rows, groups) with the smallest squared group error among the shrunk ranges, then refit."""
     lo, hi = wg.amin(dim=2), wg.amax(dim=2)
     centre, half = (lo + hi) / 2, (hi - lo) / 2
-    best_scale = best_zero = best_err = None
-    for shrink in SHRINKS:
-        scale, zero = _from_range(centre - shrink * half, centre + shrink * half, dtype)
-        err = _error(wg, scale, zero)
-        if best_err is None:
-            best_scale, best_zero, best_err = scale, zero, err
-            continue
-        better = err < best_err
-        best_scale, best_zero = torch.where(better, scale, best_scale), torch.where(better, zero, best_zero)
-        best_err = torch.minimum(err, best_err)
+    shrunk = [_from_range(centre - shrink * half, centre + shrink * half, dtype) for shrink in SHRINKS]
+    best = (*shrunk[0], _error(wg, *shrunk[0]))  # SHRINKS[0] = 1.0: the minmax range
+    for scale, zero in shrunk[1:]:
+        best = _keep_better(wg, best, scale, zero)
     for _ in range(REFITS):
-        scale, zero, ok = _refit(wg, _codes(wg, best_scale, best_zero))
-        scale, zero = _rounded(torch.where(ok, scale, best_scale), torch.where(ok, zero, best_zero), dtype)
-        err = _error(wg, scale, zero)
-        better = err < best_err
-        best_scale, best_zero = torch.where(better, scale, best_scale), torch.where(better, zero, best_zero)
-        best_err = torch.minimum(err, best_err)
-    return best_scale, best_zero
+        scale, zero, ok = _refit(wg, _codes(wg, best[0], best[1]))
+        best = _keep_better(wg, best, *_rounded(torch.where(ok, scale, best[0]), torch.where(ok, zero, best[1]), dtype))
+    return best[0], best[1]
 
 
 # strategy name -> (wg float32 (rows, groups, G), dtype) -> (scale, zero) (rows, groups), float32 holding dtype values

@@ -206,9 +206,9 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
                      int4_group: int = 64, int4_ranges: str = DEFAULT_RANGES) -> int:
     """Replace every floating nn.Linear of `model` by an Int8Linear ("int8", "w8a8") or an Int4Linear ("int4",
     groups of `int4_group` columns, ranges chosen by `int4_ranges`), one at a time, in place; `choices`:
-    {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel. The bf16 weight's pages of a memory-mapped checkpoint are
-    handed back as each layer is done, so memory peaks one layer above the quantised model. Returns how many
-    were replaced."""
+    {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel. The bf16 weight's pages of a
+    memory-mapped checkpoint are handed back as each layer is done, so memory peaks one layer above the quantised
+    model. Returns how many were replaced."""
     mappings, count = file_mappings(), 0
     for name in [n for n, _ in float_linears(model)]:  # names only: each bf16 layer is freed once replaced
         parent_name, _, child = name.rpartition(".")

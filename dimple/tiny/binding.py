@@ -139,9 +139,9 @@ def _features(model, tokenizer, seeds: list[int], ratio: float, seed: int, layer
 def probe(model, tokenizer, ratios=(0.25, 0.5, 0.75, 1.0), n_train: int = 1024, n_test: int = 256,
           steps: int = 300, seed: int = 0, layer: int = -1) -> dict:
     """How well a linear head reads each masked object word's cell from a model's frozen hidden states (decoder
-    layer `layer`'s output), per
-    mask ratio of the answer: trained on descriptions of `n_train` training scenes, scored on `n_test` held-out
-    ones (the evaluation split). High where the model already knows which object a masked word is about."""
+    layer `layer`'s output), per mask ratio of the answer: trained on descriptions of `n_train` training scenes,
+    scored on `n_test` held-out ones (the evaluation split). High where the model already knows which object a
+    masked word is about."""
     out = {}
     for ratio in ratios:
         x, y = _features(model, tokenizer, world.split_seeds("train", n_train), ratio, seed, layer)
@@ -171,14 +171,7 @@ if __name__ == "__main__":  # pragma: no cover
     p.add_argument("--layer", type=int, default=-1, help="the decoder layer whose output is read (negative: from the last)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    if args.model.endswith(".pt"):
-        from .checkpoint import model_from_checkpoint
+    from .checkpoint import probe_target
 
-        net, tok = model_from_checkpoint(args.model)[:2]
-    else:
-        from pathlib import Path
-
-        from ..loading import load_model, load_tokenizer
-
-        net, tok = load_model(args.model), load_tokenizer(Path(args.model))
+    net, tok = probe_target(args.model)
     print(json.dumps(probe(net.float().eval(), tok, layer=args.layer)))

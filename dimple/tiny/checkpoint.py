@@ -85,6 +85,10 @@ def load_tokenizer(path: str):
     return load_folder_tokenizer(Path(path))
 
 
+# checkpoint entries of the auxiliary heads (each also saved with "_optimizer"): training-only, never exported
+AUX_HEADS = ("vision_heads", "binding_head")
+
+
 def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, data, extra: dict,
                     vision=None, binding=None) -> None:
     """data: the run's WorldData (its random state resumes); vision: (DenseVisionHeads, their optimizer)
@@ -99,10 +103,9 @@ def save_checkpoint(path: str, model, optimizer, step: int, cfg: TrainConfig, da
         "torch_rng": torch.get_rng_state(),
         "extra": extra,
     }
-    if vision is not None:
-        state["vision_heads"], state["vision_heads_optimizer"] = vision[0].state_dict(), vision[1].state_dict()
-    if binding is not None:
-        state["binding_head"], state["binding_head_optimizer"] = binding[0].state_dict(), binding[1].state_dict()
+    for key, head in zip(AUX_HEADS, (vision, binding)):
+        if head is not None:
+            state[key], state[key + "_optimizer"] = head[0].state_dict(), head[1].state_dict()
     tmp = path + ".tmp"
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -126,6 +129,16 @@ def export(model, tokenizer, out_dir: str, dtype: torch.dtype = torch.bfloat16, 
         json.dump(TINY.preprocessor_config(), f, indent=1)
     write_card(Path(out_dir), canvas=canvas or TINY.canvas)
     return out_dir
+
+
+def probe_target(name: str):
+    """(model, tokenizer) for a probe: a training checkpoint (a .pt file), or a model name or folder as
+    `dimple.loading.load_model` takes it."""
+    if name.endswith(".pt"):
+        return model_from_checkpoint(name)[:2]
+    from ..loading import load_model, load_tokenizer as load_model_tokenizer
+
+    return load_model(name), load_model_tokenizer(name)
 
 
 def model_from_checkpoint(path: str):

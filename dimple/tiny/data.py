@@ -285,8 +285,8 @@ class WorldData:
         """Right-padded batch: input_ids, attention_mask, labels_mask (supervised response positions: a
         template's fixed tokens are given, not supervised), pixel_values, image_grid_thw, position_ids,
         categories, scene_targets (batch, N_TARGETS), answer_cells (batch, length: binding targets, IGNORE where
-        none). Samples are drawn `bucket` batches at a time and
-        grouped by length, so that short answers are not padded to the longest ones."""
+        none). Samples are drawn `bucket` batches at a time and grouped by length, so that short answers are not
+        padded to the longest ones."""
         b = batch_size or self.cfg.batch_size
         if not self._queue or len(self._queue[0]) != b:
             pool = [self.sample(step) for _ in range(b * self.bucket)]

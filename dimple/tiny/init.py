@@ -18,6 +18,8 @@ from typing import Optional
 
 import torch
 
+from .checkpoint import AUX_HEADS
+
 TOKEN_ROWS = ("model.embed_tokens.weight", "lm_head.weight")
 LAYER_PREFIX = "model.layers."
 # A layer's writes into the residual stream: zeroed in an inserted layer, so that it starts as the identity.
@@ -39,7 +41,7 @@ def read_start(path: str) -> tuple[dict, dict, Optional[str]]:
         state = {k: v.float() for k, v in load_file(os.path.join(path, "model.safetensors")).items()}
         return state, {}, path
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    extra = {k: v for k, v in ckpt.items() if k.startswith(("vision_heads", "binding_head"))}
+    extra = {k: v for k, v in ckpt.items() if k.startswith(AUX_HEADS)}
     return ckpt["model"], extra, ckpt.get("config", {}).get("tokenizer_dir")
 
 

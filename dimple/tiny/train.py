@@ -180,7 +180,8 @@ def _load_head(head: Optional[tuple], extra: dict, key: str, resume: bool) -> No
 
 
 def _step(run: _Run, gen: torch.Generator) -> dict:
-    """One optimizer step at run.step: the phase's loss (plus the dense vision loss), clipped, applied."""
+    """One optimizer step at run.step: the phase's loss (plus the dense vision and binding losses that are on),
+    clipped, applied."""
     cfg, acc = run.cfg, run.accelerator
     progress = cfg.progress(run.step, run.train_seconds)
     phase, lr = cfg.phase(progress), cfg.lr_at(run.step, progress)

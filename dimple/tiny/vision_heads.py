@@ -170,12 +170,7 @@ if __name__ == "__main__":  # pragma: no cover
     p.add_argument("--model", default="tiny", help="'tiny', a model folder, or a training checkpoint (.pt)")
     args = p.parse_args()
     torch.set_num_threads(2)
-    if args.model.endswith(".pt"):
-        from .checkpoint import model_from_checkpoint
+    from .checkpoint import probe_target
 
-        net = model_from_checkpoint(args.model)[0]
-    else:
-        from ..loading import load_model
-
-        net = load_model(args.model)
+    net = probe_target(args.model)[0]
     print(json.dumps(probe(net.float().eval())))
