@@ -32,6 +32,24 @@ from .structure import StructuredCanvas, build_canvas
 from .trajectory import Trajectory
 
 
+CALIBRATION_QUESTIONS = ("Describe the image.",)  # asked of every calibration image beside its own question
+
+
+def calibration_pairs(folder) -> list[tuple[Image.Image, str]]:
+    """(image, question) pairs of an examples folder (its index.json of {"file", "question"} items, as
+    `dimple.tiny.world.save_examples` writes it): each image with its own question and CALIBRATION_QUESTIONS."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    items = json.loads((folder / "index.json").read_text())
+    pairs = []
+    for item in items:
+        image = Image.open(folder / item["file"]).convert("RGB")
+        pairs += [(image, q) for q in dict.fromkeys((item["question"], *CALIBRATION_QUESTIONS))]
+    return pairs
+
+
 class Assistant:
     """A loaded model the studio talks to (it meets `app.protocol.StudioAssistant`)."""
 
@@ -49,12 +67,23 @@ class Assistant:
         self.eos_token_id = self.end_token_ids[0] if ids[0] in (None, unk) else int(ids[0])
 
     @classmethod
-    def load(cls, name: str = "tiny", device: str = "cpu", dtype=None, quantize=None) -> "Assistant":
+    def load(cls, name: str = "tiny", device: str = "cpu", dtype=None, quantize=None,
+             calibration: Sequence[tuple[Image.Image, str]] = ()) -> "Assistant":
         """quantize: None, "int8" (weight-only), "w8a8" (int8 activations too) or "int4" (weight-only, CPU);
-        see dimple.quantize."""
+        see dimple.quantize. calibration (int4 only): (image, question) pairs decoded, one at a time with the
+        card's defaults, while each layer's inputs are gathered; the int4 codes are then chosen by GPTQ against
+        them (`dimple.int4_gptq`). Without it, int4 rounds each weight on its own."""
         folder = resolve_checkpoint(name)
-        model = load_model(str(folder), device=device, dtype=dtype, quantize=quantize)
-        return cls(model, load_tokenizer(folder), load_image_processor(folder), read_card(folder, name))
+        tokenizer, image_processor, card = load_tokenizer(folder), load_image_processor(folder), read_card(folder, name)
+
+        def calibrate(model) -> None:
+            assistant = cls(model, tokenizer, image_processor, card)
+            for pair in calibration:  # one at a time: a batch's padding rows would enter the statistics
+                assistant.generate_batch([pair])
+
+        model = load_model(str(folder), device=device, dtype=dtype, quantize=quantize,
+                           calibrate=calibrate if calibration else None)
+        return cls(model, tokenizer, image_processor, card)
 
     # ----- facts for the UI ------------------------------------------------
     @property

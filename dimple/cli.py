@@ -24,6 +24,9 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantize", choices=[m for m in MODES if m], default=None,
                    help="int8: weight-only int8 linear layers (half the memory); w8a8: int8 activations too (CPU); "
                         "int4: weight-only group-wise int4 (about a quarter of the memory, CPU)")
+    p.add_argument("--calibrate", metavar="EXAMPLES_DIR", default=None,
+                   help="with --quantize int4: choose the int4 codes by GPTQ against the layers' inputs while the "
+                        "folder's examples (index.json, as assets/examples) decode; default: round each weight alone")
     # decoding flags default to None: an omitted flag takes the model card's default (config_from_args), and the
     # help names the table's value (dimple.settings), which a card without its own defaults uses
     p.add_argument("--alg-p-threshold", type=float, default=None,
@@ -43,6 +46,16 @@ def _block_arg(p: argparse.ArgumentParser) -> None:
                    help="semi-autoregressive: decode blocks of B positions left to right (default: the whole canvas)")
 
 
+def load_assistant(args):
+    """The Assistant the decoding flags name (--model, --device, --quantize, --calibrate)."""
+    from .assistant import Assistant, calibration_pairs
+
+    if args.calibrate and args.quantize != "int4":
+        raise SystemExit("--calibrate chooses int4 codes: use it with --quantize int4")
+    pairs = calibration_pairs(args.calibrate) if args.calibrate else ()
+    return Assistant.load(args.model, device=args.device, quantize=args.quantize, calibration=pairs)
+
+
 def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeConfig:
     base = defaults or DEFAULTS
     max_new = args.max_new_tokens if args.max_new_tokens is not None else base.max_new_tokens
@@ -60,9 +73,8 @@ def generation_result(assistant, traj) -> dict:
 def cmd_generate(args) -> int:
     from PIL import Image
 
-    from .assistant import Assistant
 
-    assistant = Assistant.load(args.model, device=args.device, quantize=args.quantize)
+    assistant = load_assistant(args)
     cfg = config_from_args(args, assistant.default_config)
     image = Image.open(args.image) if args.image else None
     traj = assistant.generate(image, args.prompt, cfg, template=args.template)
@@ -95,10 +107,9 @@ def cmd_branch(args) -> int:
     """Answer, then branch at --at-step with the edits and decode the rest; print both and where they differ."""
     from PIL import Image
 
-    from .assistant import Assistant
     from .branching import differences, remask, remask_all_but, resume_point
 
-    assistant = Assistant.load(args.model, device=args.device, quantize=args.quantize)
+    assistant = load_assistant(args)
     cfg = config_from_args(args, assistant.default_config)
     image = Image.open(args.image) if args.image else None
     original = assistant.generate(image, args.prompt, cfg, template=args.template)
@@ -129,13 +140,13 @@ def cmd_branch(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .assistant import Assistant
     from .tiny.evaluate import evaluate
 
-    assistant = Assistant.load(args.model, device=args.device, quantize=args.quantize)
+    assistant = load_assistant(args)
     cfg = config_from_args(args, assistant.default_config)
     result = evaluate(assistant.model, (assistant.tokenizer, assistant.image_processor), n=args.limit, cfg=cfg)
     result["quantize"] = args.quantize
+    result["calibrate"] = args.calibrate
     if args.visitor:
         from .tiny.visitor_eval import run
 

@@ -7,7 +7,8 @@ Scheme (`quantize="int4"`, weight-only): each output row's input columns are cut
 the zero, the value of code 8), checked against a dequantised float matmul in tests/test_quantize.py. Which
 range a group's scale and zero cover is `dimple.int4_ranges`' business (`KernelSettings.int4_ranges`: by
 default the one of least squared error among its [min, max] range shrunk by a few factors, then refit; or
-the exact [min, max]); the storage below is the same for either.
+the exact [min, max]); with calibration, the codes are chosen by GPTQ against the layer's inputs
+(`dimple.int4_gptq`). The storage below is the same for all of them.
 
 Storage: the codes in the layout `aten._convert_weight_to_int4pack_for_cpu` writes, which depends on the
 CPU's vector width (torch packs blocks of 64 output rows with AVX512, 32 without). That layout is not
@@ -28,11 +29,12 @@ is `dimple.kernels`' business. It does not know models, checkpoints or the kerne
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 
+from .int4_gptq import gptq_codes, inverse_factor
 from .int4_ranges import CODE_MAX, CODE_MID, DEFAULT_RANGES, group_codes
 
 INT4_GROUPS = (32, 64, 128)  # group sizes offered (torch's op also takes 256)
@@ -114,10 +116,13 @@ def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
 
 
-def quantize_int4(weight: torch.Tensor, group: int, ranges: str = DEFAULT_RANGES) -> tuple[torch.Tensor, torch.Tensor]:
+def quantize_int4(weight: torch.Tensor, group: int, ranges: str = DEFAULT_RANGES,
+                  hessian: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(out, in) floating weight -> (packed uint8 (out', in' / 2), scales_and_zeros (in' / group, out', 2) in the
     weight's dtype), out' and in' padded up to the layout's block and to `group`; row chunk by row chunk. `ranges`
-    picks how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`; group_codes refuses others)."""
+    picks how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`; group_codes refuses others).
+    hessian: the layer's input statistics (in, in) (`dimple.int4_gptq.InputHessians`): the codes are then chosen
+    by GPTQ against them (`dimple.int4_gptq.gptq_codes`); None rounds each group on its own."""
     if weight.dim() != 2 or not weight.is_floating_point():
         raise ValueError(f"quantize_int4 takes a 2-d floating weight, got {tuple(weight.shape)} {weight.dtype}")
     if group not in INT4_GROUPS:
@@ -127,10 +132,14 @@ def quantize_int4(weight: torch.Tensor, group: int, ranges: str = DEFAULT_RANGES
     out_p, in_p = _round_up(out_f, block), _round_up(in_f, group)
     packed = torch.empty(out_p, in_p // 2, dtype=torch.uint8)
     scales_and_zeros = torch.empty(in_p // group, out_p, 2, dtype=weight.dtype)
+    factor = None if hessian is None else inverse_factor(F.pad(hessian.float(), (0, in_p - in_f, 0, in_p - in_f)))
     for start in range(0, out_p, CHUNK_ROWS):
         end = min(start + CHUNK_ROWS, out_p)
         w = F.pad(weight[start:min(end, out_f)].float(), (0, in_p - in_f, 0, end - min(end, out_f)))
-        codes, scale, zero = group_codes(w, group, weight.dtype, ranges)
+        if factor is None:
+            codes, scale, zero = group_codes(w, group, weight.dtype, ranges)
+        else:  # rows are rounded independently under GPTQ too: a chunk at a time, one factor for all
+            codes, scale, zero = gptq_codes(w, factor, group, weight.dtype, ranges)
         packed[start:end] = _pack(codes)  # block-major layout: a chunk of whole blocks packs on its own
         scales_and_zeros[:, start:end, 0] = scale.t()
         scales_and_zeros[:, start:end, 1] = zero.t()

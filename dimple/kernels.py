@@ -87,6 +87,9 @@ class KernelSettings:
     # int4: how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`): "searched" (the least squared
     # error among shrunk ranges, then refit; the default) or "minmax" (the group's exact range; the earlier scheme)
     int4_ranges: str = DEFAULT_RANGES
+    # int4 with calibration (GPTQ): float32 bytes of layer input statistics (in x in each) gathered per round of
+    # calibration passes; a 7B's layers need about 40 GB at once, so they are calibrated a few layers a round
+    int4_hessian_bytes: int = 2 * 2**30
     rtol: float = 0.05  # a candidate whose output differs from the reference by more (relative max) is dropped
 
     def rows_for(self, storage: str) -> tuple:
@@ -100,8 +103,8 @@ class KernelSettings:
             raise ValueError(f"rows must be positive row counts, got {self.rows}")
         if self.prefill_rows < 0:
             raise ValueError(f"prefill_rows must be >= 0 (0: not timed), got {self.prefill_rows}")
-        if self.repeats < 1 or self.max_timed_elements < 1 or self.block_bytes < 1:
-            raise ValueError("repeats, max_timed_elements and block_bytes must be >= 1")
+        if self.repeats < 1 or self.max_timed_elements < 1 or self.block_bytes < 1 or self.int4_hessian_bytes < 1:
+            raise ValueError("repeats, max_timed_elements, block_bytes and int4_hessian_bytes must be >= 1")
         if self.int4_group not in INT4_GROUPS:
             raise ValueError(f"int4_group must be one of {INT4_GROUPS}, got {self.int4_group}")
         if self.int4_ranges not in RANGES:
@@ -359,12 +362,13 @@ def format_table(table: list) -> str:
 
 
 def install(model: nn.Module, quantize: Optional[str], device, settings: Optional[KernelSettings] = None,
-            compare: bool = True) -> list:
+            compare: bool = True, calibrate: Optional[Callable[[nn.Module], None]] = None) -> list:
     """Measure, choose and install the kernel of every floating linear layer of a loaded model; return the
     choice table (kept as `model.kernel_choice`, logged). quantize None: each shape keeps plain or prepacked
     bf16 weights, whichever was faster; "int8" / "int4": every layer is quantised and each row count gets the
     faster kernel of that storage (with `compare`, the bf16 kernels are timed beside them for the table, not
-    chosen); "w8a8": its one kernel, the weight-only int8 kernels timed beside it."""
+    chosen); "w8a8": its one kernel, the weight-only int8 kernels timed beside it. calibrate (int4 only): runs
+    calibration passes on the model, and the int4 codes are chosen by GPTQ against them (`dimple.int4_gptq`)."""
     from .packed_linear import pack_linear_weights
     from .quantize import float_linears, quantize_linears
 
@@ -379,7 +383,8 @@ def install(model: nn.Module, quantize: Optional[str], device, settings: Optiona
         table = measure_choices(shapes, quantize, dtype, device, settings, also=also)
         quantize_linears(model, {(r["in_features"], r["out_features"]): choice_rows(r) for r in table},
                          settings.block_bytes, mode=quantize, int4_group=settings.int4_group,
-                         int4_ranges=settings.int4_ranges)
+                         int4_ranges=settings.int4_ranges, calibrate=calibrate,
+                         hessian_bytes=settings.int4_hessian_bytes)
     elif sum(CANDIDATES[n].available(device, 0) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
         table = measure_choices(shapes, "float", dtype, device, settings)
         packed = {(r["in_features"], r["out_features"]) for r in table if "packed" in r["chosen"].values()}

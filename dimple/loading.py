@@ -133,7 +133,7 @@ def _check_fits(folder: Path, dtype: torch.dtype, device: str) -> None:
 
 
 def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool = True, quantize=None,
-               kernel_settings: Optional[kernels.KernelSettings] = None) -> DimpleModel:
+               kernel_settings: Optional[kernels.KernelSettings] = None, calibrate=None) -> DimpleModel:
     """Load a Dimple checkpoint in eval mode. device: "cpu", "cuda", "cuda:N" or "auto" (several GPUs).
 
     quantize: one of `dimple.quantize.MODES`: None, "int8" (weight-only: half the weight bytes), "w8a8" (int8
@@ -141,7 +141,9 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
     quarter of the bf16 bytes plus the group scales, CPU only). pack: let the kernel choice consider
     oneDNN-prepacked bf16 weights on a CPU (False: plain weights, nothing timed). Models small
     enough to fuse their projections (Dimple-Tiny) keep that path unless quantised; every other model gets
-    its linear kernels chosen by measurement (`dimple.kernels`; the table is `model.kernel_choice`)."""
+    its linear kernels chosen by measurement (`dimple.kernels`; the table is `model.kernel_choice`).
+    calibrate (quantize="int4" only): a function that runs calibration passes on the model; the int4 codes
+    are then chosen by GPTQ against each layer's inputs (`dimple.int4_gptq`), not from the weight alone."""
     folder = resolve_checkpoint(name)
     config = DimpleConfig.from_pretrained(str(folder))
     if config.model_type != "dimple":
@@ -151,6 +153,8 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
         device = "cuda" if torch.cuda.is_available() else "cpu"
     several_gpus = device == "cuda" and torch.cuda.is_available() and torch.cuda.device_count() > 1
     check_quantize(quantize, device, several_gpus)
+    if calibrate is not None and quantize != "int4":
+        raise ValueError(f"calibration chooses int4 codes (GPTQ); it does nothing for quantize={quantize!r}")
     torch_dtype = pick_dtype(dtype, device)
     _check_fits(folder, torch_dtype, device)
     kwargs = dict(dtype=torch_dtype, use_safetensors=True)
@@ -163,7 +167,7 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
     batch_vision_windows(model)
     model.kernel_choice = []
     if quantize is not None:
-        kernels.install(model, quantize, device, kernel_settings)
+        kernels.install(model, quantize, device, kernel_settings, calibrate=calibrate)
     elif not fuse_projections(model) and pack and "device_map" not in kwargs:
         kernels.install(model, None, device, kernel_settings)
     model.quantize = quantize

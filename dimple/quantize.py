@@ -41,10 +41,13 @@ every `nn.Linear` with a floating weight is quantised.
 
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import torch
 from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
+from .int4_gptq import InputHessians
 from .int4_ranges import DEFAULT_RANGES
 from .kernels import INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, w8a8_intmm
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
@@ -175,8 +178,9 @@ class Int4Linear(QuantizedLinear):
         self._setup(in_features, out_features, bias, scales_and_zeros.dtype, choice, block_bytes)
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, group: int = 64, ranges: str = DEFAULT_RANGES, **kwargs) -> "Int4Linear":
-        packed, scales_and_zeros = quantize_int4(linear.weight.detach(), group, ranges)
+    def from_linear(cls, linear: nn.Linear, group: int = 64, ranges: str = DEFAULT_RANGES, hessian=None,
+                    **kwargs) -> "Int4Linear":
+        packed, scales_and_zeros = quantize_int4(linear.weight.detach(), group, ranges, hessian)
         return cls(packed, scales_and_zeros, linear.in_features, linear.out_features, linear.bias, **kwargs)
 
     @property
@@ -202,33 +206,67 @@ def float_linears(model: nn.Module) -> list:
             and m.weight.is_floating_point() and not m.weight.is_mkldnn]
 
 
+def _replace(model: nn.Module, name: str, make, mappings: list) -> None:
+    """Swap the linear `name` for make(linear), handing the plain weight's pages of a memory-mapped checkpoint
+    back as it goes, so memory peaks one layer above the quantised model."""
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    linear = getattr(parent, child)
+    with torch.no_grad():
+        layer = make(linear)
+        setattr(parent, child, layer)
+        del layer
+        plain = linear.weight
+        del linear
+        release_file_pages(plain, mappings, plain_ranges(model) if mappings else [])
+        del plain
+
+
+def calibration_rounds(model: nn.Module, names: list, hessian_bytes: int) -> list:
+    """`names` cut into consecutive rounds whose input statistics ((in, in) float32 each) fit `hessian_bytes`
+    (at least one layer a round): a 7B's every layer at once would need about 40 GB."""
+    rounds, size = [[]], 0
+    for name in names:
+        need = model.get_submodule(name).in_features ** 2 * 4
+        if rounds[-1] and size + need > hessian_bytes:
+            rounds.append([])
+            size = 0
+        rounds[-1].append(name)
+        size += need
+    return [r for r in rounds if r]
+
+
 def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20, mode: str = "int8",
-                     int4_group: int = 64, int4_ranges: str = DEFAULT_RANGES) -> int:
+                     int4_group: int = 64, int4_ranges: str = DEFAULT_RANGES,
+                     calibrate: Optional[Callable[[nn.Module], None]] = None, hessian_bytes: int = 2 * 2**30) -> int:
     """Replace every floating nn.Linear of `model` by an Int8Linear ("int8", "w8a8") or an Int4Linear ("int4",
     groups of `int4_group` columns, ranges chosen by `int4_ranges`), one at a time, in place; `choices`:
-    {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel. The bf16 weight's pages of a
-    memory-mapped checkpoint are handed back as each layer is done, so memory peaks one layer above the quantised
-    model. Returns how many were replaced."""
-    mappings, count = file_mappings(), 0
-    for name in [n for n, _ in float_linears(model)]:  # names only: each bf16 layer is freed once replaced
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        linear = getattr(parent, child)
+    {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel. Returns how many were
+    replaced. calibrate (int4 only): runs calibration passes on the model; the layers are then rounded by GPTQ
+    against their inputs (`dimple.int4_gptq`), in rounds that fit `hessian_bytes`, each round calibrated on the
+    model with the earlier rounds already quantised."""
+    if calibrate is not None and mode != "int4":
+        raise ValueError(f"calibration chooses int4 codes (GPTQ); quantize={mode!r} rounds each weight on its own")
+    names = [n for n, _ in float_linears(model)]  # names only: each plain layer is freed once replaced
+    mappings = file_mappings()
+
+    def make(linear, hessian=None):
         choice = choices.get((linear.in_features, linear.out_features)) or {1: REFERENCE[mode]}
-        with torch.no_grad():
-            if mode == "int4":
-                layer = Int4Linear.from_linear(linear, group=int4_group, ranges=int4_ranges, choice=choice,
-                                               block_bytes=block_bytes)
-            else:
-                layer = Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes)
-            setattr(parent, child, layer)
-            del layer
-            plain = linear.weight
-            del linear
-            release_file_pages(plain, mappings, plain_ranges(model) if mappings else [])
-            del plain
-        count += 1
-    return count
+        if mode == "int4":
+            return Int4Linear.from_linear(linear, group=int4_group, ranges=int4_ranges, hessian=hessian,
+                                          choice=choice, block_bytes=block_bytes)
+        return Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes)
+
+    if calibrate is None:
+        for name in names:
+            _replace(model, name, make, mappings)
+        return len(names)
+    for round_names in calibration_rounds(model, names, hessian_bytes):
+        with torch.no_grad(), InputHessians(model, round_names) as hessians:
+            calibrate(model)
+        for name in round_names:
+            _replace(model, name, lambda linear, h=hessians[name]: make(linear, h), mappings)
+    return len(names)
 
 
 def is_quantized(model: nn.Module) -> bool:
