@@ -14,11 +14,15 @@ from typing import Any, Callable, Optional
 
 
 def loader_for(quantize: Optional[str] = None) -> Callable[[str, str], Any]:
-    """(name, device) -> Assistant, loading quantised linears when `quantize` is "int8", "w8a8" or "int4"."""
+    """(name, device) -> Assistant, loading quantised linears when `quantize` is "int8", "w8a8" or "int4"; int4
+    is calibrated on the studio's own examples (GPTQ, `dimple.int4_gptq`), which rounds closer to the float
+    model than rounding each weight alone (docs/scale.md)."""
     def load(name: str, device: str):
-        from dimple.assistant import Assistant
+        from dimple.assistant import Assistant, calibration_pairs
+        from dimple.loading import ASSETS
 
-        return Assistant.load(name, device=device, quantize=quantize)
+        pairs = calibration_pairs(ASSETS / "examples") if quantize == "int4" else ()
+        return Assistant.load(name, device=device, quantize=quantize, calibration=pairs)
     return load
 
 

@@ -126,3 +126,51 @@ def test_a_calibrated_weight_packs_to_the_same_function_its_codes_stand_for():
     h = torch.nn.functional.pad(x.t() @ x / len(x), (0, 24, 0, 24))
     codes, scale, zero = gptq_codes(padded, inverse_factor(h), 32, torch.float32)
     assert torch.allclose(dequantize_int4(packed, sz, 100, 200), _dequantised(codes, scale, zero, 32)[:, :200])
+
+
+def test_calibration_pairs_ask_each_example_image_its_own_question_and_a_description():
+    from dimple.assistant import CALIBRATION_QUESTIONS, calibration_pairs
+    from dimple.loading import ASSETS
+
+    pairs = calibration_pairs(ASSETS / "examples")
+    questions = [q for _, q in pairs]
+    assert len(pairs) >= 8 and all(q.strip() for q in questions)
+    assert questions.count(CALIBRATION_QUESTIONS[0]) >= 8  # every image
+    assert {q for q in questions} - set(CALIBRATION_QUESTIONS)  # and the images' own questions
+
+
+def test_the_studio_calibrates_int4_on_its_examples_and_no_other_mode(monkeypatch):
+    from app.lazy import loader_for
+    from dimple import assistant
+
+    seen = {}
+    monkeypatch.setattr(assistant.Assistant, "load",
+                        classmethod(lambda cls, name, device, quantize, calibration: seen.update({quantize: calibration})))
+    for mode in ("int4", "int8", None):
+        loader_for(mode)("tiny", "cpu")
+    assert len(seen["int4"]) >= 8 and seen["int8"] == () and seen[None] == ()
+
+
+def test_a_calibrated_int4_tiny_decodes_and_the_cli_refuses_calibration_without_int4(tmp_path):
+    from dimple.assistant import Assistant
+    from dimple.cli import main
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 64), "white")
+    calls = []
+    real = Assistant.generate_batch
+
+    def counting(self, items, *args, **kwargs):
+        calls.append(len(items))
+        return real(self, items, *args, **kwargs)
+
+    Assistant.generate_batch = counting
+    try:
+        tiny = Assistant.load("tiny", quantize="int4", calibration=[(image, "Describe the image."), (image, "Hi")])
+    finally:
+        Assistant.generate_batch = real
+    assert calls == [1, 1]  # each pair decoded alone, in one calibration round (Tiny's statistics fit at once)
+    assert all(isinstance(m, Int4Linear) for n, m in tiny.model.named_modules() if n.endswith("_proj"))
+    assert tiny.generate(image, "Describe the image.").answer_ids
+    with pytest.raises(SystemExit, match="--quantize int4"):
+        main(["eval", "--limit", "1", "--calibrate", "assets/examples"])
