@@ -28,7 +28,8 @@ __all__ = ["auto_device", "check_model_flag", "configure_queue", "demo", "assist
 # The Gradio convention: a module-level `demo`. Building it loads no weights.
 demo, assistant = make_app(os.environ.get("DIMPLE_MODEL", "tiny"), os.environ.get("DIMPLE_DEVICE", "auto"),
                            analytics=os.environ.get("DIMPLE_ANALYTICS") == "1",
-                           quantize=os.environ.get("DIMPLE_QUANTIZE") or None)
+                           quantize=os.environ.get("DIMPLE_QUANTIZE") or None,
+                           calibrate=os.environ.get("DIMPLE_CALIBRATE") == "1")
 configure_queue(demo, assistant.planned[1])
 
 

@@ -74,19 +74,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="int8: weight-only int8 linear layers (about half the memory; the kernel is chosen by "
                         "measurement); w8a8: int8 activations too, faster canvas passes on a CPU; int4: weight-only "
                         "group-wise int4 on a CPU (about a quarter of the memory)")
+    p.add_argument("--calibrate", action="store_true", default=os.environ.get("DIMPLE_CALIBRATE") == "1",
+                   help="with --quantize int4: choose the int4 codes by GPTQ while the studio's examples decode "
+                        "(closer to the float model; seconds for Dimple-Tiny, over an hour for the 7B on 2 cores)")
     p.add_argument("--analytics", action="store_true", default=os.environ.get("DIMPLE_ANALYTICS") == "1",
                    help="let Gradio send its usage analytics (off by default: classroom machines and Spaces)")
     p.add_argument("--gpu-seconds", type=int, default=int(os.environ.get("DIMPLE_GPU_SECONDS", GPU_SECONDS)),
                    help="ZeroGPU: seconds one decode may hold the GPU (spaces.GPU duration)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.calibrate and args.quantize != "int4":
+        p.error("--calibrate chooses int4 codes (GPTQ): use it with --quantize int4")
+    return args
 
 
 def make_app(model: str = "tiny", device: str = "auto", gpu_seconds: int = GPU_SECONDS, analytics: bool = False,
-             quantize: Optional[str] = None):
+             quantize: Optional[str] = None, calibrate: bool = False):
     """(demo, assistant): the UI around a model that loads on first use (on ZeroGPU: wrapped for the GPU).
     `analytics`: let Gradio send its usage analytics (off unless asked for); `quantize`: None, "int8", "w8a8" or
-    "int4" (quantised linears, `dimple.quantize`)."""
-    assistant = LazyAssistant(model, auto_device() if device == "auto" else device, quantize=quantize)
+    "int4" (quantised linears, `dimple.quantize`); `calibrate`: int4 by GPTQ on the studio's examples."""
+    assistant = LazyAssistant(model, auto_device() if device == "auto" else device, quantize=quantize,
+                              calibrate=calibrate)
     return build_demo(zerogpu_assistant(assistant, gpu_seconds), analytics=analytics), assistant
 
 
@@ -106,8 +113,10 @@ def main(argv: Optional[Sequence[str]] = None, prebuilt=None) -> int:
     device = auto_device() if args.device == "auto" else args.device
     demo, assistant = prebuilt if prebuilt is not None else (None, None)
     if (assistant is None or (args.model, device) != assistant.planned or args.gpu_seconds != GPU_SECONDS
-            or args.analytics != demo.analytics_enabled or args.quantize != assistant.quantize):
-        demo, assistant = make_app(args.model, device, args.gpu_seconds, args.analytics, args.quantize)
+            or args.analytics != demo.analytics_enabled or args.quantize != assistant.quantize
+            or args.calibrate != assistant.calibrate):
+        demo, assistant = make_app(args.model, device, args.gpu_seconds, args.analytics, args.quantize,
+                                   args.calibrate)
     configure_queue(demo, device, args.concurrency, args.max_queue)
     where = " on a Hugging Face Space" if on_space() else ""
     print(f"[dimple studio] model {args.model} on {device}{where}; http://{args.host}:{args.port}", flush=True)

@@ -32,12 +32,12 @@ def inverse_factor(hessian: torch.Tensor, damp: float = DAMP) -> torch.Tensor:
     """U (in, in), upper triangular with U^T U = (H + damp * mean(diag H) I)^-1, in float32. Inputs that never
     fired (a zero diagonal: padding, or channels the calibration never used) get a diagonal of 1, so their
     columns are rounded on their own and take none of the others' error."""
-    h = hessian.double().clone()
+    h = hessian.float().clone()  # float32 as the paper computes it; the damping keeps the factor well defined
     dead = torch.diagonal(h) == 0
     h[dead, dead] = 1.0
     h.diagonal().add_(damp * torch.diagonal(h).mean())
     inverse = torch.cholesky_inverse(torch.linalg.cholesky(h))
-    return torch.linalg.cholesky(inverse, upper=True).float()
+    return torch.linalg.cholesky(inverse, upper=True)
 
 
 def _round_column(w: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -139,16 +139,22 @@ def test_calibration_pairs_ask_each_example_image_its_own_question_and_a_descrip
     assert {q for q in questions} - set(CALIBRATION_QUESTIONS)  # and the images' own questions
 
 
-def test_the_studio_calibrates_int4_on_its_examples_and_no_other_mode(monkeypatch):
+def test_the_studio_calibrates_int4_on_its_examples_only_when_asked(monkeypatch):
+    from app.launcher import parse_args
     from app.lazy import loader_for
     from dimple import assistant
 
-    seen = {}
+    seen = []
     monkeypatch.setattr(assistant.Assistant, "load",
-                        classmethod(lambda cls, name, device, quantize, calibration: seen.update({quantize: calibration})))
-    for mode in ("int4", "int8", None):
-        loader_for(mode)("tiny", "cpu")
-    assert len(seen["int4"]) >= 8 and seen["int8"] == () and seen[None] == ()
+                        classmethod(lambda cls, name, device, quantize, calibration: seen.append(calibration)))
+    loader_for("int4", calibrate=True)("tiny", "cpu")
+    loader_for("int4")("tiny", "cpu")
+    assert len(seen[0]) >= 8 and seen[1] == ()
+    assert parse_args(["--quantize", "int4", "--calibrate"]).calibrate
+    with pytest.raises(SystemExit):
+        parse_args(["--quantize", "int8", "--calibrate"])
+    with pytest.raises(ValueError, match="int4"):
+        loader_for("int8", calibrate=True)
 
 
 def test_a_calibrated_int4_tiny_decodes_and_the_cli_refuses_calibration_without_int4(tmp_path):
