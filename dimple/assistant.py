@@ -68,11 +68,12 @@ class Assistant:
 
     @classmethod
     def load(cls, name: str = "tiny", device: str = "cpu", dtype=None, quantize=None,
-             calibration: Sequence[tuple[Image.Image, str]] = ()) -> "Assistant":
+             calibration: Sequence[tuple[Image.Image, str]] = (), int4_codes=None) -> "Assistant":
         """quantize: None, "int8" (weight-only), "w8a8" (int8 activations too) or "int4" (weight-only, CPU);
         see dimple.quantize. calibration (int4 only): (image, question) pairs decoded, one at a time with the
         card's defaults, while each layer's inputs are gathered; the int4 codes are then chosen by GPTQ against
-        them (`dimple.int4_gptq`). Without it, int4 rounds each weight on its own."""
+        them (`dimple.int4_gptq`). Without it, int4 rounds each weight on its own. int4_codes (int4 only): a
+        file of codes chosen and saved before (`python -m dimple.int4_codes`), read instead of chosen."""
         folder = resolve_checkpoint(name)
         tokenizer, image_processor, card = load_tokenizer(folder), load_image_processor(folder), read_card(folder, name)
 
@@ -82,7 +83,7 @@ class Assistant:
                 assistant.generate_batch([pair])
 
         model = load_model(str(folder), device=device, dtype=dtype, quantize=quantize,
-                           calibrate=calibrate if calibration else None)
+                           calibrate=calibrate if calibration else None, int4_codes=int4_codes)
         return cls(model, tokenizer, image_processor, card)
 
     # ----- facts for the UI ------------------------------------------------

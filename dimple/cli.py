@@ -27,6 +27,9 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibrate", metavar="EXAMPLES_DIR", default=None,
                    help="with --quantize int4: choose the int4 codes by GPTQ against the layers' inputs while the "
                         "folder's examples (index.json, as assets/examples) decode; default: round each weight alone")
+    p.add_argument("--int4-codes", metavar="FILE", default=None,
+                   help="with --quantize int4: read the codes saved by `python -m dimple.int4_codes` instead of "
+                        "choosing them at load")
     # decoding flags default to None: an omitted flag takes the model card's default (config_from_args), and the
     # help names the table's value (dimple.settings), which a card without its own defaults uses
     p.add_argument("--alg-p-threshold", type=float, default=None,
@@ -47,13 +50,14 @@ def _block_arg(p: argparse.ArgumentParser) -> None:
 
 
 def load_assistant(args):
-    """The Assistant the decoding flags name (--model, --device, --quantize, --calibrate)."""
+    """The Assistant the decoding flags name (--model, --device, --quantize, --calibrate, --int4-codes)."""
     from .assistant import Assistant, calibration_pairs
 
-    if args.calibrate and args.quantize != "int4":
-        raise SystemExit("--calibrate chooses int4 codes: use it with --quantize int4")
+    if (args.calibrate or args.int4_codes) and args.quantize != "int4":
+        raise SystemExit("--calibrate and --int4-codes are int4's: use them with --quantize int4")
     pairs = calibration_pairs(args.calibrate) if args.calibrate else ()
-    return Assistant.load(args.model, device=args.device, quantize=args.quantize, calibration=pairs)
+    return Assistant.load(args.model, device=args.device, quantize=args.quantize, calibration=pairs,
+                          int4_codes=args.int4_codes)
 
 
 def config_from_args(args, defaults: Optional[DecodeConfig] = None) -> DecodeConfig:

@@ -164,6 +164,29 @@ def dequantize_int4(packed: torch.Tensor, scales_and_zeros: torch.Tensor, out_fe
     return ((codes.float() - CODE_MID) * scale + zero)[:out_features, :in_features]
 
 
+def plain_codes(packed: torch.Tensor, out_features: int) -> torch.Tensor:
+    """The codes of a packed weight in a layout that does not depend on the CPU: uint8 (out, in' / 2), row by
+    row, two columns a byte (column 2j in the low half). The layout's padding rows are dropped."""
+    codes = _block_codes(packed, 0, packed.shape[0])[..., packed_layout().row_slots]  # (blocks, in', block)
+    codes = codes.transpose(1, 2).reshape(-1, packed.shape[1] * 2)[:out_features]
+    return codes[:, 0::2] | (codes[:, 1::2] << 4)
+
+
+def pack_plain(plain: torch.Tensor, scales_and_zeros: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`plain_codes`' bytes (out, in' / 2) and their scales_and_zeros (in' / G, out, 2) -> the packed weight and
+    scales_and_zeros of this CPU's layout, rows padded to its block (zero codes and scales: outputs dropped)."""
+    out_f = plain.shape[0]
+    out_p = _round_up(out_f, packed_layout().block)
+    codes = torch.zeros(out_p, plain.shape[1] * 2, dtype=torch.int32)
+    codes[:out_f, 0::2], codes[:out_f, 1::2] = (plain & 15).int(), (plain >> 4).int()
+    packed = torch.empty(out_p, plain.shape[1], dtype=torch.uint8)
+    for start in range(0, out_p, CHUNK_ROWS):  # whole blocks a chunk, as quantize_int4 packs
+        packed[start:start + CHUNK_ROWS] = _pack(codes[start:start + CHUNK_ROWS])
+    sz = torch.zeros(scales_and_zeros.shape[0], out_p, 2, dtype=scales_and_zeros.dtype)
+    sz[:, :out_f] = scales_and_zeros
+    return packed, sz
+
+
 def _pad_columns(x: torch.Tensor, in_padded: int) -> torch.Tensor:
     return x if x.shape[1] == in_padded else F.pad(x, (0, in_padded - x.shape[1]))
 

@@ -362,13 +362,15 @@ def format_table(table: list) -> str:
 
 
 def install(model: nn.Module, quantize: Optional[str], device, settings: Optional[KernelSettings] = None,
-            compare: bool = True, calibrate: Optional[Callable[[nn.Module], None]] = None) -> list:
+            compare: bool = True, calibrate: Optional[Callable[[nn.Module], None]] = None,
+            int4_codes: Optional[dict] = None) -> list:
     """Measure, choose and install the kernel of every floating linear layer of a loaded model; return the
     choice table (kept as `model.kernel_choice`, logged). quantize None: each shape keeps plain or prepacked
     bf16 weights, whichever was faster; "int8" / "int4": every layer is quantised and each row count gets the
     faster kernel of that storage (with `compare`, the bf16 kernels are timed beside them for the table, not
     chosen); "w8a8": its one kernel, the weight-only int8 kernels timed beside it. calibrate (int4 only): runs
-    calibration passes on the model, and the int4 codes are chosen by GPTQ against them (`dimple.int4_gptq`)."""
+    calibration passes on the model, and the int4 codes are chosen by GPTQ against them (`dimple.int4_gptq`);
+    int4_codes (int4 only): codes saved before (`dimple.int4_codes.read_codes`), read instead of chosen."""
     from .packed_linear import pack_linear_weights
     from .quantize import float_linears, quantize_linears
 
@@ -384,7 +386,7 @@ def install(model: nn.Module, quantize: Optional[str], device, settings: Optiona
         quantize_linears(model, {(r["in_features"], r["out_features"]): choice_rows(r) for r in table},
                          settings.block_bytes, mode=quantize, int4_group=settings.int4_group,
                          int4_ranges=settings.int4_ranges, calibrate=calibrate,
-                         hessian_bytes=settings.int4_hessian_bytes)
+                         hessian_bytes=settings.int4_hessian_bytes, codes=int4_codes)
     elif sum(CANDIDATES[n].available(device, 0) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
         table = measure_choices(shapes, "float", dtype, device, settings)
         packed = {(r["in_features"], r["out_features"]) for r in table if "packed" in r["chosen"].values()}

@@ -19,6 +19,7 @@ import torch
 from . import kernels
 from .fast_paths import batch_vision_windows, fuse_projections
 from .modeling import DimpleConfig, DimpleModel
+from .int4_codes import read_codes
 from .quantize import MODES as QUANTIZE_MODES, check_quantize  # QUANTIZE_MODES: what `quantize` takes
 
 def _assets_folder() -> Path:
@@ -133,7 +134,8 @@ def _check_fits(folder: Path, dtype: torch.dtype, device: str) -> None:
 
 
 def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool = True, quantize=None,
-               kernel_settings: Optional[kernels.KernelSettings] = None, calibrate=None) -> DimpleModel:
+               kernel_settings: Optional[kernels.KernelSettings] = None, calibrate=None,
+               int4_codes=None) -> DimpleModel:
     """Load a Dimple checkpoint in eval mode. device: "cpu", "cuda", "cuda:N" or "auto" (several GPUs).
 
     quantize: one of `dimple.quantize.MODES`: None, "int8" (weight-only: half the weight bytes), "w8a8" (int8
@@ -143,7 +145,9 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
     enough to fuse their projections (Dimple-Tiny) keep that path unless quantised; every other model gets
     its linear kernels chosen by measurement (`dimple.kernels`; the table is `model.kernel_choice`).
     calibrate (quantize="int4" only): a function that runs calibration passes on the model; the int4 codes
-    are then chosen by GPTQ against each layer's inputs (`dimple.int4_gptq`), not from the weight alone."""
+    are then chosen by GPTQ against each layer's inputs (`dimple.int4_gptq`), not from the weight alone.
+    int4_codes (quantize="int4" only): a file of codes saved before (`python -m dimple.int4_codes`), read
+    instead of chosen again: the load then costs what the float checkpoint's does."""
     folder = resolve_checkpoint(name)
     config = DimpleConfig.from_pretrained(str(folder))
     if config.model_type != "dimple":
@@ -153,8 +157,9 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
         device = "cuda" if torch.cuda.is_available() else "cpu"
     several_gpus = device == "cuda" and torch.cuda.is_available() and torch.cuda.device_count() > 1
     check_quantize(quantize, device, several_gpus)
-    if calibrate is not None and quantize != "int4":
-        raise ValueError(f"calibration chooses int4 codes (GPTQ); it does nothing for quantize={quantize!r}")
+    if (calibrate is not None or int4_codes is not None) and quantize != "int4":
+        raise ValueError(f"calibration and saved codes are int4's; they do nothing for quantize={quantize!r}")
+    saved = None if int4_codes is None else read_codes(int4_codes)  # a wrong file fails before the weights load
     torch_dtype = pick_dtype(dtype, device)
     _check_fits(folder, torch_dtype, device)
     kwargs = dict(dtype=torch_dtype, use_safetensors=True)
@@ -167,7 +172,7 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
     batch_vision_windows(model)
     model.kernel_choice = []
     if quantize is not None:
-        kernels.install(model, quantize, device, kernel_settings, calibrate=calibrate)
+        kernels.install(model, quantize, device, kernel_settings, calibrate=calibrate, int4_codes=saved)
     elif not fuse_projections(model) and pack and "device_map" not in kwargs:
         kernels.install(model, None, device, kernel_settings)
     model.quantize = quantize

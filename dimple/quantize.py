@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
+from .int4_codes import layer_from_saved
 from .int4_gptq import InputHessians
 from .int4_ranges import DEFAULT_RANGES
 from .kernels import INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, w8a8_intmm
@@ -213,7 +214,7 @@ def _replace(model: nn.Module, name: str, make, mappings: list) -> None:
     parent = model.get_submodule(parent_name) if parent_name else model
     linear = getattr(parent, child)
     with torch.no_grad():
-        layer = make(linear)
+        layer = make(name, linear)
         setattr(parent, child, layer)
         del layer
         plain = linear.weight
@@ -238,20 +239,28 @@ def calibration_rounds(model: nn.Module, names: list, hessian_bytes: int) -> lis
 
 def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20, mode: str = "int8",
                      int4_group: int = 64, int4_ranges: str = DEFAULT_RANGES,
-                     calibrate: Optional[Callable[[nn.Module], None]] = None, hessian_bytes: int = 2 * 2**30) -> int:
+                     calibrate: Optional[Callable[[nn.Module], None]] = None, hessian_bytes: int = 2 * 2**30,
+                     codes: Optional[dict] = None) -> int:
     """Replace every floating nn.Linear of `model` by an Int8Linear ("int8", "w8a8") or an Int4Linear ("int4",
     groups of `int4_group` columns, ranges chosen by `int4_ranges`), one at a time, in place; `choices`:
     {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel. Returns how many were
     replaced. calibrate (int4 only): runs calibration passes on the model; the layers are then rounded by GPTQ
     against their inputs (`dimple.int4_gptq`), in rounds that fit `hessian_bytes`, each round calibrated on the
-    model with the earlier rounds already quantised."""
-    if calibrate is not None and mode != "int4":
-        raise ValueError(f"calibration chooses int4 codes (GPTQ); quantize={mode!r} rounds each weight on its own")
+    model with the earlier rounds already quantised. codes (int4 only): {layer name: `dimple.int4_codes.SavedLayer`},
+    codes chosen before and saved (`dimple.int4_codes`): read, not rounded again; every layer must have them."""
+    if (calibrate is not None or codes is not None) and mode != "int4":
+        raise ValueError(f"calibration and saved codes are int4's; quantize={mode!r} rounds each weight on its own")
+    if calibrate is not None and codes is not None:
+        raise ValueError("saved int4 codes were chosen already: calibrating again would ignore them")
     names = [n for n, _ in float_linears(model)]  # names only: each plain layer is freed once replaced
     mappings = file_mappings()
 
-    def make(linear, hessian=None):
+    def make(name, linear, hessian=None):
         choice = choices.get((linear.in_features, linear.out_features)) or {1: REFERENCE[mode]}
+        if codes is not None:
+            if name not in codes:
+                raise ValueError(f"the saved int4 codes have no layer {name}: the file is of another model")
+            return layer_from_saved(codes[name], linear, name, choice=choice, block_bytes=block_bytes)
         if mode == "int4":
             return Int4Linear.from_linear(linear, group=int4_group, ranges=int4_ranges, hessian=hessian,
                                           choice=choice, block_bytes=block_bytes)
@@ -265,7 +274,7 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
         with torch.no_grad(), InputHessians(model, round_names) as hessians:
             calibrate(model)
         for name in round_names:
-            _replace(model, name, lambda linear, h=hessians[name]: make(linear, h), mappings)
+            _replace(model, name, lambda name, linear, h=hessians[name]: make(name, linear, h), mappings)
     return len(names)
 
 
