@@ -29,7 +29,8 @@ __all__ = ["auto_device", "check_model_flag", "configure_queue", "demo", "assist
 demo, assistant = make_app(os.environ.get("DIMPLE_MODEL", "tiny"), os.environ.get("DIMPLE_DEVICE", "auto"),
                            analytics=os.environ.get("DIMPLE_ANALYTICS") == "1",
                            quantize=os.environ.get("DIMPLE_QUANTIZE") or None,
-                           calibrate=os.environ.get("DIMPLE_CALIBRATE") == "1")
+                           calibrate=os.environ.get("DIMPLE_CALIBRATE") == "1",
+                           int4_codes=os.environ.get("DIMPLE_INT4_CODES") or None)
 configure_queue(demo, assistant.planned[1])
 
 

@@ -77,23 +77,27 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--calibrate", action="store_true", default=os.environ.get("DIMPLE_CALIBRATE") == "1",
                    help="with --quantize int4: choose the int4 codes by GPTQ while the studio's examples decode "
                         "(closer to the float model; seconds for Dimple-Tiny, over an hour for the 7B on 2 cores)")
+    p.add_argument("--int4-codes", metavar="FILE", default=os.environ.get("DIMPLE_INT4_CODES") or None,
+                   help="with --quantize int4: read the codes saved by `python -m dimple.int4_codes` instead of "
+                        "choosing them at load")
     p.add_argument("--analytics", action="store_true", default=os.environ.get("DIMPLE_ANALYTICS") == "1",
                    help="let Gradio send its usage analytics (off by default: classroom machines and Spaces)")
     p.add_argument("--gpu-seconds", type=int, default=int(os.environ.get("DIMPLE_GPU_SECONDS", GPU_SECONDS)),
                    help="ZeroGPU: seconds one decode may hold the GPU (spaces.GPU duration)")
     args = p.parse_args(argv)
-    if args.calibrate and args.quantize != "int4":
-        p.error("--calibrate chooses int4 codes (GPTQ): use it with --quantize int4")
+    if (args.calibrate or args.int4_codes) and args.quantize != "int4":
+        p.error("--calibrate and --int4-codes are int4's: use them with --quantize int4")
     return args
 
 
 def make_app(model: str = "tiny", device: str = "auto", gpu_seconds: int = GPU_SECONDS, analytics: bool = False,
-             quantize: Optional[str] = None, calibrate: bool = False):
+             quantize: Optional[str] = None, calibrate: bool = False, int4_codes: Optional[str] = None):
     """(demo, assistant): the UI around a model that loads on first use (on ZeroGPU: wrapped for the GPU).
     `analytics`: let Gradio send its usage analytics (off unless asked for); `quantize`: None, "int8", "w8a8" or
-    "int4" (quantised linears, `dimple.quantize`); `calibrate`: int4 by GPTQ on the studio's examples."""
+    "int4" (quantised linears, `dimple.quantize`); `calibrate`: int4 by GPTQ on the studio's examples;
+    `int4_codes`: int4 codes saved before (`dimple.int4_codes`)."""
     assistant = LazyAssistant(model, auto_device() if device == "auto" else device, quantize=quantize,
-                              calibrate=calibrate)
+                              calibrate=calibrate, int4_codes=int4_codes)
     return build_demo(zerogpu_assistant(assistant, gpu_seconds), analytics=analytics), assistant
 
 
@@ -114,9 +118,9 @@ def main(argv: Optional[Sequence[str]] = None, prebuilt=None) -> int:
     demo, assistant = prebuilt if prebuilt is not None else (None, None)
     if (assistant is None or (args.model, device) != assistant.planned or args.gpu_seconds != GPU_SECONDS
             or args.analytics != demo.analytics_enabled or args.quantize != assistant.quantize
-            or args.calibrate != assistant.calibrate):
+            or args.calibrate != assistant.calibrate or args.int4_codes != assistant.int4_codes):
         demo, assistant = make_app(args.model, device, args.gpu_seconds, args.analytics, args.quantize,
-                                   args.calibrate)
+                                   args.calibrate, args.int4_codes)
     configure_queue(demo, device, args.concurrency, args.max_queue)
     where = " on a Hugging Face Space" if on_space() else ""
     print(f"[dimple studio] model {args.model} on {device}{where}; http://{args.host}:{args.port}", flush=True)

@@ -13,32 +13,35 @@ import threading
 from typing import Any, Callable, Optional
 
 
-def loader_for(quantize: Optional[str] = None, calibrate: bool = False) -> Callable[[str, str], Any]:
+def loader_for(quantize: Optional[str] = None, calibrate: bool = False,
+               int4_codes: Optional[str] = None) -> Callable[[str, str], Any]:
     """(name, device) -> Assistant, loading quantised linears when `quantize` is "int8", "w8a8" or "int4";
     `calibrate` (int4 only): choose the int4 codes by GPTQ while the studio's own examples decode
     (`dimple.int4_gptq`): closer to the float model, at a load-time cost that grows with the model (seconds for
-    Dimple-Tiny, over an hour for the 7B on two CPU cores; docs/scale.md)."""
-    if calibrate and quantize != "int4":
-        raise ValueError(f"calibration chooses int4 codes (GPTQ): use it with quantize='int4', not {quantize!r}")
+    Dimple-Tiny, over an hour for the 7B on two CPU cores; docs/scale.md); `int4_codes` (int4 only): read the
+    codes saved by `python -m dimple.int4_codes` instead of choosing them (a 7B's load then takes what bf16's does)."""
+    if (calibrate or int4_codes) and quantize != "int4":
+        raise ValueError(f"calibration and saved codes are int4's: use them with quantize='int4', not {quantize!r}")
 
     def load(name: str, device: str):
         from dimple.assistant import Assistant, calibration_pairs
         from dimple.loading import ASSETS
 
         pairs = calibration_pairs(ASSETS / "examples") if calibrate else ()
-        return Assistant.load(name, device=device, quantize=quantize, calibration=pairs)
+        return Assistant.load(name, device=device, quantize=quantize, calibration=pairs, int4_codes=int4_codes)
     return load
 
 
 class LazyAssistant:
     def __init__(self, name: str = "tiny", device: str = "cpu",
                  loader: Optional[Callable[[str, str], Any]] = None, quantize: Optional[str] = None,
-                 calibrate: bool = False) -> None:
+                 calibrate: bool = False, int4_codes: Optional[str] = None) -> None:
         self.__dict__["_name"] = name
         self.__dict__["_device"] = device
         self.__dict__["quantize"] = quantize  # None, "int8", "w8a8" or "int4": what the default loader loads
         self.__dict__["calibrate"] = calibrate  # int4 calibrated on the studio's examples (GPTQ)
-        self.__dict__["_loader"] = loader or loader_for(quantize, calibrate)
+        self.__dict__["int4_codes"] = int4_codes  # a file of int4 codes saved before (dimple.int4_codes)
+        self.__dict__["_loader"] = loader or loader_for(quantize, calibrate, int4_codes)
         self.__dict__["_lock"] = threading.Lock()
         self.__dict__["_real"] = None
         self.__dict__["_error"] = None

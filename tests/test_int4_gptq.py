@@ -146,7 +146,8 @@ def test_the_studio_calibrates_int4_on_its_examples_only_when_asked(monkeypatch)
 
     seen = []
     monkeypatch.setattr(assistant.Assistant, "load",
-                        classmethod(lambda cls, name, device, quantize, calibration: seen.append(calibration)))
+                        classmethod(lambda cls, name, device, quantize, calibration, int4_codes:
+                                    seen.append(calibration)))
     loader_for("int4", calibrate=True)("tiny", "cpu")
     loader_for("int4")("tiny", "cpu")
     assert len(seen[0]) >= 8 and seen[1] == ()
@@ -155,6 +156,9 @@ def test_the_studio_calibrates_int4_on_its_examples_only_when_asked(monkeypatch)
         parse_args(["--quantize", "int8", "--calibrate"])
     with pytest.raises(ValueError, match="int4"):
         loader_for("int8", calibrate=True)
+    with pytest.raises(SystemExit):
+        parse_args(["--quantize", "w8a8", "--int4-codes", "codes.safetensors"])
+    assert parse_args(["--quantize", "int4", "--int4-codes", "f.safetensors"]).int4_codes == "f.safetensors"
 
 
 def test_a_calibrated_int4_tiny_decodes_and_the_cli_refuses_calibration_without_int4(tmp_path):
