@@ -19,6 +19,8 @@ them (`dimple.quantize` calibrates in rounds, earlier rounds already quantised, 
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -79,10 +81,10 @@ class InputHessians:
 
         with InputHessians(model, names) as hessians:
             run_calibration(model)
-        hessians["model.layers.0.mlp.down_proj"]  # (in, in), the mean over the calibration rows
+        hessians.get("model.layers.0.mlp.down_proj")  # (in, in), the mean over the calibration rows
 
     Layers fed one tensor in turn (q, k and v; gate and up) share one sum, so memory is one (in, in) float32
-    matrix per distinct input. A layer never called during calibration has no entry (KeyError names it)."""
+    matrix per distinct input. A layer never called during calibration has none (None)."""
 
     def __init__(self, model: nn.Module, names: list[str]):
         self.model, self.names = model, list(names)
@@ -116,8 +118,8 @@ class InputHessians:
             hook.remove()
         self._hooks, self._last = [], (None, None)
 
-    def __getitem__(self, name: str) -> torch.Tensor:
+    def get(self, name: str) -> Optional[torch.Tensor]:
+        """The mean x x^T of the layer's inputs, or None if calibration never called it (a vision tower when
+        the calibration prompts had no image): such a layer is rounded on its own."""
         owner = self._shared.get(name, name)
-        if owner not in self._sums:
-            raise KeyError(f"{name} was not called during calibration: no input statistics to round it against")
-        return self._sums[owner] / max(self._rows[owner], 1)
+        return self._sums[owner] / max(self._rows[owner], 1) if owner in self._sums else None

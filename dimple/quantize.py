@@ -41,6 +41,7 @@ every `nn.Linear` with a floating weight is quantised.
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Optional
 
 import torch
@@ -52,6 +53,8 @@ from .int4_gptq import InputHessians
 from .int4_ranges import DEFAULT_RANGES
 from .kernels import INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, w8a8_intmm
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
+
+log = logging.getLogger("dimple.quantize")
 
 # `quantize` values load_model accepts: off, weight-only int8, int8 weights and per-token int8 activations,
 # weight-only group-wise int4. The CLI's, the app's and dimple.scale's --quantize choices are these.
@@ -273,8 +276,12 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
     for round_names in calibration_rounds(model, names, hessian_bytes):
         with torch.no_grad(), InputHessians(model, round_names) as hessians:
             calibrate(model)
+        unseen = [name for name in round_names if hessians.get(name) is None]
+        if unseen:
+            log.warning("int4 calibration never ran %d layer(s) (%s...): rounded each group on its own",
+                        len(unseen), unseen[0])
         for name in round_names:
-            _replace(model, name, lambda name, linear, h=hessians[name]: make(name, linear, h), mappings)
+            _replace(model, name, lambda name, linear, h=hessians.get(name): make(name, linear, h), mappings)
     return len(names)
 
 
