@@ -76,7 +76,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "group-wise int4 on a CPU (about a quarter of the memory)")
     p.add_argument("--calibrate", action="store_true", default=os.environ.get("DIMPLE_CALIBRATE") == "1",
                    help="with --quantize int4: choose the int4 codes by GPTQ while the studio's examples decode "
-                        "(closer to the float model; seconds for Dimple-Tiny, over an hour for the 7B on 2 cores)")
+                        "(closer to the float model; seconds for Dimple-Tiny, hours for the 7B on 2 cores)")
     p.add_argument("--int4-codes", metavar="FILE", default=os.environ.get("DIMPLE_INT4_CODES") or None,
                    help="with --quantize int4: read the codes saved by `python -m dimple.int4_codes` instead of "
                         "choosing them at load")

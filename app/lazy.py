@@ -18,7 +18,7 @@ def loader_for(quantize: Optional[str] = None, calibrate: bool = False,
     """(name, device) -> Assistant, loading quantised linears when `quantize` is "int8", "w8a8" or "int4";
     `calibrate` (int4 only): choose the int4 codes by GPTQ while the studio's own examples decode
     (`dimple.int4_gptq`): closer to the float model, at a load-time cost that grows with the model (seconds for
-    Dimple-Tiny, over an hour for the 7B on two CPU cores; docs/scale.md); `int4_codes` (int4 only): read the
+    Dimple-Tiny, hours for the 7B on two CPU cores; docs/scale.md); `int4_codes` (int4 only): read the
     codes saved by `python -m dimple.int4_codes` instead of choosing them (a 7B's load then takes what bf16's does)."""
     if (calibrate or int4_codes) and quantize != "int4":
         raise ValueError(f"calibration and saved codes are int4's: use them with quantize='int4', not {quantize!r}")

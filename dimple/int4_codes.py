@@ -3,7 +3,7 @@
     python -m dimple.int4_codes MODEL OUT.safetensors [--calibrate EXAMPLES_DIR] [--device cpu]
 
 Choosing int4 codes costs far more than reading them: a 7B's searched group ranges take about 3 minutes at
-every load, and GPTQ calibration over an hour on two CPU cores (docs/scale.md). This module owns the file
+every load, and GPTQ calibration hours on two CPU cores (docs/scale.md). This module owns the file
 that keeps the choice: for every quantised linear its codes in a layout that does not depend on the CPU
 (`dimple.int4.plain_codes`: rows in order, two columns a byte) and its scales and zeros, in a safetensors
 file whose metadata names the group size, how the codes were chosen and each layer's shape. At load the
