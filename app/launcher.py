@@ -17,7 +17,7 @@ import os
 import re
 from typing import Optional, Sequence
 
-from dimple.loading import QUANTIZE_MODES
+from dimple.loading import QUANTIZE_MODES, check_int4_options
 
 from .lazy import LazyAssistant
 from .page import build_demo, launch_options
@@ -85,8 +85,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--gpu-seconds", type=int, default=int(os.environ.get("DIMPLE_GPU_SECONDS", GPU_SECONDS)),
                    help="ZeroGPU: seconds one decode may hold the GPU (spaces.GPU duration)")
     args = p.parse_args(argv)
-    if (args.calibrate or args.int4_codes) and args.quantize != "int4":
-        p.error("--calibrate and --int4-codes are int4's: use them with --quantize int4")
+    try:
+        check_int4_options(args.quantize, args.calibrate, bool(args.int4_codes))
+    except ValueError as exc:
+        p.error(str(exc))
     return args
 
 

@@ -20,8 +20,9 @@ def loader_for(quantize: Optional[str] = None, calibrate: bool = False,
     (`dimple.int4_gptq`): closer to the float model, at a load-time cost that grows with the model (seconds for
     Dimple-Tiny, hours for the 7B on two CPU cores; docs/scale.md); `int4_codes` (int4 only): read the
     codes saved by `python -m dimple.int4_codes` instead of choosing them (a 7B's load then takes what bf16's does)."""
-    if (calibrate or int4_codes) and quantize != "int4":
-        raise ValueError(f"calibration and saved codes are int4's: use them with quantize='int4', not {quantize!r}")
+    from dimple.loading import check_int4_options
+
+    check_int4_options(quantize, calibrate, bool(int4_codes))  # at start-up, not at the first visitor
 
     def load(name: str, device: str):
         from dimple.assistant import Assistant, calibration_pairs

@@ -52,9 +52,12 @@ def _block_arg(p: argparse.ArgumentParser) -> None:
 def load_assistant(args):
     """The Assistant the decoding flags name (--model, --device, --quantize, --calibrate, --int4-codes)."""
     from .assistant import Assistant, calibration_pairs
+    from .quantize import check_int4_options
 
-    if (args.calibrate or args.int4_codes) and args.quantize != "int4":
-        raise SystemExit("--calibrate and --int4-codes are int4's: use them with --quantize int4")
+    try:
+        check_int4_options(args.quantize, bool(args.calibrate), bool(args.int4_codes))
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     pairs = calibration_pairs(args.calibrate) if args.calibrate else ()
     return Assistant.load(args.model, device=args.device, quantize=args.quantize, calibration=pairs,
                           int4_codes=args.int4_codes)
@@ -76,7 +79,6 @@ def generation_result(assistant, traj) -> dict:
 
 def cmd_generate(args) -> int:
     from PIL import Image
-
 
     assistant = load_assistant(args)
     cfg = config_from_args(args, assistant.default_config)
@@ -151,6 +153,7 @@ def cmd_eval(args) -> int:
     result = evaluate(assistant.model, (assistant.tokenizer, assistant.image_processor), n=args.limit, cfg=cfg)
     result["quantize"] = args.quantize
     result["calibrate"] = args.calibrate
+    result["int4_codes"] = args.int4_codes
     if args.visitor:
         from .tiny.visitor_eval import run
 

@@ -20,7 +20,7 @@ from . import kernels
 from .fast_paths import batch_vision_windows, fuse_projections
 from .modeling import DimpleConfig, DimpleModel
 from .int4_codes import read_codes
-from .quantize import MODES as QUANTIZE_MODES, check_quantize  # QUANTIZE_MODES: what `quantize` takes
+from .quantize import MODES as QUANTIZE_MODES, check_int4_options, check_quantize  # the app's too
 
 def _assets_folder() -> Path:
     """The shipped assets: `dimple/assets` once pip-installed (package data), else the repository's assets/."""
@@ -157,8 +157,7 @@ def load_model(name: str = "tiny", device: str = "cpu", dtype=None, pack: bool =
         device = "cuda" if torch.cuda.is_available() else "cpu"
     several_gpus = device == "cuda" and torch.cuda.is_available() and torch.cuda.device_count() > 1
     check_quantize(quantize, device, several_gpus)
-    if (calibrate is not None or int4_codes is not None) and quantize != "int4":
-        raise ValueError(f"calibration and saved codes are int4's; they do nothing for quantize={quantize!r}")
+    check_int4_options(quantize, calibrate is not None, int4_codes is not None)
     saved = None if int4_codes is None else read_codes(int4_codes)  # a wrong file fails before the weights load
     torch_dtype = pick_dtype(dtype, device)
     _check_fits(folder, torch_dtype, device)

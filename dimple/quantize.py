@@ -86,6 +86,17 @@ def check_quantize(quantize, device: str, several_gpus: bool = False) -> None:
         raise ValueError(f"quantize={quantize!r} needs device 'cpu' or 'cuda[:N]'; got {device!r}")
 
 
+def check_int4_options(quantize, calibrating: bool, saved_codes: bool) -> None:
+    """Raise ValueError, naming the flag, where calibration (GPTQ) or saved int4 codes are asked for with a
+    quantize value they do nothing for, or together (saved codes were chosen already). One check for the
+    library, the CLI and the studio, so each says the same thing before any weight is read."""
+    if (calibrating or saved_codes) and quantize != "int4":
+        raise ValueError(f"calibration and saved codes are int4's; quantize={quantize!r} rounds each weight on its "
+                         "own: use them with --quantize int4")
+    if calibrating and saved_codes:
+        raise ValueError("saved int4 codes were chosen already: calibrating again would ignore them")
+
+
 def quantize_weight(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(out, in) floating weight -> (int8 values (out, in), scales (out,) in the weight's dtype), row chunk by
     row chunk. w ~= q * scale[:, None]."""
@@ -251,10 +262,7 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
     against their inputs (`dimple.int4_gptq`), in rounds that fit `hessian_bytes`, each round calibrated on the
     model with the earlier rounds already quantised. codes (int4 only): {layer name: `dimple.int4_codes.SavedLayer`},
     codes chosen before and saved (`dimple.int4_codes`): read, not rounded again; every layer must have them."""
-    if (calibrate is not None or codes is not None) and mode != "int4":
-        raise ValueError(f"calibration and saved codes are int4's; quantize={mode!r} rounds each weight on its own")
-    if calibrate is not None and codes is not None:
-        raise ValueError("saved int4 codes were chosen already: calibrating again would ignore them")
+    check_int4_options(mode, calibrate is not None, codes is not None)
     names = [n for n, _ in float_linears(model)]  # names only: each plain layer is freed once replaced
     mappings = file_mappings()
 
@@ -269,20 +277,23 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
                                           choice=choice, block_bytes=block_bytes)
         return Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes)
 
-    if calibrate is None:
-        for name in names:
-            _replace(model, name, make, mappings)
-        return len(names)
-    for round_names in calibration_rounds(model, names, hessian_bytes):
-        with torch.no_grad(), InputHessians(model, round_names) as hessians:
-            calibrate(model)
-        unseen = [name for name in round_names if hessians.get(name) is None]
-        if unseen:
-            log.warning("int4 calibration never ran %d layer(s) (%s...): rounded each group on its own",
-                        len(unseen), unseen[0])
+    for round_names in calibration_rounds(model, names, hessian_bytes) if calibrate else [names]:
+        hessians = _gathered(model, round_names, calibrate) if calibrate else {}
         for name in round_names:
-            _replace(model, name, lambda name, linear, h=hessians.get(name): make(name, linear, h), mappings)
+            _replace(model, name, lambda name, linear: make(name, linear, hessians.get(name)), mappings)
     return len(names)
+
+
+def _gathered(model: nn.Module, names: list, calibrate: Callable[[nn.Module], None]) -> InputHessians:
+    """The input statistics of `names` while `calibrate` runs on the model; a layer it never runs is warned of
+    (it will be rounded on its own)."""
+    with torch.no_grad(), InputHessians(model, names) as hessians:
+        calibrate(model)
+    unseen = [name for name in names if hessians.get(name) is None]
+    if unseen:
+        log.warning("int4 calibration never ran %d layer(s) (%s...): rounded each group on its own",
+                    len(unseen), unseen[0])
+    return hessians
 
 
 def is_quantized(model: nn.Module) -> bool:
