@@ -13,6 +13,7 @@ model is loaded only by `Assistant.load`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Iterator, Optional, Sequence
 
 import torch
@@ -79,8 +80,10 @@ class Assistant:
 
         def calibrate(model) -> None:
             assistant = cls(model, tokenizer, image_processor, card)
+            # prefilling off: each block is replayed on its recorded inputs, which a KV cache would not repeat
+            cfg = dataclasses.replace(assistant.default_config, prefill=False, response_cache=0)
             for pair in calibration:  # one at a time: a batch's padding rows would enter the statistics
-                assistant.generate_batch([pair])
+                assistant.generate_batch([pair], cfg)
 
         model = load_model(str(folder), device=device, dtype=dtype, quantize=quantize,
                            calibrate=calibrate if calibration else None, int4_codes=int4_codes)

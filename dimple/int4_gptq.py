@@ -13,8 +13,8 @@ and zero are chosen when its first column is reached, from the weights as update
 strategy as the data-free path (`dimple.int4_ranges.RANGES`), so the stored format and kernels are unchanged.
 
 It does not know the packed layout or the kernels (`dimple.int4`), which prompts calibrate (the caller's), or
-the model's architecture: every layer is rounded against its own inputs as the partly quantised model computes
-them (`dimple.quantize` calibrates in rounds, earlier rounds already quantised, as the paper does layer by layer).
+the model's architecture: which inputs each layer is rounded against, and in what order, is
+`dimple.int4_sequential`'s (block by block, each against what the blocks before it, already rounded, feed it).
 """
 
 from __future__ import annotations

@@ -87,9 +87,6 @@ class KernelSettings:
     # int4: how each group's scale and zero are chosen (`dimple.int4_ranges.RANGES`): "searched" (the least squared
     # error among shrunk ranges, then refit; the default) or "minmax" (the group's exact range; the earlier scheme)
     int4_ranges: str = DEFAULT_RANGES
-    # int4 with calibration (GPTQ): float32 bytes of layer input statistics (in x in each) gathered per round of
-    # calibration passes; a 7B's layers need about 40 GB at once, so they are calibrated a few layers a round
-    int4_hessian_bytes: int = 2 * 2**30
     rtol: float = 0.05  # a candidate whose output differs from the reference by more (relative max) is dropped
 
     def rows_for(self, storage: str) -> tuple:
@@ -103,8 +100,8 @@ class KernelSettings:
             raise ValueError(f"rows must be positive row counts, got {self.rows}")
         if self.prefill_rows < 0:
             raise ValueError(f"prefill_rows must be >= 0 (0: not timed), got {self.prefill_rows}")
-        if self.repeats < 1 or self.max_timed_elements < 1 or self.block_bytes < 1 or self.int4_hessian_bytes < 1:
-            raise ValueError("repeats, max_timed_elements, block_bytes and int4_hessian_bytes must be >= 1")
+        if self.repeats < 1 or self.max_timed_elements < 1 or self.block_bytes < 1:
+            raise ValueError("repeats, max_timed_elements and block_bytes must be >= 1")
         if self.int4_group not in INT4_GROUPS:
             raise ValueError(f"int4_group must be one of {INT4_GROUPS}, got {self.int4_group}")
         if self.int4_ranges not in RANGES:
@@ -385,8 +382,7 @@ def install(model: nn.Module, quantize: Optional[str], device, settings: Optiona
         table = measure_choices(shapes, quantize, dtype, device, settings, also=also)
         quantize_linears(model, {(r["in_features"], r["out_features"]): choice_rows(r) for r in table},
                          settings.block_bytes, mode=quantize, int4_group=settings.int4_group,
-                         int4_ranges=settings.int4_ranges, calibrate=calibrate,
-                         hessian_bytes=settings.int4_hessian_bytes, codes=int4_codes)
+                         int4_ranges=settings.int4_ranges, calibrate=calibrate, codes=int4_codes)
     elif sum(CANDIDATES[n].available(device, 0) for n in CANDIDATES if CANDIDATES[n].storage == "float") > 1:
         table = measure_choices(shapes, "float", dtype, device, settings)
         packed = {(r["in_features"], r["out_features"]) for r in table if "packed" in r["chosen"].values()}

@@ -41,7 +41,6 @@ every `nn.Linear` with a floating weight is quantised.
 
 from __future__ import annotations
 
-import logging
 from typing import Callable, Optional
 
 import torch
@@ -49,12 +48,11 @@ from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
 from .int4_codes import layer_from_saved
-from .int4_gptq import InputHessians
+from .int4_sequential import quantize_sequentially
 from .int4_ranges import DEFAULT_RANGES
 from .kernels import INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, w8a8_intmm
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
 
-log = logging.getLogger("dimple.quantize")
 
 # `quantize` values load_model accepts: off, weight-only int8, int8 weights and per-token int8 activations,
 # weight-only group-wise int4. The CLI's, the app's and dimple.scale's --quantize choices are these.
@@ -237,31 +235,17 @@ def _replace(model: nn.Module, name: str, make, mappings: list) -> None:
         del plain
 
 
-def calibration_rounds(model: nn.Module, names: list, hessian_bytes: int) -> list:
-    """`names` cut into consecutive rounds whose input statistics ((in, in) float32 each) fit `hessian_bytes`
-    (at least one layer a round): a 7B's every layer at once would need about 40 GB."""
-    rounds, size = [[]], 0
-    for name in names:
-        need = model.get_submodule(name).in_features ** 2 * 4
-        if rounds[-1] and size + need > hessian_bytes:
-            rounds.append([])
-            size = 0
-        rounds[-1].append(name)
-        size += need
-    return [r for r in rounds if r]
-
-
 def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**20, mode: str = "int8",
                      int4_group: int = 64, int4_ranges: str = DEFAULT_RANGES,
-                     calibrate: Optional[Callable[[nn.Module], None]] = None, hessian_bytes: int = 2 * 2**30,
-                     codes: Optional[dict] = None) -> int:
+                     calibrate: Optional[Callable[[nn.Module], None]] = None, codes: Optional[dict] = None) -> int:
     """Replace every floating nn.Linear of `model` by an Int8Linear ("int8", "w8a8") or an Int4Linear ("int4",
     groups of `int4_group` columns, ranges chosen by `int4_ranges`), one at a time, in place; `choices`:
     {(in, out): {rows: kernel}}, a shape without one gets `mode`'s reference kernel. Returns how many were
-    replaced. calibrate (int4 only): runs calibration passes on the model; the layers are then rounded by GPTQ
-    against their inputs (`dimple.int4_gptq`), in rounds that fit `hessian_bytes`, each round calibrated on the
-    model with the earlier rounds already quantised. codes (int4 only): {layer name: `dimple.int4_codes.SavedLayer`},
-    codes chosen before and saved (`dimple.int4_codes`): read, not rounded again; every layer must have them."""
+    replaced. calibrate (int4 only): runs calibration passes on the float model, once, without a KV cache; the
+    layers are then rounded by GPTQ against their inputs (`dimple.int4_gptq`), block by block, each block against
+    what the blocks before it, already rounded, feed it (`dimple.int4_sequential`). codes (int4 only): {layer
+    name: `dimple.int4_codes.SavedLayer`}, codes chosen before and saved (`dimple.int4_codes`): read, not rounded
+    again; every layer must have them."""
     check_int4_options(mode, calibrate is not None, codes is not None)
     names = [n for n, _ in float_linears(model)]  # names only: each plain layer is freed once replaced
     mappings = file_mappings()
@@ -277,23 +261,15 @@ def quantize_linears(model: nn.Module, choices: dict, block_bytes: int = 4 * 2**
                                           choice=choice, block_bytes=block_bytes)
         return Int8Linear.from_linear(linear, choice=choice, block_bytes=block_bytes)
 
-    for round_names in calibration_rounds(model, names, hessian_bytes) if calibrate else [names]:
-        hessians = _gathered(model, round_names, calibrate) if calibrate else {}
-        for name in round_names:
-            _replace(model, name, lambda name, linear: make(name, linear, hessians.get(name)), mappings)
+    def replace(name: str, hessian=None) -> None:
+        _replace(model, name, lambda name, linear: make(name, linear, hessian), mappings)
+
+    if calibrate is not None:
+        quantize_sequentially(model, names, calibrate, replace)
+    else:
+        for name in names:
+            replace(name)
     return len(names)
-
-
-def _gathered(model: nn.Module, names: list, calibrate: Callable[[nn.Module], None]) -> InputHessians:
-    """The input statistics of `names` while `calibrate` runs on the model; a layer it never runs is warned of
-    (it will be rounded on its own)."""
-    with torch.no_grad(), InputHessians(model, names) as hessians:
-        calibrate(model)
-    unseen = [name for name in names if hessians.get(name) is None]
-    if unseen:
-        log.warning("int4 calibration never ran %d layer(s) (%s...): rounded each group on its own",
-                    len(unseen), unseen[0])
-    return hessians
 
 
 def is_quantized(model: nn.Module) -> bool:

@@ -1,11 +1,13 @@
 """Seconds to load a random checkpoint of a scale shape: bf16, int4, int4 calibrated by GPTQ, int4 from saved codes.
 
     python scripts/int4_load_seconds.py [--shape 0.5b] [--ckpt-dir /work/scale_ckpts] [--threads 1] [--json-out F]
+        [--ways bf16,int4,int4_gptq,int4_saved_codes]
 
 Writes the shape's random bf16 checkpoint once (`dimple.scale.checkpoint`, reused when present), then loads it
 four ways with `load_model`: plain bf16; `quantize="int4"` (each group's range searched at load); int4
 calibrated by GPTQ on four 200-token text prompts of random ids (no image, so the vision tower is rounded on
-its own); and int4 from the codes that calibrated load saved (`dimple.int4_codes`). Prints JSON. A measurement
+its own); and int4 from the codes the last int4 load before it saved (`dimple.int4_codes`; the calibrated one's
+when it ran: at the 7B shape GPTQ takes hours, so `--ways bf16,int4,int4_saved_codes`). Prints JSON. A measurement
 tool, not a test (tests/test_int4_codes.py holds the behaviour).
 """
 
@@ -44,6 +46,8 @@ def main(argv=None) -> int:
     p.add_argument("--ckpt-dir", type=Path, default=Path("/work/scale_ckpts"))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json-out", type=Path)
+    p.add_argument("--ways", default="bf16,int4,int4_gptq,int4_saved_codes",
+                   help="comma-separated loads to time, in this order")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     folder, codes = args.ckpt_dir / args.shape, args.ckpt_dir / f"{args.shape}-int4-codes.safetensors"
@@ -51,14 +55,19 @@ def main(argv=None) -> int:
         write_checkpoint(SHAPES[args.shape], folder)
     ways = {"bf16": {}, "int4": dict(quantize="int4"), "int4_gptq": dict(quantize="int4", calibrate=calibrate),
             "int4_saved_codes": dict(quantize="int4", int4_codes=codes)}
-    result = {"shape": args.shape, "threads": args.threads, "load_seconds": {}}
-    for name, kwargs in ways.items():
+    chosen = args.ways.split(",")
+    if set(chosen) - set(ways):
+        p.error(f"--ways takes {', '.join(ways)}; got {args.ways}")
+    result = {"shape": args.shape, "threads": args.threads, "load_seconds": {}, "codes_from": None}
+    for name in chosen:
         start = time.perf_counter()
         with torch.no_grad():
-            model = load_model(str(folder), dtype="bf16", **kwargs)
+            model = load_model(str(folder), dtype="bf16", **ways[name])
         result["load_seconds"][name] = round(time.perf_counter() - start, 1)
-        if name == "int4_gptq":
-            save_codes(model, codes, f"GPTQ on {PROMPTS} random {PROMPT_TOKENS}-token prompts")
+        if name in ("int4", "int4_gptq"):
+            how = f"GPTQ on {PROMPTS} random {PROMPT_TOKENS}-token prompts" if name == "int4_gptq" else "alone"
+            save_codes(model, codes, how)
+            result["codes_from"] = name
         del model
     text = json.dumps(result, indent=1)
     if args.json_out:

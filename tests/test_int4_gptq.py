@@ -9,7 +9,7 @@ from torch import nn
 from dimple.int4 import dequantize_int4, quantize_int4
 from dimple.int4_gptq import InputHessians, gptq_codes, inverse_factor
 from dimple.int4_ranges import CODE_MAX, CODE_MID, group_codes
-from dimple.quantize import Int4Linear, calibration_rounds, quantize_linears
+from dimple.quantize import Int4Linear, quantize_linears
 from test_quantize import _random_stack
 
 
@@ -81,13 +81,6 @@ def test_input_hessians_average_x_xt_and_share_one_sum_among_layers_fed_one_tens
     assert InputHessians(block, ["after"]).get("after") is None  # never called: rounded on its own
 
 
-def test_calibration_rounds_fit_their_budget_and_keep_the_layers_order():
-    model = nn.Sequential(nn.Linear(64, 8), nn.Linear(8, 8), nn.Linear(128, 8), nn.Linear(64, 8))
-    names = ["0", "1", "2", "3"]
-    assert calibration_rounds(model, names, 10**9) == [names]
-    assert calibration_rounds(model, names, 64 * 64 * 4 + 8 * 8 * 4) == [["0", "1"], ["2"], ["3"]]  # 2: alone
-
-
 def test_a_calibrated_int4_stack_is_closer_to_float_on_inputs_it_never_saw():
     stack, _, positions = _random_stack()
     width = stack["head"].in_features
@@ -101,8 +94,7 @@ def test_a_calibrated_int4_stack_is_closer_to_float_on_inputs_it_never_saw():
         for e in seen:
             run(model, e)
 
-    assert quantize_linears(calibrated, {}, mode="int4", int4_group=32, calibrate=calibrate,
-                            hessian_bytes=1) == 15  # a budget of one layer a round: every layer its own round
+    assert quantize_linears(calibrated, {}, mode="int4", int4_group=32, calibrate=calibrate) == 15
     assert all(isinstance(m, Int4Linear) for n, m in calibrated.named_modules() if n.endswith("proj"))
     with torch.no_grad():
         f = run(stack, unseen)
@@ -178,7 +170,7 @@ def test_a_calibrated_int4_tiny_decodes_and_the_cli_refuses_calibration_without_
         tiny = Assistant.load("tiny", quantize="int4", calibration=[(image, "Describe the image."), (image, "Hi")])
     finally:
         Assistant.generate_batch = real
-    assert calls == [1, 1]  # each pair decoded alone, in one calibration round (Tiny's statistics fit at once)
+    assert calls == [1, 1]  # each pair decoded alone, once: the blocks are replayed on what the decode recorded
     assert all(isinstance(m, Int4Linear) for n, m in tiny.model.named_modules() if n.endswith("_proj"))
     assert tiny.generate(image, "Describe the image.").answer_ids
     with pytest.raises(SystemExit, match="--quantize int4"):
