@@ -145,3 +145,21 @@ def test_causal_forward_does_not_leak_future_tokens(reference_model, reference_e
         b = reference_model(other, causal=True).logits
     torch.testing.assert_close(a[:, :-1], b[:, :-1])
     assert not torch.allclose(a[:, -1], b[:, -1])
+
+
+def test_attention_runs_in_float32_under_cpu_autocast_and_keeps_the_inputs_dtype_without_it():
+    import torch.nn.functional as F
+
+    from dimple.modeling import attend
+
+    torch.manual_seed(0)
+    q = torch.randn(2, 4, 10, 8, dtype=torch.bfloat16)
+    k, v = torch.randn(2, 2, 10, 8, dtype=torch.bfloat16), torch.randn(2, 2, 10, 8, dtype=torch.bfloat16)
+    mask = torch.ones(2, 1, 10, 10, dtype=torch.bool)
+    mask[0, :, :, 7:] = False
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        trained = attend(q, k, v, mask, 0.0, True)
+    in_float = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask, enable_gqa=True)
+    assert trained.dtype == torch.bfloat16 and torch.equal(trained, in_float.bfloat16())
+    decoded = attend(q, k, v, mask, 0.0, True)
+    assert torch.equal(decoded, F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True))
