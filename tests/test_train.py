@@ -23,7 +23,7 @@ def tok():
 def test_default_config_is_valid_and_each_bad_setting_raises():
     TrainConfig().validate()
     for bad in (dict(recipe="magic"), dict(steps=0), dict(lr=-1.0), dict(mrope_section=[1, 1, 1]), dict(max_pad=-1),
-                dict(mixed_precision="fp8")):
+                dict(mixed_precision="fp8"), dict(compile="fast")):
         with pytest.raises(ValueError):
             TrainConfig(**bad).validate()
 
@@ -119,6 +119,25 @@ def test_mixed_precision_sets_the_forward_autocast_and_keeps_fp32_weights(tmp_pa
     state = torch.load(os.path.join(cfg.run_dir, "last.pt"), map_location="cpu", weights_only=False)
     weights = [v for v in state["model"].values() if v.is_floating_point()]
     assert weights and all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in weights)
+
+
+def test_compiled_layers_train_with_the_binding_tap_and_checkpoint_the_eager_keys(tmp_path, monkeypatch):
+    import dimple.tiny.train as train_module
+
+    built = []
+
+    def build_and_keep(cfg, tokenizer):
+        built.append(build_model(cfg, tokenizer))
+        return built[-1]
+
+    monkeypatch.setattr(train_module, "build_model", build_and_keep)
+    cfg = TrainConfig(**TINY, name="t-compiled", out_root=str(tmp_path), recipe="diffusion-only", steps=2, log_every=1,
+                      mixed_precision="bf16", compile="layers", binding_aux_weight=0.1, binding_layer=0)
+    assert train(cfg, progress=False)["step"] == 2
+    assert all(layer._compiled_call_impl is not None for layer in built[0].model.layers)
+    state = torch.load(os.path.join(cfg.run_dir, "last.pt"), map_location="cpu", weights_only=False)
+    assert set(state["model"]) == set(build_model(cfg, load_tokenizer(cfg.tokenizer_dir)).state_dict())
+    assert "binding_head" in state  # the binding loss ran: its tap raises when a forward left it empty
 
 
 def test_phases_follow_the_recipe():

@@ -164,6 +164,9 @@ def _restore(cfg: TrainConfig, resume: bool) -> _Run:
     if bind is not None:
         run.binding = accelerator.prepare(*bind)
         run.hidden_tap = OutputTap(run.raw.model.layers[cfg.binding_layer], "hidden states")
+    if cfg.compile == "layers":  # after the taps: a layer's hooks are traced into its compiled forward
+        for layer in run.raw.model.layers:
+            layer.compile(dynamic=True)
     return run
 
 

@@ -23,6 +23,7 @@ from .settings import TINY
 
 RECIPES = ("ar-then-diffusion", "diffusion-only", "ar-only")
 MIXED_PRECISION = ("no", "bf16")  # accelerate's names
+COMPILE = ("off", "layers")  # TrainConfig.compile's values
 
 
 @dataclass
@@ -36,6 +37,9 @@ class TrainConfig:
     # "bf16": forward and backward under bfloat16 autocast (weights and AdamW state stay fp32); on the AMD EPYC
     # with avx512_bf16, 1.1-1.3x the steps per second of "no" at Tiny 3's size (docs/tiny3.md); "no": fp32 throughout
     mixed_precision: str = "no"
+    # "layers": each decoder layer runs under torch.compile (dynamic shapes; its elementwise work fused), about 1.2x
+    # the steps per second at Tiny 3's size after a ~20 s compile (docs/tiny3.md, session 26); "off": eager
+    compile: str = "off"
     tokenizer_dir: str = "assets/dimple-tiny"  # tokenizer to train with (built there if missing)
     init_from: str = ""  # start from these weights (runs/<name>/last.pt or an exported folder); the schedule starts at 0
     # --- schedule ---
@@ -95,6 +99,7 @@ class TrainConfig:
 
         need(self.recipe in RECIPES, "recipe", f"one of {', '.join(RECIPES)}")
         need(self.mixed_precision in MIXED_PRECISION, "mixed_precision", f"one of {', '.join(MIXED_PRECISION)}")
+        need(self.compile in COMPILE, "compile", f"one of {', '.join(COMPILE)}")
         need(isinstance(self.name, str) and self.name and "/" not in self.name, "name", "a non-empty name without '/'")
         need(self.steps >= 1, "steps", ">= 1")
         need(self.batch_size >= 1, "batch_size", ">= 1")
