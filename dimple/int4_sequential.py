@@ -137,7 +137,8 @@ def _replay_chain(model: nn.Module, chain: str, blocks: list[list[str]], capture
         for name in names:
             replace(name, hessians.get(name))
         inputs = [_first(block(x, *args, **kwargs)) for x, (args, kwargs) in zip(inputs, calls)]
-        capture.inputs[chain] = inputs  # the float inputs are released as the chain goes
+        capture.inputs[chain] = inputs  # the float inputs are released as the chain goes, and the block's arguments
+        capture.arguments[chain][index] = []
 
 
 def quantize_sequentially(model: nn.Module, names: list[str], calibrate: Callable[[nn.Module], None],
