@@ -65,6 +65,11 @@ def _replayable(value, where: str):
                      "decoding with prefilling off")
 
 
+def _first(output) -> torch.Tensor:
+    """A block's hidden states: its output, or the first element of a tuple it returns."""
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
 class ChainCapture:
     """Forward hooks that record, for every call into each chain, its first block's input and every block's
     other arguments (references: the tensors a pass computes once, such as rotary angles, are held once):
@@ -98,7 +103,7 @@ class ChainCapture:
 
     def _after(self, chain: str):
         def record(module, args, output):
-            self._outputs[chain] = output
+            self._outputs[chain] = _first(output)  # what a chained next block is fed
         return record
 
     def __enter__(self) -> "ChainCapture":
@@ -112,11 +117,6 @@ class ChainCapture:
         for hook in self._hooks:
             hook.remove()
         self._hooks, self._outputs = [], {}
-
-
-def _first(output) -> torch.Tensor:
-    """A block's hidden states: its output, or the first element of a tuple it returns."""
-    return output[0] if isinstance(output, (tuple, list)) else output
 
 
 def _replay_chain(model: nn.Module, chain: str, blocks: list[list[str]], capture: ChainCapture,

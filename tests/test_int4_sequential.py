@@ -81,6 +81,28 @@ def test_a_chain_called_with_a_kv_cache_is_refused_naming_prefilling():
                               _crude_replace(model, {}))
 
 
+def test_blocks_that_return_tuples_chain_on_their_first_element():
+    class TupleBlock(Block):
+        def forward(self, x, scale, cache=None):
+            return (super().forward(x, scale, cache), None)
+
+    class TupleChain(Chain):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList(TupleBlock(8) for _ in range(3))
+
+        def forward(self, x, cache=None):
+            h = x
+            for layer in self.layers:
+                h = layer(h, 0.5, cache)[0]
+            return self.head(h)
+
+    model, seen = TupleChain(), {}
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    quantize_sequentially(model, names, lambda m: m(torch.randn(4, 8)), _crude_replace(model, seen))
+    assert all(seen[n] is not None for n in names)
+
+
 def test_a_block_fed_something_but_the_block_before_s_output_is_refused():
     model = Chain(skip=True)  # block 1 is fed the chain's input, not block 0's output
     with pytest.raises(ValueError, match="not fed the output of the block before"):
