@@ -58,13 +58,16 @@ def main(argv=None) -> int:
     chosen = args.ways.split(",")
     if set(chosen) - set(ways):
         p.error(f"--ways takes {', '.join(ways)}; got {args.ways}")
+    before = chosen[:chosen.index("int4_saved_codes")] if "int4_saved_codes" in chosen else []
+    choosers = [n for n in before if n in ("int4", "int4_gptq")]
+    saver = choosers[-1] if choosers else None  # the one write of the codes the saved-codes load reads
     result = {"shape": args.shape, "threads": args.threads, "load_seconds": {}, "codes_from": None}
     for name in chosen:
         start = time.perf_counter()
         with torch.no_grad():
             model = load_model(str(folder), dtype="bf16", **ways[name])
         result["load_seconds"][name] = round(time.perf_counter() - start, 1)
-        if name in ("int4", "int4_gptq"):
+        if name == saver:
             how = f"GPTQ on {PROMPTS} random {PROMPT_TOKENS}-token prompts" if name == "int4_gptq" else "alone"
             save_codes(model, codes, how)
             result["codes_from"] = name
