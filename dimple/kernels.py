@@ -41,9 +41,10 @@ Four storages, each with its kernels:
     17.6 and prepacked 13.0, the integer matmul 10.1; docs/scale.md).
 
   * int4 (`quantize="int4"`, `dimple.int4`: groups of `KernelSettings.int4_group` input columns, CPU only):
-    `int4_gemv` (torch's `_weight_int4pack_mm_for_cpu`) and `int4_dequant` (one block of output rows
-    unpacked to bf16 and multiplied: the least memory, the reference). Both read the same packed weight,
-    so, as for int8, the choice is per row count.
+    `int4_gemv` (torch's `_weight_int4pack_mm_for_cpu`), `int4_native` (`dimple.int4_native`: each block of
+    output rows unpacked by a small compiled C loop, then torch's matmul; offered where a C compiler built
+    it) and `int4_dequant` (the same with torch ops: the reference). All read the same packed weight, so, as
+    for int8, the choice is per row count.
 
 A candidate that raises, is unavailable, or computes a different function
 (against the reference on the timing input) is dropped and the table says
@@ -65,6 +66,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .int4 import INT4_GROUPS, int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
+from .int4_native import int4_native, unavailable_reason as native_unavailable
 from .int4_ranges import DEFAULT_RANGES, RANGES
 from .packed_linear import pack_weight, packed_linear, packing_available
 
@@ -78,7 +80,7 @@ class KernelSettings:
     repeats: int = 3  # timed calls per candidate and row count at least (best kept), after one untimed call
     budget_ms: float = 40.0  # ... and more calls until this much time is spent: a shared CPU's slices (~8 ms) hide in the best
     max_timed_elements: int = 64 * 2**20  # weights larger than this are timed on a slice of their output rows
-    block_bytes: int = 4 * 2**20  # int8_dequant, int4_dequant: bf16 bytes of one dequantised block (stays in cache)
+    block_bytes: int = 4 * 2**20  # int8_dequant, int4_native, int4_dequant: bf16 bytes of one dequantised block (stays in cache)
     # int4: input columns per scale and zero. 32 / 64 / 128 (searched ranges): rounding error 7.3 / 8.4 / 9.3 % of a
     # normal weight, the random 7B stack's logits 34 / 39 / 43 % from fp32 (relative L2), 0.625 / 0.5625 / 0.53
     # bytes per weight; torch's int4 matmul as fast at each (docs/scale.md). The most accurate, for 11 % more
@@ -186,6 +188,11 @@ def int4_runs(device: torch.device, in_features: int) -> bool:
     return device.type == "cpu" and int4_unavailable() is None
 
 
+def int4_native_runs(device: torch.device, in_features: int) -> bool:
+    """Whether `int4_native` runs here: where int4 does and its C loop was built (the first call builds it)."""
+    return int4_runs(device, in_features) and native_unavailable() is None
+
+
 INT8PACK_K_MULTIPLE = 16  # _weight_int8pack_mm on the CPU reads the input dimension in blocks of this many
 
 
@@ -209,6 +216,7 @@ CANDIDATES: dict[str, Candidate] = {
     "w8a8_intmm": Candidate("w8a8", lambda d, k: d.type == "cpu" and hasattr(torch, "_int_mm"), _quantized,
                             w8a8_intmm),
     "int4_gemv": Candidate("int4", int4_runs, _quantized_int4, int4_gemv),
+    "int4_native": Candidate("int4", int4_native_runs, _quantized_int4, int4_native),
     "int4_dequant": Candidate("int4", int4_runs, _quantized_int4, int4_dequant),
 }
 # Each storage's reference kernel, always kept: plain torch ops (w8a8 has only the one, and quantize.check_quantize

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
+from .int4_native import int4_native
 from .int4_codes import layer_from_saved
 from .int4_sequential import quantize_sequentially
 from .int4_ranges import DEFAULT_RANGES
@@ -207,7 +208,8 @@ class Int4Linear(QuantizedLinear):
     def _multiply(self, flat: torch.Tensor, name: str) -> torch.Tensor:
         if name == "int4_gemv":
             return int4_gemv(flat, self.packed, self.scales_and_zeros, self.out_features)
-        return int4_dequant(flat, self.packed, self.scales_and_zeros, self.out_features, self.block_bytes)
+        kernel = int4_native if name == "int4_native" else int4_dequant  # both work a block of rows at a time
+        return kernel(flat, self.packed, self.scales_and_zeros, self.out_features, self.block_bytes)
 
 
 QUANTIZED_LINEARS = (Int8Linear, Int4Linear)  # the layers that keep their weights as buffers, not parameters

@@ -13,6 +13,7 @@ from conftest import REFERENCE, ROOT
 from dimple.config import DecodeConfig
 from dimple import int4
 from dimple.int4 import dequantize_int4, int4_dequant, int4_gemv, quantize_int4
+from dimple.int4_native import int4_native
 from dimple.kernels import (CANDIDATES, Candidate, KernelSettings, choose, int8_dequant, int8_gemv, int8_upcast,
                             quantize_rows, time_shape, w8a8_intmm)
 from dimple.loading import load_model
@@ -109,7 +110,7 @@ def test_an_int8_model_holds_about_half_the_linear_bytes(reference_pair):
 
 
 @pytest.mark.parametrize("mode, kernels", [("int8", {"int8_gemv", "int8_upcast", "int8_dequant"}),
-                                           ("int4", {"int4_gemv", "int4_dequant"})])
+                                           ("int4", {"int4_gemv", "int4_native", "int4_dequant"})])
 def test_a_quantised_model_decodes_with_the_engine_and_its_cache_on_its_own_kernels(reference_pair, mode, kernels):
     e, models = reference_pair
     cfg = DecodeConfig(max_new_tokens=12, steps=12, alg_p_threshold=0.6, prefill=True)
@@ -259,7 +260,8 @@ def test_every_int4_kernel_computes_the_dequantised_function_at_any_row_count(ou
         x = (torch.randn(rows, in_f) * 0.3 + mean).to(dtype)
         ref = x.float() @ ref_w.T
         tol = 1e-5 if dtype == torch.float32 else 0.01
-        for out in (int4_gemv(x, packed, sz, out_f), int4_dequant(x, packed, sz, out_f, block_bytes=64 * in_f)):
+        for out in (int4_gemv(x, packed, sz, out_f), int4_dequant(x, packed, sz, out_f, block_bytes=64 * in_f),
+                    int4_native(x, packed, sz, out_f, block_bytes=64 * in_f)):
             assert out.shape == (rows, out_f) and out.dtype == dtype
             assert float((out.float() - ref).norm() / ref.norm()) <= tol
 
@@ -267,7 +269,7 @@ def test_every_int4_kernel_computes_the_dequantised_function_at_any_row_count(ou
 def test_an_int4_linear_keeps_its_bias_and_leading_dimensions_with_either_kernel_on_any_layout():
     lin = nn.Linear(40, 24)  # neither width is what torch's op takes: padded
     for x in (torch.randn(3, 2, 40), torch.randn(40, 6).t()):
-        for kernel in ("int4_gemv", "int4_dequant"):
+        for kernel in ("int4_gemv", "int4_native", "int4_dequant"):
             q = Int4Linear.from_linear(lin, group=32, choice={1: kernel})
             want = x @ dequantize_int4(q.packed, q.scales_and_zeros, 24, 40).T + lin.bias.detach()
             y = q(x)
