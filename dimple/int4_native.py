@@ -25,7 +25,6 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -109,12 +108,15 @@ static void columns32_f32(const uint8_t *pb, const float *sc, const float *ze, i
 #define FAST(NAME)
 #endif
 
+/* Blocks [b0, b1) split among the OpenMP threads: torch's own team, as the library links the libgomp torch
+   loaded (same soname), so the threads that just ran torch's matmul take the loop without a second pool. */
 #define DEQUANT(NAME, T, LOAD, PORTABLE, VECTOR)                                                               \
 void NAME(const uint8_t *packed, const T *sz, const int32_t *slot_rows, int64_t in_p, int64_t out_p,             \
           int64_t group, int64_t block, int64_t b0, int64_t b1, int64_t ld, T *out) {                            \
     const int64_t half = block / 2;                                                                            \
-    float sc[256], ze[256];                                                                                    \
+    _Pragma("omp parallel for schedule(static)")                                                              \
     for (int64_t b = b0; b < b1; ++b) {                                                                        \
+        float sc[256], ze[256];                                                                                \
         const uint8_t *pb = packed + b * in_p * half;                                                          \
         T *ob = out + (b - b0) * block;                                                                        \
         for (int64_t g = 0, k0 = 0; g < in_p / group; ++g, k0 += group) {                                      \
@@ -129,8 +131,9 @@ void NAME(const uint8_t *packed, const T *sz, const int32_t *slot_rows, int64_t 
 DEQUANT(dequant_bf16, uint16_t, bf16_to_f32, columns_bf16, FAST(columns32_bf16))
 DEQUANT(dequant_f32, float, SAME, columns_f32, FAST(columns32_f32))
 """
-_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-std=c99")
+_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-std=gnu99", "-fopenmp")
 _MAX_BLOCK = 256  # the C loop's per-slot arrays
+MIN_BLOCKS = 4  # blocks of rows per part at least: 256 rows for torch's AVX-512 packing (measured, docs/scale.md)
 _FUNCTIONS = {torch.bfloat16: "dequant_bf16", torch.float32: "dequant_f32"}
 
 
@@ -191,56 +194,48 @@ def unavailable_reason() -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=8)
-def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers, thread_name_prefix="int4-native")  # ctypes releases the GIL in its calls
-
-
 @functools.lru_cache(maxsize=64)
-def _row_columns(rows: int) -> torch.Tensor:
-    """For `rows` output rows (whole blocks) as the C loop lays them out, the column holding each row."""
+def _row_columns(rows: int) -> torch.Tensor | None:
+    """For `rows` output rows (whole blocks) as the C loop lays them out, the column holding each row; None where
+    that is the identity (torch's AVX-512 packing puts rows i and i + 32 in byte i: the halves apart are in order)."""
     block, row_slots, _ = packed_layout()
     column = (row_slots % 2) * (block // 2) + row_slots // 2
+    if torch.equal(column, torch.arange(block)):
+        return None
     return torch.arange(0, rows, block).repeat_interleave(block) + column.repeat(rows // block)
 
 
 def _dequantize(packed, sz, b0: int, b1: int, out: torch.Tensor) -> None:
-    """Blocks [b0, b1) into out (in', (b1 - b0) * block; unit column stride), split among torch's threads."""
+    """Blocks [b0, b1) into out (in', (b1 - b0) * block; unit column stride), on torch's OpenMP threads."""
     block, _, slot_rows = packed_layout()
     fn = getattr(_library(), _FUNCTIONS[out.dtype])
     slots = slot_rows.to(torch.int32).contiguous()
-    parts = min(torch.get_num_threads(), b1 - b0)
-    bounds = [b0 + (b1 - b0) * i // parts for i in range(parts + 1)]
-    in_p, group = out.shape[0], out.shape[0] // sz.shape[0]
-
-    def run(i: int) -> None:  # each part writes its own columns of out
-        base = out.data_ptr() + (bounds[i] - b0) * block * out.element_size()
-        fn(packed.data_ptr(), sz.data_ptr(), slots.data_ptr(), in_p, packed.shape[0], group, block, bounds[i],
-           bounds[i + 1], out.stride(0), base)
-
-    if parts > 1:
-        list(_pool(parts).map(run, range(parts)))
-    else:
-        run(0)
+    fn(packed.data_ptr(), sz.data_ptr(), slots.data_ptr(), out.shape[0], packed.shape[0], out.shape[0] // sz.shape[0],
+       block, b0, b1, out.stride(0), out.data_ptr())
 
 
 def int4_native(x: torch.Tensor, packed: torch.Tensor, scales_and_zeros: torch.Tensor, out_features: int,
                 block_bytes: int = 4 * 2**20) -> torch.Tensor:
-    """x (rows, in) times the int4 weight: about `block_bytes` of the weight at a time dequantised to x's dtype by
+    """x (rows, in) times the int4 weight: about `block_bytes` of the weight at a time (at least `MIN_BLOCKS` of
+    the layout's blocks of rows, so that the matmul is wide and every thread unpacks) dequantised to x's dtype by
     the C loop and multiplied by torch's matmul. x's dtype must be the scales' (bfloat16 or float32)."""
     if x.dtype not in _FUNCTIONS or scales_and_zeros.dtype != x.dtype:
         raise TypeError(f"int4_native takes bfloat16 or float32 activations in the scales' dtype, got {x.dtype} "
                         f"and {scales_and_zeros.dtype}")
     block = packed_layout().block
     in_p, out_p = packed.shape[1] * 2, packed.shape[0]
-    blocks = max(1, block_bytes // (x.element_size() * in_p * block))
-    xp = x if x.shape[1] == in_p else F.pad(x, (0, in_p - x.shape[1]))
+    total = out_p // block
+    blocks = min(total, max(MIN_BLOCKS, block_bytes // (x.element_size() * in_p * block)))
+    xt = (x if x.shape[1] == in_p else F.pad(x, (0, in_p - x.shape[1]))).t()
     packed, sz = packed.contiguous(), scales_and_zeros.contiguous()
-    buf = torch.empty(in_p, min(blocks * block, out_p), dtype=x.dtype)
-    out = torch.empty(x.shape[0], out_p, dtype=x.dtype)
-    for b0 in range(0, out_p // block, blocks):
-        b1 = min(b0 + blocks, out_p // block)
+    buf = torch.empty(in_p, blocks * block, dtype=x.dtype)
+    out_t = torch.empty(out_p, x.shape[0], dtype=x.dtype)  # (out, rows): each part's rows are contiguous
+    for b0 in range(0, total, blocks):
+        b1 = min(b0 + blocks, total)
         w = buf[:, :(b1 - b0) * block]  # the last part may be narrower: a view with buf's row stride
         _dequantize(packed, sz, b0, b1, w)
-        out[:, b0 * block:b1 * block] = (xp @ w).index_select(1, _row_columns(w.shape[1]))
-    return out[:, :out_features]
+        torch.mm(w.t(), xt, out=out_t[b0 * block:b1 * block])
+    columns = _row_columns(out_p)
+    if columns is not None:
+        out_t = out_t.index_select(0, columns)
+    return out_t[:out_features].t()

@@ -75,7 +75,7 @@ log = logging.getLogger("dimple.kernels")
 
 @dataclass(frozen=True)
 class KernelSettings:
-    rows: tuple = (1, 33)  # row counts timed: a 1-token cached pass, and a decode's canvas pass (32-token canvas + 1)
+    rows: tuple = (1, 33, 65)  # row counts timed: a 1-token cached pass; a decode's canvas pass, 32- and 64-token canvas + 1
     prefill_rows: int = 256  # quantised storages only (their kernel is chosen per row count): a prompt's first pass
     repeats: int = 3  # timed calls per candidate and row count at least (best kept), after one untimed call
     budget_ms: float = 40.0  # ... and more calls until this much time is spent: a shared CPU's slices (~8 ms) hide in the best

@@ -21,23 +21,46 @@ def private_cache(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("out_f, in_f, group", [(200, 96, 32), (130, 70, 64), (3 * 64 + 5, 256, 128)])
+@pytest.mark.parametrize("out_f, in_f, group", [(200, 96, 32), (130, 70, 64), (9 * 64 + 5, 256, 128)])
 def test_the_native_kernel_equals_the_torch_dequantiser_in_every_chunk_and_thread_split(out_f, in_f, group, dtype):
     torch.manual_seed(3)
     packed, sz = quantize_int4((torch.randn(out_f, in_f) * 0.02).to(dtype), group)
     x = torch.randn(7, in_f).to(dtype)
-    chunk = packed_layout().block * packed.shape[1] * 2 * x.element_size()  # one block of rows per chunk
+    chunk = packed_layout().block * packed.shape[1] * 2 * x.element_size()  # the bytes of one block of rows
     want = int4_dequant(x, packed, sz, out_f, block_bytes=chunk)
     threads = torch.get_num_threads()
     try:
         for n in (1, 3):  # the C loop split among 1 and 3 workers
             torch.set_num_threads(n)
-            for block_bytes in (chunk, 2 * chunk, 2**30):  # several chunks, a narrower last one, all at once
+            for block_bytes in (chunk, 5 * chunk, 2**30):  # parts of MIN_BLOCKS and of 5 blocks, a narrower last one, all at once
                 got = native.int4_native(x, packed, sz, out_f, block_bytes=block_bytes)
                 assert got.shape == (7, out_f) and got.dtype == dtype
                 torch.testing.assert_close(got, want, rtol=0, atol=1e-6 if dtype == torch.float32 else 0)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_packing_whose_halves_are_out_of_row_order_comes_back_in_row_order(monkeypatch):
+    """torch's AVX-512 packing keeps rows in order once the halves are apart; another CPU's may not."""
+    import dimple.int4 as int4
+
+    torch.manual_seed(4)
+    packed, sz = quantize_int4(torch.randn(3 * 64, 128) * 0.02, 32)
+    true = packed_layout()
+    slot_rows = torch.randperm(true.block)
+    other = true._replace(slot_rows=slot_rows, row_slots=slot_rows.argsort())
+    for module in (int4, native):
+        monkeypatch.setattr(module, "packed_layout", lambda: other)
+    int4._slot_columns.cache_clear()
+    native._row_columns.cache_clear()
+    try:
+        assert native._row_columns(3 * 64) is not None
+        x = torch.randn(5, 128)
+        torch.testing.assert_close(native.int4_native(x, packed, sz, 3 * 64), int4_dequant(x, packed, sz, 3 * 64),
+                                   rtol=0, atol=1e-6)
+    finally:
+        int4._slot_columns.cache_clear()
+        native._row_columns.cache_clear()
 
 
 def test_the_native_kernel_refuses_activations_it_has_no_loop_for():

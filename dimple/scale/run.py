@@ -29,6 +29,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -75,16 +76,19 @@ def _rooflines(model, settings, forward, decode, machine) -> list:
 
 
 def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir: Path = DEFAULT_CKPT_DIR,
-              keep: bool = False, pack: bool = True, quantize=None, baseline: bool = True) -> dict:
+              keep: bool = False, pack: bool = True, quantize=None, baseline: bool = True,
+              int4_codes: Optional[Path] = None) -> dict:
     """Write, load and measure one shape; the checkpoint is deleted afterwards unless `keep`. quantize: one of
     load_model's (None, "int8", "w8a8", "int4"); baseline False: the decode runs with prefilling only (no uncached
-    decode)."""
+    decode); int4_codes: int4 codes saved before for this checkpoint (`python -m dimple.int4_codes`), read at load
+    instead of chosen."""
     shape, settings = get_shape(name), settings.validate()
     if device == "cpu":
         torch.set_num_threads(settings.threads)
     folder = Path(ckpt_dir) / shape.name
     result = {"shape": shape.name, "note": shape.note, "device": _device_name(device), "threads": torch.get_num_threads(),
               "pack": pack and device == "cpu", "quantize": quantize, "cpu_model": cpu_model(),
+              "int4_codes": None if int4_codes is None else str(int4_codes),
               "load_average_start": os.getloadavg(), "dims": {"hidden": shape.hidden, "intermediate": shape.intermediate, "layers": shape.layers},
               "settings": {k: v for k, v in vars(settings).items() if k != "extra"}}
     result["checkpoint"] = ckpt = _checkpoint(shape, folder, settings)
@@ -94,7 +98,7 @@ def run_shape(name: str, settings: ScaleSettings, device: str = "cpu", ckpt_dir:
     machine["peak_gflops"] = peak_gflops(machine["matmul"])
     result["machine"] = machine
     probe, start = PeakMemory(device).start(), time.perf_counter()
-    model = load_model(str(folder), device=device, dtype="bf16", pack=pack, quantize=quantize)
+    model = load_model(str(folder), device=device, dtype="bf16", pack=pack, quantize=quantize, int4_codes=int4_codes)
     probe.stop()
     result["kernels"] = model.kernel_choice
     result["load"] = {"seconds": round(time.perf_counter() - start, 2), **_memory(probe, ckpt["bytes"]),
@@ -149,6 +153,7 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
            "--threads", str(args.threads), "--fed-tokens", ",".join(map(str, args.fed_tokens))]
     out += ["--canvas", str(args.canvas)] + (["--quantize", args.quantize] if args.quantize else [])
     out += ["--no-baseline"] if args.no_baseline else []
+    out += ["--int4-codes", str(args.int4_codes)] if args.int4_codes else []
     return out + (["--keep"] if args.keep else []) + (["--no-pack"] if args.no_pack else [])
 
 
@@ -164,6 +169,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quantize", choices=[m for m in MODES if m], default=None,
                    help="load with quantised linear layers: weight-only int8 (int8), with int8 activations "
                         "(w8a8, CPU) or weight-only group-wise int4 (int4, CPU)")
+    p.add_argument("--int4-codes", type=Path, help="with --quantize int4: read these saved codes at load "
+                   "(`python -m dimple.int4_codes`) instead of choosing them")
     p.add_argument("--no-baseline", action="store_true", help="decode with prefilling only (skip the uncached decode)")
     p.add_argument("--threads", type=int, default=ScaleSettings.threads, help="torch threads on a CPU")
     p.add_argument("--fed-tokens", type=lambda s: tuple(int(v) for v in s.split(",")),
@@ -188,7 +195,7 @@ def main(argv=None) -> int:
                          key=lambda r: list(SHAPES).index(r["shape"]))
     elif len(args.shape) == 1:
         results = [run_shape(args.shape[0], settings, args.device, args.ckpt_dir, args.keep, not args.no_pack,
-                             args.quantize, not args.no_baseline)]
+                             args.quantize, not args.no_baseline, args.int4_codes)]
     else:
         results = [run_in_subprocess(name, args) for name in args.shape]
     text = json.dumps(results, indent=2)
