@@ -7,9 +7,8 @@ Here one C loop turns a block of packed codes into x's dtype in one pass ((code 
 float32 and rounded once), into a buffer that stays in cache, and torch's own matmul multiplies it. So the matmul
 runs at bf16 speed on a weight streamed at int4 size, plus the unpacking.
 
-Owns: the C source, its build (once per source, compiler and CPU: the library is cached under
-`DIMPLE_NATIVE_CACHE`, default `~/.cache/dimple/native`, built with `-march=native` so its loops use this CPU's
-vector units), `unavailable_reason()` and the kernel. The weight is the one `dimple.int4` packs, read in torch's
+Owns: the C source, `unavailable_reason()` and the kernel; the build and its cache are `dimple.native_build`'s.
+The loop runs on torch's OpenMP team (see there), split by blocks of rows. The weight is the one `dimple.int4` packs, read in torch's
 layout as `dimple.int4.packed_layout()` learned it. Without a C compiler (or where the build fails) the kernel is
 unavailable and the kernel choice never offers it (`dimple.kernels`); nothing is compiled at import.
 It does not know models, the kernel choice or how codes are chosen.
@@ -19,17 +18,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from . import native_build
 from .int4 import packed_layout
 from .int4_ranges import CODE_MID
 
@@ -108,8 +101,7 @@ static void columns32_f32(const uint8_t *pb, const float *sc, const float *ze, i
 #define FAST(NAME)
 #endif
 
-/* Blocks [b0, b1) split among the OpenMP threads: torch's own team, as the library links the libgomp torch
-   loaded (same soname), so the threads that just ran torch's matmul take the loop without a second pool. */
+/* Blocks [b0, b1) split among the OpenMP threads (torch's team: dimple.native_build). */
 #define DEQUANT(NAME, T, LOAD, PORTABLE, VECTOR)                                                               \
 void NAME(const uint8_t *packed, const T *sz, const int32_t *slot_rows, int64_t in_p, int64_t out_p,             \
           int64_t group, int64_t block, int64_t b0, int64_t b1, int64_t ld, T *out) {                            \
@@ -131,7 +123,6 @@ void NAME(const uint8_t *packed, const T *sz, const int32_t *slot_rows, int64_t 
 DEQUANT(dequant_bf16, uint16_t, bf16_to_f32, columns_bf16, FAST(columns32_bf16))
 DEQUANT(dequant_f32, float, SAME, columns_f32, FAST(columns32_f32))
 """
-_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-std=gnu99", "-fopenmp")
 _MAX_BLOCK = 256  # the C loop's per-slot arrays
 MIN_BLOCKS = 4  # blocks of rows per part at least: 256 rows for torch's AVX-512 packing (measured, docs/scale.md)
 _FUNCTIONS = {torch.bfloat16: "dequant_bf16", torch.float32: "dequant_f32"}
@@ -141,46 +132,10 @@ def _source() -> str:
     return _SOURCE % {"mid": CODE_MID}
 
 
-def _cpu_flags() -> str:
-    try:
-        return next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
-    except OSError:
-        return platform.processor()
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("DIMPLE_NATIVE_CACHE", Path.home() / ".cache" / "dimple" / "native"))
-
-
-def _build(compiler: str) -> Path:
-    """The compiled library's path, built if this source, compiler and CPU have none yet (written under a
-    temporary name and renamed, so concurrent builds never load a half-written file)."""
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256("\0".join((_source(), version, " ".join(_FLAGS), _cpu_flags())).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"int4_native-{key}.so"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        src, lib = Path(tmp) / "int4_native.c", Path(tmp) / "lib.so"
-        src.write_text(_source())
-        done = subprocess.run([compiler, *_FLAGS, str(src), "-o", str(lib)], capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"{compiler} failed to build the int4 kernel: {done.stderr.strip()[:300]}")
-        os.replace(lib, target)
-    return target
-
-
 @functools.lru_cache(maxsize=1)
 def _library() -> ctypes.CDLL:
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise RuntimeError("no C compiler (cc or gcc) to build the int4 kernel")
-    lib = ctypes.CDLL(str(_build(compiler)))
-    for name in _FUNCTIONS.values():
-        getattr(lib, name).argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 7 + [ctypes.c_void_p]
-        getattr(lib, name).restype = None
-    return lib
+    signature = ([ctypes.c_void_p] * 3 + [ctypes.c_int64] * 7 + [ctypes.c_void_p], None)
+    return native_build.library("int4_native", _source(), {name: signature for name in _FUNCTIONS.values()})
 
 
 def unavailable_reason() -> str | None:
@@ -189,7 +144,7 @@ def unavailable_reason() -> str | None:
         if packed_layout().block > _MAX_BLOCK:
             return f"torch packs int4 in blocks of {packed_layout().block} rows; the kernel takes {_MAX_BLOCK}"
         _library()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+    except native_build.FAILURES as exc:
         return str(exc)
     return None
 

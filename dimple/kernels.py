@@ -41,10 +41,11 @@ Four storages, each with its kernels:
     17.6 and prepacked 13.0, the integer matmul 10.1; docs/scale.md).
 
   * int4 (`quantize="int4"`, `dimple.int4`: groups of `KernelSettings.int4_group` input columns, CPU only):
-    `int4_gemv` (torch's `_weight_int4pack_mm_for_cpu`), `int4_native` (`dimple.int4_native`: each block of
-    output rows unpacked by a small compiled C loop, then torch's matmul; offered where a C compiler built
-    it) and `int4_dequant` (the same with torch ops: the reference). All read the same packed weight, so, as
-    for int8, the choice is per row count.
+    `int4_gemv` (torch's `_weight_int4pack_mm_for_cpu`), `int4_fused` (`dimple.int4_fused`: the codes
+    unpacked inside a compiled bf16 matmul loop; offered where a C compiler built it and the CPU has AVX-512
+    BF16), `int4_native` (`dimple.int4_native`: each block of output rows unpacked by a compiled C loop, then
+    torch's matmul; where a C compiler built it) and `int4_dequant` (the same with torch ops: the reference).
+    All read the same packed weight, so, as for int8, the choice is per row count.
 
 A candidate that raises, is unavailable, or computes a different function
 (against the reference on the timing input) is dropped and the table says
@@ -66,6 +67,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .int4 import INT4_GROUPS, int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
+from .int4_fused import int4_fused, unavailable_reason as fused_unavailable
 from .int4_native import int4_native, unavailable_reason as native_unavailable
 from .int4_ranges import DEFAULT_RANGES, RANGES
 from .packed_linear import pack_weight, packed_linear, packing_available
@@ -193,6 +195,11 @@ def int4_native_runs(device: torch.device, in_features: int) -> bool:
     return int4_runs(device, in_features) and native_unavailable() is None
 
 
+def int4_fused_runs(device: torch.device, in_features: int) -> bool:
+    """Whether `int4_fused` runs here: where int4 does, its C loop was built and the CPU has AVX-512 BF16."""
+    return int4_runs(device, in_features) and fused_unavailable() is None
+
+
 INT8PACK_K_MULTIPLE = 16  # _weight_int8pack_mm on the CPU reads the input dimension in blocks of this many
 
 
@@ -216,6 +223,7 @@ CANDIDATES: dict[str, Candidate] = {
     "w8a8_intmm": Candidate("w8a8", lambda d, k: d.type == "cpu" and hasattr(torch, "_int_mm"), _quantized,
                             w8a8_intmm),
     "int4_gemv": Candidate("int4", int4_runs, _quantized_int4, int4_gemv),
+    "int4_fused": Candidate("int4", int4_fused_runs, _quantized_int4, int4_fused),
     "int4_native": Candidate("int4", int4_native_runs, _quantized_int4, int4_native),
     "int4_dequant": Candidate("int4", int4_runs, _quantized_int4, int4_dequant),
 }

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
+from .int4_fused import int4_fused
 from .int4_native import int4_native
 from .int4_codes import layer_from_saved
 from .int4_sequential import quantize_sequentially
@@ -118,6 +119,7 @@ def dequantize(qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     return qweight.to(scales.dtype) * scales[:, None]
 
 
+INT4_KERNELS = {"int4_gemv": int4_gemv, "int4_fused": int4_fused}  # the int4 kernels without a block size
 KERNELS = {"int8_gemv": int8_gemv, "int8_upcast": int8_upcast, "int8_dequant": int8_dequant, "w8a8_intmm": w8a8_intmm}
 
 
@@ -206,8 +208,8 @@ class Int4Linear(QuantizedLinear):
         return self.packed.shape[1] * 2 // self.scales_and_zeros.shape[0]
 
     def _multiply(self, flat: torch.Tensor, name: str) -> torch.Tensor:
-        if name == "int4_gemv":
-            return int4_gemv(flat, self.packed, self.scales_and_zeros, self.out_features)
+        if name in INT4_KERNELS:
+            return INT4_KERNELS[name](flat, self.packed, self.scales_and_zeros, self.out_features)
         kernel = int4_native if name == "int4_native" else int4_dequant  # both work a block of rows at a time
         return kernel(flat, self.packed, self.scales_and_zeros, self.out_features, self.block_bytes)
 

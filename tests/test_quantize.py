@@ -110,7 +110,7 @@ def test_an_int8_model_holds_about_half_the_linear_bytes(reference_pair):
 
 
 @pytest.mark.parametrize("mode, kernels", [("int8", {"int8_gemv", "int8_upcast", "int8_dequant"}),
-                                           ("int4", {"int4_gemv", "int4_native", "int4_dequant"})])
+                                           ("int4", {"int4_gemv", "int4_fused", "int4_native", "int4_dequant"})])
 def test_a_quantised_model_decodes_with_the_engine_and_its_cache_on_its_own_kernels(reference_pair, mode, kernels):
     e, models = reference_pair
     cfg = DecodeConfig(max_new_tokens=12, steps=12, alg_p_threshold=0.6, prefill=True)
@@ -269,7 +269,7 @@ def test_every_int4_kernel_computes_the_dequantised_function_at_any_row_count(ou
 def test_an_int4_linear_keeps_its_bias_and_leading_dimensions_with_either_kernel_on_any_layout():
     lin = nn.Linear(40, 24)  # neither width is what torch's op takes: padded
     for x in (torch.randn(3, 2, 40), torch.randn(40, 6).t()):
-        for kernel in ("int4_gemv", "int4_native", "int4_dequant"):
+        for kernel in ("int4_gemv", "int4_native", "int4_dequant"):  # int4_fused: bf16 only (tests/test_int4_fused.py)
             q = Int4Linear.from_linear(lin, group=32, choice={1: kernel})
             want = x @ dequantize_int4(q.packed, q.scales_and_zeros, 24, 40).T + lin.bias.detach()
             y = q(x)

@@ -1,0 +1,189 @@
+"""`int4_fused`: the int4 canvas kernel, unpacking the codes inside its own bf16 matrix-multiply loop.
+
+Why: at a canvas's 33-65 rows torch's int4 op (`int4_gemv`) runs a matrix-vector kernel per row and the
+dequantising kernels (`int4_dequant`, `dimple.int4_native`) write each block of bf16 weights out before torch's
+matmul reads it back, so all of them took about twice the bf16 matmul's time (docs/scale.md). Here the weight is
+read once at int4 size: for each block of 64 output rows and each group of input columns, the codes are unpacked
+in registers into a 4 KB tile of bf16 pairs ((code - 8) * scale + zero in float32, rounded once to bf16: the same
+weights as the reference kernel), and AVX-512 BF16's dot product (`vdpbf16ps`, two products a lane) multiplies
+the tile by 6 rows of x at a time into float32 sums kept in L1. Blocks of rows are split among torch's OpenMP
+threads. Wide inputs (a prompt) are cut into chunks of 48 rows, so their sums stay in L1.
+
+Owns: the C source, `unavailable_reason()` and the kernel (bf16 activations only). It needs AVX-512 BF16
+(`avx512_bf16`: AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later) and torch's AVX-512 packing
+(blocks of 64 rows, rows i and 32 + i in byte i, as `dimple.int4.packed_layout()` learns it); elsewhere it is not
+offered and the kernel choice keeps the others (`dimple.kernels`). The build is `dimple.native_build`'s. It does not
+know models, the kernel choice or how codes are chosen.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from . import native_build
+from .int4 import packed_layout
+from .int4_ranges import CODE_MID
+
+ROWS = 64  # the block of rows the C loop reads: torch's AVX-512 packing
+
+_SOURCE = r"""
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
+#include <immintrin.h>
+#define MID %(mid)d
+#define ROWS 64   /* a block of rows: byte i of a column holds row i (low half) and row 32 + i (high half) */
+
+/* One group's weights of one block as bf16 pairs: tile[4 kp + j] holds rows 16j..16j+15, lane r = (w[r, k], w[r,
+   k + 1]) for k = k0 + 2 kp. Each weight is (code - MID) * scale + zero in float32, rounded once to bf16. */
+static inline void unpack_group(const uint8_t *pb, int64_t k0, int64_t group, const uint16_t *szg, __m512i *tile) {
+    __m512 s[4], z[4];
+    for (int j = 0; j < 4; ++j) {  /* (scale, zero) of 16 rows as 32-bit lanes: scale in the low half */
+        const __m512i sz = _mm512_loadu_si512((const void *)(szg + 32 * j));
+        s[j] = _mm512_castsi512_ps(_mm512_slli_epi32(sz, 16));
+        z[j] = _mm512_castsi512_ps(_mm512_and_si512(sz, _mm512_set1_epi32((int)0xFFFF0000u)));
+    }
+    const __m512i mid = _mm512_set1_epi32(MID), low = _mm512_set1_epi32(15);
+    const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                           23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int64_t kp = 0; kp < group / 2; ++kp) {
+        const uint8_t *p0 = pb + (k0 + 2 * kp) * 32, *p1 = p0 + 32;
+        for (int h = 0; h < 2; ++h) {
+            const __m512i c0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p0 + 16 * h)));
+            const __m512i c1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p1 + 16 * h)));
+            for (int up = 0; up < 2; ++up) {  /* low halves: rows 16h.., high halves: rows 32 + 16h.. */
+                const int j = 2 * up + h;
+                const __m512i a = up ? _mm512_srli_epi32(c0, 4) : _mm512_and_si512(c0, low);
+                const __m512i b = up ? _mm512_srli_epi32(c1, 4) : _mm512_and_si512(c1, low);
+                const __m512 v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a, mid)), s[j], z[j]);
+                const __m512 v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(b, mid)), s[j], z[j]);
+                const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);  /* v0's 16 then v1's 16 */
+                tile[4 * kp + j] = _mm512_permutexvar_epi16(pairs, both);
+            }
+        }
+    }
+}
+
+/* acc (MT rows x 64, float32) += x's MT rows (columns k0 .. k0 + 2 kps) times the tile. */
+#define MICRO(MT)                                                                                            \
+static inline void micro##MT(const __m512i *tile, int64_t kps, const uint16_t *x, int64_t ldx, int64_t k0,     \
+                             float *acc) {                                                                   \
+    __m512 a[MT][4];                                                                                         \
+    for (int r = 0; r < MT; ++r)                                                                             \
+        for (int j = 0; j < 4; ++j) a[r][j] = _mm512_loadu_ps(acc + r * ROWS + 16 * j);                      \
+    for (int64_t kp = 0; kp < kps; ++kp) {                                                                   \
+        const __m512bh w0 = (__m512bh)tile[4 * kp], w1 = (__m512bh)tile[4 * kp + 1];                         \
+        const __m512bh w2 = (__m512bh)tile[4 * kp + 2], w3 = (__m512bh)tile[4 * kp + 3];                     \
+        for (int r = 0; r < MT; ++r) {                                                                       \
+            int32_t pair;                                                                                    \
+            memcpy(&pair, x + r * ldx + k0 + 2 * kp, 4);                                                     \
+            const __m512bh xb = (__m512bh)_mm512_set1_epi32(pair);                                           \
+            a[r][0] = _mm512_dpbf16_ps(a[r][0], w0, xb);                                                     \
+            a[r][1] = _mm512_dpbf16_ps(a[r][1], w1, xb);                                                     \
+            a[r][2] = _mm512_dpbf16_ps(a[r][2], w2, xb);                                                     \
+            a[r][3] = _mm512_dpbf16_ps(a[r][3], w3, xb);                                                     \
+        }                                                                                                    \
+    }                                                                                                        \
+    for (int r = 0; r < MT; ++r)                                                                             \
+        for (int j = 0; j < 4; ++j) _mm512_storeu_ps(acc + r * ROWS + 16 * j, a[r][j]);                      \
+}
+MICRO(1) MICRO(2) MICRO(3) MICRO(4) MICRO(5) MICRO(6)
+#define TILE_ROWS 6   /* rows of x per micro-kernel: 6 x 4 accumulators + 4 weights + 1 broadcast of 32 registers */
+#define CHUNK_ROWS 48 /* rows of x per pass over a block: their float32 sums (12 KB) stay in L1, their x in L2 */
+
+static void block_rows(const uint8_t *pb, const uint16_t *szb, const uint16_t *x, int64_t rows, int64_t in_p,
+                       int64_t out_p, int64_t group, __m512i *tile, float *acc, uint16_t *out) {
+    memset(acc, 0, rows * ROWS * sizeof(float));
+    for (int64_t g = 0, k0 = 0; k0 < in_p; ++g, k0 += group) {
+        unpack_group(pb, k0, group, szb + g * out_p * 2, tile);
+        for (int64_t m = 0; m < rows; m += TILE_ROWS) {
+            const uint16_t *xm = x + m * in_p;
+            float *am = acc + m * ROWS;
+            switch (rows - m < TILE_ROWS ? rows - m : TILE_ROWS) {
+                case 6: micro6(tile, group / 2, xm, in_p, k0, am); break;
+                case 5: micro5(tile, group / 2, xm, in_p, k0, am); break;
+                case 4: micro4(tile, group / 2, xm, in_p, k0, am); break;
+                case 3: micro3(tile, group / 2, xm, in_p, k0, am); break;
+                case 2: micro2(tile, group / 2, xm, in_p, k0, am); break;
+                default: micro1(tile, group / 2, xm, in_p, k0, am); break;
+            }
+        }
+    }
+    for (int64_t m = 0; m < rows; ++m)
+        for (int j = 0; j < 4; ++j)
+            _mm256_storeu_si256((__m256i *)(out + m * out_p + 16 * j),
+                                (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(acc + m * ROWS + 16 * j)));
+}
+
+int fused_available(void) { return 1; }
+
+/* out (rows, out_p) = x (rows, in_p) times the packed weight: x a chunk of rows at a time (its chunk stays in each
+   thread's L2 while the weight streams past), the blocks of 64 rows split among the OpenMP threads. */
+void fused_bf16(const uint8_t *packed, const uint16_t *sz, const uint16_t *x, int64_t rows, int64_t in_p,
+                int64_t out_p, int64_t group, uint16_t *out) {
+    #pragma omp parallel
+    {
+        __m512i *tile = aligned_alloc(64, group / 2 * 4 * sizeof(__m512i));
+        float *acc = aligned_alloc(64, CHUNK_ROWS * ROWS * sizeof(float));
+        for (int64_t m = 0; m < rows; m += CHUNK_ROWS) {
+            #pragma omp for schedule(static)
+            for (int64_t b = 0; b < out_p / ROWS; ++b)
+                block_rows(packed + b * in_p * (ROWS / 2), sz + b * ROWS * 2, x + m * in_p,
+                           rows - m < CHUNK_ROWS ? rows - m : CHUNK_ROWS, in_p, out_p, group, tile, acc,
+                           out + m * out_p + b * ROWS);
+        }
+        free(tile);
+        free(acc);
+    }
+}
+#else
+int fused_available(void) { return 0; }  /* this CPU has no AVX-512 BF16: the kernel is not offered */
+void fused_bf16(const uint8_t *packed, const uint16_t *sz, const uint16_t *x, int64_t rows, int64_t in_p,
+                int64_t out_p, int64_t group, uint16_t *out) { (void)packed; (void)sz; (void)x; (void)rows;
+    (void)in_p; (void)out_p; (void)group; (void)out; }
+#endif
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _library() -> ctypes.CDLL:
+    fused = ([ctypes.c_void_p] * 3 + [ctypes.c_int64] * 4 + [ctypes.c_void_p], None)
+    return native_build.library("int4_fused", _SOURCE % {"mid": CODE_MID},
+                                {"fused_bf16": fused, "fused_available": ([], ctypes.c_int)})
+
+
+def _layout_is_avx512() -> bool:
+    """Blocks of 64 rows whose byte i holds row i (low half) and row 32 + i (high half)."""
+    layout = packed_layout()
+    want = torch.stack((torch.arange(ROWS // 2), torch.arange(ROWS // 2, ROWS)), dim=1).flatten()
+    return layout.block == ROWS and torch.equal(layout.slot_rows, want)
+
+
+def unavailable_reason() -> str | None:
+    """Why `int4_fused` cannot run here (None: it can)."""
+    try:
+        if not _layout_is_avx512():
+            return f"torch packs int4 in blocks of {packed_layout().block} rows here; the fused kernel reads {ROWS}"
+        if not _library().fused_available():
+            return "this CPU has no AVX-512 BF16 (avx512_bf16), which the fused int4 kernel multiplies with"
+    except native_build.FAILURES as exc:
+        return str(exc)
+    return None
+
+
+def int4_fused(x: torch.Tensor, packed: torch.Tensor, scales_and_zeros: torch.Tensor, out_features: int) -> torch.Tensor:
+    """x (rows, in) bf16 times the int4 weight, unpacked inside the matmul; (rows, out_features) bf16."""
+    if x.dtype != torch.bfloat16 or scales_and_zeros.dtype != torch.bfloat16:
+        raise TypeError(f"int4_fused takes bfloat16 activations and scales, got {x.dtype} and {scales_and_zeros.dtype}")
+    in_p, out_p = packed.shape[1] * 2, packed.shape[0]
+    xp = (x if x.shape[1] == in_p else F.pad(x, (0, in_p - x.shape[1]))).contiguous()
+    packed, sz = packed.contiguous(), scales_and_zeros.contiguous()
+    out = torch.empty(x.shape[0], out_p, dtype=torch.bfloat16)
+    _library().fused_bf16(packed.data_ptr(), sz.data_ptr(), xp.data_ptr(), x.shape[0], in_p, out_p,
+                          in_p // sz.shape[0], out.data_ptr())
+    return out[:, :out_features]

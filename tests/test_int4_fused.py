@@ -1,0 +1,60 @@
+"""dimple.int4_fused: the fused int4 kernel computes the dequantised weight's function in bf16 at every row count
+and thread count, and where it cannot run (another packing, float32 activations) it is never chosen."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dimple import int4_fused as fused
+from dimple.int4 import dequantize_int4, int4_dequant, packed_layout, quantize_int4
+from dimple.kernels import KernelSettings, choose, time_shape
+
+needs_fused = pytest.mark.skipif(fused.unavailable_reason() is not None,
+                                 reason=f"int4_fused cannot run here: {fused.unavailable_reason()}")
+
+
+@needs_fused
+@pytest.mark.parametrize("out_f, in_f, group", [(192, 128, 32), (130, 96, 64), (260, 256, 128), (64, 4096, 32)])
+def test_the_fused_kernel_computes_the_reference_function_at_every_row_and_thread_count(out_f, in_f, group):
+    torch.manual_seed(5)
+    packed, sz = quantize_int4((torch.randn(out_f, in_f) * 0.02).bfloat16(), group)
+    weight = dequantize_int4(packed, sz, out_f, in_f)
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 3):
+            torch.set_num_threads(n)
+            for rows in (1, 5, 6, 7, 48, 49, 100):  # partial micro-tiles of 6 rows, chunks of 48
+                x = torch.randn(rows, in_f).bfloat16()
+                got = fused.int4_fused(x, packed, sz, out_f)
+                want = x.float() @ weight.T
+                assert got.shape == (rows, out_f) and got.dtype == torch.bfloat16
+                assert float((got.float() - want).norm() / want.norm()) <= 0.005  # bf16 output rounding
+                reference = int4_dequant(x, packed, sz, out_f).float()
+                assert float((got.float() - reference).abs().max() / reference.abs().max()) <= 0.01
+    finally:
+        torch.set_num_threads(threads)
+
+
+@needs_fused
+def test_the_fused_kernel_refuses_float32_activations():
+    packed, sz = quantize_int4(torch.randn(64, 64), 32)
+    with pytest.raises(TypeError, match="bfloat16"):
+        fused.int4_fused(torch.randn(2, 64), packed, sz, 64)
+
+
+def test_on_another_packing_the_fused_kernel_is_not_offered_and_the_choice_keeps_the_others(monkeypatch):
+    import dimple.int4 as int4
+
+    true = packed_layout()
+    block = true.block // 2  # torch's packing without AVX-512: blocks of 32 rows
+    other = true._replace(block=block, slot_rows=torch.arange(block), row_slots=torch.arange(block))
+    monkeypatch.setattr(fused, "packed_layout", lambda: other)
+    reason = fused.unavailable_reason()
+    assert reason is not None and f"blocks of {block} rows" in reason
+    fast = KernelSettings(rows=(1, 5), repeats=1, budget_ms=0.0, prefill_rows=0)
+    timing = time_shape(64, 64, torch.bfloat16, "cpu", ["int4_dequant", "int4_fused", "int4_gemv"], fast)
+    assert "int4_fused" in timing["dropped"] and set(timing["ms"]) == {"int4_dequant", "int4_gemv"}
+    assert set(choose(timing, "int4", fast.rows).values()) <= {"int4_dequant", "int4_gemv"}
+    monkeypatch.undo()
+    assert int4.packed_layout() is true
