@@ -76,26 +76,19 @@ static inline void store_bf16(uint16_t *dst, __m512 v) {
     _mm256_storeu_si256((__m256i *)dst, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
 #endif
 }
-static void columns32_bf16(const uint8_t *pb, const float *sc, const float *ze, int64_t k0, int64_t k1, int64_t ld,
-                           uint16_t *ob) {
-    for (int64_t k = k0; k < k1; ++k)
-        for (int j = 0; j < 32; j += 16) {
-            __m512 low, high;
-            codes16(pb + k * 32 + j, sc + j, ze + j, &low, &high);
-            store_bf16(ob + k * ld + j, low);
-            store_bf16(ob + k * ld + 32 + j, high);
-        }
+static inline void store_f32(float *dst, __m512 v) { _mm512_storeu_ps(dst, v); }
+#define COLUMNS32(NAME, T, STORE)                                                                              \
+static void NAME(const uint8_t *pb, const float *sc, const float *ze, int64_t k0, int64_t k1, int64_t ld, T *ob) { \
+    for (int64_t k = k0; k < k1; ++k)                                                                          \
+        for (int j = 0; j < 32; j += 16) {                                                                     \
+            __m512 low, high;                                                                                  \
+            codes16(pb + k * 32 + j, sc + j, ze + j, &low, &high);                                             \
+            STORE(ob + k * ld + j, low);                                                                       \
+            STORE(ob + k * ld + 32 + j, high);                                                                 \
+        }                                                                                                      \
 }
-static void columns32_f32(const uint8_t *pb, const float *sc, const float *ze, int64_t k0, int64_t k1, int64_t ld,
-                          float *ob) {
-    for (int64_t k = k0; k < k1; ++k)
-        for (int j = 0; j < 32; j += 16) {
-            __m512 low, high;
-            codes16(pb + k * 32 + j, sc + j, ze + j, &low, &high);
-            _mm512_storeu_ps(ob + k * ld + j, low);
-            _mm512_storeu_ps(ob + k * ld + 32 + j, high);
-        }
-}
+COLUMNS32(columns32_bf16, uint16_t, store_bf16)
+COLUMNS32(columns32_f32, float, store_f32)
 #define FAST(NAME) if (half == 32) NAME(pb, sc, ze, k0, k0 + group, ld, ob); else
 #else
 #define FAST(NAME)
