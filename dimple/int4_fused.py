@@ -94,7 +94,8 @@ static inline void micro##MT(const __m512i *tile, int64_t kps, const uint16_t *x
 }
 MICRO(1) MICRO(2) MICRO(3) MICRO(4) MICRO(5) MICRO(6)
 #define TILE_ROWS 6   /* rows of x per micro-kernel: 6 x 4 accumulators + 4 weights + 1 broadcast of 32 registers */
-#define CHUNK_ROWS 48 /* rows of x per pass over a block: their float32 sums (12 KB) stay in L1, their x in L2 */
+#define CHUNK_ROWS 96 /* rows of x per pass over a block at most: their float32 sums (24 KB) stay in L1 ... */
+#define CHUNK_X_BYTES (1 << 20) /* ... and their x in L2 (at least 48 rows: 1.8 MB of the 7B's widest input) */
 
 static void block_rows(const uint8_t *pb, const uint16_t *szb, const uint16_t *x, int64_t rows, int64_t in_p,
                        int64_t out_p, int64_t group, __m512i *tile, float *acc, uint16_t *out) {
@@ -130,11 +131,13 @@ void fused_bf16(const uint8_t *packed, const uint16_t *sz, const uint16_t *x, in
     {
         __m512i *tile = aligned_alloc(64, group / 2 * 4 * sizeof(__m512i));
         float *acc = aligned_alloc(64, CHUNK_ROWS * ROWS * sizeof(float));
-        for (int64_t m = 0; m < rows; m += CHUNK_ROWS) {
+        const int64_t fit = CHUNK_X_BYTES / (in_p * 2) / TILE_ROWS * TILE_ROWS;
+        const int64_t chunk = fit > CHUNK_ROWS ? CHUNK_ROWS : fit < 48 ? 48 : fit;
+        for (int64_t m = 0; m < rows; m += chunk) {
             #pragma omp for schedule(static)
             for (int64_t b = 0; b < out_p / ROWS; ++b)
                 block_rows(packed + b * in_p * (ROWS / 2), sz + b * ROWS * 2, x + m * in_p,
-                           rows - m < CHUNK_ROWS ? rows - m : CHUNK_ROWS, in_p, out_p, group, tile, acc,
+                           rows - m < chunk ? rows - m : chunk, in_p, out_p, group, tile, acc,
                            out + m * out_p + b * ROWS);
         }
         free(tile);
