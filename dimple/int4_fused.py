@@ -7,7 +7,8 @@ read once at int4 size: for each block of 64 output rows and each group of input
 in registers into a 4 KB tile of bf16 pairs ((code - 8) * scale + zero in float32, rounded once to bf16: the same
 weights as the reference kernel), and AVX-512 BF16's dot product (`vdpbf16ps`, two products a lane) multiplies
 the tile by 6 rows of x at a time into float32 sums kept in L1. Blocks of rows are split among torch's OpenMP
-threads. Wide inputs (a prompt) are cut into chunks of 48 rows, so their sums stay in L1.
+threads. Wide inputs (a prompt) are cut into chunks of 48-96 rows (as many as fit 1 MB), so their sums stay in L1
+and their x in L2; at 1,024 rows `int4_native` (dequantised blocks into oneDNN) is faster, and the choice says so.
 
 Owns: the C source, `unavailable_reason()` and the kernel (bf16 activations only). It needs AVX-512 BF16
 (`avx512_bf16`: AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later) and torch's AVX-512 packing
