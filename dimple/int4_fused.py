@@ -94,25 +94,29 @@ static inline void micro##MT(const __m512i *tile, int64_t kps, const uint16_t *x
         for (int j = 0; j < 4; ++j) _mm512_storeu_ps(acc + r * ROWS + 16 * j, a[r][j]);                      \
 }
 MICRO(1) MICRO(2) MICRO(3) MICRO(4) MICRO(5) MICRO(6)
+#define SPAN 128     /* input columns unpacked at a time (several groups): a 16 KB tile, so the sums are loaded less often */
 #define TILE_ROWS 6   /* rows of x per micro-kernel: 6 x 4 accumulators + 4 weights + 1 broadcast of 32 registers */
 #define CHUNK_ROWS 96 /* rows of x per pass over a block at most: their float32 sums (24 KB) stay in L1 ... */
 #define CHUNK_X_BYTES (1 << 20) /* ... and their x in L2 (at least 48 rows: 1.8 MB of the 7B's widest input) */
 
 static void block_rows(const uint8_t *pb, const uint16_t *szb, const uint16_t *x, int64_t rows, int64_t in_p,
                        int64_t out_p, int64_t group, __m512i *tile, float *acc, uint16_t *out) {
+    const int64_t span = group > SPAN ? group : SPAN;  /* columns unpacked before the rows pass over them */
     memset(acc, 0, rows * ROWS * sizeof(float));
-    for (int64_t g = 0, k0 = 0; k0 < in_p; ++g, k0 += group) {
-        unpack_group(pb, k0, group, szb + g * out_p * 2, tile);
+    for (int64_t k0 = 0; k0 < in_p; k0 += span) {
+        const int64_t k1 = k0 + span < in_p ? k0 + span : in_p, kps = (k1 - k0) / 2;
+        for (int64_t k = k0; k < k1; k += group)  /* each group's scales and zeros are in its own tiles */
+            unpack_group(pb, k, group, szb + k / group * out_p * 2, tile + (k - k0) / 2 * 4);
         for (int64_t m = 0; m < rows; m += TILE_ROWS) {
             const uint16_t *xm = x + m * in_p;
             float *am = acc + m * ROWS;
             switch (rows - m < TILE_ROWS ? rows - m : TILE_ROWS) {
-                case 6: micro6(tile, group / 2, xm, in_p, k0, am); break;
-                case 5: micro5(tile, group / 2, xm, in_p, k0, am); break;
-                case 4: micro4(tile, group / 2, xm, in_p, k0, am); break;
-                case 3: micro3(tile, group / 2, xm, in_p, k0, am); break;
-                case 2: micro2(tile, group / 2, xm, in_p, k0, am); break;
-                default: micro1(tile, group / 2, xm, in_p, k0, am); break;
+                case 6: micro6(tile, kps, xm, in_p, k0, am); break;
+                case 5: micro5(tile, kps, xm, in_p, k0, am); break;
+                case 4: micro4(tile, kps, xm, in_p, k0, am); break;
+                case 3: micro3(tile, kps, xm, in_p, k0, am); break;
+                case 2: micro2(tile, kps, xm, in_p, k0, am); break;
+                default: micro1(tile, kps, xm, in_p, k0, am); break;
             }
         }
     }
@@ -130,7 +134,7 @@ void fused_bf16(const uint8_t *packed, const uint16_t *sz, const uint16_t *x, in
                 int64_t out_p, int64_t group, uint16_t *out) {
     #pragma omp parallel
     {
-        __m512i *tile = aligned_alloc(64, group / 2 * 4 * sizeof(__m512i));
+        __m512i *tile = aligned_alloc(64, (group > SPAN ? group : SPAN) / 2 * 4 * sizeof(__m512i));
         float *acc = aligned_alloc(64, CHUNK_ROWS * ROWS * sizeof(float));
         const int64_t fit = CHUNK_X_BYTES / (in_p * 2) / TILE_ROWS * TILE_ROWS;
         const int64_t chunk = fit > CHUNK_ROWS ? CHUNK_ROWS : fit < 48 ? 48 : fit;
