@@ -3,8 +3,8 @@
 Why: at a canvas's 33-65 rows torch's int4 op (`int4_gemv`) runs a matrix-vector kernel per row and the
 dequantising kernels (`int4_dequant`, `dimple.int4_native`) write each block of bf16 weights out before torch's
 matmul reads it back, so all of them took about twice the bf16 matmul's time (docs/scale.md). Here the weight is
-read once at int4 size: for each block of 64 output rows and each group of input columns, the codes are unpacked
-in registers into a 4 KB tile of bf16 pairs ((code - 8) * scale + zero in float32, rounded once to bf16: the same
+read once at int4 size: for each block of 64 output rows and each 128 input columns, the codes are unpacked
+in registers into a 16 KB tile of bf16 pairs ((code - 8) * scale + zero in float32, rounded once to bf16: the same
 weights as the reference kernel), and AVX-512 BF16's dot product (`vdpbf16ps`, two products a lane) multiplies
 the tile by 6 rows of x at a time into float32 sums kept in L1. Blocks of rows are split among torch's OpenMP
 threads. Wide inputs (a prompt) are cut into chunks of 48-96 rows (as many as fit 1 MB), so their sums stay in L1
