@@ -21,8 +21,10 @@ Four storages, each with its kernels:
   * int8 (`quantize="int8"`, `dimple.quantize`): `int8_gemv` (torch's
     `_weight_int8pack_mm`, a matrix-vector kernel), `int8_upcast` (the whole
     int8 weight converted to bf16 for the call, then one bf16 matmul: a
-    transient copy of one weight) and `int8_dequant` (the same one block of
-    output rows at a time: the least memory, the reference). All read the
+    transient copy of one weight), `int8_dequant` (the same one block of
+    output rows at a time: the least memory, the reference) and `int8_fused`
+    (`dimple.fused_matmul`: the weight converted inside a compiled AVX-512
+    BF16 matmul loop; where the CPU has AVX-512 BF16). All read the
     same stored weight, so the choice is per row count: a call uses the kernel
     measured fastest at the nearest timed row count, and int8 is also timed
     at a prompt's row count (`KernelSettings.prefill_rows`), where the
@@ -41,7 +43,7 @@ Four storages, each with its kernels:
     17.6 and prepacked 13.0, the integer matmul 10.1; docs/scale.md).
 
   * int4 (`quantize="int4"`, `dimple.int4`: groups of `KernelSettings.int4_group` input columns, CPU only):
-    `int4_gemv` (torch's `_weight_int4pack_mm_for_cpu`), `int4_fused` (`dimple.int4_fused`: the codes
+    `int4_gemv` (torch's `_weight_int4pack_mm_for_cpu`), `int4_fused` (`dimple.fused_matmul`: the codes
     unpacked inside a compiled bf16 matmul loop; offered where a C compiler built it and the CPU has AVX-512
     BF16), `int4_native` (`dimple.int4_native`: each block of output rows unpacked by a compiled C loop, then
     torch's matmul; where a C compiler built it) and `int4_dequant` (the same with torch ops: the reference).
@@ -67,7 +69,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .int4 import INT4_GROUPS, int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
-from .int4_fused import int4_fused, unavailable_reason as fused_unavailable
+from .fused_matmul import INT8_COLUMNS, int4_fused, int8_fused, unavailable_reason as fused_unavailable
 from .int4_native import int4_native, unavailable_reason as native_unavailable
 from .int4_ranges import DEFAULT_RANGES, RANGES
 from .packed_linear import pack_weight, packed_linear, packing_available
@@ -197,9 +199,16 @@ def int4_native_runs(device: torch.device, in_features: int) -> bool:
 
 def int4_fused_runs(device: torch.device, in_features: int) -> bool:
     """Whether `int4_fused` runs here: where int4 does, its C loop was built and the CPU has AVX-512 BF16."""
-    return int4_runs(device, in_features) and fused_unavailable() is None
+    return int4_runs(device, in_features) and fused_unavailable("int4") is None
 
 
+def int8_fused_runs(device: torch.device, in_features: int) -> bool:
+    """Whether `int8_fused` runs here: on a CPU with AVX-512 BF16 where its C loop was built, at an input width
+    of whole 32-column pieces (the output width must be whole 64-row blocks: the kernel refuses others)."""
+    return device.type == "cpu" and in_features % INT8_COLUMNS == 0 and fused_unavailable("int8") is None
+
+
+SLICE_ROWS = 64  # a weight timed on a slice of its output rows gets a multiple of this many (dimple.fused_matmul.ROWS)
 INT8PACK_K_MULTIPLE = 16  # _weight_int8pack_mm on the CPU reads the input dimension in blocks of this many
 
 
@@ -220,6 +229,7 @@ CANDIDATES: dict[str, Candidate] = {
     "int8_gemv": Candidate("int8", int8pack_runs, _quantized, int8_gemv),
     "int8_upcast": Candidate("int8", lambda d, k: True, _quantized, int8_upcast),
     "int8_dequant": Candidate("int8", lambda d, k: True, _quantized, int8_dequant),
+    "int8_fused": Candidate("int8", int8_fused_runs, _quantized, int8_fused),
     "w8a8_intmm": Candidate("w8a8", lambda d, k: d.type == "cpu" and hasattr(torch, "_int_mm"), _quantized,
                             w8a8_intmm),
     "int4_gemv": Candidate("int4", int4_runs, _quantized_int4, int4_gemv),
@@ -283,6 +293,8 @@ def time_shape(in_features: int, out_features: int, dtype, device, names, settin
     unavailable, raises, or differs from its storage's reference kernel."""
     table, device = candidates or CANDIDATES, torch.device(device)
     timed_out = max(1, min(out_features, settings.max_timed_elements // in_features))
+    if timed_out < out_features:  # a slice of whole blocks, which the blocked kernels (dimple.fused_matmul) take
+        timed_out = min(out_features, max(SLICE_ROWS, timed_out // SLICE_ROWS * SLICE_ROWS))
     weight = torch.empty(timed_out, in_features, dtype=dtype, device=device).normal_(0, 0.02)
     inputs = {n: torch.randn(n, in_features, dtype=dtype, device=device) for n in (rows or settings.rows)}
     alive, dropped, states, reference = {}, {}, {}, {}

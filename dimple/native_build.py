@@ -7,7 +7,7 @@ loading a second runtime whose threads would spin against torch's), the cache (`
 `~/.cache/dimple/native`; a library is keyed by its source, the compiler's version, the flags and the CPU's flags,
 so a cache shared between machines never hands one CPU another's build) and `library()`. Nothing is compiled at
 import: the first `library()` call of a source builds it (about a second). It does not know what the kernels
-compute (`dimple.int4_native`, `dimple.int4_fused`).
+compute (`dimple.int4_native`, `dimple.fused_matmul`).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
-from .int4_fused import int4_fused
+from .fused_matmul import int4_fused, int8_fused
 from .int4_native import int4_native
 from .int4_codes import layer_from_saved
 from .int4_sequential import quantize_sequentially
@@ -120,7 +120,8 @@ def dequantize(qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
 
 
 INT4_KERNELS = {"int4_gemv": int4_gemv, "int4_fused": int4_fused}  # the int4 kernels without a block size
-KERNELS = {"int8_gemv": int8_gemv, "int8_upcast": int8_upcast, "int8_dequant": int8_dequant, "w8a8_intmm": w8a8_intmm}
+KERNELS = {"int8_gemv": int8_gemv, "int8_upcast": int8_upcast, "int8_dequant": int8_dequant, "int8_fused": int8_fused,
+           "w8a8_intmm": w8a8_intmm}
 
 
 class QuantizedLinear(nn.Module):

@@ -109,7 +109,7 @@ def test_an_int8_model_holds_about_half_the_linear_bytes(reference_pair):
     assert all(not isinstance(m, nn.Linear) for m in models["int8"].modules())
 
 
-@pytest.mark.parametrize("mode, kernels", [("int8", {"int8_gemv", "int8_upcast", "int8_dequant"}),
+@pytest.mark.parametrize("mode, kernels", [("int8", {"int8_gemv", "int8_upcast", "int8_dequant", "int8_fused"}),
                                            ("int4", {"int4_gemv", "int4_fused", "int4_native", "int4_dequant"})])
 def test_a_quantised_model_decodes_with_the_engine_and_its_cache_on_its_own_kernels(reference_pair, mode, kernels):
     e, models = reference_pair

@@ -1,17 +1,19 @@
-"""dimple.int4_fused: the fused int4 kernel computes the dequantised weight's function in bf16 at every row count
-and thread count, and where it cannot run (another packing, float32 activations) it is never chosen."""
+"""dimple.fused_matmul: the fused int4 and int8 kernels compute the dequantised weight's function in bf16 at every
+row count and thread count, and where they cannot run (another packing, float32 activations, a ragged shape) they
+are never chosen."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from dimple import int4_fused as fused
+from dimple import fused_matmul as fused
 from dimple.int4 import dequantize_int4, int4_dequant, packed_layout, quantize_int4
-from dimple.kernels import KernelSettings, choose, time_shape
+from dimple.kernels import KernelSettings, choose, int8_dequant, time_shape
+from dimple.quantize import dequantize, quantize_weight
 
 needs_fused = pytest.mark.skipif(fused.unavailable_reason() is not None,
-                                 reason=f"int4_fused cannot run here: {fused.unavailable_reason()}")
+                                 reason=f"the fused kernels cannot run here: {fused.unavailable_reason()}")
 
 
 @needs_fused
@@ -37,13 +39,44 @@ def test_the_fused_kernel_computes_the_reference_function_at_every_row_and_threa
 
 
 @needs_fused
-def test_the_fused_kernel_refuses_float32_activations():
+@pytest.mark.parametrize("out_f, in_f", [(64, 32), (192, 128), (128, 4096), (320, 96)])
+def test_the_fused_int8_kernel_computes_the_reference_function_at_every_row_and_thread_count(out_f, in_f):
+    torch.manual_seed(8)
+    q, scales = quantize_weight((torch.randn(out_f, in_f) * 0.02).bfloat16())
+    weight = dequantize(q, scales).float()
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 3):
+            torch.set_num_threads(n)
+            for rows in (1, 5, 7, 49, 100):
+                x = torch.randn(rows, in_f).bfloat16()
+                got = fused.int8_fused(x, q, scales)
+                want = x.float() @ weight.T
+                assert got.shape == (rows, out_f) and got.dtype == torch.bfloat16
+                assert float((got.float() - want).norm() / want.norm()) <= 0.005
+                reference = int8_dequant(x, q, scales).float()
+                assert float((got.float() - reference).abs().max() / reference.abs().max()) <= 0.01
+    finally:
+        torch.set_num_threads(threads)
+
+
+@needs_fused
+def test_the_fused_kernels_refuse_float32_activations_and_ragged_int8_shapes():
     packed, sz = quantize_int4(torch.randn(64, 64), 32)
     with pytest.raises(TypeError, match="bfloat16"):
         fused.int4_fused(torch.randn(2, 64), packed, sz, 64)
+    q, scales = quantize_weight(torch.randn(64, 64))
+    with pytest.raises(TypeError, match="bfloat16"):
+        fused.int8_fused(torch.randn(2, 64), q, scales)
+    q, scales = quantize_weight(torch.randn(100, 64).bfloat16())  # 100 rows: not whole blocks of 64
+    with pytest.raises(ValueError, match="whole blocks"):
+        fused.int8_fused(torch.randn(2, 64).bfloat16(), q, scales)
+    fast = KernelSettings(rows=(1, 5), repeats=1, budget_ms=0.0, prefill_rows=0)
+    timing = time_shape(64, 100, torch.bfloat16, "cpu", ["int8_dequant", "int8_fused", "int8_gemv"], fast)
+    assert "whole blocks" in timing["dropped"]["int8_fused"] and "int8_fused" not in timing["ms"]
 
 
-def test_on_another_packing_the_fused_kernel_is_not_offered_and_the_choice_keeps_the_others(monkeypatch):
+def test_on_another_packing_the_fused_int4_kernel_is_not_offered_and_the_choice_keeps_the_others(monkeypatch):
     import dimple.int4 as int4
 
     true = packed_layout()
