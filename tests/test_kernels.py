@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from dimple import kernels
-from dimple.kernels import CANDIDATES, Candidate, KernelSettings, choose, kernel_for_rows, time_shape
+from dimple.kernels import CANDIDATES, SLICE_ROWS, Candidate, KernelSettings, choose, kernel_for_rows, time_shape
 from dimple.packed_linear import packing_available
 
 FAST = KernelSettings(rows=(1, 5), repeats=1, budget_ms=0.0)
@@ -79,10 +79,13 @@ def test_a_call_uses_the_kernel_of_the_nearest_timed_row_count():
         ["int8_gemv", "int8_gemv", "int8_dequant", "int8_dequant", "int8_dequant", "int8_dequant"]
 
 
-def test_large_weights_are_timed_on_a_slice_of_their_rows():
-    timing = time_shape(64, 4096, torch.float32, "cpu", ["plain"], KernelSettings(rows=(1,), repeats=1,
-                        budget_ms=0.0, max_timed_elements=64 * 100))
-    assert timing["timed_out_features"] == 100
+def test_large_weights_are_timed_on_a_slice_of_whole_blocks_of_their_rows():
+    for cap, rows in ((64 * 100, SLICE_ROWS), (64 * 200, 3 * SLICE_ROWS), (64 * 10, SLICE_ROWS)):
+        timing = time_shape(64, 4096, torch.float32, "cpu", ["plain"], KernelSettings(rows=(1,), repeats=1,
+                            budget_ms=0.0, max_timed_elements=cap))
+        assert timing["timed_out_features"] == rows
+    small = time_shape(64, 100, torch.float32, "cpu", ["plain"], KernelSettings(rows=(1,), repeats=1, budget_ms=0.0))
+    assert small["timed_out_features"] == 100  # not sliced: all its rows
 
 
 class _TwoShapes(nn.Module):
