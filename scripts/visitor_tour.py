@@ -1,8 +1,8 @@
 """A visitor's tour of the studio in Chromium: their own words, a follow-up, a photograph, each preset.
 
-    python scripts/visitor_tour.py [--out docs] [--question "..."]...
+    python scripts/visitor_tour.py [--out docs] [--question "..."]... [--model runs/r1-final]
 
-Starts the studio on the shipped Dimple-Tiny, types the questions into the
+Starts the studio on the shipped Dimple-Tiny (or --model, a checkpoint being judged before it ships), types the questions into the
 box as a person would (Enter sends), reads each answer off the conversation,
 then uploads a photograph (matplotlib's Grace Hopper, held out of training)
 and tries every preset of the model's card. Writes `visitor-tour.json` (the
@@ -58,11 +58,13 @@ def _upload(page, path: str) -> None:
     page.wait_for_timeout(2500)  # a new picture clears the conversation: let that land before asking
 
 
-def tour(out: str, questions) -> dict:
+def tour(out: str, questions, model: str | None = None) -> dict:
+    from dimple.assistant import Assistant
     from dimple.tiny.nonworld import photo_paths
 
-    transcript = {"scene": SCENE, "turns": [], "photo": [], "presets": []}
-    with studio_server.studio_page(Path(out), height=1100) as (page, assistant):
+    transcript = {"scene": SCENE, "model": model or "tiny", "turns": [], "photo": [], "presets": []}
+    chosen = None if model is None else Assistant.load(model, device="cpu")
+    with studio_server.studio_page(Path(out), height=1100, assistant=chosen) as (page, assistant):
         _upload(page, SCENE)
         for q in questions:
             transcript["turns"].append({"question": q, "answer": ask(page, q)})
@@ -91,9 +93,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="docs")
     ap.add_argument("--question", action="append", help="questions for the conversation (default: a set of five)")
+    ap.add_argument("--model", help="a checkpoint folder to serve instead of the shipped Dimple-Tiny")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    transcript = tour(args.out, args.question or QUESTIONS)
+    transcript = tour(args.out, args.question or QUESTIONS, args.model)
     with open(os.path.join(args.out, "visitor-tour.json"), "w") as fh:
         json.dump(transcript, fh, indent=1)
     print(json.dumps(transcript, indent=1))
