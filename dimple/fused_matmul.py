@@ -42,7 +42,8 @@ _SOURCE = r"""
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
 #include <immintrin.h>
 #define MID %(mid)d
-#define ROWS 64   /* a block of rows: byte i of a column holds row i (low half) and row 32 + i (high half) */
+#define ROWS %(rows)d   /* a block of rows: byte i of a column holds row i (low half) and row 32 + i (high half) */
+#define INT8_COLUMNS %(int8_columns)d  /* int8: columns converted at a time per row */
 
 /* One group's weights of one block as bf16 pairs: tile[4 kp + j] holds rows 16j..16j+15, lane r = (w[r, k], w[r,
    k + 1]) for k = k0 + 2 kp. Each weight is (code - MID) * scale + zero in float32, rounded once to bf16. */
@@ -132,7 +133,7 @@ static void int8_tile(const int8_t *qb, int64_t ld, int64_t k0, int64_t k1, cons
         for (int64_t k = k1; k < k1 + (k1 - k0) && k < ld; k += 64)
             _mm_prefetch((const char *)(qb + i * ld + k), _MM_HINT_T0);
     for (int j = 0; j < 4; ++j)
-        for (int64_t k = k0; k < k1; k += 32) {
+        for (int64_t k = k0; k < k1; k += INT8_COLUMNS) {
             __m512i r[16];
             for (int i = 0; i < 16; ++i) {
                 const int8_t *q = qb + (16 * j + i) * ld + k;
@@ -240,7 +241,7 @@ void fused_int8(const int8_t *q, const uint16_t *scales, const uint16_t *x, int6
 def _library() -> ctypes.CDLL:
     int4 = ([ctypes.c_void_p] * 3 + [ctypes.c_int64] * 4 + [ctypes.c_void_p], None)
     int8 = ([ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [ctypes.c_void_p], None)
-    return native_build.library("fused_matmul", _SOURCE % {"mid": CODE_MID},
+    return native_build.library("fused_matmul", _SOURCE % {"mid": CODE_MID, "rows": ROWS, "int8_columns": INT8_COLUMNS},
                                 {"fused_int4": int4, "fused_int8": int8, "fused_available": ([], ctypes.c_int)})
 
 
