@@ -13,6 +13,7 @@ compute (`dimple.int4_native`, `dimple.fused_matmul`).
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import platform
@@ -46,13 +47,28 @@ def compiler() -> str:
 def build(name: str, source: str) -> Path:
     """The compiled library's path, built if this source, compiler and CPU have none yet (written under a
     temporary name and renamed, so concurrent builds never load a half-written file). Raises RuntimeError with
-    the compiler's message when the build fails, OSError when the compiler cannot run."""
-    cc = compiler()
-    version = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256("\0".join((source, version, " ".join(FLAGS), _cpu_flags())).encode()).hexdigest()[:16]
-    target = cache_dir() / f"{name}-{key}.so"
-    if target.exists():
+    the compiler's message when the build fails, OSError when the compiler cannot run. A failure is remembered
+    for the process: the kernel timing asks once per weight shape, and must not run the compiler each time."""
+    outcome = _attempt(name, source, compiler(), str(cache_dir()))
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+@functools.lru_cache(maxsize=None)
+def _attempt(name: str, source: str, cc: str, cache: str) -> Path | BaseException:
+    try:
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
+        key = hashlib.sha256("\0".join((source, version, " ".join(FLAGS), _cpu_flags())).encode()).hexdigest()[:16]
+        target = Path(cache) / f"{name}-{key}.so"
+        if not target.exists():
+            _compile(cc, name, source, target)
         return target
+    except FAILURES as exc:
+        return exc
+
+
+def _compile(cc: str, name: str, source: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         src, lib = Path(tmp) / f"{name}.c", Path(tmp) / "lib.so"
@@ -61,7 +77,6 @@ def build(name: str, source: str) -> Path:
         if done.returncode:
             raise RuntimeError(f"{cc} failed to build {name}: {done.stderr.strip()[:300]}")
         os.replace(lib, target)
-    return target
 
 
 def library(name: str, source: str, functions: dict) -> ctypes.CDLL:
