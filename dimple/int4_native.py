@@ -153,12 +153,17 @@ def _row_columns(rows: int) -> torch.Tensor | None:
     return torch.arange(0, rows, block).repeat_interleave(block) + column.repeat(rows // block)
 
 
+@functools.lru_cache(maxsize=2)
+def _slot_rows(layout) -> torch.Tensor:
+    """A layout's slot -> row map as the C loop reads it (int32), made once per layout, not per call."""
+    return layout.slot_rows.to(torch.int32).contiguous()
+
+
 def _dequantize(packed, sz, b0: int, b1: int, out: torch.Tensor) -> None:
     """Blocks [b0, b1) into out (in', (b1 - b0) * block; unit column stride), on torch's OpenMP threads."""
-    block, _, slot_rows = packed_layout()
+    block = packed_layout().block
     fn = getattr(_library(), _FUNCTIONS[out.dtype])
-    slots = slot_rows.to(torch.int32).contiguous()
-    fn(packed.data_ptr(), sz.data_ptr(), slots.data_ptr(), out.shape[0], packed.shape[0], out.shape[0] // sz.shape[0],
+    fn(packed.data_ptr(), sz.data_ptr(), _slot_rows(packed_layout()).data_ptr(), out.shape[0], packed.shape[0], out.shape[0] // sz.shape[0],
        block, b0, b1, out.stride(0), out.data_ptr())
 
 

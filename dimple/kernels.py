@@ -69,7 +69,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .int4 import INT4_GROUPS, int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
-from .fused_matmul import INT8_COLUMNS, int4_fused, int8_fused, unavailable_reason as fused_unavailable
+from .fused_matmul import INT8_COLUMNS, ROWS as FUSED_ROWS, int4_fused, int8_fused, unavailable_reason as fused_unavailable
 from .int4_native import int4_native, unavailable_reason as native_unavailable
 from .int4_ranges import DEFAULT_RANGES, RANGES
 from .packed_linear import pack_weight, packed_linear, packing_available
@@ -208,7 +208,7 @@ def int8_fused_runs(device: torch.device, in_features: int) -> bool:
     return device.type == "cpu" and in_features % INT8_COLUMNS == 0 and fused_unavailable("int8") is None
 
 
-SLICE_ROWS = 64  # a weight timed on a slice of its output rows gets a multiple of this many (dimple.fused_matmul.ROWS)
+SLICE_ROWS = FUSED_ROWS  # a weight timed on a slice of its output rows gets whole blocks of the fused kernels
 INT8PACK_K_MULTIPLE = 16  # _weight_int8pack_mm on the CPU reads the input dimension in blocks of this many
 
 

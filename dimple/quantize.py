@@ -120,6 +120,7 @@ def dequantize(qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
 
 
 INT4_KERNELS = {"int4_gemv": int4_gemv, "int4_fused": int4_fused}  # the int4 kernels without a block size
+INT4_BLOCK_KERNELS = {"int4_native": int4_native, "int4_dequant": int4_dequant}  # ... and those that take one
 KERNELS = {"int8_gemv": int8_gemv, "int8_upcast": int8_upcast, "int8_dequant": int8_dequant, "int8_fused": int8_fused,
            "w8a8_intmm": w8a8_intmm}
 
@@ -211,8 +212,7 @@ class Int4Linear(QuantizedLinear):
     def _multiply(self, flat: torch.Tensor, name: str) -> torch.Tensor:
         if name in INT4_KERNELS:
             return INT4_KERNELS[name](flat, self.packed, self.scales_and_zeros, self.out_features)
-        kernel = int4_native if name == "int4_native" else int4_dequant  # both work a block of rows at a time
-        return kernel(flat, self.packed, self.scales_and_zeros, self.out_features, self.block_bytes)
+        return INT4_BLOCK_KERNELS[name](flat, self.packed, self.scales_and_zeros, self.out_features, self.block_bytes)
 
 
 QUANTIZED_LINEARS = (Int8Linear, Int4Linear)  # the layers that keep their weights as buffers, not parameters

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dimple.int4 import int4_dequant, int4_gemv, quantize_int4  # noqa: E402
+from dimple.fused_matmul import int4_fused  # noqa: E402
 from dimple.int4_native import int4_native  # noqa: E402
 from dimple.kernels import KernelSettings, int8_dequant, int8_gemv, int8_upcast, w8a8_intmm  # noqa: E402
 from dimple.packed_linear import pack_weight, packed_linear  # noqa: E402
@@ -83,6 +84,7 @@ def int4_table(rows_list, group: int) -> None:
             ms = {"bf16 plain": best_ms(lambda: F.linear(x, w)), "int8_gemv": best_ms(lambda: int8_gemv(x, q, s)),
                   "int8_dequant": best_ms(lambda: int8_dequant(x, q, s)),
                   "int4_gemv": best_ms(lambda: int4_gemv(x, packed, sz, o)),
+                  "int4_fused": best_ms(lambda: int4_fused(x, packed, sz, o)),
                   "int4_native": best_ms(lambda: int4_native(x, packed, sz, o)),
                   "int4_dequant": best_ms(lambda: int4_dequant(x, packed, sz, o))}
             print(f"{rows} rows {name} {i}->{o} (int4 groups of {group}): "
