@@ -33,7 +33,7 @@ from .int4 import packed_layout
 from .int4_ranges import CODE_MID
 
 ROWS = 64  # the block of output rows the C loop reads: torch's AVX-512 int4 packing
-INT8_COLUMNS = 32  # int8: input columns converted at a time (two 16-byte loads a row)
+INT8_COLUMNS = 2  # int8: input columns stored side by side in the pair order (`tile_int8`): one bf16 pair a lane
 
 _SOURCE = r"""
 #include <stdint.h>
@@ -43,7 +43,6 @@ _SOURCE = r"""
 #include <immintrin.h>
 #define MID %(mid)d
 #define ROWS %(rows)d   /* a block of rows: byte i of a column holds row i (low half) and row 32 + i (high half) */
-#define INT8_COLUMNS %(int8_columns)d  /* int8: columns converted at a time per row */
 
 /* One group's weights of one block as bf16 pairs: tile[4 kp + j] holds rows 16j..16j+15, lane r = (w[r, k], w[r,
    k + 1]) for k = k0 + 2 kp. Each weight is (code - MID) * scale + zero in float32, rounded once to bf16. */
@@ -100,64 +99,38 @@ static inline void micro##MT(const __m512i *tile, int64_t kps, const uint16_t *x
 }
 MICRO(1) MICRO(2) MICRO(3) MICRO(4) MICRO(5) MICRO(6)
 
-/* Rows of 16 lanes (k-pairs) -> columns: r[c] lane i = old r[i] lane c. The recursive block swap: at each size h
-   (8, 4, 2, 1: stage s), the top-right and bottom-left h x h blocks trade places, one permute per register and
-   stage; idx[2 s] and idx[2 s + 1] pick the new top and bottom rows of each pair. */
-static inline void transpose16(__m512i r[16], const __m512i idx[8]) {
-    for (int s = 0, h = 8; h >= 1; ++s, h >>= 1)
-        for (int i = 0; i < 16; ++i)
-            if (!(i & h)) {
-                const __m512i a = r[i], b = r[i + h];
-                r[i] = _mm512_permutex2var_epi32(a, idx[2 * s], b);
-                r[i + h] = _mm512_permutex2var_epi32(a, idx[2 * s + 1], b);
-            }
-}
-
-static void transpose_indices(__m512i idx[8]) {
-    for (int s = 0, h = 8; h >= 1; ++s, h >>= 1) {
-        int32_t top[16], bottom[16];
-        for (int l = 0; l < 16; ++l) {
-            top[l] = (l & h) ? 16 + l - h : l;
-            bottom[l] = (l & h) ? 16 + l : l + h;
-        }
-        idx[2 * s] = _mm512_loadu_si512((const void *)top);
-        idx[2 * s + 1] = _mm512_loadu_si512((const void *)bottom);
+/* int8 weights in pair order (`tile_int8`: the block's columns k, k + 1 of its 64 rows, row by row, then the
+   next two columns), columns [k0, k1) -> the same tile as unpack_group's: 32 bytes hold 16 rows' pairs, converted
+   to bf16 in place (exact: |q| <= 127). The order is chosen at load, so there is no transpose here: on the 7B's
+   MLP a 16 x 16 transpose of each row-major piece cost more than the weight's streaming (docs/scale.md). */
+static inline void int8_tile(const int8_t *qb, int64_t k0, int64_t k1, __m512i *tile) {
+    const int8_t *q = qb + k0 * ROWS;  /* column pair k0 / 2 starts 2 * ROWS bytes per pair into the block */
+    for (int64_t i = 0; i < (k1 - k0) / 2 * 4; ++i, q += 32) {
+        const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+        const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
+        tile[i] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  /* lane r: rows 16 j + r's columns k, k + 1 */
     }
 }
 
-/* int8 weights (rows of the block `ld` apart), columns [k0, k1) (a multiple of 32) -> the same tile as
-   unpack_group's: each row's 32 values converted to bf16 (exact: |q| <= 127), then 16 rows transposed. The 64
-   rows are 64 streams, more than the hardware prefetcher follows: the next columns are prefetched by hand. */
-static void int8_tile(const int8_t *qb, int64_t ld, int64_t k0, int64_t k1, const __m512i idx[8], __m512i *tile) {
-    for (int i = 0; i < ROWS; ++i)
-        for (int64_t k = k1; k < k1 + (k1 - k0) && k < ld; k += 64)
-            _mm_prefetch((const char *)(qb + i * ld + k), _MM_HINT_T0);
-    for (int j = 0; j < 4; ++j)
-        for (int64_t k = k0; k < k1; k += INT8_COLUMNS) {
-            __m512i r[16];
-            for (int i = 0; i < 16; ++i) {
-                const int8_t *q = qb + (16 * j + i) * ld + k;
-                const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
-                const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
-                r[i] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  /* lane c: columns k + 2c, k + 2c + 1 */
-            }
-            transpose16(r, idx);
-            for (int c = 0; c < 16; ++c) tile[4 * ((k - k0) / 2 + c) + j] = r[c];
-        }
+/* The next span's bytes (after a block's last span: the next block's, which the same thread takes), asked for
+   while the rows pass over this one: the hardware prefetcher alone ran out of work between the bursts, so the
+   weight's streaming added to the multiply instead of hiding under it (the 7B's MLP at 33 rows: 8.6 ms without,
+   bf16 6.3). */
+static inline void prefetch(const char *p, int64_t bytes) {
+    for (int64_t i = 0; i < bytes; i += 64) _mm_prefetch(p + i, _MM_HINT_T0);
 }
 
 #define SPAN 128     /* input columns unpacked at a time (several groups): a 16 KB tile, so the sums are loaded less often */
 #define TILE_ROWS 6   /* rows of x per micro-kernel: 6 x 4 accumulators + 4 weights + 1 broadcast of 32 registers */
 #define CHUNK_ROWS 96 /* rows of x per pass over a block at most: their float32 sums (24 KB) stay in L1 ... */
-#define CHUNK_X_BYTES (1 << 20) /* ... and their x in L2 (at least 48 rows: 1.8 MB of the 7B's widest input) */
+#define CHUNK_X_BYTES (1 << 22) /* ... and their x in L2 or L3; a 65-row canvas at the 7B's widest input in one
+                                   chunk (at 1 MB it took two, and converted the weight twice: 1.4x the time) */
 
 /* One block of 64 output rows for a chunk of x's rows. kind 4: w the block's packed int4 bytes, aux its scales and
    zeros (sz + b * 64 * 2); kind 8: w the block's first int8 row, aux its 64 scales, applied to the sums. */
 static void block_rows(int kind, const void *w, const uint16_t *aux, const uint16_t *x, int64_t rows, int64_t in_p,
                        int64_t out_p, int64_t group, __m512i *tile, float *acc, uint16_t *out) {
     const int64_t span = group > SPAN ? group : SPAN;  /* columns unpacked before the rows pass over them */
-    __m512i idx[8];
-    transpose_indices(idx);
     memset(acc, 0, rows * ROWS * sizeof(float));
     for (int64_t k0 = 0; k0 < in_p; k0 += span) {
         const int64_t k1 = k0 + span < in_p ? k0 + span : in_p, kps = (k1 - k0) / 2;
@@ -165,7 +138,8 @@ static void block_rows(int kind, const void *w, const uint16_t *aux, const uint1
             for (int64_t k = k0; k < k1; k += group)  /* each group's scales and zeros are in its own tiles */
                 unpack_group((const uint8_t *)w, k, group, aux + k / group * out_p * 2, tile + (k - k0) / 2 * 4);
         else
-            int8_tile((const int8_t *)w, in_p, k0, k1, idx, tile);
+            int8_tile((const int8_t *)w, k0, k1, tile);
+        prefetch((const char *)w + k1 * (kind == 4 ? ROWS / 2 : ROWS), span * (kind == 4 ? ROWS / 2 : ROWS));
         for (int64_t m = 0; m < rows; m += TILE_ROWS) {
             const uint16_t *xm = x + m * in_p;
             float *am = acc + m * ROWS;
@@ -241,7 +215,7 @@ void fused_int8(const int8_t *q, const uint16_t *scales, const uint16_t *x, int6
 def _library() -> ctypes.CDLL:
     int4 = ([ctypes.c_void_p] * 3 + [ctypes.c_int64] * 4 + [ctypes.c_void_p], None)
     int8 = ([ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [ctypes.c_void_p], None)
-    return native_build.library("fused_matmul", _SOURCE % {"mid": CODE_MID, "rows": ROWS, "int8_columns": INT8_COLUMNS},
+    return native_build.library("fused_matmul", _SOURCE % {"mid": CODE_MID, "rows": ROWS},
                                 {"fused_int4": int4, "fused_int8": int8, "fused_available": ([], ctypes.c_int)})
 
 
@@ -281,15 +255,35 @@ def int4_fused(x: torch.Tensor, packed: torch.Tensor, scales_and_zeros: torch.Te
     return out[:, :out_features]
 
 
-def int8_fused(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """x (rows, in) bf16 times the int8 weight (out, in) with per-row scales (out,), converted inside the matmul;
-    (rows, out) bf16. The weight's shape must be whole blocks: out a multiple of 64, in of 32."""
-    _check_bf16(x, scales, "int8_fused")
-    out_f, in_f = qweight.shape
+def _check_int8_shape(out_f: int, in_f: int) -> None:
     if out_f % ROWS or in_f % INT8_COLUMNS:
         raise ValueError(f"int8_fused takes weights of whole blocks ({ROWS} rows, {INT8_COLUMNS} columns), got "
                          f"{out_f} x {in_f}")
-    xc, q, s = x.contiguous(), qweight.contiguous(), scales.contiguous()
+
+
+def tile_int8(qweight: torch.Tensor) -> torch.Tensor:
+    """int8 weight (out, in) -> the pair order `int8_fused` reads, (out / 64, in / 2, 64, 2): [b, p, r, e] is
+    row 64 b + r, column 2 p + e. The same bytes, so a block's tiles stream from one place (done once, at load)."""
+    out_f, in_f = qweight.shape
+    _check_int8_shape(out_f, in_f)
+    return qweight.view(out_f // ROWS, ROWS, in_f // 2, 2).transpose(1, 2).contiguous()
+
+
+def untile_int8(tiled: torch.Tensor) -> torch.Tensor:
+    """The pair order back to (out, in) rows (for the reference kernels and checks)."""
+    blocks, pairs = tiled.shape[:2]
+    return tiled.transpose(1, 2).reshape(blocks * ROWS, pairs * 2)
+
+
+def int8_fused(x: torch.Tensor, tiled: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """x (rows, in) bf16 times the int8 weight in pair order (`tile_int8`'s (out / 64, in / 2, 64, 2)) with per-row
+    scales (out,), converted inside the matmul; (rows, out) bf16."""
+    _check_bf16(x, scales, "int8_fused")
+    if tiled.dim() != 4 or tuple(tiled.shape[2:]) != (ROWS, INT8_COLUMNS):
+        raise ValueError(f"int8_fused takes the pair order of tile_int8 (out / {ROWS}, in / 2, {ROWS}, 2), got "
+                         f"{tuple(tiled.shape)}")
+    out_f, in_f = tiled.shape[0] * ROWS, tiled.shape[1] * INT8_COLUMNS
+    xc, q, s = x.contiguous(), tiled.contiguous(), scales.contiguous()
     out = torch.empty(x.shape[0], out_f, dtype=torch.bfloat16)
     _library().fused_int8(q.data_ptr(), s.data_ptr(), xc.data_ptr(), x.shape[0], in_f, out_f, out.data_ptr())
     return out

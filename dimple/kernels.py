@@ -24,9 +24,12 @@ Four storages, each with its kernels:
     transient copy of one weight), `int8_dequant` (the same one block of
     output rows at a time: the least memory, the reference) and `int8_fused`
     (`dimple.fused_matmul`: the weight converted inside a compiled AVX-512
-    BF16 matmul loop; where the CPU has AVX-512 BF16). All read the
-    same stored weight, so the choice is per row count: a call uses the kernel
-    measured fastest at the nearest timed row count, and int8 is also timed
+    BF16 matmul loop; where the CPU has AVX-512 BF16). The first three read
+    the weight's rows (out, in); `int8_fused` reads it in pair order, arranged
+    at load (`tile_int8`), so a shape keeps one layout, as float keeps one of
+    plain and packed: the layout whose kernels, each the fastest at its row
+    count, sum to the least time. Within it the choice is per row count: a
+    call uses the kernel measured fastest at the nearest timed row count, and int8 is also timed
     at a prompt's row count (`KernelSettings.prefill_rows`), where the
     matrix-vector kernel loses. Which of the other two wins depends on the
     shape and on the machine's state (the 7B's MLP at 256 rows on an AMD
@@ -69,7 +72,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .int4 import INT4_GROUPS, int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
-from .fused_matmul import INT8_COLUMNS, ROWS as FUSED_ROWS, int4_fused, int8_fused, unavailable_reason as fused_unavailable
+from .fused_matmul import (INT8_COLUMNS, ROWS as FUSED_ROWS, int4_fused, int8_fused, tile_int8,
+                           unavailable_reason as fused_unavailable)
 from .int4_native import int4_native, unavailable_reason as native_unavailable
 from .int4_ranges import DEFAULT_RANGES, RANGES
 from .packed_linear import pack_weight, packed_linear, packing_available
@@ -173,12 +177,18 @@ class Candidate:
     available: Callable[[torch.device, int], bool]  # whether this build and device can run it at this in_features
     prepare: Callable[[torch.Tensor, KernelSettings], tuple]  # float weight (out, in) -> the state the kernel reads
     run: Callable[..., torch.Tensor]  # (x (rows, in), *state) -> (rows, out), no bias
+    layout: str  # how `prepare` arranges the weight: kernels of one layout share a stored weight, one layout a shape
 
 
 def _quantized(weight: torch.Tensor, settings: KernelSettings) -> tuple:
     from .quantize import quantize_weight
 
     return quantize_weight(weight)
+
+
+def _quantized_pairs(weight: torch.Tensor, settings: KernelSettings) -> tuple:
+    q, scales = _quantized(weight, settings)
+    return tile_int8(q), scales
 
 
 def _quantized_int4(weight: torch.Tensor, settings: KernelSettings) -> tuple:
@@ -203,8 +213,8 @@ def int4_fused_runs(device: torch.device, in_features: int) -> bool:
 
 
 def int8_fused_runs(device: torch.device, in_features: int) -> bool:
-    """Whether `int8_fused` runs here: on a CPU with AVX-512 BF16 where its C loop was built, at an input width
-    of whole 32-column pieces (the output width must be whole 64-row blocks: the kernel refuses others)."""
+    """Whether `int8_fused` runs here: on a CPU with AVX-512 BF16 where its C loop was built, at an even input
+    width (the output width must be whole 64-row blocks: `tile_int8` refuses others)."""
     return device.type == "cpu" and in_features % INT8_COLUMNS == 0 and fused_unavailable("int8") is None
 
 
@@ -223,19 +233,19 @@ def int8pack_runs(device: torch.device, in_features: int) -> bool:
 
 
 CANDIDATES: dict[str, Candidate] = {
-    "plain": Candidate("float", lambda d, k: True, lambda w, s: (w,), lambda x, w: F.linear(x, w)),
+    "plain": Candidate("float", lambda d, k: True, lambda w, s: (w,), lambda x, w: F.linear(x, w), "plain"),
     "packed": Candidate("float", lambda d, k: d.type == "cpu" and packing_available(), lambda w, s: (pack_weight(w),),
-                        lambda x, p: packed_linear(x, p, None)),
-    "int8_gemv": Candidate("int8", int8pack_runs, _quantized, int8_gemv),
-    "int8_upcast": Candidate("int8", lambda d, k: True, _quantized, int8_upcast),
-    "int8_dequant": Candidate("int8", lambda d, k: True, _quantized, int8_dequant),
-    "int8_fused": Candidate("int8", int8_fused_runs, _quantized, int8_fused),
+                        lambda x, p: packed_linear(x, p, None), "packed"),
+    "int8_gemv": Candidate("int8", int8pack_runs, _quantized, int8_gemv, "rows"),
+    "int8_upcast": Candidate("int8", lambda d, k: True, _quantized, int8_upcast, "rows"),
+    "int8_dequant": Candidate("int8", lambda d, k: True, _quantized, int8_dequant, "rows"),
+    "int8_fused": Candidate("int8", int8_fused_runs, _quantized_pairs, int8_fused, "pairs"),
     "w8a8_intmm": Candidate("w8a8", lambda d, k: d.type == "cpu" and hasattr(torch, "_int_mm"), _quantized,
-                            w8a8_intmm),
-    "int4_gemv": Candidate("int4", int4_runs, _quantized_int4, int4_gemv),
-    "int4_fused": Candidate("int4", int4_fused_runs, _quantized_int4, int4_fused),
-    "int4_native": Candidate("int4", int4_native_runs, _quantized_int4, int4_native),
-    "int4_dequant": Candidate("int4", int4_runs, _quantized_int4, int4_dequant),
+                            w8a8_intmm, "rows"),
+    "int4_gemv": Candidate("int4", int4_runs, _quantized_int4, int4_gemv, "int4"),
+    "int4_fused": Candidate("int4", int4_fused_runs, _quantized_int4, int4_fused, "int4"),
+    "int4_native": Candidate("int4", int4_native_runs, _quantized_int4, int4_native, "int4"),
+    "int4_dequant": Candidate("int4", int4_runs, _quantized_int4, int4_dequant, "int4"),
 }
 # Each storage's reference kernel, always kept: plain torch ops (w8a8 has only the one, and quantize.check_quantize
 # admits it on the CPU only, where torch's integer matmul takes any shape; int4's reads torch's packed layout,
@@ -323,19 +333,32 @@ def order_names(storage: str, names) -> list:
     return sorted(names, key=lambda n: n != REFERENCE[storage])
 
 
-def choose(timing: dict, storage: str, rows: tuple) -> dict:
-    """The kernel per timed row count among the storage's surviving candidates; for float storage one kernel
-    for all rows (the storage itself is chosen): the least summed time."""
-    alive = {n: t for n, t in timing["ms"].items() if CANDIDATES_STORAGE.get(n) == storage}
+def choose(timing: dict, storage: str, rows: tuple, candidates: Optional[dict] = None) -> dict:
+    """The kernel per timed row count among the storage's surviving candidates, all of one layout (a shape stores
+    one): the layout whose per-row fastest kernels sum to the least time. Float storage's layouts (plain,
+    packed) have one kernel each, so it keeps one kernel for all rows."""
+    table = candidates or CANDIDATES
+    alive = {n: t for n, t in timing["ms"].items() if n in table and table[n].storage == storage}
     if not alive:
         return {n: REFERENCE[storage] for n in rows}
-    if storage == "float":
-        best = min(alive, key=lambda n: sum(alive[n].values()))
-        return {n: best for n in rows}
-    return {n: min(alive, key=lambda k: alive[k][n]) for n in rows}
+    layouts: dict = {}
+    for name in alive:
+        layouts.setdefault(table[name].layout, []).append(name)
+
+    def per_row(names: list) -> dict:
+        return {n: min(names, key=lambda k: alive[k][n]) for n in rows}
+
+    best = min(layouts.values(), key=lambda names: sum(alive[k][n] for n, k in per_row(names).items()))
+    return per_row(best)
 
 
-CANDIDATES_STORAGE = {name: c.storage for name, c in CANDIDATES.items()}
+def layout_of(choice: dict, candidates: Optional[dict] = None) -> str:
+    """The one weight layout a choice's kernels read ({rows: kernel}); raises if they need two."""
+    table = candidates or CANDIDATES
+    layouts = {table[k].layout for k in choice.values()}
+    if len(layouts) != 1:
+        raise ValueError(f"a choice's kernels must read one stored layout, got {sorted(layouts)} ({choice})")
+    return layouts.pop()
 
 
 def kernel_for_rows(choice: dict, rows: int) -> str:
@@ -362,7 +385,7 @@ def measure_choices(shapes: dict, storage: str, dtype, device, settings: KernelS
     for (in_f, out_f), modules in shapes.items():
         rows = settings.rows_for(storage)
         timing = time_shape(in_f, out_f, dtype, device, names, settings, table, rows)
-        choice = choose({"ms": {n: t for n, t in timing["ms"].items() if n in eligible}}, storage, rows)
+        choice = choose({"ms": {n: t for n, t in timing["ms"].items() if n in eligible}}, storage, rows, table)
         out.append({"in_features": in_f, "out_features": out_f, "layers": len(modules), "example": modules[0],
                     "storage": storage, "timed_out_features": timing["timed_out_features"], "ms": timing["ms"],
                     "dropped": timing["dropped"], "chosen": {str(n): k for n, k in choice.items()}})

@@ -47,12 +47,13 @@ import torch
 from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
-from .fused_matmul import int4_fused, int8_fused
+from .fused_matmul import int4_fused, int8_fused, tile_int8
 from .int4_native import int4_native
 from .int4_codes import layer_from_saved
 from .int4_sequential import quantize_sequentially
 from .int4_ranges import DEFAULT_RANGES
-from .kernels import INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, w8a8_intmm
+from .kernels import (INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, layout_of,
+                      w8a8_intmm)
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
 
 
@@ -156,16 +157,19 @@ class QuantizedLinear(nn.Module):
 
 
 class Int8Linear(QuantizedLinear):
-    """int8 values (out, in) x per-row scales (out,)."""
+    """int8 values x per-row scales (out,). The values are kept in the layout the chosen kernels read
+    (`kernels.layout_of`): rows (out, in), or pair order for `int8_fused` (`fused_matmul.tile_int8`)."""
 
     kind = "int8"
 
     def __init__(self, qweight: torch.Tensor, scales: torch.Tensor, bias, choice: dict | None = None,
                  block_bytes: int = 4 * 2**20):
+        """qweight: int8 rows (out, in), arranged here for the choice's kernels."""
         super().__init__()
-        self.register_buffer("qweight", qweight)
-        self.register_buffer("scales", scales)
         self._setup(qweight.shape[1], qweight.shape[0], bias, scales.dtype, choice, block_bytes)
+        self.layout = layout_of(self.choice)
+        self.register_buffer("qweight", tile_int8(qweight) if self.layout == "pairs" else qweight)
+        self.register_buffer("scales", scales)
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, **kwargs) -> "Int8Linear":

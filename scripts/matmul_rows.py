@@ -24,7 +24,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dimple.int4 import int4_dequant, int4_gemv, quantize_int4  # noqa: E402
-from dimple.fused_matmul import int4_fused  # noqa: E402
+from dimple.fused_matmul import int4_fused, int8_fused, tile_int8, unavailable_reason  # noqa: E402
 from dimple.int4_native import int4_native  # noqa: E402
 from dimple.kernels import KernelSettings, int8_dequant, int8_gemv, int8_upcast, w8a8_intmm  # noqa: E402
 from dimple.packed_linear import pack_weight, packed_linear  # noqa: E402
@@ -62,12 +62,15 @@ def int8_table(rows_list) -> None:
         i, o = LANGUAGE[name]
         w = torch.randn(o, i, dtype=torch.bfloat16) * 0.02
         q, s = quantize_weight(w)
+        pairs = tile_int8(q) if unavailable_reason("int8") is None else None
         for rows in rows_list:
             x = torch.randn(rows, i, dtype=torch.bfloat16)
             ms = {"bf16 plain": best_ms(lambda: F.linear(x, w)), "int8_gemv": best_ms(lambda: int8_gemv(x, q, s)),
                   "int8_upcast": best_ms(lambda: int8_upcast(x, q, s)),
                   "int8_dequant": best_ms(lambda: int8_dequant(x, q, s)),
                   "w8a8_intmm": best_ms(lambda: w8a8_intmm(x, q, s))}
+            if pairs is not None:  # AVX-512 BF16 only
+                ms["int8_fused"] = best_ms(lambda: int8_fused(x, pairs, s))
             print(f"{rows} rows {name} {i}->{o}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in ms.items()), flush=True)
 
 

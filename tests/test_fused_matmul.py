@@ -39,18 +39,19 @@ def test_the_fused_kernel_computes_the_reference_function_at_every_row_and_threa
 
 
 @needs_fused
-@pytest.mark.parametrize("out_f, in_f", [(64, 32), (192, 128), (128, 4096), (320, 96)])
+@pytest.mark.parametrize("out_f, in_f", [(64, 2), (192, 128), (128, 4096), (320, 96), (128, 3420)])
 def test_the_fused_int8_kernel_computes_the_reference_function_at_every_row_and_thread_count(out_f, in_f):
     torch.manual_seed(8)
     q, scales = quantize_weight((torch.randn(out_f, in_f) * 0.02).bfloat16())
     weight = dequantize(q, scales).float()
+    tiled = fused.tile_int8(q)
     threads = torch.get_num_threads()
     try:
         for n in (1, 3):
             torch.set_num_threads(n)
-            for rows in (1, 5, 7, 49, 100):
+            for rows in (1, 5, 7, 49, 100):  # 100: two chunks of at most 96 rows
                 x = torch.randn(rows, in_f).bfloat16()
-                got = fused.int8_fused(x, q, scales)
+                got = fused.int8_fused(x, tiled, scales)
                 want = x.float() @ weight.T
                 assert got.shape == (rows, out_f) and got.dtype == torch.bfloat16
                 assert float((got.float() - want).norm() / want.norm()) <= 0.005
@@ -67,13 +68,23 @@ def test_the_fused_kernels_refuse_float32_activations_and_ragged_int8_shapes():
         fused.int4_fused(torch.randn(2, 64), packed, sz, 64)
     q, scales = quantize_weight(torch.randn(64, 64))
     with pytest.raises(TypeError, match="bfloat16"):
-        fused.int8_fused(torch.randn(2, 64), q, scales)
+        fused.int8_fused(torch.randn(2, 64), fused.tile_int8(q), scales)
+    q, scales = quantize_weight(torch.randn(64, 64).bfloat16())
+    with pytest.raises(ValueError, match="pair order"):  # rows (out, in), not arranged by tile_int8
+        fused.int8_fused(torch.randn(2, 64).bfloat16(), q, scales)
     q, scales = quantize_weight(torch.randn(100, 64).bfloat16())  # 100 rows: not whole blocks of 64
     with pytest.raises(ValueError, match="whole blocks"):
-        fused.int8_fused(torch.randn(2, 64).bfloat16(), q, scales)
+        fused.tile_int8(q)
     fast = KernelSettings(rows=(1, 5), repeats=1, budget_ms=0.0, prefill_rows=0)
     timing = time_shape(64, 100, torch.bfloat16, "cpu", ["int8_dequant", "int8_fused", "int8_gemv"], fast)
     assert "whole blocks" in timing["dropped"]["int8_fused"] and "int8_fused" not in timing["ms"]
+
+
+def test_the_pair_order_holds_the_same_bytes_and_comes_back_to_rows():
+    q = torch.randint(-127, 128, (128, 6), dtype=torch.int8)
+    tiled = fused.tile_int8(q)
+    assert tiled.shape == (2, 3, 64, 2) and tiled[1, 2, 5, 1] == q[64 + 5, 2 * 2 + 1]
+    assert torch.equal(fused.untile_int8(tiled), q) and not torch.equal(tiled.flatten(), q.flatten())
 
 
 def test_on_another_packing_the_fused_int4_kernel_is_not_offered_and_the_choice_keeps_the_others(monkeypatch):

@@ -1,23 +1,21 @@
 """The linear kernel of each weight shape is chosen by measurement at load, a failing or wrong candidate is
 dropped with its reason while the reference kernel stays, and the choice table reports every shape."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 
 from dimple import kernels
-from dimple.kernels import CANDIDATES, SLICE_ROWS, Candidate, KernelSettings, choose, kernel_for_rows, time_shape
+from dimple.kernels import CANDIDATES, SLICE_ROWS, KernelSettings, choose, kernel_for_rows, time_shape
 from dimple.packed_linear import packing_available
 
 FAST = KernelSettings(rows=(1, 5), repeats=1, budget_ms=0.0)
 
 
 def _with(name, **changes):
-    table = dict(CANDIDATES)
-    c = table[name]
-    table[name] = Candidate(changes.get("storage", c.storage), changes.get("available", c.available),
-                            changes.get("prepare", c.prepare), changes.get("run", c.run))
-    return table
+    return dict(CANDIDATES, **{name: dataclasses.replace(CANDIDATES[name], **changes)})
 
 
 def _raise(*_):
@@ -63,6 +61,21 @@ def test_the_fastest_candidate_wins_per_row_count_for_int8_and_by_total_for_floa
     assert choose(timing, "int8", (1, 33)) == {1: "int8_gemv", 33: "int8_dequant"}
     timing = {"ms": {"plain": {1: 1.0, 33: 9.0}, "packed": {1: 3.0, 33: 4.0}}}
     assert choose(timing, "float", (1, 33)) == {1: "packed", 33: "packed"}
+
+
+def test_an_int8_shape_keeps_the_layout_whose_fastest_kernels_sum_to_the_least_time():
+    rows_layout = {"int8_gemv": {1: 1.0, 33: 9.0}, "int8_dequant": {1: 3.0, 33: 4.0}}  # best per row: 1 + 4
+    slower_pairs = dict(rows_layout, int8_fused={1: 2.0, 33: 5.0})  # 7
+    assert choose({"ms": slower_pairs}, "int8", (1, 33)) == {1: "int8_gemv", 33: "int8_dequant"}
+    faster_pairs = dict(rows_layout, int8_fused={1: 1.5, 33: 3.0})  # 4.5, though int8_gemv is faster at 1 row
+    assert choose({"ms": faster_pairs}, "int8", (1, 33)) == {1: "int8_fused", 33: "int8_fused"}
+
+
+def test_a_choice_whose_kernels_read_two_layouts_is_refused():
+    assert kernels.layout_of({1: "int8_gemv", 33: "int8_dequant"}) == "rows"
+    assert kernels.layout_of({1: "int8_fused"}) == "pairs"
+    with pytest.raises(ValueError, match="one stored layout"):
+        kernels.layout_of({1: "int8_gemv", 33: "int8_fused"})
 
 
 def test_int8_is_timed_at_a_prompts_rows_and_float_storage_only_at_the_decodes():

@@ -3,6 +3,7 @@ of a storage compute one function, logits close to float within a stated bound, 
 (int4) of the bytes, and unsupported settings refused with a clear message."""
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -14,8 +15,9 @@ from dimple.config import DecodeConfig
 from dimple import int4
 from dimple.int4 import dequantize_int4, int4_dequant, int4_gemv, quantize_int4
 from dimple.int4_native import int4_native
-from dimple.kernels import (CANDIDATES, Candidate, KernelSettings, choose, int8_dequant, int8_gemv, int8_upcast,
+from dimple.kernels import (CANDIDATES, KernelSettings, choose, int8_dequant, int8_gemv, int8_upcast,
                             quantize_rows, time_shape, w8a8_intmm)
+from dimple.fused_matmul import unavailable_reason as fused_unavailable
 from dimple.loading import load_model
 from dimple.quantize import (Int4Linear, Int8Linear, check_quantize, dequantize, is_quantized, quantize_linears,
                              quantize_weight)
@@ -119,6 +121,19 @@ def test_a_quantised_model_decodes_with_the_engine_and_its_cache_on_its_own_kern
     assert 1 <= traj.nfe <= 12 and models[mode].config.mask_token_id not in traj.response_ids
     chosen = {k for row in models[mode].kernel_choice for k in row["chosen"].values()}
     assert chosen and chosen <= kernels and models[mode].quantize == mode
+
+
+@pytest.mark.skipif(fused_unavailable("int8") is not None, reason="the fused int8 kernel cannot run here")
+def test_an_int8_layer_stores_the_layout_its_chosen_kernels_read_and_computes_the_same_function():
+    torch.manual_seed(3)
+    linear = nn.Linear(96, 128, bias=True).to(torch.bfloat16)
+    rows = Int8Linear.from_linear(linear, choice={1: "int8_gemv", 33: "int8_dequant"})
+    pairs = Int8Linear.from_linear(linear, choice={1: "int8_fused", 33: "int8_fused"})
+    assert rows.qweight.shape == (128, 96) and pairs.qweight.shape == (2, 48, 64, 2)
+    x = torch.randn(5, 96).bfloat16()
+    torch.testing.assert_close(pairs(x).float(), rows(x).float(), rtol=0.02, atol=0.02)
+    with pytest.raises(ValueError, match="one stored layout"):
+        Int8Linear.from_linear(linear, choice={1: "int8_gemv", 33: "int8_fused"})
 
 
 def test_a_w8a8_model_runs_only_the_integer_kernel_and_times_the_others_beside_it(reference_pair):
@@ -320,8 +335,7 @@ def test_when_torchs_int4_matmul_fails_the_int4_choice_falls_back_to_the_dequant
     def explode(*_):
         raise RuntimeError("int4 op exploded")
 
-    table = dict(CANDIDATES, int4_gemv=Candidate("int4", CANDIDATES["int4_gemv"].available,
-                                                 CANDIDATES["int4_gemv"].prepare, explode))
+    table = dict(CANDIDATES, int4_gemv=dataclasses.replace(CANDIDATES["int4_gemv"], run=explode))
     fast = KernelSettings(rows=(1, 5), repeats=1, budget_ms=0.0, prefill_rows=0)
     timing = time_shape(40, 24, torch.float32, "cpu", ["int4_dequant", "int4_gemv"], fast, table)
     assert set(timing["ms"]) == {"int4_dequant"} and "int4 op exploded" in timing["dropped"]["int4_gemv"]
