@@ -5,19 +5,20 @@ dequantising kernels (`int4_dequant`, `int8_dequant`, `dimple.int4_native`) writ
 before torch's matmul reads it back, so all of them took about twice the bf16 matmul's time (docs/scale.md). Here
 the weight is read once at its stored size: for each block of 64 output rows and each 128 input columns it becomes
 a 16 KB tile of bf16 pairs in registers, and AVX-512 BF16's dot product (`vdpbf16ps`, two products a lane)
-multiplies the tile by 6 rows of x at a time into float32 sums kept in L1. int4 (`int4_fused`): the codes of
-torch's AVX-512 packing, (code - 8) * scale + zero in float32, rounded once to bf16: the reference kernel's weights.
-int8 (`int8_fused`): each row's values converted exactly, 16 rows transposed into pairs, the row's scale applied to
-its sums. Blocks of rows are split among torch's OpenMP threads. Wide inputs (a prompt) are cut into chunks of
-48-96 rows (as many as fit 1 MB), so their sums stay in L1 and their x in L2; at 1,024 rows `int4_native`
-(dequantised blocks into oneDNN) is faster, and the choice says so.
+multiplies the tile by 6 rows of x at a time into float32 sums. The next span's bytes are prefetched while the rows
+pass over this one. int4 (`int4_fused`): the codes of torch's AVX-512 packing, (code - 8) * scale + zero in float32,
+rounded once to bf16: the reference kernel's weights. int8 (`int8_fused`): the values in pair order, arranged once
+at load (`tile_int8`), each 32 bytes converted exactly to 16 rows' bf16 pairs, the row's scale applied to its sums.
+Blocks of rows are split among torch's OpenMP threads. Wide inputs (a prompt) are cut into chunks of 48-192 rows
+(as many as fit 8 MB of x), each converting the weight once; at 1,024 rows oneDNN's bf16 matmul is 1.06-1.15x
+faster per row, and the choice weighs that.
 
 Owns: the C source, `unavailable_reason()` and the two kernels (bf16 activations only). They need AVX-512 BF16
 (`avx512_bf16`: AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later); int4 also needs torch's
 AVX-512 packing (blocks of 64 rows, rows i and 32 + i in byte i, as `dimple.int4.packed_layout()` learns it), and
-int8 weights of whole blocks (64 rows, 32 columns). Elsewhere they are not offered and the kernel choice keeps
-the others (`dimple.kernels`). The build is `dimple.native_build`'s. It does not know models, the kernel choice
-or how weights are quantised.
+int8 weights of whole blocks (64 rows, an even number of columns). Elsewhere they are not offered and the kernel
+choice keeps the others (`dimple.kernels`). The build is `dimple.native_build`'s. It does not know models, the
+kernel choice or how weights are quantised.
 """
 
 from __future__ import annotations
@@ -122,9 +123,12 @@ static inline void prefetch(const char *p, int64_t bytes) {
 
 #define SPAN 128     /* input columns unpacked at a time (several groups): a 16 KB tile, so the sums are loaded less often */
 #define TILE_ROWS 6   /* rows of x per micro-kernel: 6 x 4 accumulators + 4 weights + 1 broadcast of 32 registers */
-#define CHUNK_ROWS 96 /* rows of x per pass over a block at most: their float32 sums (24 KB) stay in L1 ... */
-#define CHUNK_X_BYTES (1 << 22) /* ... and their x in L2 or L3; a 65-row canvas at the 7B's widest input in one
-                                   chunk (at 1 MB it took two, and converted the weight twice: 1.4x the time) */
+/* Rows of x per pass over a block (the weight is converted once per chunk) at most, and the bytes of x a chunk
+   may take: a 65-row canvas at the 7B's widest input in one chunk (at 1 MB of x it took two, converted the weight
+   twice and ran 1.4x slower); 192 rows' float32 sums (48 KB) sit in L2. 96 rows gave 1.02-1.08x the time at
+   256-1,024 rows, 288 no better than 192 (the 7B's MLP, AMD EPYC Zen 5, docs/scale.md). */
+#define CHUNK_ROWS 192
+#define CHUNK_X_BYTES (1 << 23)
 
 /* One block of 64 output rows for a chunk of x's rows. kind 4: w the block's packed int4 bytes, aux its scales and
    zeros (sz + b * 64 * 2); kind 8: w the block's first int8 row, aux its 64 scales, applied to the sums. */
