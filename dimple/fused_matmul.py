@@ -273,6 +273,18 @@ def tile_int8(qweight: torch.Tensor) -> torch.Tensor:
     return qweight.view(out_f // ROWS, ROWS, in_f // 2, 2).transpose(1, 2).contiguous()
 
 
+def tile_int8_(qweight: torch.Tensor) -> torch.Tensor:
+    """`tile_int8` in place: each block of 64 rows rearranged through a buffer of one block, so a load never holds a
+    second copy of a weight (the lm_head's is 545 MB at the 7B shape). Returns the pair-order view of `qweight`'s
+    storage; `qweight` itself must not be read as rows after."""
+    out_f, in_f = qweight.shape
+    _check_int8_shape(out_f, in_f)
+    blocks = qweight.view(out_f // ROWS, ROWS, in_f // 2, 2)
+    for block in blocks:
+        block.view(-1).copy_(block.transpose(0, 1).flatten())
+    return qweight.view(out_f // ROWS, in_f // 2, ROWS, 2)
+
+
 def untile_int8(tiled: torch.Tensor) -> torch.Tensor:
     """The pair order back to (out, in) rows (for the reference kernels and checks)."""
     blocks, pairs = tiled.shape[:2]

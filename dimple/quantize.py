@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from .int4 import int4_dequant, int4_gemv, quantize_int4, unavailable_reason as int4_unavailable
-from .fused_matmul import int4_fused, int8_fused, tile_int8
+from .fused_matmul import int4_fused, int8_fused, tile_int8_
 from .int4_native import int4_native
 from .int4_codes import layer_from_saved
 from .int4_sequential import quantize_sequentially
@@ -164,11 +164,11 @@ class Int8Linear(QuantizedLinear):
 
     def __init__(self, qweight: torch.Tensor, scales: torch.Tensor, bias, choice: dict | None = None,
                  block_bytes: int = 4 * 2**20):
-        """qweight: int8 rows (out, in), arranged here for the choice's kernels."""
+        """qweight: int8 rows (out, in), arranged here, in place, for the choice's kernels."""
         super().__init__()
         self._setup(qweight.shape[1], qweight.shape[0], bias, scales.dtype, choice, block_bytes)
         self.layout = layout_of(self.choice)
-        self.register_buffer("qweight", tile_int8(qweight) if self.layout == "pairs" else qweight)
+        self.register_buffer("qweight", tile_int8_(qweight) if self.layout == "pairs" else qweight)
         self.register_buffer("scales", scales)
 
     @classmethod

@@ -85,6 +85,8 @@ def test_the_pair_order_holds_the_same_bytes_and_comes_back_to_rows():
     tiled = fused.tile_int8(q)
     assert tiled.shape == (2, 3, 64, 2) and tiled[1, 2, 5, 1] == q[64 + 5, 2 * 2 + 1]
     assert torch.equal(fused.untile_int8(tiled), q) and not torch.equal(tiled.flatten(), q.flatten())
+    in_place = fused.tile_int8_(q.clone())
+    assert torch.equal(in_place, tiled)
 
 
 def test_on_another_packing_the_fused_int4_kernel_is_not_offered_and_the_choice_keeps_the_others(monkeypatch):
