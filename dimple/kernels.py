@@ -75,6 +75,7 @@ from .int4 import INT4_GROUPS, int4_dequant, int4_gemv, quantize_int4, unavailab
 from .fused_matmul import (INT8_COLUMNS, ROWS as FUSED_ROWS, int4_fused, int8_fused, tile_int8,
                            unavailable_reason as fused_unavailable)
 from .int4_native import int4_native, unavailable_reason as native_unavailable
+from .int8 import int8_dequant, int8_gemv, int8_upcast, int8pack_runs, quantize_weight, w8a8_intmm
 from .int4_ranges import DEFAULT_RANGES, RANGES
 from .packed_linear import pack_weight, packed_linear, packing_available
 
@@ -119,58 +120,6 @@ class KernelSettings:
         return self
 
 
-# ----- the kernels -------------------------------------------------------------------------------
-INT8_MAX = 127  # symmetric int8: values in [-127, 127], so -w quantises to -q (weights and activations alike)
-
-
-def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(rows, in) floating -> (int8 (rows, in), float32 scales (rows, 1)): one symmetric scale per row, max |x|
-    / 127, round to nearest (a token's activations are quantised on their own: dynamic, per token)."""
-    xf = x.float()
-    s = (xf.abs().amax(dim=1, keepdim=True) / INT8_MAX).clamp_min_(torch.finfo(torch.float32).tiny)
-    return torch.round(xf / s).clamp_(-INT8_MAX, INT8_MAX).to(torch.int8), s
-
-
-def w8a8_intmm(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """x (rows, in) quantised per row to int8, times the int8 weight (out, in), in torch's integer matmul
-    (int32 sums: |sum| <= 127 * 127 * in < 2^31 for in < 133,000), then both scales. A different function from
-    the weight-only kernels: the activations are rounded too (`quantize="w8a8"`, never chosen for "int8")."""
-    xq, xs = quantize_rows(x)
-    return (torch._int_mm(xq, qweight.t()).float() * xs * scales.float()).to(x.dtype)
-
-
-def int8_gemv(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """x (rows, in) times int8 weight (out, in) with per-output-row scales (out,): torch's int8 weight-pack
-    matmul (the kernel gpt-fast and torchao's CPU weight-only int8 call)."""
-    return torch.ops.aten._weight_int8pack_mm(x, qweight, scales)
-
-
-def int8_dequant(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, block_bytes: int = 4 * 2**20):
-    """The same function by converting the int8 weight to x's dtype one block of output rows at a time (int8
-    values are exact in bf16) and multiplying: out^T[block] = W[block] x^T, then the per-row scales. On a GPU
-    the whole weight is converted at once."""
-    if x.device.type != "cpu":
-        return F.linear(x, qweight.to(x.dtype)) * scales
-    out_features, in_features = qweight.shape
-    block = max(16, block_bytes // (2 * in_features))
-    out_t = torch.empty(out_features, x.shape[0], dtype=x.dtype, device=x.device)
-    buf = torch.empty(min(block, out_features), in_features, dtype=x.dtype, device=x.device)
-    x_t = x.t()
-    for start in range(0, out_features, block):
-        end = min(start + block, out_features)
-        b = buf[: end - start]
-        b.copy_(qweight[start:end])
-        torch.mm(b, x_t, out=out_t[start:end])
-    return out_t.t() * scales
-
-
-def int8_upcast(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """The same function with the whole int8 weight converted to x's dtype for this call (a transient copy of one
-    weight, 136 MB for the 7B's MLP, 1.1 GB for its lm_head) and one matmul: one conversion instead of
-    `int8_dequant`'s blocks, which is faster for some shapes and machine states (the kernel table decides)."""
-    return F.linear(x, qweight.to(x.dtype)) * scales
-
-
 @dataclass(frozen=True)
 class Candidate:
     storage: str  # "float" (the load dtype), "int8", "w8a8" or "int4": which stored weight the kernel reads and how
@@ -181,8 +130,6 @@ class Candidate:
 
 
 def _quantized(weight: torch.Tensor, settings: KernelSettings) -> tuple:
-    from .quantize import quantize_weight
-
     return quantize_weight(weight)
 
 
@@ -219,19 +166,6 @@ def int8_fused_runs(device: torch.device, in_features: int) -> bool:
 
 
 SLICE_ROWS = FUSED_ROWS  # a weight timed on a slice of its output rows gets whole blocks of the fused kernels
-INT8PACK_K_MULTIPLE = 16  # _weight_int8pack_mm on the CPU reads the input dimension in blocks of this many
-
-
-def int8pack_runs(device: torch.device, in_features: int) -> bool:
-    """Whether torch's `_weight_int8pack_mm` can be called at this input width. On the CPU (torch 2.13) an
-    in_features that is not a multiple of 16 crashed the process at 2+ rows (3420: the 7B vision MLP's
-    down_proj, a segmentation fault during the kernel timing) and gave NaN at 1 row (100), so such a shape
-    never reaches it: a crash cannot be caught and dropped like an error."""
-    if not hasattr(torch.ops.aten, "_weight_int8pack_mm"):
-        return False
-    return device.type != "cpu" or in_features % INT8PACK_K_MULTIPLE == 0
-
-
 CANDIDATES: dict[str, Candidate] = {
     "plain": Candidate("float", lambda d, k: True, lambda w, s: (w,), lambda x, w: F.linear(x, w), "plain"),
     "packed": Candidate("float", lambda d, k: d.type == "cpu" and packing_available(), lambda w, s: (pack_weight(w),),

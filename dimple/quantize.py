@@ -1,24 +1,20 @@
 """Quantisation of a loaded model's linear layers: `load_model(..., quantize="int8" | "w8a8" | "int4")`.
 
-Owns the int8 scheme, the quantised layers (`Int8Linear`, `Int4Linear`: int4's scheme and
-packing are `dimple.int4`'s) and the swap of a model's linears for them. Each linear weight
-(out, in) becomes int8 values with one scale per output row (symmetric,
-scale = max |w| / 127, round to nearest, as gpt-fast's and torchao's
-weight-only int8), stored with the scales in the activation dtype; activations
-stay in bf16 (or the load dtype). So the weights take half their bf16 bytes,
-a pass streams half, and a token's logits move by the rounding of each weight
-to 1/254 of its row's range (measured in docs/scale.md, tests/test_quantize.py).
+Owns the quantised layers (`Int8Linear`, `Int4Linear`), the checks of what is refused, and the swap of a
+model's linears for them; the schemes are `dimple.int8`'s and `dimple.int4`'s. With int8 each linear weight
+(out, in) becomes int8 values with one scale per output row (`int8.quantize_weight`), stored with the scales in
+the activation dtype; activations stay in bf16 (or the load dtype). So the weights take half their bf16 bytes,
+a pass streams half, and a token's logits move by the rounding of each weight to 1/254 of its row's range
+(measured in docs/scale.md, tests/test_quantize.py).
 
-The kernels (torch's own `_weight_int8pack_mm`, and block-by-block
-dequantisation into a bf16 matmul for many rows) and which one a call uses are
-`dimple.kernels`' business: an `Int8Linear` holds its weight and the choice per
-row count, and asks `kernels.kernel_for_rows`. Why torch's own op and not
-torchao: torchao's CPU weight-only int8 calls the same op, and its wheel builds
-C++ extensions against one torch version; this adds no dependency.
+The kernels and which one a call uses are `dimple.kernels`' business: a layer holds its weight in the layout
+its chosen kernels read and the choice per row count, and asks `kernels.kernel_for_rows`. Why torch's own int8
+op and not torchao: torchao's CPU weight-only int8 calls the same op, and its wheel builds C++ extensions
+against one torch version; this adds no dependency.
 
 `quantize="w8a8"` keeps the same weights and also rounds each token's
 activations to int8 (one scale per token, max |x| / 127) as they enter a linear
-layer, so the matmul runs on integers (`kernels.w8a8_intmm`): faster than
+layer, so the matmul runs on integers (`int8.w8a8_intmm`): faster than
 converting the weight to bf16 when a pass feeds many tokens, at the price of
 the activations' rounding (measured like int8: scripts/int8_accuracy.py).
 It runs on the CPU only (torch's integer matmul on CUDA needs more than 16
@@ -52,15 +48,14 @@ from .int4_native import int4_native
 from .int4_codes import layer_from_saved
 from .int4_sequential import quantize_sequentially
 from .int4_ranges import DEFAULT_RANGES
-from .kernels import (INT8_MAX, REFERENCE, int8_dequant, int8_gemv, int8_upcast, kernel_for_rows, layout_of,
-                      w8a8_intmm)
+from .int8 import int8_dequant, int8_gemv, int8_upcast, quantize_weight, w8a8_intmm
+from .kernels import REFERENCE, kernel_for_rows, layout_of
 from .packed_linear import plain_ranges, file_mappings, release_file_pages
 
 
 # `quantize` values load_model accepts: off, weight-only int8, int8 weights and per-token int8 activations,
 # weight-only group-wise int4. The CLI's, the app's and dimple.scale's --quantize choices are these.
 MODES = (None, "int8", "w8a8", "int4")
-QUANT_CHUNK_ROWS = 4096  # rows quantised at a time: the float32 scratch stays at 4096 x in, not the whole weight
 
 
 def check_quantize(quantize, device: str, several_gpus: bool = False) -> None:
@@ -96,28 +91,6 @@ def check_int4_options(quantize, calibrating: bool, saved_codes: bool) -> None:
                          "own: use them with --quantize int4")
     if calibrating and saved_codes:
         raise ValueError("saved int4 codes were chosen already: calibrating again would ignore them")
-
-
-def quantize_weight(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(out, in) floating weight -> (int8 values (out, in), scales (out,) in the weight's dtype), row chunk by
-    row chunk. w ~= q * scale[:, None]."""
-    if weight.dim() != 2 or not weight.is_floating_point():
-        raise ValueError(f"quantize_weight takes a 2-d floating weight, got {tuple(weight.shape)} {weight.dtype}")
-    out_f = weight.shape[0]
-    q = torch.empty(weight.shape, dtype=torch.int8, device=weight.device)
-    scales = torch.empty(out_f, dtype=torch.float32, device=weight.device)
-    for start in range(0, out_f, QUANT_CHUNK_ROWS):
-        w = weight[start:start + QUANT_CHUNK_ROWS].float()
-        s = (w.abs().amax(dim=1) / INT8_MAX).clamp_min(torch.finfo(torch.float32).tiny)
-        s = s.to(weight.dtype).float()  # the scale the kernels will multiply by, so rounding uses it exactly
-        q[start:start + QUANT_CHUNK_ROWS] = torch.round(w / s[:, None]).clamp_(-INT8_MAX, INT8_MAX).to(torch.int8)
-        scales[start:start + QUANT_CHUNK_ROWS] = s
-    return q, scales.to(weight.dtype)
-
-
-def dequantize(qweight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """The floating weight an int8 one stands for (for checks and error measurements)."""
-    return qweight.to(scales.dtype) * scales[:, None]
 
 
 INT4_KERNELS = {"int4_gemv": int4_gemv, "int4_fused": int4_fused}  # the int4 kernels without a block size

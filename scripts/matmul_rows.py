@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dimple.int4 import int4_dequant, int4_gemv, quantize_int4  # noqa: E402
 from dimple.fused_matmul import int4_fused, int8_fused, tile_int8, unavailable_reason  # noqa: E402
 from dimple.int4_native import int4_native  # noqa: E402
-from dimple.kernels import KernelSettings, int8_dequant, int8_gemv, int8_upcast, w8a8_intmm  # noqa: E402
+from dimple.int8 import int8_dequant, int8_gemv, int8_upcast, quantize_weight, w8a8_intmm  # noqa: E402
+from dimple.kernels import KernelSettings  # noqa: E402
 from dimple.packed_linear import pack_weight, packed_linear  # noqa: E402
-from dimple.quantize import quantize_weight  # noqa: E402
 
 # (in, out, per block): the released Dimple-7B's linear shapes (dimple/scale/dimple-7b-parameters.json)
 LANGUAGE = {"q_proj": (3584, 3584), "k_proj": (3584, 512), "v_proj": (3584, 512), "o_proj": (3584, 3584),

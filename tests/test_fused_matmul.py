@@ -9,8 +9,8 @@ import torch
 
 from dimple import fused_matmul as fused
 from dimple.int4 import dequantize_int4, int4_dequant, packed_layout, quantize_int4
-from dimple.kernels import KernelSettings, choose, int8_dequant, time_shape
-from dimple.quantize import dequantize, quantize_weight
+from dimple.int8 import dequantize, int8_dequant, quantize_weight
+from dimple.kernels import KernelSettings, choose, time_shape
 
 needs_fused = pytest.mark.skipif(fused.unavailable_reason() is not None,
                                  reason=f"the fused kernels cannot run here: {fused.unavailable_reason()}")

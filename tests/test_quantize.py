@@ -15,12 +15,12 @@ from dimple.config import DecodeConfig
 from dimple import int4
 from dimple.int4 import dequantize_int4, int4_dequant, int4_gemv, quantize_int4
 from dimple.int4_native import int4_native
-from dimple.kernels import (CANDIDATES, KernelSettings, choose, int8_dequant, int8_gemv, int8_upcast,
-                            quantize_rows, time_shape, w8a8_intmm)
+from dimple.int8 import (dequantize, int8_dequant, int8_gemv, int8_upcast, quantize_rows, quantize_weight,
+                         w8a8_intmm)
+from dimple.kernels import CANDIDATES, KernelSettings, choose, time_shape
 from dimple.fused_matmul import unavailable_reason as fused_unavailable
 from dimple.loading import load_model
-from dimple.quantize import (Int4Linear, Int8Linear, check_quantize, dequantize, is_quantized, quantize_linears,
-                             quantize_weight)
+from dimple.quantize import Int4Linear, Int8Linear, check_quantize, is_quantized, quantize_linears
 
 # Stated bound, on the reference fixture model (float32 activations): the int8 logits differ from the float
 # model's by at most 10 % in relative L2 norm, and every position's logit vector keeps a cosine of at least
