@@ -161,10 +161,10 @@ def _slot_rows(layout) -> torch.Tensor:
 
 def _dequantize(packed, sz, b0: int, b1: int, out: torch.Tensor) -> None:
     """Blocks [b0, b1) into out (in', (b1 - b0) * block; unit column stride), on torch's OpenMP threads."""
-    block = packed_layout().block
+    layout = packed_layout()
     fn = getattr(_library(), _FUNCTIONS[out.dtype])
-    fn(packed.data_ptr(), sz.data_ptr(), _slot_rows(packed_layout()).data_ptr(), out.shape[0], packed.shape[0], out.shape[0] // sz.shape[0],
-       block, b0, b1, out.stride(0), out.data_ptr())
+    fn(packed.data_ptr(), sz.data_ptr(), _slot_rows(layout).data_ptr(), out.shape[0], packed.shape[0],
+       out.shape[0] // sz.shape[0], layout.block, b0, b1, out.stride(0), out.data_ptr())
 
 
 def int4_native(x: torch.Tensor, packed: torch.Tensor, scales_and_zeros: torch.Tensor, out_features: int,

@@ -31,8 +31,9 @@ Four storages, each with its kernels:
     count, sum to the least time. Within it the choice is per row count: a
     call uses the kernel measured fastest at the nearest timed row count,
     and int8 is also timed at a prompt's row count
-    (`KernelSettings.prefill_rows`), where the matrix-vector kernel loses. Which of the other two wins depends on the
-    shape and on the machine's state (the 7B's MLP at 256 rows on an AMD
+    (`KernelSettings.prefill_rows`), where the matrix-vector kernel loses.
+    Which of the other two row kernels wins depends on the shape and on
+    the machine's state (the 7B's MLP at 256 rows on an AMD
     EPYC: quiet, dequant 101 ms, upcast 140, gemv 289; beside a training
     job, upcast 272 ms, dequant 536, gemv 608).
 
