@@ -127,16 +127,16 @@ class Candidate:
     available: Callable[[torch.device, int], bool]  # whether this build and device can run it at this in_features
     prepare: Callable[[torch.Tensor, KernelSettings], tuple]  # float weight (out, in) -> the state the kernel reads
     run: Callable[..., torch.Tensor]  # (x (rows, in), *state) -> (rows, out), no bias
-    layout: str  # how `prepare` arranges the weight: kernels of one layout share a stored weight, one layout a shape
+    layout: str  # how the prepared weight is stored: kernels of one layout share it, one layout a shape (ARRANGE)
+
+
+# How a layout rearranges its prepared state (a layout absent here reads it as `prepare` gives it). Timing only:
+# `quantize.Int8Linear` arranges its own weight, in place, by the same layout name.
+ARRANGE = {"pairs": lambda state: (tile_int8(state[0]), *state[1:])}
 
 
 def _quantized(weight: torch.Tensor, settings: KernelSettings) -> tuple:
     return quantize_weight(weight)
-
-
-def _quantized_pairs(weight: torch.Tensor, settings: KernelSettings) -> tuple:
-    q, scales = _quantized(weight, settings)
-    return tile_int8(q), scales
 
 
 def _quantized_int4(weight: torch.Tensor, settings: KernelSettings) -> tuple:
@@ -174,7 +174,7 @@ CANDIDATES: dict[str, Candidate] = {
     "int8_gemv": Candidate("int8", int8pack_runs, _quantized, int8_gemv, "rows"),
     "int8_upcast": Candidate("int8", lambda d, k: True, _quantized, int8_upcast, "rows"),
     "int8_dequant": Candidate("int8", lambda d, k: True, _quantized, int8_dequant, "rows"),
-    "int8_fused": Candidate("int8", int8_fused_runs, _quantized_pairs, int8_fused, "pairs"),
+    "int8_fused": Candidate("int8", int8_fused_runs, _quantized, int8_fused, "pairs"),
     "w8a8_intmm": Candidate("w8a8", lambda d, k: d.type == "cpu" and hasattr(torch, "_int_mm"), _quantized,
                             w8a8_intmm, "rows"),
     "int4_gemv": Candidate("int4", int4_runs, _quantized_int4, int4_gemv, "int4"),
@@ -213,14 +213,25 @@ def _interleaved_best_ms(fns: dict, device: torch.device, repeats: int, budget_m
     return {n: round(b * 1e3, 4) for n, b in best.items()}
 
 
+def _prepared(cand: Candidate, weight: torch.Tensor, states: dict, settings: KernelSettings) -> tuple:
+    """The state `cand` reads, made once per timing: one quantisation per `prepare` (int8 and w8a8 share theirs),
+    then one arrangement per layout of it."""
+    if cand.prepare not in states:
+        states[cand.prepare] = cand.prepare(weight, settings)
+    key = (cand.prepare, cand.layout)
+    if key not in states:
+        arrange = ARRANGE.get(cand.layout)
+        states[key] = arrange(states[cand.prepare]) if arrange else states[cand.prepare]
+    return states[key]
+
+
 def _checked_state(cand: Candidate, name: str, weight, inputs: dict, states: dict, reference: dict,
                    settings: KernelSettings):
     """The candidate's stored weight, after checking its output at every row count against its storage's
     reference kernel (which runs first and is the reference); raises if it is unavailable or differs."""
     if not cand.available(weight.device, weight.shape[1]):
         raise RuntimeError(f"not available on this build or device at in_features {weight.shape[1]}")
-    key = (cand.storage, cand.prepare)  # int8 kernels share one quantised weight, int4 kernels another
-    state = states[key] = states[key] if key in states else cand.prepare(weight, settings)
+    state = _prepared(cand, weight, states, settings)
     for n, x in inputs.items():
         out = cand.run(x, *state)
         ref = reference.setdefault((cand.storage, n), out if name == REFERENCE[cand.storage] else None)

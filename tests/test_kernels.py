@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from dimple import kernels
+from dimple.fused_matmul import untile_int8
+from dimple.int8 import int8_dequant, quantize_weight
 from dimple.kernels import CANDIDATES, SLICE_ROWS, KernelSettings, choose, kernel_for_rows, time_shape
 from dimple.packed_linear import packing_available
 
@@ -40,6 +42,23 @@ def test_an_unavailable_candidate_is_reported_and_never_chosen():
     table = _with("packed", available=lambda device, in_features: False)
     timing = time_shape(16, 8, torch.float32, "cpu", ["plain", "packed"], FAST, table)
     assert "not available" in timing["dropped"]["packed"] and list(timing["ms"]) == ["plain"]
+
+
+def test_a_timing_quantises_its_weight_once_for_every_layout_and_storage_that_reads_it():
+    calls = []
+
+    def counted(weight, settings):
+        calls.append(weight.shape)
+        return quantize_weight(weight)
+
+    # the rows layout, the pair order arranged from the same codes, and w8a8's kernel on the same codes
+    table = {name: dataclasses.replace(CANDIDATES[name], prepare=counted)
+             for name in ("int8_dequant", "int8_upcast", "int8_fused", "w8a8_intmm")}
+    table["int8_fused"] = dataclasses.replace(table["int8_fused"], available=lambda device, in_features: True,
+                                              run=lambda x, q, s: int8_dequant(x, untile_int8(q), s))
+    timing = time_shape(32, 128, torch.bfloat16, "cpu", list(table), FAST, table)
+    assert set(timing["ms"]) == set(table), timing["dropped"]
+    assert len(calls) == 1
 
 
 @pytest.mark.skipif(not hasattr(torch.ops.aten, "_weight_int8pack_mm"), reason="this torch has no int8pack kernel")
