@@ -175,7 +175,23 @@ def attend(q, k, v, mask, dropout_p: float, gqa: bool) -> torch.Tensor:
             out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
                                                  dropout_p=dropout_p, enable_gqa=gqa)
         return out.to(torch.get_autocast_dtype("cpu"))
+    if gqa and q.device.type == "cpu" and dropout_p == 0.0 and (mask is None or mask.shape[1] == 1):
+        return grouped_query_attention(q, k, v, mask)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, enable_gqa=gqa)
+
+
+def grouped_query_attention(q, k, v, mask) -> torch.Tensor:
+    """Grouped-query attention as one head per key/value head: the query heads that share a key/value head
+    (head h reads head h // group) become rows of it, so no key is repeated. q (batch, heads, seq, head_dim), k and
+    v (batch, kv_heads, keys, head_dim), mask None or (batch, 1, seq, keys), the same for every head. Why: torch's
+    CPU attention with `enable_gqa` in bf16 takes 0.91 ms per 7B layer for one query over 301 keys, this 0.07 ms
+    (2.3 against 1.1 ms at 33 queries; AMD EPYC Zen 5, two threads), about a tenth of a cached 1-token pass."""
+    batch, heads, seq, dim = q.shape
+    group = heads // k.shape[1]
+    rows = q.reshape(batch, k.shape[1], group * seq, dim)  # (batch, kv_heads, group x seq, head_dim)
+    if mask is not None:
+        mask = mask.repeat(1, 1, group, 1)  # the rows of each group in the order of `rows`
+    return F.scaled_dot_product_attention(rows, k, v, attn_mask=mask).reshape(batch, heads, seq, dim)
 
 
 def attention_weights(q, k, mask, rows: torch.Tensor) -> torch.Tensor:
