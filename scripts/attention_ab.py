@@ -32,34 +32,24 @@ def torch_gqa(q, k, v, mask, dropout_p: float, gqa: bool):
 
 def layer_only(threads: int) -> dict:
     """ms per call of each form at 1, 33 and 65 queries over a 300-position prefix, and their largest difference."""
-    import time
-
     import torch
 
     from dimple.modeling import grouped_query_attention
+    from dimple.scale.probe import best_seconds
 
     torch.set_num_threads(threads)
-
-    def best_ms(fn, n: int = 100) -> float:
-        fn()
-        best = float("inf")
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - start)
-        return round(best * 1e3, 4)
-
     table: dict = {}
     for dtype in (torch.bfloat16, torch.float32):
         for seq in (1, 33, 65):
             q = torch.randn(1, seq, 28, 128, dtype=dtype).transpose(1, 2)  # as the layer makes it
             k, v = torch.randn(1, 4, 300 + seq, 128, dtype=dtype), torch.randn(1, 4, 300 + seq, 128, dtype=dtype)
             a, b = grouped_query_attention(q, k, v, None), torch_gqa(q, k, v, None, 0.0, True)
-            table[f"{str(dtype).split('.')[1]} {seq}"] = {
-                "grouped_ms": best_ms(lambda: grouped_query_attention(q, k, v, None)),
-                "enable_gqa_ms": best_ms(lambda: torch_gqa(q, k, v, None, 0.0, True)),
+            key = f"{str(dtype).split('.')[1]} {seq}"
+            table[key] = {
+                "grouped_ms": round(best_seconds(lambda: grouped_query_attention(q, k, v, None), "cpu", 100) * 1e3, 4),
+                "enable_gqa_ms": round(best_seconds(lambda: torch_gqa(q, k, v, None, 0.0, True), "cpu", 100) * 1e3, 4),
                 "max_abs_difference": float((a.float() - b.float()).abs().max())}
-            print(dtype, seq, json.dumps(table[f"{str(dtype).split('.')[1]} {seq}"]), flush=True)
+            print(key, json.dumps(table[key]), flush=True)
     return table
 
 

@@ -150,7 +150,7 @@ def test_causal_forward_does_not_leak_future_tokens(reference_model, reference_e
 def test_attention_runs_in_float32_under_cpu_autocast_and_keeps_the_inputs_dtype_without_it():
     import torch.nn.functional as F
 
-    from dimple.modeling import attend
+    from dimple.modeling import attend, grouped_query_attention
 
     torch.manual_seed(0)
     q = torch.randn(2, 4, 10, 8, dtype=torch.bfloat16)
@@ -162,7 +162,7 @@ def test_attention_runs_in_float32_under_cpu_autocast_and_keeps_the_inputs_dtype
     in_float = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask, enable_gqa=True)
     assert trained.dtype == torch.bfloat16 and torch.equal(trained, in_float.bfloat16())
     decoded = attend(q, k, v, mask, 0.0, True)
-    assert decoded.dtype == torch.bfloat16
+    assert decoded.dtype == torch.bfloat16 and torch.equal(decoded, grouped_query_attention(q, k, v, mask))
     torch.testing.assert_close(decoded.float(), in_float, atol=2e-2, rtol=0)
 
 
