@@ -76,3 +76,26 @@ def test_sources_of_other_shapes_or_a_single_source_are_refused(tok, tmp_path, c
     assert main([str(tmp_path / "avg"), a, b]) == 2
     assert "error:" in capsys.readouterr().err
     assert not (tmp_path / "avg").exists()
+
+
+def test_a_start_file_holds_the_mean_trunk_and_the_last_sources_heads_and_trains_from(tok, tmp_path):
+    from dimple.tiny.binding import BindingHead
+    from dimple.tiny.init import load_start
+
+    a, wa = _checkpoint(tok, tmp_path, 7)
+    b, wb = _checkpoint(tok, tmp_path, 8)
+    head = BindingHead(SMALL["hidden_size"]).state_dict()
+    ckpt = torch.load(b, weights_only=True)
+    ckpt["binding_head"] = head
+    ckpt["binding_head_optimizer"] = {"state": {}, "param_groups": []}
+    torch.save(ckpt, b)
+    assert main([str(tmp_path / "start.pt"), a, b]) == 0
+    start = torch.load(tmp_path / "start.pt", weights_only=True)
+    assert set(start) == {"model", "config", "binding_head"}  # no optimizer state travels
+    assert all(torch.equal(start["binding_head"][k], v) for k, v in head.items())
+    assert start["config"]["tokenizer_dir"] == TrainConfig().tokenizer_dir
+    model = build_model(TrainConfig(**SMALL), tok)
+    extra = load_start(model, str(tmp_path / "start.pt"), tok)
+    assert "binding_head" in extra
+    for key, value in model.state_dict().items():
+        assert torch.allclose(value, (wa[key] + wb[key]) / 2), key

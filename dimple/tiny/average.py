@@ -8,7 +8,10 @@ the rule's evaluation decides that. It never trains and never reads the optimize
 
     python -m dimple.tiny.average OUT SOURCE SOURCE [SOURCE ...]
 
-The output takes everything but its weights (config, tokenizer, image settings, card) from the first source.
+A folder OUT takes everything but its weights (config, tokenizer, image settings, card) from the first source. An
+OUT ending in ".pt" is a start for another run (`python -m dimple.tiny.train --init-from OUT`): the mean trunk,
+the training-only auxiliary heads of the last source that has them (a fresh head would start its loss at chance
+and pull the trunk), and no optimizer state.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 
 import torch
 
+from .checkpoint import AUX_HEADS
 from .init import read_start
 
 
@@ -79,13 +83,29 @@ def write_average(out_dir: str, sources: list[str]) -> str:
     return export(model, tokenizer, out_dir, canvas=cfg.canvas_len)
 
 
+def write_start(out_path: str, sources: list[str]) -> str:
+    """Write the mean of `sources` as a training start at `out_path` (a .pt file `--init-from` reads) and return
+    it: the mean trunk, the tokenizer folder of the first source that names one, and the auxiliary heads of the
+    last source that holds them."""
+    state = mean_state(sources)
+    start: dict = {"model": state, "config": {}}
+    for path in sources:
+        _, heads, tok_dir = read_start(path)
+        if tok_dir and "tokenizer_dir" not in start["config"]:
+            start["config"]["tokenizer_dir"] = tok_dir
+        start.update({k: v for k, v in heads.items() if k in AUX_HEADS})
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    torch.save(start, out_path)
+    return out_path
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dimple.tiny.average", description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", help="the folder to write (an exported model)")
+    parser.add_argument("out", help="the folder to write (an exported model), or a .pt training start")
     parser.add_argument("sources", nargs="+", help="training checkpoints (.pt) or exported model folders")
     args = parser.parse_args(argv)
     try:
-        write_average(args.out, args.sources)
+        (write_start if args.out.endswith(".pt") else write_average)(args.out, args.sources)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
