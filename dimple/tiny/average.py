@@ -40,16 +40,27 @@ def _vocabulary(tokenizer_dir) -> dict:
 def mean_state(sources: list[str]) -> dict[str, torch.Tensor]:
     """The float32 mean of the sources' weights; raises ValueError unless every source holds the same parameter
     names and shapes, read with the same vocabulary (a token's rows must mean one token in each)."""
+    return _read_mean(sources)[0]
+
+
+def _read_mean(sources: list[str]) -> tuple[dict[str, torch.Tensor], dict, str]:
+    """(mean_state's mean, the auxiliary heads of the last source that holds them, the tokenizer folder of the first
+    source that names one), each source read once."""
     if len(sources) < 2:
         raise ValueError("an average needs at least two sources")
     total: dict[str, torch.Tensor] = {}
-    vocab0 = None
+    heads: dict = {}
+    vocab0, tok0 = None, ""
     for i, path in enumerate(sources):
-        state, _, tok_dir = read_start(path)
+        state, extra, tok_dir = read_start(path)
         vocab = _vocabulary(tok_dir)
+        heads.update({k: v for k, v in extra.items() if k in AUX_HEADS})
+        tok0 = tok0 or tok_dir or ""
         if i == 0:
             total, vocab0 = {k: v.float().clone() for k, v in state.items()}, vocab
             continue
+        if vocab and vocab0 and vocab != vocab0:
+            raise ValueError(f"{path} was trained with another tokenizer than {sources[0]}")
         if set(state) != set(total):
             raise ValueError(f"{path} holds other parameters than {sources[0]}: "
                              f"{sorted(set(state) ^ set(total))[:4]}")
@@ -57,9 +68,7 @@ def mean_state(sources: list[str]) -> dict[str, torch.Tensor]:
             if value.shape != total[key].shape:
                 raise ValueError(f"{path}: {key} is {tuple(value.shape)}, not {tuple(total[key].shape)}")
             total[key] += value.float()
-        if vocab and vocab0 and vocab != vocab0:
-            raise ValueError(f"{path} was trained with another tokenizer than {sources[0]}")
-    return {k: v / len(sources) for k, v in total.items()}
+    return {k: v / len(sources) for k, v in total.items()}, heads, tok0
 
 
 def write_average(out_dir: str, sources: list[str]) -> str:
@@ -87,13 +96,8 @@ def write_start(out_path: str, sources: list[str]) -> str:
     """Write the mean of `sources` as a training start at `out_path` (a .pt file `--init-from` reads) and return
     it: the mean trunk, the tokenizer folder of the first source that names one, and the auxiliary heads of the
     last source that holds them."""
-    state = mean_state(sources)
-    start: dict = {"model": state, "config": {}}
-    for path in sources:
-        _, heads, tok_dir = read_start(path)
-        if tok_dir and "tokenizer_dir" not in start["config"]:
-            start["config"]["tokenizer_dir"] = tok_dir
-        start.update({k: v for k, v in heads.items() if k in AUX_HEADS})
+    state, heads, tok_dir = _read_mean(sources)
+    start = {"model": state, "config": {"tokenizer_dir": tok_dir} if tok_dir else {}, **heads}
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     torch.save(start, out_path)
     return out_path
